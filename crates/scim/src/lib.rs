@@ -1,0 +1,148 @@
+//! The inbound SCIM 2.0 service provider: one endpoint tree per source under `/scim/v2/<source>/`.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod bulk;
+mod discovery;
+pub mod error;
+mod handlers;
+mod render;
+mod request;
+mod service;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use model::FilterLimits;
+use store::Store;
+
+pub use auth::{RateLimiter, hash_token};
+
+/// Limits and identity of the SCIM service; every field has a working default.
+#[derive(Debug, Clone)]
+pub struct ScimConfig {
+    /// Overrides the scheme and host in `meta.location` (for servers behind a proxy).
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub filter_limits: FilterLimits,
+    /// Page size when the client names none.
+    pub default_count: u64,
+    /// The largest page a client may ask for; advertised as `filter.maxResults`.
+    pub max_count: u64,
+    pub bulk_max_operations: usize,
+    /// A PATCH on a group with more members than this answers 204 instead of echoing them all.
+    pub patch_response_member_limit: u64,
+    /// Requests per second and burst per source; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        ScimConfig {
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            filter_limits: FilterLimits::default(),
+            default_count: 100,
+            max_count: 1000,
+            bulk_max_operations: 1000,
+            patch_response_member_limit: 1000,
+            rate_limit_per_second: 1000,
+            rate_limit_burst: 2000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ScimState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ScimConfig>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl ScimState {
+    pub fn new(store: Arc<dyn Store>, config: ScimConfig) -> Self {
+        let limiter = Arc::new(RateLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        ));
+        ScimState {
+            store,
+            config: Arc::new(config),
+            limiter,
+        }
+    }
+}
+
+/// Records request counts and latency by source, route and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let source = req
+        .uri()
+        .path()
+        .strip_prefix("/scim/v2/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("source", source), ("route", route), ("status", status)];
+    metrics::counter!("idsync_scim_requests_total", &labels).increment(1);
+    metrics::histogram!("idsync_scim_request_duration_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+pub fn router(state: ScimState) -> Router {
+    let authed = Router::new()
+        .route(
+            "/scim/v2/{source}/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route(
+            "/scim/v2/{source}/ResourceTypes",
+            get(discovery::resource_types),
+        )
+        .route(
+            "/scim/v2/{source}/ResourceTypes/{name}",
+            get(discovery::resource_type),
+        )
+        .route("/scim/v2/{source}/Schemas", get(discovery::schemas))
+        .route("/scim/v2/{source}/Schemas/{id}", get(discovery::schema))
+        .route("/scim/v2/{source}/Bulk", post(bulk::bulk))
+        .route("/scim/v2/{source}/Me", any(handlers::me))
+        .route("/scim/v2/{source}/.search", post(handlers::search_all))
+        .route(
+            "/scim/v2/{source}/{resource}",
+            get(handlers::list).post(handlers::create),
+        )
+        .route(
+            "/scim/v2/{source}/{resource}/.search",
+            post(handlers::search),
+        )
+        .route(
+            "/scim/v2/{source}/{resource}/{id}",
+            get(handlers::get_one)
+                .put(handlers::replace)
+                .patch(handlers::patch)
+                .delete(handlers::delete),
+        )
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    authed
+        .fallback(handlers::not_found)
+        .layer(from_fn(record_metrics))
+        // Bodies are size-checked by our own reader so the 413 comes in SCIM form.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}

@@ -1,0 +1,55 @@
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+
+CREATE TABLE source_tokens (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    token_hash BLOB NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT
+);
+CREATE INDEX source_tokens_source ON source_tokens(source_id);
+
+-- Users and groups share one table so a membership can point at either.
+CREATE TABLE resources (
+    pk INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_folded TEXT NOT NULL,
+    external_id TEXT,
+    data TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX resources_by_id ON resources(source_id, id);
+CREATE UNIQUE INDEX users_by_name ON resources(source_id, name_folded) WHERE kind = 'User';
+CREATE INDEX resources_by_name ON resources(source_id, kind, name_folded);
+CREATE INDEX resources_by_external_id ON resources(source_id, kind, external_id);
+
+-- Members are kept by id, as the client sent them: SCIM does not require a member to exist, and
+-- rows are removed explicitly when the user or group they name is deleted.
+CREATE TABLE memberships (
+    group_pk INTEGER NOT NULL REFERENCES resources(pk) ON DELETE CASCADE,
+    member_id TEXT NOT NULL,
+    -- The member's display name as the client sent it, if it did.
+    display TEXT,
+    PRIMARY KEY (group_pk, member_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_by_member ON memberships(member_id, group_pk);
+
+-- Written in the same transaction as every accepted change; the sync engine reads it in order.
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    change TEXT NOT NULL,
+    at TEXT NOT NULL
+);

@@ -1,0 +1,120 @@
+//! Persistence for idsync behind the `Store` trait. The trait speaks in domain types only (no SQL,
+//! no driver types), so the SQLite backend here and a PostgreSQL backend can sit behind it alike.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use model::filter::Filter;
+use model::patch::MemberChange;
+use model::resource::MemberRef;
+use model::{AttrPath, ResourceKind, ScimError};
+use serde_json::{Map, Value};
+
+pub use error::StoreError;
+pub use types::*;
+
+/// What a PATCH does to a stored resource: given its current data, change it in place and return the
+/// membership changes to apply alongside. Runs inside the write transaction, so the read and the
+/// write see the same version.
+pub type Mutation =
+    Box<dyn FnOnce(&mut Map<String, Value>) -> Result<Vec<MemberChange>, ScimError> + Send>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Cheap round trip used by readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_source(
+        &self,
+        name: &str,
+        kind: &str,
+        token_hash: &[u8; 32],
+    ) -> Result<Source, StoreError>;
+    async fn list_sources(&self) -> Result<Vec<Source>, StoreError>;
+    async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
+    /// The source and the hashes of its tokens that are valid at this moment.
+    async fn source_auth(&self, name: &str) -> Result<Option<SourceAuth>, StoreError>;
+    /// Adds a new token; existing tokens expire after `grace_seconds` (0: at once).
+    async fn rotate_token(
+        &self,
+        name: &str,
+        token_hash: &[u8; 32],
+        grace_seconds: u64,
+    ) -> Result<(), StoreError>;
+    /// Removes the source; refuses while it owns resources unless `purge`.
+    async fn remove_source(&self, name: &str, purge: bool) -> Result<(), StoreError>;
+    async fn tokens(&self, name: &str) -> Result<Vec<TokenInfo>, StoreError>;
+
+    async fn create(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        data: Map<String, Value>,
+        members: Vec<MemberRef>,
+    ) -> Result<StoredResource, StoreError>;
+    async fn get(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        load: Load,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// Replaces the resource's data; `members: None` leaves a group's members as they are.
+    async fn replace(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        data: Map<String, Value>,
+        members: Option<Vec<MemberRef>>,
+        load: Load,
+    ) -> Result<StoredResource, StoreError>;
+    async fn update(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        mutation: Mutation,
+        load: Load,
+    ) -> Result<StoredResource, StoreError>;
+    async fn delete(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), StoreError>;
+    async fn list(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError>;
+
+    /// Members of a group, `limit` at a time after the member id `after`, in id order.
+    async fn members_page(
+        &self,
+        source: SourceId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Member>, StoreError>;
+    /// Journal entries after `after`, oldest first.
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
+}
+
+/// What a list request selects and how it pages.
+pub struct ListQuery<'a> {
+    pub filter: Option<&'a Filter>,
+    pub sort_by: Option<&'a AttrPath>,
+    pub descending: bool,
+    /// 1-based, as in SCIM.
+    pub start_index: u64,
+    pub count: u64,
+    pub load: Load,
+}

@@ -1,0 +1,283 @@
+//! The embedded SQLite backend: WAL, one writer connection (SQLite allows one writer at a time, and
+//! queueing in the pool beats SQLITE_BUSY retries), a pool of readers.
+
+mod filter_sql;
+mod resources;
+mod sources;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::StoreError;
+
+pub use filter_sql::{Arg, SqlFilter, translate};
+
+/// How hard a commit is pushed to disk before the client hears "done".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Survives the process being killed at any point (WAL, synchronous=NORMAL). A power cut can
+    /// lose the last few commits.
+    #[default]
+    Process,
+    /// Also survives a power cut: every commit waits for fsync (synchronous=FULL).
+    Power,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "process" => Ok(Durability::Process),
+            "power" => Ok(Durability::Power),
+            other => Err(format!(
+                "durability must be 'process' or 'power', not '{other}'"
+            )),
+        }
+    }
+}
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating with mode 0600 when missing) the database file and applies migrations.
+    pub async fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        create_private_file(path)?;
+        let sync = match durability {
+            Durability::Process => SqliteSynchronous::Normal,
+            Durability::Power => SqliteSynchronous::Full,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        migrate(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Waits for in-flight statements, then checkpoints and closes every connection.
+    pub async fn close(&self) {
+        self.read.close().await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await;
+        self.write.close().await;
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(|_| ())
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", path.display())))
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)")
+        .execute(pool)
+        .await?;
+    for (version, name, sql) in MIGRATIONS {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("SELECT 1 FROM schema_migrations WHERE version = ?")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_none() {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(|e| {
+                StoreError::Database(format!("migration {version} ({name}) failed: {e}"))
+            })?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)")
+                .bind(version)
+                .bind(name)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    let latest: i64 = sqlx::query("SELECT IFNULL(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if latest > known {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {latest}, newer than this idsync understands ({known}); run a newer idsync"
+        )));
+    }
+    Ok(())
+}
+
+/// Timestamps are stored fixed-width in UTC so that text order is time order.
+pub(crate) fn now() -> String {
+    let t = jiff::Timestamp::now();
+    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[async_trait::async_trait]
+impl crate::Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+    async fn create_source(
+        &self,
+        name: &str,
+        kind: &str,
+        token_hash: &[u8; 32],
+    ) -> Result<crate::Source, StoreError> {
+        self.create_source_impl(name, kind, token_hash).await
+    }
+    async fn list_sources(&self) -> Result<Vec<crate::Source>, StoreError> {
+        self.list_sources_impl().await
+    }
+    async fn source(&self, name: &str) -> Result<Option<crate::Source>, StoreError> {
+        self.source_impl(name).await
+    }
+    async fn source_auth(&self, name: &str) -> Result<Option<crate::SourceAuth>, StoreError> {
+        self.source_auth_impl(name).await
+    }
+    async fn rotate_token(
+        &self,
+        name: &str,
+        token_hash: &[u8; 32],
+        grace_seconds: u64,
+    ) -> Result<(), StoreError> {
+        self.rotate_token_impl(name, token_hash, grace_seconds)
+            .await
+    }
+    async fn remove_source(&self, name: &str, purge: bool) -> Result<(), StoreError> {
+        self.remove_source_impl(name, purge).await
+    }
+    async fn tokens(&self, name: &str) -> Result<Vec<crate::TokenInfo>, StoreError> {
+        self.tokens_impl(name).await
+    }
+    async fn create(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        data: serde_json::Map<String, serde_json::Value>,
+        members: Vec<model::resource::MemberRef>,
+    ) -> Result<crate::StoredResource, StoreError> {
+        self.create_impl(source, kind, data, members).await
+    }
+    async fn get(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        id: &str,
+        load: crate::Load,
+    ) -> Result<Option<crate::StoredResource>, StoreError> {
+        self.get_impl(source, kind, id, load).await
+    }
+    async fn replace(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        data: serde_json::Map<String, serde_json::Value>,
+        members: Option<Vec<model::resource::MemberRef>>,
+        load: crate::Load,
+    ) -> Result<crate::StoredResource, StoreError> {
+        self.replace_impl(source, kind, id, if_match, data, members, load)
+            .await
+    }
+    async fn update(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        mutation: crate::Mutation,
+        load: crate::Load,
+    ) -> Result<crate::StoredResource, StoreError> {
+        self.update_impl(source, kind, id, if_match, mutation, load)
+            .await
+    }
+    async fn delete(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.delete_impl(source, kind, id, if_match).await
+    }
+    async fn list(
+        &self,
+        source: crate::SourceId,
+        kind: model::ResourceKind,
+        query: &crate::ListQuery<'_>,
+    ) -> Result<crate::ListPage, StoreError> {
+        self.list_impl(source, kind, query).await
+    }
+    async fn members_page(
+        &self,
+        source: crate::SourceId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::Member>, StoreError> {
+        self.members_page_impl(source, group_id, after, limit).await
+    }
+    async fn changes_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::Change>, StoreError> {
+        self.changes_since_impl(after, limit).await
+    }
+}

@@ -1,0 +1,675 @@
+//! Users, groups, memberships and the change journal.
+
+use std::collections::HashMap;
+
+use model::patch::MemberChange;
+use model::resource::MemberRef;
+use model::{ResourceKind, ScimError};
+use serde_json::{Map, Value};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use super::filter_sql::{Arg, sort_expr, translate, translate_members};
+use super::{SqliteStore, is_unique_violation, now};
+use crate::{
+    Change, ChangeKind, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId,
+    StoreError, StoredResource,
+};
+
+const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r.version";
+/// Members and groups are read in pages of this size so a huge group never needs one huge query.
+const PAGE: i64 = 5000;
+
+fn kind_from(s: &str) -> ResourceKind {
+    if s == "Group" {
+        ResourceKind::Group
+    } else {
+        ResourceKind::User
+    }
+}
+
+fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError> {
+    let data: String = row.try_get(3)?;
+    let data: Map<String, Value> = serde_json::from_str(&data)
+        .map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
+    let kind: String = row.try_get(2)?;
+    Ok((
+        row.try_get(0)?,
+        StoredResource {
+            id: row.try_get(1)?,
+            kind: kind_from(&kind),
+            data,
+            created: row.try_get(4)?,
+            last_modified: row.try_get(5)?,
+            version: row.try_get::<i64, _>(6)? as u64,
+            members: None,
+            groups: None,
+        },
+    ))
+}
+
+/// The name a resource is unique and indexed by: userName for users, displayName for groups.
+fn name_of(kind: ResourceKind, data: &Map<String, Value>) -> Result<String, StoreError> {
+    let attr = if kind == ResourceKind::User {
+        "userName"
+    } else {
+        "displayName"
+    };
+    data.get(attr)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            StoreError::Rejected(ScimError::invalid_value(format!("'{attr}' is required")))
+        })
+}
+
+fn external_id(data: &Map<String, Value>) -> Option<String> {
+    data.get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn taken(kind: ResourceKind, name: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "a {} with userName '{name}' already exists in this source",
+        kind.as_str()
+    ))
+}
+
+fn missing(kind: ResourceKind, id: &str) -> StoreError {
+    StoreError::NotFound(format!("{} '{id}' not found", kind.as_str()))
+}
+
+fn bind_args<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Real(f) => q.bind(*f),
+        };
+    }
+    q
+}
+
+async fn journal(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    kind: ResourceKind,
+    id: &str,
+    change: ChangeKind,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(source.0)
+    .bind(kind.as_str())
+    .bind(id)
+    .bind(change.as_str())
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts memberships. A member that names an existing resource must be of the type the client
+/// says; ids that name nothing are kept as sent, as SCIM allows.
+async fn add_members(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    group_pk: i64,
+    group_id: &str,
+    members: &[MemberRef],
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for m in members {
+        if m.value == group_id {
+            return Err(StoreError::Rejected(ScimError::invalid_value(
+                "a group cannot be a member of itself",
+            )));
+        }
+        if let Some(want) = &m.kind {
+            let kind: Option<String> =
+                sqlx::query_scalar("SELECT kind FROM resources WHERE source_id = ? AND id = ?")
+                    .bind(source.0)
+                    .bind(&m.value)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some(kind) = kind.filter(|k| k != want) {
+                return Err(StoreError::Rejected(ScimError::invalid_value(format!(
+                    "member '{}' is a {kind}, not a {want}",
+                    m.value
+                ))));
+            }
+        }
+        added += sqlx::query(
+            "INSERT OR IGNORE INTO memberships (group_pk, member_id, display) VALUES (?, ?, ?)",
+        )
+        .bind(group_pk)
+        .bind(&m.value)
+        .bind(m.display.as_deref())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
+}
+
+async fn apply_member_changes(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    group_pk: i64,
+    group_id: &str,
+    changes: &[MemberChange],
+) -> Result<u64, StoreError> {
+    let mut affected = 0;
+    for change in changes {
+        affected += match change {
+            MemberChange::Add(members) => {
+                add_members(conn, source, group_pk, group_id, members).await?
+            }
+            MemberChange::RemoveAll => sqlx::query("DELETE FROM memberships WHERE group_pk = ?")
+                .bind(group_pk)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected(),
+            MemberChange::Remove(ids) => {
+                let mut n = 0;
+                for id in ids {
+                    n +=
+                        sqlx::query("DELETE FROM memberships WHERE group_pk = ? AND member_id = ?")
+                            .bind(group_pk)
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected();
+                }
+                n
+            }
+            MemberChange::RemoveMatching(filter) => {
+                let f = translate_members(filter).map_err(StoreError::Rejected)?;
+                let sql = format!(
+                    "DELETE FROM memberships WHERE group_pk = ? AND member_id IN \
+                     (SELECT m.member_id FROM memberships m LEFT JOIN resources mr ON mr.source_id = ? AND mr.id = m.member_id \
+                     WHERE m.group_pk = ? AND {})",
+                    f.sql
+                );
+                let q = bind_args(
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(group_pk)
+                        .bind(source.0)
+                        .bind(group_pk),
+                    &f.args,
+                );
+                q.execute(&mut *conn).await?.rows_affected()
+            }
+        };
+    }
+    Ok(affected)
+}
+
+const MEMBER_SELECT: &str = "SELECT m.member_id, mr.kind, m.display \
+    FROM memberships m LEFT JOIN resources mr ON mr.source_id = ? AND mr.id = m.member_id \
+    WHERE m.group_pk = ? AND m.member_id > ? ORDER BY m.member_id LIMIT ?";
+
+fn member_from(row: &SqliteRow) -> Result<Member, StoreError> {
+    let kind: Option<String> = row.try_get(1)?;
+    Ok(Member {
+        id: row.try_get(0)?,
+        kind: kind.as_deref().map(kind_from),
+        display: row.try_get(2)?,
+    })
+}
+
+async fn member_page(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    group_pk: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Member>, StoreError> {
+    let rows = sqlx::query(MEMBER_SELECT)
+        .bind(source.0)
+        .bind(group_pk)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(member_from).collect()
+}
+
+/// All members, read a page at a time; None when there are more than `limit`.
+async fn load_members(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    group_pk: i64,
+    limit: Option<u64>,
+) -> Result<Option<Vec<Member>>, StoreError> {
+    if let Some(limit) = limit {
+        let beyond = sqlx::query("SELECT 1 FROM memberships WHERE group_pk = ? LIMIT 1 OFFSET ?")
+            .bind(group_pk)
+            .bind(limit as i64)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if beyond.is_some() {
+            return Ok(None);
+        }
+    }
+    let mut out = Vec::new();
+    loop {
+        let after = out.last().map_or(String::new(), |m: &Member| m.id.clone());
+        let page = member_page(conn, source, group_pk, &after, PAGE).await?;
+        let full = page.len() as i64 == PAGE;
+        out.extend(page);
+        if !full {
+            return Ok(Some(out));
+        }
+    }
+}
+
+async fn load_groups(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    member_ids: &[String],
+) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+    let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+    for chunk in member_ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT m.member_id, g.id, g.name FROM memberships m JOIN resources g ON g.pk = m.group_pk \
+             WHERE m.member_id IN ({marks}) AND g.source_id = ? ORDER BY g.pk"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        for row in q.bind(source.0).fetch_all(&mut *conn).await? {
+            out.entry(row.try_get(0)?).or_default().push(GroupRef {
+                id: row.try_get(1)?,
+                display: row.try_get(2)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn fill(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    items: &mut [(i64, StoredResource)],
+    load: Load,
+) -> Result<(), StoreError> {
+    if load.members {
+        for (pk, r) in items
+            .iter_mut()
+            .filter(|(_, r)| r.kind == ResourceKind::Group)
+        {
+            r.members = load_members(conn, source, *pk, load.member_limit).await?;
+        }
+    }
+    if load.groups {
+        let ids: Vec<String> = items
+            .iter()
+            .filter(|(_, r)| r.kind == ResourceKind::User)
+            .map(|(_, r)| r.id.clone())
+            .collect();
+        let mut groups = load_groups(conn, source, &ids).await?;
+        for (_, r) in items
+            .iter_mut()
+            .filter(|(_, r)| r.kind == ResourceKind::User)
+        {
+            r.groups = Some(groups.remove(&r.id).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_for_write(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<u64>,
+) -> Result<(i64, StoredResource), StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?"
+    )))
+    .bind(source.0)
+    .bind(kind.as_str())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| missing(kind, id))?;
+    let found = row_to_resource(&row)?;
+    if let Some(expected) = if_match {
+        if expected != found.1.version {
+            return Err(StoreError::VersionMismatch {
+                current: found.1.version,
+            });
+        }
+    }
+    Ok(found)
+}
+
+async fn write_data(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    kind: ResourceKind,
+    data: &Map<String, Value>,
+    at: &str,
+) -> Result<(), StoreError> {
+    let name = name_of(kind, data)?;
+    let json = serde_json::to_string(data).map_err(|e| StoreError::Database(e.to_string()))?;
+    let result = sqlx::query(
+        "UPDATE resources SET data = ?, name = ?, name_folded = ?, external_id = ?, last_modified = ?, version = version + 1 WHERE pk = ?",
+    )
+    .bind(json)
+    .bind(&name)
+    .bind(name.to_lowercase())
+    .bind(external_id(data))
+    .bind(at)
+    .bind(pk)
+    .execute(conn)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(taken(kind, &name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn create_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        data: Map<String, Value>,
+        members: Vec<MemberRef>,
+    ) -> Result<StoredResource, StoreError> {
+        let name = name_of(kind, &data)?;
+        let json = serde_json::to_string(&data).map_err(|e| StoreError::Database(e.to_string()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO resources (source_id, kind, id, name, name_folded, external_id, data, created, last_modified, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING pk",
+        )
+        .bind(source.0)
+        .bind(kind.as_str())
+        .bind(&id)
+        .bind(&name)
+        .bind(name.to_lowercase())
+        .bind(external_id(&data))
+        .bind(json)
+        .bind(&at)
+        .bind(&at)
+        .fetch_one(&mut *tx)
+        .await;
+        let pk: i64 = match inserted {
+            Ok(row) => row.try_get(0)?,
+            Err(e) if is_unique_violation(&e) => return Err(taken(kind, &name)),
+            Err(e) => return Err(e.into()),
+        };
+        if kind == ResourceKind::Group && !members.is_empty() {
+            add_members(&mut tx, source, pk, &id, &members).await?;
+        }
+        journal(&mut tx, source, kind, &id, ChangeKind::Created, &at).await?;
+        let mut items = [(
+            pk,
+            StoredResource {
+                id,
+                kind,
+                data,
+                created: at.clone(),
+                last_modified: at,
+                version: 1,
+                members: None,
+                groups: None,
+            },
+        )];
+        fill(
+            &mut tx,
+            source,
+            &mut items,
+            Load {
+                members: kind == ResourceKind::Group,
+                groups: kind == ResourceKind::User,
+                member_limit: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let [(_, stored)] = items;
+        Ok(stored)
+    }
+
+    pub(super) async fn get_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        load: Load,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?"
+        )))
+        .bind(source.0)
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut items = [row_to_resource(&row)?];
+        fill(&mut conn, source, &mut items, load).await?;
+        let [(_, r)] = items;
+        Ok(Some(r))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn replace_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        data: Map<String, Value>,
+        members: Option<Vec<MemberRef>>,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        let at = now();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        write_data(&mut tx, pk, kind, &data, &at).await?;
+        if let (ResourceKind::Group, Some(members)) = (kind, members) {
+            apply_member_changes(
+                &mut tx,
+                source,
+                pk,
+                id,
+                &[MemberChange::RemoveAll, MemberChange::Add(members)],
+            )
+            .await?;
+        }
+        journal(&mut tx, source, kind, id, ChangeKind::Replaced, &at).await?;
+        let (pk, stored) = fetch_for_write(&mut tx, source, kind, id, None).await?;
+        let mut items = [(pk, stored)];
+        fill(&mut tx, source, &mut items, load).await?;
+        tx.commit().await?;
+        let [(_, stored)] = items;
+        Ok(stored)
+    }
+
+    pub(super) async fn update_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+        mutation: Mutation,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        let at = now();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let (pk, current) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        let mut data = current.data.clone();
+        let member_changes = mutation(&mut data).map_err(StoreError::Rejected)?;
+        let data_changed = data != current.data;
+        if data_changed {
+            write_data(&mut tx, pk, kind, &data, &at).await?;
+        }
+        let members_changed =
+            apply_member_changes(&mut tx, source, pk, id, &member_changes).await? > 0;
+        if members_changed && !data_changed {
+            sqlx::query(
+                "UPDATE resources SET last_modified = ?, version = version + 1 WHERE pk = ?",
+            )
+            .bind(&at)
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if data_changed || members_changed {
+            journal(&mut tx, source, kind, id, ChangeKind::Patched, &at).await?;
+        }
+        let mut items = [fetch_for_write(&mut tx, source, kind, id, None).await?];
+        fill(&mut tx, source, &mut items, load).await?;
+        tx.commit().await?;
+        let [(_, stored)] = items;
+        Ok(stored)
+    }
+
+    pub(super) async fn delete_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        sqlx::query("DELETE FROM resources WHERE pk = ?")
+            .bind(pk)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM memberships WHERE member_id = ? AND group_pk IN (SELECT pk FROM resources WHERE source_id = ?)")
+            .bind(id)
+            .bind(source.0)
+            .execute(&mut *tx)
+            .await?;
+        journal(&mut tx, source, kind, id, ChangeKind::Deleted, &at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_impl(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        query: &ListQuery<'_>,
+    ) -> Result<ListPage, StoreError> {
+        let (where_sql, args) = match query.filter {
+            Some(f) => {
+                let t = translate(f, kind).map_err(StoreError::Rejected)?;
+                (format!(" AND {}", t.sql), t.args)
+            }
+            None => (String::new(), Vec::new()),
+        };
+        let base = format!("FROM resources r WHERE r.source_id = ? AND r.kind = ?{where_sql}");
+        let order = match query.sort_by {
+            Some(p) => {
+                let dir = if query.descending { "DESC" } else { "ASC" };
+                let e = sort_expr(p, kind);
+                format!("({e}) IS NULL, {e} {dir}, r.pk")
+            }
+            None => "r.pk".into(),
+        };
+        let mut conn = self.read.acquire().await?;
+        let offset = query.start_index.saturating_sub(1);
+        let mut items = Vec::new();
+        if query.count > 0 {
+            let sql = format!("SELECT {COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?");
+            let q = bind_args(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(source.0)
+                    .bind(kind.as_str()),
+                &args,
+            );
+            for row in q
+                .bind(query.count as i64)
+                .bind(offset as i64)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                items.push(row_to_resource(&row)?);
+            }
+        }
+        // A short first page already tells the total; counting costs a second pass.
+        let total = if offset == 0 && (items.len() as u64) < query.count {
+            items.len() as u64
+        } else {
+            let sql = format!("SELECT COUNT(*) {base}");
+            let q = bind_args(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(source.0)
+                    .bind(kind.as_str()),
+                &args,
+            );
+            q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)? as u64
+        };
+        fill(&mut conn, source, &mut items, query.load).await?;
+        Ok(ListPage {
+            total,
+            items: items.into_iter().map(|(_, r)| r).collect(),
+        })
+    }
+
+    pub(super) async fn members_page_impl(
+        &self,
+        source: SourceId,
+        group_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Member>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let pk: Option<i64> = sqlx::query_scalar(
+            "SELECT pk FROM resources WHERE source_id = ? AND kind = 'Group' AND id = ?",
+        )
+        .bind(source.0)
+        .bind(group_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let pk = pk.ok_or_else(|| missing(ResourceKind::Group, group_id))?;
+        member_page(&mut conn, source, pk, after.unwrap_or(""), i64::from(limit)).await
+    }
+
+    pub(super) async fn changes_since_impl(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query("SELECT seq, source_id, kind, resource_id, change, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(2)?;
+                Ok(Change {
+                    seq: r.try_get(0)?,
+                    source: SourceId(r.try_get(1)?),
+                    kind: kind_from(&kind),
+                    resource_id: r.try_get(3)?,
+                    change: r.try_get(4)?,
+                    at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}
