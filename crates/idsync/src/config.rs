@@ -78,11 +78,7 @@ pub struct Overrides {
     pub log_format: Option<String>,
 }
 
-fn overlay_env(
-    table: &mut toml::Table,
-    prefix: &str,
-    vars: &[(String, String)],
-) -> anyhow::Result<()> {
+fn overlay_env(table: &mut toml::Table, prefix: &str, vars: &[(String, String)]) -> anyhow::Result<()> {
     for (key, value) in table.iter_mut() {
         let var = format!("{prefix}{}", key.to_ascii_uppercase());
         if let toml::Value::Table(inner) = value {
@@ -93,14 +89,12 @@ fn overlay_env(
             continue;
         };
         *value = match value {
-            toml::Value::Integer(_) => toml::Value::Integer(
-                raw.parse()
-                    .with_context(|| format!("{var} must be a whole number, not '{raw}'"))?,
-            ),
-            toml::Value::Boolean(_) => toml::Value::Boolean(
-                raw.parse()
-                    .with_context(|| format!("{var} must be true or false, not '{raw}'"))?,
-            ),
+            toml::Value::Integer(_) => {
+                toml::Value::Integer(raw.parse().with_context(|| format!("{var} must be a whole number, not '{raw}'"))?)
+            }
+            toml::Value::Boolean(_) => {
+                toml::Value::Boolean(raw.parse().with_context(|| format!("{var} must be true or false, not '{raw}'"))?)
+            }
             _ => toml::Value::String(raw.clone()),
         };
     }
@@ -109,15 +103,14 @@ fn overlay_env(
 
 impl Config {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
-        let mut table =
-            toml::Table::try_from(Config::default()).context("default configuration")?;
+        let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
         // Optional keys have no default to overlay, so name them here.
         table.insert("public_url".into(), toml::Value::String(String::new()));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?;
-            let from_file: Config = toml::from_str(&text)
-                .with_context(|| format!("config file {} is not valid", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+            let from_file: Config =
+                toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))?;
             if from_file.version != 1 {
                 bail!(
                     "config file {} has version {}; this idsync understands version 1",
@@ -128,16 +121,12 @@ impl Config {
             let file_table: toml::Table = toml::from_str(&text)?;
             merge(&mut table, file_table);
         }
-        let vars: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("IDSYNC_"))
-            .collect();
+        let vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("IDSYNC_")).collect();
         overlay_env(&mut table, "IDSYNC_", &vars)?;
         if table.get("public_url").and_then(toml::Value::as_str) == Some("") {
             table.remove("public_url");
         }
-        let mut config: Config = table
-            .try_into()
-            .context("configuration from the environment is not valid")?;
+        let mut config: Config = table.try_into().context("configuration from the environment is not valid")?;
         if let Some(l) = overrides.listen {
             config.listen = l;
         }
@@ -153,14 +142,9 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!(
-                "log_format must be 'text' or 'json', not '{}'",
-                self.log_format
-            );
+            bail!("log_format must be 'text' or 'json', not '{}'", self.log_format);
         }
-        self.durability
-            .parse::<store::sqlite::Durability>()
-            .map_err(anyhow::Error::msg)?;
+        self.durability.parse::<store::sqlite::Durability>().map_err(anyhow::Error::msg)?;
         if self.scim.max_count == 0 || self.scim.default_count > self.scim.max_count {
             bail!("scim.max_count must be at least 1 and at least scim.default_count");
         }
@@ -172,10 +156,7 @@ impl Config {
         scim::ScimConfig {
             public_url: self.public_url.clone(),
             max_body_bytes: s.max_body_bytes,
-            filter_limits: model::FilterLimits {
-                max_length: s.max_filter_length,
-                max_depth: s.max_filter_depth,
-            },
+            filter_limits: model::FilterLimits { max_length: s.max_filter_length, max_depth: s.max_filter_depth },
             default_count: s.default_count,
             max_count: s.max_count,
             bulk_max_operations: s.bulk_max_operations,
@@ -191,10 +172,7 @@ impl Config {
 
     /// Where SCIM clients reach the source `name`.
     pub fn base_url(&self, name: &str) -> String {
-        let root = self
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen));
+        let root = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
         format!("{}/scim/v2/{name}", root.trim_end_matches('/'))
     }
 }
@@ -231,9 +209,7 @@ mod tests {
     fn env_with_wrong_type_is_a_clear_error() {
         let mut table = toml::Table::try_from(Config::default()).unwrap();
         let vars = vec![("IDSYNC_SCIM__MAX_COUNT".to_string(), "many".to_string())];
-        let err = overlay_env(&mut table, "IDSYNC_", &vars)
-            .unwrap_err()
-            .to_string();
+        let err = overlay_env(&mut table, "IDSYNC_", &vars).unwrap_err().to_string();
         assert!(err.contains("IDSYNC_SCIM__MAX_COUNT"), "{err}");
     }
 

@@ -46,11 +46,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides {
-        listen: cli.listen,
-        data_dir: cli.data_dir,
-        log_format: cli.log_format,
-    };
+    let overrides = Overrides { listen: cli.listen, data_dir: cli.data_dir, log_format: cli.log_format };
     let config = match Config::load(cli.config.as_deref(), overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -58,10 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("idsync: cannot start the async runtime: {e}");

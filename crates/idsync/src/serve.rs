@@ -23,7 +23,8 @@ pub fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -40,9 +41,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
         let _ = std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700));
     }
     let durability: Durability = config.durability.parse().map_err(anyhow::Error::msg)?;
-    SqliteStore::open(&config.database_path(), durability)
-        .await
-        .context("cannot open the database")
+    SqliteStore::open(&config.database_path(), durability).await.context("cannot open the database")
 }
 
 #[derive(Clone)]
@@ -58,31 +57,20 @@ async fn healthz() -> &'static str {
 async fn readyz(State(s): State<OpsState>) -> impl IntoResponse {
     match s.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database unavailable: {e}\n"),
-        ),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}\n")),
     }
 }
 
 async fn render_metrics(State(s): State<OpsState>) -> impl IntoResponse {
     s.metrics.run_upkeep();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        s.metrics.render(),
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
 }
 
 fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix("duration_seconds".into()),
-            &[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ],
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
         )
         .context("metric buckets")?
         .install_recorder()
@@ -95,10 +83,7 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle) ->
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .with_state(OpsState {
-            store: store.clone(),
-            metrics,
-        });
+        .with_state(OpsState { store: store.clone(), metrics });
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
@@ -107,9 +92,7 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle) ->
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-        ]))
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
 }
 
 async fn shutdown_signal() {
@@ -138,14 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config.log_format);
     let metrics = install_metrics()?;
     let store = Arc::new(open_store(&config).await?);
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}; is another server using it? pick another with --listen",
-                config.listen
-            )
-        })?;
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
+        format!("cannot listen on {}; is another server using it? pick another with --listen", config.listen)
+    })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let app = app(store.clone(), &config, metrics);

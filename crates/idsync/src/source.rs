@@ -64,9 +64,7 @@ fn new_token() -> String {
 fn parse_duration(s: &str) -> anyhow::Result<u64> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("'{s}' is not a duration such as 0, 90s, 15m, 2h or 1d"))?;
+    let n: u64 = num.parse().with_context(|| format!("'{s}' is not a duration such as 0, 90s, 15m, 2h or 1d"))?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -93,28 +91,18 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
         SourceCommand::Add { name, kind, json } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             if kind != "scim" {
-                bail!(
-                    "source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is"
-                );
+                bail!("source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is");
             }
             let token = new_token();
-            store
-                .create_source(&name, &kind, &scim::hash_token(&token))
-                .await
-                .map_err(explain)?;
+            store.create_source(&name, &kind, &scim::hash_token(&token)).await.map_err(explain)?;
             let base_url = config.base_url(&name);
             if json {
-                println!(
-                    "{}",
-                    json!({"name": name, "base_url": base_url, "token": token})
-                );
+                println!("{}", json!({"name": name, "base_url": base_url, "token": token}));
             } else {
                 println!("Source '{name}' created.\n");
                 println!("  SCIM base URL:  {base_url}");
                 println!("  Bearer token:   {token}\n");
-                println!(
-                    "The token is shown only this once; store it in your identity provider now."
-                );
+                println!("The token is shown only this once; store it in your identity provider now.");
                 println!(
                     "Entra ID: Tenant URL = base URL, Secret Token = token. Okta: Base URL = base URL, API Token = token."
                 );
@@ -131,10 +119,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
             } else if sources.is_empty() {
                 println!("No sources yet. Add one with: idsync source add --kind scim --name NAME");
             } else {
-                println!(
-                    "{:<24} {:<6} {:>8} {:>8}  BASE URL",
-                    "NAME", "KIND", "USERS", "GROUPS"
-                );
+                println!("{:<24} {:<6} {:>8} {:>8}  BASE URL", "NAME", "KIND", "USERS", "GROUPS");
                 for s in sources {
                     println!(
                         "{:<24} {:<6} {:>8} {:>8}  {}",
@@ -155,10 +140,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
                 .with_context(|| format!("there is no source named '{name}'"))?;
             let tokens = store.tokens(&name).await.map_err(explain)?;
             if json {
-                let t: Vec<_> = tokens
-                    .iter()
-                    .map(|t| json!({"created": t.created, "expires": t.expires}))
-                    .collect();
+                let t: Vec<_> = tokens.iter().map(|t| json!({"created": t.created, "expires": t.expires})).collect();
                 println!(
                     "{}",
                     json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(&s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t})
@@ -178,9 +160,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
                     println!(
                         "  issued {}{}",
                         t.created,
-                        t.expires
-                            .map(|e| format!(", expires {e}"))
-                            .unwrap_or_default()
+                        t.expires.map(|e| format!(", expires {e}")).unwrap_or_default()
                     );
                 }
             }
@@ -188,15 +168,9 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
         SourceCommand::RotateToken { name, grace, json } => {
             let grace = parse_duration(&grace)?;
             let token = new_token();
-            store
-                .rotate_token(&name, &scim::hash_token(&token), grace)
-                .await
-                .map_err(explain)?;
+            store.rotate_token(&name, &scim::hash_token(&token), grace).await.map_err(explain)?;
             if json {
-                println!(
-                    "{}",
-                    json!({"name": name, "base_url": config.base_url(&name), "token": token})
-                );
+                println!("{}", json!({"name": name, "base_url": config.base_url(&name), "token": token}));
             } else {
                 println!("New bearer token for '{name}': {token}");
                 if grace == 0 {

@@ -51,11 +51,7 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError {
-            status,
-            scim_type,
-            detail: detail.into(),
-        }
+        ScimError { status, scim_type, detail: detail.into() }
     }
     fn bad(scim_type: ScimType, detail: impl Into<String>) -> Self {
         Self::new(400, Some(scim_type), detail)

@@ -13,11 +13,7 @@ use crate::time::parse_rfc3339;
 /// Looks a key up exactly first, then ignoring ASCII case (attribute names are case-insensitive).
 pub fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
     let map = obj.as_object()?;
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    map.get(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// The object that holds `path`'s attribute: the resource itself or one of its extension objects.
@@ -47,9 +43,7 @@ pub fn values_at<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
         return out;
     };
     match v {
-        Value::Array(items) => items
-            .iter()
-            .for_each(|i| push_leaf(i, path.sub.as_deref(), &mut out)),
+        Value::Array(items) => items.iter().for_each(|i| push_leaf(i, path.sub.as_deref(), &mut out)),
         Value::Object(_) if path.sub.is_none() && !path.is_multi_valued() => out.push(v),
         other => push_leaf(other, path.sub.as_deref(), &mut out),
     }
@@ -95,19 +89,11 @@ fn eval(filter: &Filter, target: &Value, element: bool) -> bool {
         Filter::Or(a, b) => eval(a, target, element) || eval(b, target, element),
         Filter::Not(a) => !eval(a, target, element),
         Filter::Present(path) => {
-            let vals = if element {
-                element_values(target, path)
-            } else {
-                values_at(target, path)
-            };
+            let vals = if element { element_values(target, path) } else { values_at(target, path) };
             vals.into_iter().any(is_present)
         }
         Filter::Compare { path, op, value } => {
-            let vals = if element {
-                element_values(target, path)
-            } else {
-                values_at(target, path)
-            };
+            let vals = if element { element_values(target, path) } else { values_at(target, path) };
             let ty = path.value_type();
             let exact = path.case_exact();
             match (op, value) {
@@ -130,21 +116,11 @@ fn eval(filter: &Filter, target: &Value, element: bool) -> bool {
 }
 
 fn fold(s: &str, exact: bool) -> String {
-    if exact {
-        s.to_string()
-    } else {
-        s.to_ascii_lowercase()
-    }
+    if exact { s.to_string() } else { s.to_ascii_lowercase() }
 }
 
 /// Compares one stored value with the filter's literal under `op`.
-pub fn compare(
-    op: CmpOp,
-    actual: &Value,
-    expected: &Value,
-    ty: Option<AttrType>,
-    exact: bool,
-) -> bool {
+pub fn compare(op: CmpOp, actual: &Value, expected: &Value, ty: Option<AttrType>, exact: bool) -> bool {
     match (actual, expected) {
         (Value::String(a), Value::String(e)) => {
             if ty == Some(AttrType::DateTime) && !op.is_substring() {

@@ -89,10 +89,7 @@ pub struct FilterLimits {
 
 impl Default for FilterLimits {
     fn default() -> Self {
-        FilterLimits {
-            max_length: 4096,
-            max_depth: 32,
-        }
+        FilterLimits { max_length: 4096, max_depth: 32 }
     }
 }
 
@@ -136,10 +133,7 @@ fn lex(input: &str) -> Result<Vec<(usize, Token)>, String> {
                 loop {
                     match bytes.get(i) {
                         None => {
-                            return Err(format!(
-                                "unterminated string starting at position {}",
-                                start + 1
-                            ));
+                            return Err(format!("unterminated string starting at position {}", start + 1));
                         }
                         Some(b'\\') => i += 2,
                         Some(b'"') => break,
@@ -148,17 +142,13 @@ fn lex(input: &str) -> Result<Vec<(usize, Token)>, String> {
                 }
                 i += 1;
                 let raw = &input[start..i];
-                let s: String = serde_json::from_str(raw)
-                    .map_err(|_| format!("invalid string literal {raw}"))?;
+                let s: String = serde_json::from_str(raw).map_err(|_| format!("invalid string literal {raw}"))?;
                 out.push((start, Token::Literal(Value::String(s))));
             }
             _ => {
                 let start = i;
                 while i < bytes.len()
-                    && !matches!(
-                        bytes[i],
-                        b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"'
-                    )
+                    && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"')
                 {
                     i += 1;
                 }
@@ -225,14 +215,9 @@ impl Parser<'_> {
 
     fn unary(&mut self, depth: usize, parent: Option<&AttrPath>) -> ScimResult<Filter> {
         if depth > self.limits.max_depth {
-            return Err(self.err(format!(
-                "filter nests deeper than {} levels",
-                self.limits.max_depth
-            )));
+            return Err(self.err(format!("filter nests deeper than {} levels", self.limits.max_depth)));
         }
-        if self.peek_keyword("not")
-            && matches!(self.tokens.get(self.pos + 1), Some((_, Token::Open)))
-        {
+        if self.peek_keyword("not") && matches!(self.tokens.get(self.pos + 1), Some((_, Token::Open))) {
             self.pos += 1;
             let inner = self.unary(depth + 1, parent)?;
             return Ok(Filter::Not(Box::new(inner)));
@@ -268,14 +253,10 @@ impl Parser<'_> {
         })?;
         if self.peek() == Some(&Token::OpenBracket) {
             if parent.is_some() || path.sub.is_some() {
-                return Err(
-                    self.err("a value filter '[...]' cannot be nested or follow a sub-attribute")
-                );
+                return Err(self.err("a value filter '[...]' cannot be nested or follow a sub-attribute"));
             }
             if path.def.is_some_and(|d| d.ty != AttrType::Complex) {
-                return Err(self.err(format!(
-                    "'{path}' is not complex, so it cannot take a value filter"
-                )));
+                return Err(self.err(format!("'{path}' is not complex, so it cannot take a value filter")));
             }
             self.pos += 1;
             let inner = self.or(depth + 1, Some(&path))?;
@@ -283,10 +264,7 @@ impl Parser<'_> {
                 self.pos -= 1;
                 return Err(self.err("expected ']'"));
             }
-            return Ok(Filter::ValuePath {
-                path,
-                filter: Box::new(inner),
-            });
+            return Ok(Filter::ValuePath { path, filter: Box::new(inner) });
         }
         let op_word = match self.next() {
             Some(Token::Word(w)) => w,
@@ -300,17 +278,13 @@ impl Parser<'_> {
         }
         let op = CmpOp::parse(&op_word).ok_or_else(|| {
             self.pos -= 1;
-            self.err(format!(
-                "unknown operator '{op_word}' (expected eq, ne, co, sw, ew, gt, ge, lt, le or pr)"
-            ))
+            self.err(format!("unknown operator '{op_word}' (expected eq, ne, co, sw, ew, gt, ge, lt, le or pr)"))
         })?;
         let value = match self.next() {
             Some(Token::Literal(v)) => v,
             Some(Token::Word(w)) => parse_bare_literal(&w).ok_or_else(|| {
                 self.pos -= 1;
-                self.err(format!(
-                    "'{w}' is not a value: quote strings, or use a number, true, false or null"
-                ))
+                self.err(format!("'{w}' is not a value: quote strings, or use a number, true, false or null"))
             })?,
             _ => {
                 self.pos -= 1;
@@ -327,17 +301,13 @@ fn parse_bare_literal(word: &str) -> Option<Value> {
         "true" => Some(Value::Bool(true)),
         "false" => Some(Value::Bool(false)),
         "null" => Some(Value::Null),
-        _ => serde_json::from_str::<serde_json::Number>(word)
-            .ok()
-            .map(Value::Number),
+        _ => serde_json::from_str::<serde_json::Number>(word).ok().map(Value::Number),
     }
 }
 
 fn check_comparison(path: &AttrPath, op: CmpOp, value: &Value) -> Result<(), String> {
     if path.def.is_some_and(|d| d.ty == AttrType::Complex) && path.value_def().is_none() {
-        return Err(format!(
-            "'{path}' is complex: compare one of its sub-attributes"
-        ));
+        return Err(format!("'{path}' is complex: compare one of its sub-attributes"));
     }
     if value.is_null() {
         return if matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -352,9 +322,7 @@ fn check_comparison(path: &AttrPath, op: CmpOp, value: &Value) -> Result<(), Str
     match ty {
         AttrType::Boolean => {
             if !value.is_boolean() {
-                return Err(format!(
-                    "'{path}' is a boolean: compare it with true or false"
-                ));
+                return Err(format!("'{path}' is a boolean: compare it with true or false"));
             }
             if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
                 return Err(format!("'{path}' is a boolean and supports only eq and ne"));
@@ -365,20 +333,14 @@ fn check_comparison(path: &AttrPath, op: CmpOp, value: &Value) -> Result<(), Str
                 return Err(format!("'{path}' is a number: compare it with a number"));
             }
             if op.is_substring() {
-                return Err(format!(
-                    "'{path}' is a number and does not support {}",
-                    op.as_str()
-                ));
+                return Err(format!("'{path}' is a number and does not support {}", op.as_str()));
             }
         }
         AttrType::DateTime => {
-            let s = value.as_str().ok_or_else(|| {
-                format!("'{path}' is a dateTime: compare it with a quoted timestamp")
-            })?;
+            let s =
+                value.as_str().ok_or_else(|| format!("'{path}' is a dateTime: compare it with a quoted timestamp"))?;
             if !op.is_substring() && crate::time::parse_rfc3339(s).is_none() {
-                return Err(format!(
-                    "'{s}' is not an RFC 3339 timestamp such as \"2024-05-01T00:00:00Z\""
-                ));
+                return Err(format!("'{s}' is not an RFC 3339 timestamp such as \"2024-05-01T00:00:00Z\""));
             }
         }
         AttrType::Binary if op.is_ordering() => {
@@ -386,9 +348,7 @@ fn check_comparison(path: &AttrPath, op: CmpOp, value: &Value) -> Result<(), Str
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => {
             if !value.is_string() {
-                return Err(format!(
-                    "'{path}' is a string: put the value in double quotes"
-                ));
+                return Err(format!("'{path}' is a string: put the value in double quotes"));
             }
         }
         AttrType::Complex => {}
@@ -398,11 +358,7 @@ fn check_comparison(path: &AttrPath, op: CmpOp, value: &Value) -> Result<(), Str
 
 impl Filter {
     /// Parses a filter for resources of type `rt`.
-    pub fn parse(
-        input: &str,
-        rt: &'static ResourceTypeDef,
-        limits: FilterLimits,
-    ) -> ScimResult<Filter> {
+    pub fn parse(input: &str, rt: &'static ResourceTypeDef, limits: FilterLimits) -> ScimResult<Filter> {
         Self::parse_inner(input, rt, limits, None)
     }
 
@@ -432,15 +388,8 @@ impl Filter {
         if input.trim().is_empty() {
             return Err(ScimError::invalid_filter("filter is empty"));
         }
-        let tokens = lex(input)
-            .map_err(|e| ScimError::invalid_filter(format!("{e} in filter '{input}'")))?;
-        let mut p = Parser {
-            tokens,
-            pos: 0,
-            rt,
-            limits,
-            input,
-        };
+        let tokens = lex(input).map_err(|e| ScimError::invalid_filter(format!("{e} in filter '{input}'")))?;
+        let mut p = Parser { tokens, pos: 0, rt, limits, input };
         let f = p.or(0, parent)?;
         if p.pos < p.tokens.len() {
             return Err(p.err("unexpected text (missing 'and'/'or'?)"));
@@ -471,11 +420,7 @@ fn write_path(f: &mut fmt::Formatter<'_>, path: &AttrPath, inside_value_path: bo
 fn write_filter(f: &mut fmt::Formatter<'_>, filter: &Filter, inside: bool) -> fmt::Result {
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => {
-            let word = if matches!(filter, Filter::And(..)) {
-                "and"
-            } else {
-                "or"
-            };
+            let word = if matches!(filter, Filter::And(..)) { "and" } else { "or" };
             f.write_str("(")?;
             write_filter(f, a, inside)?;
             write!(f, " {word} ")?;

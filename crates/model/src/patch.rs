@@ -42,23 +42,13 @@ pub enum MemberChange {
 }
 
 /// Parses `attr`, `attr.sub`, `attr[filter]` or `attr[filter].sub`.
-pub fn parse_path(
-    input: &str,
-    rt: &'static ResourceTypeDef,
-    limits: FilterLimits,
-) -> ScimResult<PatchPath> {
+pub fn parse_path(input: &str, rt: &'static ResourceTypeDef, limits: FilterLimits) -> ScimResult<PatchPath> {
     let bad = |msg: String| ScimError::invalid_path(format!("{msg} in path '{input}'"));
     if input.len() > limits.max_length {
-        return Err(ScimError::invalid_path(format!(
-            "path is longer than {} bytes",
-            limits.max_length
-        )));
+        return Err(ScimError::invalid_path(format!("path is longer than {} bytes", limits.max_length)));
     }
     let Some(open) = input.find('[') else {
-        return Ok(PatchPath {
-            target: resolve(input.trim(), rt).map_err(bad)?,
-            filter: None,
-        });
+        return Ok(PatchPath { target: resolve(input.trim(), rt).map_err(bad)?, filter: None });
     };
     let mut close = None;
     let mut in_string = false;
@@ -77,14 +67,8 @@ pub fn parse_path(
     }
     let close = close.ok_or_else(|| bad("missing ']'".into()))?;
     let parent = resolve(input[..open].trim(), rt).map_err(bad)?;
-    if parent.sub.is_some()
-        || parent
-            .def
-            .is_some_and(|d| d.ty != AttrType::Complex || !d.multi_valued)
-    {
-        return Err(bad(format!(
-            "'{parent}' is not a multi-valued complex attribute, so it takes no filter"
-        )));
+    if parent.sub.is_some() || parent.def.is_some_and(|d| d.ty != AttrType::Complex || !d.multi_valued) {
+        return Err(bad(format!("'{parent}' is not a multi-valued complex attribute, so it takes no filter")));
     }
     let filter = Filter::parse_value_filter(&input[open + 1..close], &parent, rt, limits)
         .map_err(|e| ScimError::invalid_path(format!("{} (in path '{input}')", e.detail)))?;
@@ -94,10 +78,7 @@ pub fn parse_path(
         None if rest.is_empty() => parent,
         None => return Err(bad(format!("unexpected '{rest}' after ']'"))),
     };
-    Ok(PatchPath {
-        target,
-        filter: Some(filter),
-    })
+    Ok(PatchPath { target, filter: Some(filter) })
 }
 
 /// Parses a PatchOp request body. Op names are case-insensitive (Entra sends `Replace`).
@@ -107,20 +88,13 @@ pub fn parse_request(
     limits: FilterLimits,
 ) -> ScimResult<Vec<PatchOperation>> {
     let Some(obj) = body.as_object() else {
-        return Err(ScimError::invalid_syntax(
-            "a PATCH body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("a PATCH body must be a JSON object"));
     };
     let has_schema = get_ci(body, "schemas")
         .and_then(Value::as_array)
-        .is_some_and(|l| {
-            l.iter()
-                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP)))
-        });
+        .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP))));
     if !has_schema {
-        return Err(ScimError::invalid_syntax(format!(
-            "a PATCH body needs \"schemas\": [\"{PATCH_OP}\"]"
-        )));
+        return Err(ScimError::invalid_syntax(format!("a PATCH body needs \"schemas\": [\"{PATCH_OP}\"]")));
     }
     let ops = obj
         .iter()
@@ -134,29 +108,17 @@ pub fn parse_request(
     ops.iter()
         .enumerate()
         .map(|(i, op)| {
-            parse_operation(op, rt, limits).map_err(|e| ScimError {
-                detail: format!("operation {}: {}", i + 1, e.detail),
-                ..e
-            })
+            parse_operation(op, rt, limits)
+                .map_err(|e| ScimError { detail: format!("operation {}: {}", i + 1, e.detail), ..e })
         })
         .collect()
 }
 
-fn parse_operation(
-    op: &Value,
-    rt: &'static ResourceTypeDef,
-    limits: FilterLimits,
-) -> ScimResult<PatchOperation> {
+fn parse_operation(op: &Value, rt: &'static ResourceTypeDef, limits: FilterLimits) -> ScimResult<PatchOperation> {
     if !op.is_object() {
-        return Err(ScimError::invalid_syntax(
-            "each operation must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("each operation must be a JSON object"));
     }
-    let kind = match get_ci(op, "op")
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let kind = match get_ci(op, "op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
         Some("add") => PatchKind::Add,
         Some("remove") => PatchKind::Remove,
         Some("replace") => PatchKind::Replace,
@@ -175,11 +137,7 @@ fn parse_operation(
         // on `{"<urn>": value}`; for remove, the object is dropped.
         Some(Value::String(s)) if rt.extension(s.trim()).is_some() => {
             let urn = rt.extension(s.trim()).map_or("", |e| e.id);
-            let inner = if kind == PatchKind::Remove {
-                Value::Null
-            } else {
-                value.take().unwrap_or(Value::Null)
-            };
+            let inner = if kind == PatchKind::Remove { Value::Null } else { value.take().unwrap_or(Value::Null) };
             return Ok(PatchOperation {
                 kind,
                 path: None,
@@ -194,9 +152,9 @@ fn parse_operation(
         (PatchKind::Add | PatchKind::Replace, _, None) => {
             Err(ScimError::invalid_value("add and replace need a 'value'"))
         }
-        (PatchKind::Add | PatchKind::Replace, None, Some(v)) if !v.is_object() => Err(
-            ScimError::invalid_value("without a 'path', 'value' must be an object of attributes"),
-        ),
+        (PatchKind::Add | PatchKind::Replace, None, Some(v)) if !v.is_object() => {
+            Err(ScimError::invalid_value("without a 'path', 'value' must be an object of attributes"))
+        }
         _ => Ok(PatchOperation { kind, path, value }),
     }
 }
@@ -214,9 +172,7 @@ pub fn apply(
             Some(path) => apply_path(data, op.kind, path, op.value.clone(), rt, &mut members)?,
             None => {
                 let Some(Value::Object(values)) = op.value.clone() else {
-                    return Err(ScimError::invalid_value(
-                        "without a 'path', 'value' must be an object",
-                    ));
+                    return Err(ScimError::invalid_value("without a 'path', 'value' must be an object"));
                 };
                 if op.kind == PatchKind::Remove {
                     // Only produced for a path naming a whole extension.
@@ -241,36 +197,19 @@ fn apply_pathless(
     members: &mut Vec<MemberChange>,
 ) -> ScimResult<()> {
     for (k, v) in values {
-        if ["schemas", "id", "meta"]
-            .iter()
-            .any(|r| k.eq_ignore_ascii_case(r))
-        {
+        if ["schemas", "id", "meta"].iter().any(|r| k.eq_ignore_ascii_case(r)) {
             continue;
         }
         if let Some(ext) = rt.extension(&k) {
             let Value::Object(inner) = v else {
-                return Err(ScimError::invalid_value(format!(
-                    "'{}' must be an object",
-                    ext.id
-                )));
+                return Err(ScimError::invalid_value(format!("'{}' must be an object", ext.id)));
             };
             for (ak, av) in inner {
                 if ak.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let target =
-                    resolve(&format!("{}:{ak}", ext.id), rt).map_err(ScimError::invalid_value)?;
-                apply_path(
-                    data,
-                    kind,
-                    &PatchPath {
-                        target,
-                        filter: None,
-                    },
-                    Some(av),
-                    rt,
-                    members,
-                )?;
+                let target = resolve(&format!("{}:{ak}", ext.id), rt).map_err(ScimError::invalid_value)?;
+                apply_path(data, kind, &PatchPath { target, filter: None }, Some(av), rt, members)?;
             }
             continue;
         }
@@ -283,17 +222,7 @@ fn apply_pathless(
             Err(e) => return Err(ScimError::invalid_value(e)),
             Ok(t) => t,
         };
-        apply_path(
-            data,
-            kind,
-            &PatchPath {
-                target,
-                filter: None,
-            },
-            Some(v),
-            rt,
-            members,
-        )?;
+        apply_path(data, kind, &PatchPath { target, filter: None }, Some(v), rt, members)?;
     }
     Ok(())
 }
@@ -310,11 +239,9 @@ fn merge_unregistered(data: &mut Map<String, Value>, kind: PatchKind, key: Strin
 /// Ids named by `value eq "…"` (or several of them joined by `or`), the shape every real client uses.
 fn member_ids(filter: &Filter) -> Option<Vec<String>> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CmpOp::Eq,
-            value: Value::String(s),
-        } if path.sub.as_deref() == Some("value") => Some(vec![s.clone()]),
+        Filter::Compare { path, op: CmpOp::Eq, value: Value::String(s) } if path.sub.as_deref() == Some("value") => {
+            Some(vec![s.clone()])
+        }
         Filter::Or(a, b) => {
             let mut ids = member_ids(a)?;
             ids.extend(member_ids(b)?);
@@ -341,24 +268,18 @@ fn member_change(
             None => MemberChange::RemoveMatching(f.clone()),
         }),
         (PatchKind::Remove, None) => match value {
-            Some(v) if !v.is_null() => out.push(MemberChange::Remove(
-                parse_members(v)?.into_iter().map(|m| m.value).collect(),
-            )),
+            Some(v) if !v.is_null() => {
+                out.push(MemberChange::Remove(parse_members(v)?.into_iter().map(|m| m.value).collect()))
+            }
             _ => out.push(MemberChange::RemoveAll),
         },
         (_, Some(_)) => {
-            return Err(ScimError::invalid_path(
-                "add and replace of members take the path 'members' without a filter",
-            ));
+            return Err(ScimError::invalid_path("add and replace of members take the path 'members' without a filter"));
         }
-        (PatchKind::Add, None) => out.push(MemberChange::Add(parse_members(
-            value.unwrap_or(Value::Null),
-        )?)),
+        (PatchKind::Add, None) => out.push(MemberChange::Add(parse_members(value.unwrap_or(Value::Null))?)),
         (PatchKind::Replace, None) => {
             out.push(MemberChange::RemoveAll);
-            out.push(MemberChange::Add(parse_members(
-                value.unwrap_or(Value::Null),
-            )?));
+            out.push(MemberChange::Add(parse_members(value.unwrap_or(Value::Null))?));
         }
     }
     Ok(())
@@ -390,15 +311,9 @@ fn holder_mut<'a>(
 
 fn normalize_for(target: &AttrPath, v: Value, whole: bool) -> ScimResult<Option<Value>> {
     let at = target.to_string();
-    let def = if whole {
-        target.def
-    } else {
-        target.sub_def.or(target.def)
-    };
+    let def = if whole { target.def } else { target.sub_def.or(target.def) };
     match def {
-        Some(d) if !whole && target.sub.is_some() => {
-            crate::resource::normalize_attribute(&single(d), v, &at)
-        }
+        Some(d) if !whole && target.sub.is_some() => crate::resource::normalize_attribute(&single(d), v, &at),
         Some(d) => normalize_attribute(d, v, &at),
         None => Ok(if v.is_null() { None } else { Some(v) }),
     }
@@ -406,10 +321,7 @@ fn normalize_for(target: &AttrPath, v: Value, whole: bool) -> ScimResult<Option<
 
 /// A copy of `def` that takes one value: a sub-attribute of a multi-valued attribute is single-valued.
 fn single(def: &crate::schema::AttributeDef) -> crate::schema::AttributeDef {
-    crate::schema::AttributeDef {
-        multi_valued: false,
-        ..def.clone()
-    }
+    crate::schema::AttributeDef { multi_valued: false, ..def.clone() }
 }
 
 fn apply_path(
@@ -424,9 +336,7 @@ fn apply_path(
     if rt.kind == ResourceKind::Group && target.is("members") {
         return member_change(kind, path, value, members);
     }
-    let read_only = |d: Option<&crate::schema::AttributeDef>| {
-        d.is_some_and(|d| d.mutability == Mutability::ReadOnly)
-    };
+    let read_only = |d: Option<&crate::schema::AttributeDef>| d.is_some_and(|d| d.mutability == Mutability::ReadOnly);
     if read_only(target.def) || read_only(target.sub_def) || target.is("id") || target.is("meta") {
         return Err(ScimError::mutability(format!("'{target}' is read-only")));
     }
@@ -435,18 +345,14 @@ fn apply_path(
         && path.filter.is_none()
         && target.def.is_some_and(|d| d.required)
     {
-        return Err(ScimError::mutability(format!(
-            "'{target}' is required and cannot be removed"
-        )));
+        return Err(ScimError::mutability(format!("'{target}' is required and cannot be removed")));
     }
     let Some(holder) = holder_mut(data, &target.ns, kind != PatchKind::Remove) else {
         if kind == PatchKind::Remove && !data.contains_key(&ns_key(&target.ns)) {
             // Removing from an extension the resource does not carry: nothing to do.
             return Ok(());
         }
-        return Err(ScimError::invalid_value(format!(
-            "'{target}' sits inside something that is not an object"
-        )));
+        return Err(ScimError::invalid_value(format!("'{target}' sits inside something that is not an object")));
     };
     let value = value.unwrap_or(Value::Null);
     match (&path.filter, &target.sub) {
@@ -455,23 +361,14 @@ fn apply_path(
         (Some(filter), sub) => apply_filtered(holder, kind, target, filter, sub.as_deref(), value)?,
     }
     if let Namespace::Extension(urn) = &target.ns {
-        if data
-            .get(*urn)
-            .and_then(Value::as_object)
-            .is_some_and(Map::is_empty)
-        {
+        if data.get(*urn).and_then(Value::as_object).is_some_and(Map::is_empty) {
             data.remove(*urn);
         }
     }
     Ok(())
 }
 
-fn apply_whole(
-    holder: &mut Map<String, Value>,
-    kind: PatchKind,
-    target: &AttrPath,
-    value: Value,
-) -> ScimResult<()> {
+fn apply_whole(holder: &mut Map<String, Value>, kind: PatchKind, target: &AttrPath, value: Value) -> ScimResult<()> {
     let key = target.attr.clone();
     if kind == PatchKind::Remove {
         holder.remove(&key);
@@ -507,11 +404,7 @@ fn apply_sub_everywhere(
     sub: &str,
     value: Value,
 ) -> ScimResult<()> {
-    let new = if kind == PatchKind::Remove {
-        None
-    } else {
-        normalize_for(target, value, false)?
-    };
+    let new = if kind == PatchKind::Remove { None } else { normalize_for(target, value, false)? };
     let key = target.attr.clone();
     match (holder.get_mut(&key), new) {
         (Some(Value::Array(items)), new) => {
@@ -523,11 +416,7 @@ fn apply_sub_everywhere(
         (Some(Value::Object(obj)), new) => set_or_remove(obj, sub, new),
         (None, Some(new)) => {
             let element = Value::Object(Map::from_iter([(sub.to_string(), new)]));
-            let fresh = if target.is_multi_valued() {
-                Value::Array(vec![element])
-            } else {
-                element
-            };
+            let fresh = if target.is_multi_valued() { Value::Array(vec![element]) } else { element };
             holder.insert(key.clone(), fresh);
         }
         _ => {}
@@ -562,11 +451,9 @@ fn drop_if_empty(holder: &mut Map<String, Value>, key: &str) {
 /// relies on that to set a first work email through `emails[type eq "work"].value`.
 fn seed_element(filter: &Filter) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare {
-            path,
-            op: CmpOp::Eq,
-            value,
-        } if !value.is_null() => Some(Map::from_iter([(path.sub.clone()?, value.clone())])),
+        Filter::Compare { path, op: CmpOp::Eq, value } if !value.is_null() => {
+            Some(Map::from_iter([(path.sub.clone()?, value.clone())]))
+        }
         Filter::And(a, b) => {
             let mut m = seed_element(a)?;
             m.extend(seed_element(b)?);
@@ -585,11 +472,7 @@ fn apply_filtered(
     value: Value,
 ) -> ScimResult<()> {
     let key = target.attr.clone();
-    let new = if kind == PatchKind::Remove {
-        None
-    } else {
-        normalize_for(target, value, false)?
-    };
+    let new = if kind == PatchKind::Remove { None } else { normalize_for(target, value, false)? };
     let items = match holder.get_mut(&key) {
         Some(Value::Array(items)) => items,
         _ => {
@@ -600,12 +483,8 @@ fn apply_filtered(
             }
         }
     };
-    let matched: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| matches_element(filter, i))
-        .map(|(n, _)| n)
-        .collect();
+    let matched: Vec<usize> =
+        items.iter().enumerate().filter(|(_, i)| matches_element(filter, i)).map(|(n, _)| n).collect();
     if matched.is_empty() {
         let seeded = match (kind, seed_element(filter), &new) {
             (PatchKind::Remove, ..) | (_, None, _) | (_, _, None) => None,
@@ -629,9 +508,7 @@ fn apply_filtered(
             Some(element) => items.push(Value::Object(element)),
             None => {
                 drop_if_empty(holder, &key);
-                return Err(ScimError::no_target(format!(
-                    "no value of '{key}' matches the filter {filter}"
-                )));
+                return Err(ScimError::no_target(format!("no value of '{key}' matches the filter {filter}")));
             }
         }
         return Ok(());

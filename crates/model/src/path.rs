@@ -59,11 +59,7 @@ impl AttrPath {
 
     /// The same attribute without the sub-attribute.
     pub fn parent(&self) -> AttrPath {
-        AttrPath {
-            sub: None,
-            sub_def: None,
-            ..self.clone()
-        }
+        AttrPath { sub: None, sub_def: None, ..self.clone() }
     }
 
     /// A sub-attribute of this (complex) attribute, resolved by name.
@@ -72,17 +68,13 @@ impl AttrPath {
         let mut out = self.parent();
         match self.def {
             Some(def) if def.ty == AttrType::Complex => {
-                let sub = def
-                    .sub_attribute(name)
-                    .ok_or_else(|| format!("'{}' has no sub-attribute '{name}'", self.attr))?;
+                let sub =
+                    def.sub_attribute(name).ok_or_else(|| format!("'{}' has no sub-attribute '{name}'", self.attr))?;
                 out.sub = Some(sub.name.to_string());
                 out.sub_def = Some(sub);
             }
             Some(_) => {
-                return Err(format!(
-                    "'{}' is not a complex attribute and has no sub-attributes",
-                    self.attr
-                ));
+                return Err(format!("'{}' is not a complex attribute and has no sub-attributes", self.attr));
             }
             None => out.sub = Some(name.to_string()),
         }
@@ -109,33 +101,19 @@ fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let ok = match chars.next() {
         Some('$') => name == "$ref",
-        Some(c) if c.is_ascii_alphabetic() => {
-            chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        }
+        Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{name}' is not a valid attribute name"))
-    }
+    if ok { Ok(()) } else { Err(format!("'{name}' is not a valid attribute name")) }
 }
 
 /// Splits a schema URN prefix off `token`, when it has one.
-fn split_urn<'a>(
-    token: &'a str,
-    rt: &'static ResourceTypeDef,
-) -> Result<(Namespace, &'a str), String> {
-    if !token
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-    {
+fn split_urn<'a>(token: &'a str, rt: &'static ResourceTypeDef) -> Result<(Namespace, &'a str), String> {
+    if !token.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         return Ok((Namespace::Core, token));
     }
     if rt.schema_ids().any(|id| id.eq_ignore_ascii_case(token)) {
-        return Err(format!(
-            "'{token}' is a schema URN without an attribute name"
-        ));
+        return Err(format!("'{token}' is a schema URN without an attribute name"));
     }
     for id in rt.schema_ids() {
         let n = id.len();
@@ -144,22 +122,15 @@ fn split_urn<'a>(
             && token[..n].eq_ignore_ascii_case(id)
             && token.as_bytes()[n] == b':'
         {
-            let ns = if id == rt.schema.id {
-                Namespace::Core
-            } else {
-                Namespace::Extension(id)
-            };
+            let ns = if id == rt.schema.id { Namespace::Core } else { Namespace::Extension(id) };
             return Ok((ns, &token[n + 1..]));
         }
     }
     match token.rfind(':') {
-        Some(i) if i > 4 && i + 1 < token.len() => Ok((
-            Namespace::Unregistered(token[..i].to_string()),
-            &token[i + 1..],
-        )),
-        _ => Err(format!(
-            "'{token}' is a schema URN without an attribute name"
-        )),
+        Some(i) if i > 4 && i + 1 < token.len() => {
+            Ok((Namespace::Unregistered(token[..i].to_string()), &token[i + 1..]))
+        }
+        _ => Err(format!("'{token}' is a schema URN without an attribute name")),
     }
 }
 
@@ -178,34 +149,22 @@ pub fn resolve(token: &str, rt: &'static ResourceTypeDef) -> Result<AttrPath, St
                 .attribute(attr)
                 .map(|d| (Namespace::Core, d))
                 .or_else(|| {
-                    COMMON_ATTRIBUTES
-                        .iter()
-                        .find(|a| a.name.eq_ignore_ascii_case(attr))
-                        .map(|d| (Namespace::Core, d))
+                    COMMON_ATTRIBUTES.iter().find(|a| a.name.eq_ignore_ascii_case(attr)).map(|d| (Namespace::Core, d))
                 })
                 // Clients often name enterprise attributes without their URN; accept that when unambiguous.
                 .or_else(|| {
-                    rt.extensions
-                        .iter()
-                        .find_map(|s| s.attribute(attr).map(|d| (Namespace::Extension(s.id), d)))
+                    rt.extensions.iter().find_map(|s| s.attribute(attr).map(|d| (Namespace::Extension(s.id), d)))
                 });
             match found {
                 Some((ns, d)) => (ns, Some(d)),
                 None => {
-                    return Err(format!(
-                        "'{attr}' is not an attribute of {}",
-                        rt.kind.as_str()
-                    ));
+                    return Err(format!("'{attr}' is not an attribute of {}", rt.kind.as_str()));
                 }
             }
         }
         Namespace::Extension(urn) => {
-            let schema = rt
-                .extension(urn)
-                .ok_or_else(|| format!("unknown schema {urn}"))?;
-            let d = schema
-                .attribute(attr)
-                .ok_or_else(|| format!("'{attr}' is not an attribute of schema {urn}"))?;
+            let schema = rt.extension(urn).ok_or_else(|| format!("unknown schema {urn}"))?;
+            let d = schema.attribute(attr).ok_or_else(|| format!("'{attr}' is not an attribute of schema {urn}"))?;
             (Namespace::Extension(urn), Some(d))
         }
         unregistered @ Namespace::Unregistered(_) => (unregistered, None),
@@ -219,9 +178,7 @@ pub fn resolve(token: &str, rt: &'static ResourceTypeDef) -> Result<AttrPath, St
     };
     match sub {
         None => Ok(path),
-        Some(s) if s.contains('.') => Err(format!(
-            "'{token}' nests deeper than attribute.subAttribute"
-        )),
+        Some(s) if s.contains('.') => Err(format!("'{token}' nests deeper than attribute.subAttribute")),
         Some(s) => path.child(s),
     }
 }
@@ -236,30 +193,20 @@ mod tests {
         let p = resolve("NAME.GIVENNAME", &USER_TYPE).unwrap();
         assert_eq!(p.to_string(), "name.givenName");
         assert!(!p.case_exact());
-        let p = resolve(
-            "urn:ietf:params:scim:schemas:core:2.0:User:userName",
-            &USER_TYPE,
-        )
-        .unwrap();
+        let p = resolve("urn:ietf:params:scim:schemas:core:2.0:User:userName", &USER_TYPE).unwrap();
         assert_eq!(p.to_string(), "userName");
     }
 
     #[test]
     fn resolves_extension_and_unregistered_urns() {
-        let p = resolve(
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-            &USER_TYPE,
-        )
-        .unwrap();
+        let p =
+            resolve("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", &USER_TYPE).unwrap();
         assert_eq!(p.ns, Namespace::Extension(ENTERPRISE_USER_SCHEMA));
         assert_eq!(p.sub.as_deref(), Some("value"));
         let p = resolve("department", &USER_TYPE).unwrap();
         assert_eq!(p.ns, Namespace::Extension(ENTERPRISE_USER_SCHEMA));
         let p = resolve("urn:example:custom:1.0:User:badge", &USER_TYPE).unwrap();
-        assert_eq!(
-            p.ns,
-            Namespace::Unregistered("urn:example:custom:1.0:User".into())
-        );
+        assert_eq!(p.ns, Namespace::Unregistered("urn:example:custom:1.0:User".into()));
         assert_eq!(p.attr, "badge");
     }
 

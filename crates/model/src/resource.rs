@@ -7,9 +7,7 @@ use serde_json::{Map, Value};
 use crate::error::{ScimError, ScimResult};
 use crate::eval::get_ci;
 use crate::path::{AttrPath, Namespace};
-use crate::schema::{
-    AttrType, AttributeDef, Mutability, ResourceKind, ResourceTypeDef, Returned, Schema,
-};
+use crate::schema::{AttrType, AttributeDef, Mutability, ResourceKind, ResourceTypeDef, Returned, Schema};
 
 /// One entry of a group's `members`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +38,8 @@ fn type_name(v: &Value) -> &'static str {
 
 /// Coerces one scalar to the attribute's type. Entra sends booleans as "True"/"False".
 fn normalize_scalar(def: &AttributeDef, v: Value, at: &str) -> ScimResult<Value> {
-    let wrong = |v: &Value| {
-        ScimError::invalid_value(format!(
-            "'{at}' must be {}, not {}",
-            def.ty.as_str(),
-            type_name(v)
-        ))
-    };
+    let wrong =
+        |v: &Value| ScimError::invalid_value(format!("'{at}' must be {}, not {}", def.ty.as_str(), type_name(v)));
     match def.ty {
         AttrType::Boolean => match v {
             Value::Bool(_) => Ok(v),
@@ -65,18 +58,16 @@ fn normalize_scalar(def: &AttributeDef, v: Value, at: &str) -> ScimResult<Value>
         },
         AttrType::DateTime => match v {
             Value::String(ref s) if crate::time::parse_rfc3339(s).is_some() => Ok(v),
-            Value::String(ref s) => Err(ScimError::invalid_value(format!(
-                "'{at}' must be an RFC 3339 timestamp, not '{s}'"
-            ))),
+            Value::String(ref s) => {
+                Err(ScimError::invalid_value(format!("'{at}' must be an RFC 3339 timestamp, not '{s}'")))
+            }
             other => Err(wrong(&other)),
         },
         AttrType::String | AttrType::Reference | AttrType::Binary => match v {
             Value::String(_) => Ok(v),
             other => Err(wrong(&other)),
         },
-        AttrType::Complex => Err(ScimError::internal(
-            "complex attribute reached scalar normalisation",
-        )),
+        AttrType::Complex => Err(ScimError::internal("complex attribute reached scalar normalisation")),
     }
 }
 
@@ -90,52 +81,34 @@ fn normalize_complex(def: &AttributeDef, v: Value, at: &str) -> ScimResult<Optio
             m
         }
         other => {
-            return Err(ScimError::invalid_value(format!(
-                "'{at}' must be an object, not {}",
-                type_name(&other)
-            )));
+            return Err(ScimError::invalid_value(format!("'{at}' must be an object, not {}", type_name(&other))));
         }
     };
     let mut out = Map::new();
     for (k, sv) in obj {
         let Some(sub) = def.sub_attribute(&k) else {
-            return Err(ScimError::invalid_value(format!(
-                "'{at}' has no sub-attribute '{k}'"
-            )));
+            return Err(ScimError::invalid_value(format!("'{at}' has no sub-attribute '{k}'")));
         };
         if sv.is_null() {
             continue;
         }
-        out.insert(
-            sub.name.to_string(),
-            normalize_scalar(sub, sv, &format!("{at}.{}", sub.name))?,
-        );
+        out.insert(sub.name.to_string(), normalize_scalar(sub, sv, &format!("{at}.{}", sub.name))?);
     }
-    Ok(if out.is_empty() {
-        None
-    } else {
-        Some(Value::Object(out))
-    })
+    Ok(if out.is_empty() { None } else { Some(Value::Object(out)) })
 }
 
 fn normalize_single(def: &AttributeDef, v: Value, at: &str) -> ScimResult<Option<Value>> {
     if v.is_null() {
         return Ok(None);
     }
-    if def.ty == AttrType::Complex {
-        normalize_complex(def, v, at)
-    } else {
-        normalize_scalar(def, v, at).map(Some)
-    }
+    if def.ty == AttrType::Complex { normalize_complex(def, v, at) } else { normalize_scalar(def, v, at).map(Some) }
 }
 
 /// Normalises a value for `def`; `None` means "unassigned" (null, or an empty list).
 pub fn normalize_attribute(def: &AttributeDef, v: Value, at: &str) -> ScimResult<Option<Value>> {
     if !def.multi_valued {
         if v.is_array() {
-            return Err(ScimError::invalid_value(format!(
-                "'{at}' takes a single value, not a list"
-            )));
+            return Err(ScimError::invalid_value(format!("'{at}' takes a single value, not a list")));
         }
         return normalize_single(def, v, at);
     }
@@ -150,11 +123,7 @@ pub fn normalize_attribute(def: &AttributeDef, v: Value, at: &str) -> ScimResult
             out.push(n);
         }
     }
-    Ok(if out.is_empty() {
-        None
-    } else {
-        Some(Value::Array(out))
-    })
+    Ok(if out.is_empty() { None } else { Some(Value::Array(out)) })
 }
 
 fn normalize_schema_object(
@@ -169,10 +138,7 @@ fn normalize_schema_object(
             continue;
         }
         let Some(def) = schema.attribute(&k) else {
-            return Err(ScimError::invalid_value(format!(
-                "'{prefix}{k}' is not an attribute of schema {}",
-                schema.id
-            )));
+            return Err(ScimError::invalid_value(format!("'{prefix}{k}' is not an attribute of schema {}", schema.id)));
         };
         if def.mutability == Mutability::ReadOnly {
             continue;
@@ -194,30 +160,19 @@ pub fn parse_members(v: Value) -> ScimResult<Vec<MemberRef>> {
     items
         .into_iter()
         .map(|item| {
-            let value = get_ci(&item, "value")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty());
-            let value = value.ok_or_else(|| {
-                ScimError::invalid_value("every member needs a 'value' with the member's id")
-            })?;
+            let value = get_ci(&item, "value").and_then(Value::as_str).filter(|s| !s.is_empty());
+            let value =
+                value.ok_or_else(|| ScimError::invalid_value("every member needs a 'value' with the member's id"))?;
             let kind = match get_ci(&item, "type").and_then(Value::as_str) {
                 None => None,
                 Some(t) if t.eq_ignore_ascii_case("user") => Some("User".to_string()),
                 Some(t) if t.eq_ignore_ascii_case("group") => Some("Group".to_string()),
                 Some(t) => {
-                    return Err(ScimError::invalid_value(format!(
-                        "member type must be User or Group, not '{t}'"
-                    )));
+                    return Err(ScimError::invalid_value(format!("member type must be User or Group, not '{t}'")));
                 }
             };
-            let display = get_ci(&item, "display")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            Ok(MemberRef {
-                value: value.to_string(),
-                kind,
-                display,
-            })
+            let display = get_ci(&item, "display").and_then(Value::as_str).map(str::to_string);
+            Ok(MemberRef { value: value.to_string(), kind, display })
         })
         .collect()
 }
@@ -225,21 +180,12 @@ pub fn parse_members(v: Value) -> ScimResult<Vec<MemberRef>> {
 /// Checks and canonicalises a resource body from POST or PUT.
 pub fn normalize(body: Value, rt: &'static ResourceTypeDef) -> ScimResult<NormalizedResource> {
     let Value::Object(obj) = body else {
-        return Err(ScimError::invalid_syntax(format!(
-            "a {} must be a JSON object",
-            rt.kind.as_str()
-        )));
+        return Err(ScimError::invalid_syntax(format!("a {} must be a JSON object", rt.kind.as_str())));
     };
-    let schemas = obj
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
-        .map(|(_, v)| v.clone());
+    let schemas = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v.clone());
     match schemas {
         Some(Value::Array(list))
-            if list.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(rt.schema.id))
-            }) => {}
+            if list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(rt.schema.id))) => {}
         Some(_) => {
             return Err(ScimError::invalid_value(format!(
                 "'schemas' must be a list that includes \"{}\"",
@@ -256,10 +202,7 @@ pub fn normalize(body: Value, rt: &'static ResourceTypeDef) -> ScimResult<Normal
     let mut data = Map::new();
     let mut members = None;
     for (k, v) in obj {
-        if k.eq_ignore_ascii_case("schemas")
-            || k.eq_ignore_ascii_case("id")
-            || k.eq_ignore_ascii_case("meta")
-        {
+        if k.eq_ignore_ascii_case("schemas") || k.eq_ignore_ascii_case("id") || k.eq_ignore_ascii_case("meta") {
             continue;
         }
         if k.eq_ignore_ascii_case("externalId") {
@@ -283,10 +226,7 @@ pub fn normalize(body: Value, rt: &'static ResourceTypeDef) -> ScimResult<Normal
         }
         if let Some(ext) = rt.extension(&k) {
             let Value::Object(inner) = v else {
-                return Err(ScimError::invalid_value(format!(
-                    "'{}' must be an object",
-                    ext.id
-                )));
+                return Err(ScimError::invalid_value(format!("'{}' must be an object", ext.id)));
             };
             let mut out = Map::new();
             normalize_schema_object(ext, inner, &mut out, &format!("{}:", ext.id))?;
@@ -302,9 +242,7 @@ pub fn normalize(body: Value, rt: &'static ResourceTypeDef) -> ScimResult<Normal
                 }
                 Value::Null => {}
                 _ => {
-                    return Err(ScimError::invalid_value(format!(
-                        "extension '{k}' must be an object"
-                    )));
+                    return Err(ScimError::invalid_value(format!("extension '{k}' must be an object")));
                 }
             }
             continue;
@@ -322,11 +260,7 @@ pub fn check_required(data: &Map<String, Value>, rt: &'static ResourceTypeDef) -
     for def in rt.schema.attributes.iter().filter(|d| d.required) {
         let present = data.get(def.name).is_some_and(crate::eval::is_present);
         if !present {
-            return Err(ScimError::invalid_value(format!(
-                "'{}' is required for a {}",
-                def.name,
-                rt.kind.as_str()
-            )));
+            return Err(ScimError::invalid_value(format!("'{}' is required for a {}", def.name, rt.kind.as_str())));
         }
     }
     Ok(())
@@ -336,9 +270,7 @@ pub fn check_required(data: &Map<String, Value>, rt: &'static ResourceTypeDef) -
 pub fn schemas_for(data: &Map<String, Value>, rt: &'static ResourceTypeDef) -> Vec<Value> {
     let mut out = vec![Value::String(rt.schema.id.to_string())];
     out.extend(
-        data.keys()
-            .filter(|k| k.starts_with("urn:") || k.starts_with("URN:"))
-            .map(|k| Value::String(k.clone())),
+        data.keys().filter(|k| k.starts_with("urn:") || k.starts_with("URN:")).map(|k| Value::String(k.clone())),
     );
     out
 }
@@ -416,9 +348,7 @@ fn copy_path(from: &mut Map<String, Value>, to: &mut Map<String, Value>, p: &Att
                 items
                     .into_iter()
                     .filter_map(|i| {
-                        i.get(sub.as_str())
-                            .cloned()
-                            .map(|s| Value::Object(Map::from_iter([(sub.clone(), s)])))
+                        i.get(sub.as_str()).cloned().map(|s| Value::Object(Map::from_iter([(sub.clone(), s)])))
                     })
                     .collect(),
             ),

@@ -7,16 +7,14 @@ use serde_json::{Map, Value, json};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -101,10 +99,7 @@ fn string(name: &'static str, description: &'static str) -> AttributeDef {
 }
 
 fn complex(name: &'static str, description: &'static str, subs: Vec<AttributeDef>) -> AttributeDef {
-    AttributeDef {
-        sub_attributes: subs,
-        ..attr(name, AttrType::Complex, description)
-    }
+    AttributeDef { sub_attributes: subs, ..attr(name, AttrType::Complex, description) }
 }
 
 impl AttributeDef {
@@ -151,9 +146,7 @@ impl AttributeDef {
     }
 
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The RFC 7643 §7 representation used by the `/Schemas` endpoint.
@@ -165,11 +158,7 @@ impl AttributeDef {
         m.insert("description".into(), json!(self.description));
         m.insert("required".into(), json!(self.required));
         if self.ty == AttrType::Complex {
-            let subs: Vec<Value> = self
-                .sub_attributes
-                .iter()
-                .map(AttributeDef::to_json)
-                .collect();
+            let subs: Vec<Value> = self.sub_attributes.iter().map(AttributeDef::to_json).collect();
             m.insert("subAttributes".into(), Value::Array(subs));
         } else {
             m.insert("caseExact".into(), json!(self.case_exact));
@@ -195,10 +184,7 @@ impl AttributeDef {
         };
         m.insert("returned".into(), json!(returned));
         if self.ty != AttrType::Complex {
-            m.insert(
-                "uniqueness".into(),
-                json!(if self.server_unique { "server" } else { "none" }),
-            );
+            m.insert("uniqueness".into(), json!(if self.server_unique { "server" } else { "none" }));
         }
         Value::Object(m)
     }
@@ -214,9 +200,7 @@ pub struct Schema {
 
 impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     pub fn to_json(&self, base_url: &str) -> Value {
@@ -276,9 +260,7 @@ pub struct ResourceTypeDef {
 
 impl ResourceTypeDef {
     pub fn extension(&self, urn: &str) -> Option<&Schema> {
-        self.extensions
-            .iter()
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions.iter().find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// All schema URNs this type knows, core first.
@@ -306,58 +288,24 @@ impl ResourceTypeDef {
 /// Attributes every resource has (RFC 7643 §3.1); they live outside any schema's attribute list.
 pub static COMMON_ATTRIBUTES: LazyLock<Vec<AttributeDef>> = LazyLock::new(|| {
     vec![
-        string(
-            "id",
-            "Identifier the service provider assigned to the resource.",
-        )
-        .exact()
-        .read_only()
-        .always()
-        .unique(),
-        string(
-            "externalId",
-            "Identifier the provisioning client assigned to the resource.",
-        )
-        .exact(),
+        string("id", "Identifier the service provider assigned to the resource.").exact().read_only().always().unique(),
+        string("externalId", "Identifier the provisioning client assigned to the resource.").exact(),
         complex(
             "meta",
             "Resource metadata maintained by the service provider.",
             vec![
-                string("resourceType", "Name of the resource type.")
-                    .exact()
-                    .read_only(),
-                attr(
-                    "created",
-                    AttrType::DateTime,
-                    "When the resource was added.",
-                )
-                .read_only(),
-                attr(
-                    "lastModified",
-                    AttrType::DateTime,
-                    "When the resource was last changed.",
-                )
-                .read_only(),
-                attr("location", AttrType::Reference, "URI of the resource.")
-                    .read_only()
-                    .refs(&["uri"]),
-                string(
-                    "version",
-                    "Version of the resource, as sent in the ETag header.",
-                )
-                .exact()
-                .read_only(),
+                string("resourceType", "Name of the resource type.").exact().read_only(),
+                attr("created", AttrType::DateTime, "When the resource was added.").read_only(),
+                attr("lastModified", AttrType::DateTime, "When the resource was last changed.").read_only(),
+                attr("location", AttrType::Reference, "URI of the resource.").read_only().refs(&["uri"]),
+                string("version", "Version of the resource, as sent in the ETag header.").exact().read_only(),
             ],
         )
         .read_only(),
     ]
 });
 
-fn multi_valued_contact(
-    name: &'static str,
-    description: &'static str,
-    types: &'static [&'static str],
-) -> AttributeDef {
+fn multi_valued_contact(name: &'static str, description: &'static str, types: &'static [&'static str]) -> AttributeDef {
     complex(
         name,
         description,
@@ -365,11 +313,7 @@ fn multi_valued_contact(
             string("value", "The value itself."),
             string("display", "A human-readable form of the value.").read_only(),
             string("type", "What kind of value this is.").canonical(types),
-            attr(
-                "primary",
-                AttrType::Boolean,
-                "Marks the preferred value of the list.",
-            ),
+            attr("primary", AttrType::Boolean, "Marks the preferred value of the list."),
         ],
     )
     .multi()
@@ -378,12 +322,7 @@ fn multi_valued_contact(
 pub static USER_TYPE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
     kind: ResourceKind::User,
     description: "A person's account.",
-    schema: Schema {
-        id: USER_SCHEMA,
-        name: "User",
-        description: "User account",
-        attributes: user_attributes(),
-    },
+    schema: Schema { id: USER_SCHEMA, name: "User", description: "User account", attributes: user_attributes() },
     extensions: vec![Schema {
         id: ENTERPRISE_USER_SCHEMA,
         name: "EnterpriseUser",
@@ -394,9 +333,7 @@ pub static USER_TYPE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeD
 
 fn user_attributes() -> Vec<AttributeDef> {
     vec![
-        string("userName", "Unique login name of the user.")
-            .required()
-            .unique(),
+        string("userName", "Unique login name of the user.").required().unique(),
         complex(
             "name",
             "The parts of the user's name.",
@@ -411,37 +348,16 @@ fn user_attributes() -> Vec<AttributeDef> {
         ),
         string("displayName", "Name shown to people."),
         string("nickName", "Casual name."),
-        attr(
-            "profileUrl",
-            AttrType::Reference,
-            "URL of the user's profile page.",
-        )
-        .refs(&["external"]),
+        attr("profileUrl", AttrType::Reference, "URL of the user's profile page.").refs(&["external"]),
         string("title", "Job title."),
-        string(
-            "userType",
-            "Relation to the organisation, such as Employee or Contractor.",
-        ),
+        string("userType", "Relation to the organisation, such as Employee or Contractor."),
         string("preferredLanguage", "Preferred written or spoken language."),
         string("locale", "Default location for formatting."),
         string("timezone", "Time zone in IANA form."),
-        attr(
-            "active",
-            AttrType::Boolean,
-            "Whether the account may be used.",
-        ),
-        string(
-            "password",
-            "Clear-text password; accepted but never returned.",
-        )
-        .exact()
-        .write_only_never_returned(),
+        attr("active", AttrType::Boolean, "Whether the account may be used."),
+        string("password", "Clear-text password; accepted but never returned.").exact().write_only_never_returned(),
         multi_valued_contact("emails", "Email addresses.", &["work", "home", "other"]),
-        multi_valued_contact(
-            "phoneNumbers",
-            "Phone numbers.",
-            &["work", "home", "mobile", "fax", "pager", "other"],
-        ),
+        multi_valued_contact("phoneNumbers", "Phone numbers.", &["work", "home", "mobile", "fax", "pager", "other"]),
         multi_valued_contact(
             "ims",
             "Instant messaging addresses.",
@@ -458,8 +374,7 @@ fn user_attributes() -> Vec<AttributeDef> {
                 string("region", "State or region."),
                 string("postalCode", "Postal code."),
                 string("country", "Country as an ISO 3166-1 alpha-2 code."),
-                string("type", "What kind of address this is.")
-                    .canonical(&["work", "home", "other"]),
+                string("type", "What kind of address this is.").canonical(&["work", "home", "other"]),
                 attr("primary", AttrType::Boolean, "Marks the preferred address."),
             ],
         )
@@ -469,13 +384,9 @@ fn user_attributes() -> Vec<AttributeDef> {
             "Groups the user belongs to, maintained through the Groups endpoint.",
             vec![
                 string("value", "Id of the group.").read_only(),
-                attr("$ref", AttrType::Reference, "URI of the group.")
-                    .read_only()
-                    .refs(&["Group"]),
+                attr("$ref", AttrType::Reference, "URI of the group.").read_only().refs(&["Group"]),
                 string("display", "Name of the group.").read_only(),
-                string("type", "direct or indirect membership.")
-                    .read_only()
-                    .canonical(&["direct", "indirect"]),
+                string("type", "direct or indirect membership.").read_only().canonical(&["direct", "indirect"]),
             ],
         )
         .multi()
@@ -486,18 +397,10 @@ fn user_attributes() -> Vec<AttributeDef> {
             "x509Certificates",
             "Certificates of the user.",
             vec![
-                attr(
-                    "value",
-                    AttrType::Binary,
-                    "DER certificate, base64-encoded.",
-                ),
+                attr("value", AttrType::Binary, "DER certificate, base64-encoded."),
                 string("display", "A human-readable name.").read_only(),
                 string("type", "What kind of certificate this is."),
-                attr(
-                    "primary",
-                    AttrType::Boolean,
-                    "Marks the preferred certificate.",
-                ),
+                attr("primary", AttrType::Boolean, "Marks the preferred certificate."),
             ],
         )
         .multi(),
@@ -506,10 +409,7 @@ fn user_attributes() -> Vec<AttributeDef> {
 
 fn enterprise_attributes() -> Vec<AttributeDef> {
     vec![
-        string(
-            "employeeNumber",
-            "Number the organisation assigned to the person.",
-        ),
+        string("employeeNumber", "Number the organisation assigned to the person."),
         string("costCenter", "Cost centre."),
         string("organization", "Organisation."),
         string("division", "Division."),
@@ -540,13 +440,9 @@ pub static GROUP_TYPE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceType
                 "Users and groups in the group.",
                 vec![
                     string("value", "Id of the member.").immutable(),
-                    attr("$ref", AttrType::Reference, "URI of the member.")
-                        .immutable()
-                        .refs(&["User", "Group"]),
+                    attr("$ref", AttrType::Reference, "URI of the member.").immutable().refs(&["User", "Group"]),
                     string("display", "Name of the member.").read_only(),
-                    string("type", "User or Group.")
-                        .immutable()
-                        .canonical(&["User", "Group"]),
+                    string("type", "User or Group.").immutable().canonical(&["User", "Group"]),
                 ],
             )
             .multi(),

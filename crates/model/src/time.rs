@@ -8,11 +8,7 @@ fn digits(s: &[u8], n: usize) -> Option<i64> {
     if s.len() < n || !s[..n].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        s[..n]
-            .iter()
-            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
-    )
+    Some(s[..n].iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -29,10 +25,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub fn parse_rfc3339(s: &str) -> Option<Instant> {
     let b = s.as_bytes();
     let year = digits(b, 4)?;
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-    {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
     let month = digits(&b[5..], 2)?;
@@ -43,12 +36,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Instant> {
     let hour = digits(&b[11..], 2)?;
     let minute = digits(&b[14..], 2)?;
     let second = digits(&b[17..], 2)?;
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut i = 19;
@@ -79,8 +67,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Instant> {
         }
         _ => return None,
     };
-    let secs =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     Some((secs, nanos))
 }
 
@@ -98,13 +85,7 @@ pub fn format_rfc3339_millis(t: Instant) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        nanos / 1_000_000
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, nanos / 1_000_000)
 }
 
 #[cfg(test)]
@@ -115,10 +96,7 @@ mod tests {
     fn parses_offsets_and_fractions() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
         assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some((0, 0)));
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:00:00.5Z"),
-            Some((1_709_208_000, 500_000_000))
-        );
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.5Z"), Some((1_709_208_000, 500_000_000)));
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("2024-01-01"), None);
         assert_eq!(parse_rfc3339("2024-01-01T00:00:00"), None);
@@ -126,11 +104,7 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for s in [
-            "2024-02-29T12:00:00.500Z",
-            "1999-12-31T23:59:59.999Z",
-            "2038-01-19T03:14:08.000Z",
-        ] {
+        for s in ["2024-02-29T12:00:00.500Z", "1999-12-31T23:59:59.999Z", "2038-01-19T03:14:08.000Z"] {
             assert_eq!(format_rfc3339_millis(parse_rfc3339(s).unwrap()), s);
         }
     }

@@ -33,10 +33,7 @@ fn unauthorized() -> Response {
         None,
         "missing or invalid bearer token for this source; send 'Authorization: Bearer <token>' with the token 'idsync source add' or 'rotate-token' printed",
     ));
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"idsync\""),
-    );
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idsync\""));
     resp
 }
 
@@ -78,18 +75,12 @@ pub async fn authenticate(
         let mut resp = error_response(&ScimError::new(
             429,
             None,
-            format!(
-                "source '{source}' sends more requests than allowed; retry after {retry_after} s"
-            ),
+            format!("source '{source}' sends more requests than allowed; retry after {retry_after} s"),
         ));
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return resp;
     }
-    req.extensions_mut().insert(SourceCtx {
-        id: auth.id,
-        name: source,
-    });
+    req.extensions_mut().insert(SourceCtx { id: auth.id, name: source });
     next.run(req).await
 }
 
@@ -121,12 +112,8 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.entry(source).or_insert(Bucket {
-            tokens: self.burst,
-            refreshed: now,
-        });
-        b.tokens = (b.tokens + now.duration_since(b.refreshed).as_secs_f64() * self.per_second)
-            .min(self.burst);
+        let b = buckets.entry(source).or_insert(Bucket { tokens: self.burst, refreshed: now });
+        b.tokens = (b.tokens + now.duration_since(b.refreshed).as_secs_f64() * self.per_second).min(self.burst);
         b.refreshed = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;

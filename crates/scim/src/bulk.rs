@@ -66,12 +66,12 @@ struct Op {
 
 fn parse_op(index: usize, v: &Value) -> Result<Op, ScimError> {
     let get = |k: &str| model::eval::get_ci(v, k);
-    let method = get("method").and_then(Value::as_str).ok_or_else(|| {
-        ScimError::invalid_syntax(format!("operation {}: 'method' is missing", index + 1))
-    })?;
-    let path = get("path").and_then(Value::as_str).ok_or_else(|| {
-        ScimError::invalid_syntax(format!("operation {}: 'path' is missing", index + 1))
-    })?;
+    let method = get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_syntax(format!("operation {}: 'method' is missing", index + 1)))?;
+    let path = get("path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::invalid_syntax(format!("operation {}: 'path' is missing", index + 1)))?;
     Ok(Op {
         index,
         method: method.to_ascii_uppercase(),
@@ -106,18 +106,10 @@ async fn run_op(
     let kind = segments
         .next()
         .and_then(ResourceKind::from_endpoint)
-        .ok_or_else(|| {
-            ScimError::invalid_path(format!("'{}' is not a Users or Groups path", op.path))
-        })?;
-    let id = segments
-        .next()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+        .ok_or_else(|| ScimError::invalid_path(format!("'{}' is not a Users or Groups path", op.path)))?;
+    let id = segments.next().filter(|s| !s.is_empty()).map(str::to_string);
     if segments.next().is_some() {
-        return Err(ScimError::invalid_path(format!(
-            "'{}' has too many segments",
-            op.path
-        )));
+        return Err(ScimError::invalid_path(format!("'{}' has too many segments", op.path)));
     }
     let if_match = match &op.version {
         None => None,
@@ -130,10 +122,7 @@ async fn run_op(
     if let Some(d) = data.as_mut() {
         substitute(d, ids)?;
     }
-    let need_data = || {
-        data.clone()
-            .ok_or_else(|| ScimError::invalid_syntax(format!("{} needs 'data'", op.method)))
-    };
+    let need_data = || data.clone().ok_or_else(|| ScimError::invalid_syntax(format!("{} needs 'data'", op.method)));
     let proj = Projection::default();
     match (op.method.as_str(), id) {
         ("POST", None) => {
@@ -145,19 +134,12 @@ async fn run_op(
             Ok((201, Some(r.location), Some(r.version), id))
         }
         ("PUT", Some(id)) => {
-            let r = ctx
-                .replace(kind, &id, if_match, need_data()?, &proj)
-                .await?;
+            let r = ctx.replace(kind, &id, if_match, need_data()?, &proj).await?;
             Ok((200, Some(r.location), Some(r.version), None))
         }
         ("PATCH", Some(id)) => match ctx.patch(kind, &id, if_match, &need_data()?, &proj).await? {
             Ok(r) => Ok((200, Some(r.location), Some(r.version), None)),
-            Err(version) => Ok((
-                200,
-                Some(crate::render::location(&ctx.base, kind, &id)),
-                Some(version),
-                None,
-            )),
+            Err(version) => Ok((200, Some(crate::render::location(&ctx.base, kind, &id)), Some(version), None)),
         },
         ("DELETE", Some(id)) => {
             ctx.delete(kind, &id, if_match).await?;
@@ -179,12 +161,7 @@ pub async fn bulk(
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let has_schema = model::eval::get_ci(&body, "schemas")
         .and_then(Value::as_array)
-        .is_some_and(|l| {
-            l.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST))
-            })
-        });
+        .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST))));
     if !has_schema {
         return Err(ApiError(ScimError::invalid_syntax(format!(
             "a bulk body needs \"schemas\": [\"{BULK_REQUEST}\"]"
@@ -192,45 +169,28 @@ pub async fn bulk(
     }
     let ops = model::eval::get_ci(&body, "Operations")
         .and_then(Value::as_array)
-        .ok_or_else(|| {
-            ApiError(ScimError::invalid_syntax(
-                "a bulk body needs an 'Operations' list",
-            ))
-        })?;
+        .ok_or_else(|| ApiError(ScimError::invalid_syntax("a bulk body needs an 'Operations' list")))?;
     let max = state.config.bulk_max_operations;
     if ops.len() > max {
         return Err(ApiError(ScimError::new(
             413,
             Some(model::ScimType::TooMany),
-            format!(
-                "{} operations is more than the {max} one bulk request may carry; split the request",
-                ops.len()
-            ),
+            format!("{} operations is more than the {max} one bulk request may carry; split the request", ops.len()),
         )));
     }
     let fail_on_errors = match model::eval::get_ci(&body, "failOnErrors") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-            ApiError(ScimError::invalid_value(
-                "'failOnErrors' must be a positive integer",
-            ))
-        })?),
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError(ScimError::invalid_value("'failOnErrors' must be a positive integer")))?,
+        ),
     };
-    let parsed: Vec<Op> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse_op(i, v))
-        .collect::<Result<_, _>>()?;
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let parsed: Vec<Op> = ops.iter().enumerate().map(|(i, v)| parse_op(i, v)).collect::<Result<_, _>>()?;
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
 
-    let declared: HashMap<String, usize> = parsed
-        .iter()
-        .filter_map(|o| o.bulk_id.clone().map(|b| (b, o.index)))
-        .collect();
+    let declared: HashMap<String, usize> =
+        parsed.iter().filter_map(|o| o.bulk_id.clone().map(|b| (b, o.index))).collect();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<(usize, Value)> = Vec::new();
     let mut pending: Vec<&Op> = parsed.iter().collect();
@@ -240,17 +200,13 @@ pub async fn bulk(
         let before = pending.len();
         for op in pending {
             let mut refs = Vec::new();
-            op.path
-                .split('/')
-                .for_each(|seg| references(&Value::String(seg.to_string()), &mut refs));
+            op.path.split('/').for_each(|seg| references(&Value::String(seg.to_string()), &mut refs));
             if let Some(d) = &op.data {
                 references(d, &mut refs);
             }
             let waits = refs.iter().any(|r| {
                 !ids.contains_key(r)
-                    && declared.get(r).is_some_and(|i| {
-                        *i != op.index && results.iter().all(|(done, _)| done != i)
-                    })
+                    && declared.get(r).is_some_and(|i| *i != op.index && results.iter().all(|(done, _)| done != i))
             });
             if waits {
                 deferred.push(op);
@@ -291,8 +247,7 @@ pub async fn bulk(
                     Some(model::ScimType::InvalidValue),
                     "bulkId references form a cycle and cannot be resolved",
                 );
-                let mut entry =
-                    json!({"method": op.method, "status": "409", "response": error_body(&e)});
+                let mut entry = json!({"method": op.method, "status": "409", "response": error_body(&e)});
                 if let Some(b) = &op.bulk_id {
                     entry["bulkId"] = json!(b);
                 }
@@ -304,8 +259,5 @@ pub async fn bulk(
     }
     results.sort_by_key(|(i, _)| *i);
     let operations: Vec<Value> = results.into_iter().map(|(_, v)| v).collect();
-    Ok(scim_response(
-        StatusCode::OK,
-        &json!({"schemas": [BULK_RESPONSE], "Operations": operations}),
-    ))
+    Ok(scim_response(StatusCode::OK, &json!({"schemas": [BULK_RESPONSE], "Operations": operations})))
 }

@@ -5,9 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use model::ScimError;
-use model::schema::{
-    GROUP_TYPE, LIST_RESPONSE, SERVICE_PROVIDER_CONFIG_SCHEMA, USER_TYPE, all_schemas,
-};
+use model::schema::{GROUP_TYPE, LIST_RESPONSE, SERVICE_PROVIDER_CONFIG_SCHEMA, USER_TYPE, all_schemas};
 use serde_json::{Value, json};
 
 use crate::ScimState;
@@ -18,11 +16,7 @@ use crate::request::Params;
 
 fn refuse_filter(q: Option<&str>) -> Result<(), ApiError> {
     if Params::parse(q).get("filter").is_some() {
-        return Err(ApiError(ScimError::new(
-            403,
-            None,
-            "discovery endpoints do not take a filter",
-        )));
+        return Err(ApiError(ScimError::new(403, None, "discovery endpoints do not take a filter")));
     }
     Ok(())
 }
@@ -69,10 +63,7 @@ pub async fn resource_types(
 ) -> Result<Response, ApiError> {
     refuse_filter(q.as_deref())?;
     let base = base_url(&state, &headers, &src.name);
-    Ok(scim_response(
-        StatusCode::OK,
-        &list(vec![USER_TYPE.to_json(&base), GROUP_TYPE.to_json(&base)]),
-    ))
+    Ok(scim_response(StatusCode::OK, &list(vec![USER_TYPE.to_json(&base), GROUP_TYPE.to_json(&base)])))
 }
 
 pub async fn resource_type(
@@ -82,14 +73,9 @@ pub async fn resource_type(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let base = base_url(&state, &headers, &src.name);
-    let rt = [&*USER_TYPE, &*GROUP_TYPE]
-        .into_iter()
-        .find(|rt| rt.kind.as_str() == name)
-        .ok_or_else(|| {
-            ApiError(ScimError::not_found(format!(
-                "no resource type '{name}'; there are User and Group"
-            )))
-        })?;
+    let rt = [&*USER_TYPE, &*GROUP_TYPE].into_iter().find(|rt| rt.kind.as_str() == name).ok_or_else(|| {
+        ApiError(ScimError::not_found(format!("no resource type '{name}'; there are User and Group")))
+    })?;
     Ok(scim_response(StatusCode::OK, &rt.to_json(&base)))
 }
 
@@ -101,15 +87,7 @@ pub async fn schemas(
 ) -> Result<Response, ApiError> {
     refuse_filter(q.as_deref())?;
     let base = base_url(&state, &headers, &src.name);
-    Ok(scim_response(
-        StatusCode::OK,
-        &list(
-            all_schemas()
-                .into_iter()
-                .map(|s| s.to_json(&base))
-                .collect(),
-        ),
-    ))
+    Ok(scim_response(StatusCode::OK, &list(all_schemas().into_iter().map(|s| s.to_json(&base)).collect())))
 }
 
 pub async fn schema(

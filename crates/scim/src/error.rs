@@ -37,9 +37,7 @@ pub fn store_error(e: StoreError) -> ScimError {
         StoreError::Database(m) => {
             metrics::counter!("idsync_store_errors_total").increment(1);
             tracing::error!(error = %m, "store error");
-            ScimError::internal(
-                "the server could not reach its database; nothing was changed, retry later",
-            )
+            ScimError::internal("the server could not reach its database; nothing was changed, retry later")
         }
     }
 }
@@ -55,10 +53,7 @@ pub fn error_body(e: &ScimError) -> serde_json::Value {
 pub fn error_response(e: &ScimError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, error_body(e).to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(SCIM_CONTENT_TYPE),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     resp
 }
 

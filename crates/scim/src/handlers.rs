@@ -20,24 +20,15 @@ pub fn base_url(state: &ScimState, headers: &HeaderMap, source: &str) -> String 
     if let Some(public) = &state.config.public_url {
         return format!("{}/scim/v2/{source}", public.trim_end_matches('/'));
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme =
+        headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).filter(|p| *p == "https").unwrap_or("http");
     format!("{scheme}://{host}/scim/v2/{source}")
 }
 
 pub fn scim_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(SCIM_CONTENT_TYPE),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     resp
 }
 
@@ -55,19 +46,12 @@ fn resource_response(status: StatusCode, r: &Rendered, with_location: bool) -> R
 }
 
 fn kind_of(segment: &str) -> Result<ResourceKind, ApiError> {
-    ResourceKind::from_endpoint(segment).ok_or_else(|| {
-        ApiError(ScimError::not_found(format!(
-            "there is no '{segment}' endpoint; use Users or Groups"
-        )))
-    })
+    ResourceKind::from_endpoint(segment)
+        .ok_or_else(|| ApiError(ScimError::not_found(format!("there is no '{segment}' endpoint; use Users or Groups"))))
 }
 
 fn query_projection(params: &Params, kind: ResourceKind) -> Projection {
-    projection(
-        params.get("attributes"),
-        params.get("excludedAttributes"),
-        kind.definition(),
-    )
+    projection(params.get("attributes"), params.get("excludedAttributes"), kind.definition())
 }
 
 type ResourcePath = Path<(String, String)>;
@@ -91,36 +75,23 @@ pub async fn list(
         attributes: params.get("attributes").map(str::to_string),
         excluded: params.get("excludedAttributes").map(str::to_string),
     };
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     Ok(scim_response(StatusCode::OK, &ctx.list(kind, req).await?))
 }
 
 fn string_or_list(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
         _ => None,
     }
 }
 
 fn search_request(body: &Value) -> Result<ListRequest, ApiError> {
     let get = |name: &str| model::eval::get_ci(body, name);
-    let has_schema = get("schemas").and_then(Value::as_array).is_some_and(|l| {
-        l.iter().any(|s| {
-            s.as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST))
-        })
-    });
+    let has_schema = get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST))));
     if !has_schema {
         return Err(ApiError(ScimError::invalid_syntax(format!(
             "a search body needs \"schemas\": [\"{SEARCH_REQUEST}\"]"
@@ -130,22 +101,17 @@ fn search_request(body: &Value) -> Result<ListRequest, ApiError> {
         match get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError(ScimError::invalid_value(format!(
-                "'{name}' must be a string"
-            )))),
+            Some(_) => Err(ApiError(ScimError::invalid_value(format!("'{name}' must be a string")))),
         }
     };
     let int = |name: &str| -> Result<Option<i64>, ApiError> {
         match get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
-                ApiError(ScimError::invalid_value(format!(
-                    "'{name}' must be an integer"
-                )))
-            }),
-            Some(_) => Err(ApiError(ScimError::invalid_value(format!(
-                "'{name}' must be an integer"
-            )))),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError(ScimError::invalid_value(format!("'{name}' must be an integer")))),
+            Some(_) => Err(ApiError(ScimError::invalid_value(format!("'{name}' must be an integer")))),
         }
     };
     Ok(ListRequest {
@@ -169,11 +135,7 @@ pub async fn search(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let req = search_request(&body)?;
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     Ok(scim_response(StatusCode::OK, &ctx.list(kind, req).await?))
 }
 
@@ -186,11 +148,7 @@ pub async fn search_all(
 ) -> Result<Response, ApiError> {
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let req = search_request(&body)?;
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     Ok(scim_response(StatusCode::OK, &ctx.search_all(req).await?))
 }
 
@@ -205,11 +163,7 @@ pub async fn create(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     let r = ctx.create(kind, body, &proj).await?;
     Ok(resource_response(StatusCode::CREATED, &r, true))
 }
@@ -223,11 +177,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     let r = ctx.get(kind, &id, &proj).await?;
     if if_none_match(&headers, r.version) {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
@@ -250,14 +200,8 @@ pub async fn replace(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
-    let r = ctx
-        .replace(kind, &id, if_match(&headers)?, body, &proj)
-        .await?;
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let r = ctx.replace(kind, &id, if_match(&headers)?, body, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r, false))
 }
 
@@ -273,15 +217,8 @@ pub async fn patch(
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let params = Params::parse(q.as_deref());
     let proj = query_projection(&params, kind);
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
-    match ctx
-        .patch(kind, &id, if_match(&headers)?, &body, &proj)
-        .await?
-    {
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    match ctx.patch(kind, &id, if_match(&headers)?, &body, &proj).await? {
         Ok(r) => Ok(resource_response(StatusCode::OK, &r, false)),
         // RFC 7644 §3.5.2 allows 204 when no attributes were asked for; echoing 100,000 members
         // after a one-member change would make the change cost as much as the group is large.
@@ -302,34 +239,19 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let ctx = Ctx {
-        base: base_url(&state, &headers, &src.name),
-        state: &state,
-        source: &src,
-    };
+    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
     ctx.delete(kind, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn me() -> Response {
-    error_response(&ScimError::new(
-        501,
-        None,
-        "/Me is not supported: tokens belong to sources, not to users",
-    ))
+    error_response(&ScimError::new(501, None, "/Me is not supported: tokens belong to sources, not to users"))
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> Response {
-    error_response(&ScimError::not_found(format!(
-        "no SCIM endpoint at {method} {}",
-        uri.path()
-    )))
+    error_response(&ScimError::not_found(format!("no SCIM endpoint at {method} {}", uri.path())))
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error_response(&ScimError::new(
-        405,
-        None,
-        format!("{method} is not allowed on {}", uri.path()),
-    ))
+    error_response(&ScimError::new(405, None, format!("{method} is not allowed on {}", uri.path())))
 }

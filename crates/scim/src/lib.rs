@@ -67,75 +67,40 @@ pub struct ScimState {
 
 impl ScimState {
     pub fn new(store: Arc<dyn Store>, config: ScimConfig) -> Self {
-        let limiter = Arc::new(RateLimiter::new(
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-        ));
-        ScimState {
-            store,
-            config: Arc::new(config),
-            limiter,
-        }
+        let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
+        ScimState { store, config: Arc::new(config), limiter }
     }
 }
 
 /// Records request counts and latency by source, route and status.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let source = req
-        .uri()
-        .path()
-        .strip_prefix("/scim/v2/")
-        .and_then(|p| p.split('/').next())
-        .unwrap_or("")
-        .to_string();
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let source = req.uri().path().strip_prefix("/scim/v2/").and_then(|p| p.split('/').next()).unwrap_or("").to_string();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
     let labels = [("source", source), ("route", route), ("status", status)];
     metrics::counter!("idsync_scim_requests_total", &labels).increment(1);
-    metrics::histogram!("idsync_scim_request_duration_seconds", &labels[..2])
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("idsync_scim_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
     resp
 }
 
 pub fn router(state: ScimState) -> Router {
     let authed = Router::new()
-        .route(
-            "/scim/v2/{source}/ServiceProviderConfig",
-            get(discovery::service_provider_config),
-        )
-        .route(
-            "/scim/v2/{source}/ResourceTypes",
-            get(discovery::resource_types),
-        )
-        .route(
-            "/scim/v2/{source}/ResourceTypes/{name}",
-            get(discovery::resource_type),
-        )
+        .route("/scim/v2/{source}/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/scim/v2/{source}/ResourceTypes", get(discovery::resource_types))
+        .route("/scim/v2/{source}/ResourceTypes/{name}", get(discovery::resource_type))
         .route("/scim/v2/{source}/Schemas", get(discovery::schemas))
         .route("/scim/v2/{source}/Schemas/{id}", get(discovery::schema))
         .route("/scim/v2/{source}/Bulk", post(bulk::bulk))
         .route("/scim/v2/{source}/Me", any(handlers::me))
         .route("/scim/v2/{source}/.search", post(handlers::search_all))
-        .route(
-            "/scim/v2/{source}/{resource}",
-            get(handlers::list).post(handlers::create),
-        )
-        .route(
-            "/scim/v2/{source}/{resource}/.search",
-            post(handlers::search),
-        )
+        .route("/scim/v2/{source}/{resource}", get(handlers::list).post(handlers::create))
+        .route("/scim/v2/{source}/{resource}/.search", post(handlers::search))
         .route(
             "/scim/v2/{source}/{resource}/{id}",
-            get(handlers::get_one)
-                .put(handlers::replace)
-                .patch(handlers::patch)
-                .delete(handlers::delete),
+            get(handlers::get_one).put(handlers::replace).patch(handlers::patch).delete(handlers::delete),
         )
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));

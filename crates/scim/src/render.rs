@@ -16,10 +16,7 @@ pub fn parse_etag(s: &str) -> Option<Option<u64>> {
         return Some(None);
     }
     let s = s.strip_prefix("W/").unwrap_or(s);
-    s.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .and_then(|v| v.parse().ok())
-        .map(Some)
+    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).and_then(|v| v.parse().ok()).map(Some)
 }
 
 pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {

@@ -13,16 +13,8 @@ use crate::render::parse_etag;
 
 /// Reads and parses a JSON body of at most `limit` bytes.
 pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ScimError> {
-    if let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let mime = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json")) {
             return Err(ScimError::new(
                 415,
@@ -32,15 +24,16 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         }
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ScimError::new(413, None, format!("the request body is larger than the {limit}-byte limit; send fewer operations per request"))
+        ScimError::new(
+            413,
+            None,
+            format!("the request body is larger than the {limit}-byte limit; send fewer operations per request"),
+        )
     })?;
     if bytes.is_empty() {
-        return Err(ScimError::invalid_syntax(
-            "the request body is empty; send a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
 /// Query parameters with case-insensitive names.
@@ -64,10 +57,7 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.0
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -79,9 +69,7 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -98,29 +86,14 @@ fn decode(s: &str) -> String {
 }
 
 /// Resolves a comma-separated attribute list; names the schema does not know are ignored.
-pub fn attr_list<'a>(
-    names: impl Iterator<Item = &'a str>,
-    rt: &'static ResourceTypeDef,
-) -> Vec<AttrPath> {
-    names
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .filter_map(|n| resolve(n, rt).ok())
-        .collect()
+pub fn attr_list<'a>(names: impl Iterator<Item = &'a str>, rt: &'static ResourceTypeDef) -> Vec<AttrPath> {
+    names.map(str::trim).filter(|n| !n.is_empty()).filter_map(|n| resolve(n, rt).ok()).collect()
 }
 
-pub fn projection(
-    attributes: Option<&str>,
-    excluded: Option<&str>,
-    rt: &'static ResourceTypeDef,
-) -> Projection {
+pub fn projection(attributes: Option<&str>, excluded: Option<&str>, rt: &'static ResourceTypeDef) -> Projection {
     Projection {
-        attributes: attributes
-            .map(|a| attr_list(a.split(','), rt))
-            .unwrap_or_default(),
-        excluded: excluded
-            .map(|a| attr_list(a.split(','), rt))
-            .unwrap_or_default(),
+        attributes: attributes.map(|a| attr_list(a.split(','), rt)).unwrap_or_default(),
+        excluded: excluded.map(|a| attr_list(a.split(','), rt)).unwrap_or_default(),
     }
 }
 
@@ -143,14 +116,9 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ScimError> {
 
 /// Whether `If-None-Match` names `version` (or `*`).
 pub fn if_none_match(headers: &HeaderMap, version: u64) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|raw| {
-            raw.split(',').any(|t| {
-                matches!(parse_etag(t), Some(None)) || parse_etag(t) == Some(Some(version))
-            })
-        })
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|raw| {
+        raw.split(',').any(|t| matches!(parse_etag(t), Some(None)) || parse_etag(t) == Some(Some(version)))
+    })
 }
 
 #[cfg(test)]

@@ -45,12 +45,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub async fn create(
-        &self,
-        kind: ResourceKind,
-        body: Value,
-        proj: &Projection,
-    ) -> Result<Rendered, ScimError> {
+    pub async fn create(&self, kind: ResourceKind, body: Value, proj: &Projection) -> Result<Rendered, ScimError> {
         let n = normalize(body, kind.definition())?;
         let r = self
             .state
@@ -61,20 +56,9 @@ impl Ctx<'_> {
         Ok(self.rendered(&r, proj))
     }
 
-    pub async fn get(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        proj: &Projection,
-    ) -> Result<Rendered, ScimError> {
-        let r = self
-            .state
-            .store
-            .get(self.source.id, kind, id, load_for(kind, proj))
-            .await
-            .map_err(store_error)?;
-        let r =
-            r.ok_or_else(|| ScimError::not_found(format!("{} '{id}' not found", kind.as_str())))?;
+    pub async fn get(&self, kind: ResourceKind, id: &str, proj: &Projection) -> Result<Rendered, ScimError> {
+        let r = self.state.store.get(self.source.id, kind, id, load_for(kind, proj)).await.map_err(store_error)?;
+        let r = r.ok_or_else(|| ScimError::not_found(format!("{} '{id}' not found", kind.as_str())))?;
         Ok(self.rendered(&r, proj))
     }
 
@@ -92,15 +76,7 @@ impl Ctx<'_> {
         let r = self
             .state
             .store
-            .replace(
-                self.source.id,
-                kind,
-                id,
-                if_match,
-                n.data,
-                members,
-                load_for(kind, proj),
-            )
+            .replace(self.source.id, kind, id, if_match, n.data, members, load_for(kind, proj))
             .await
             .map_err(store_error)?;
         Ok(self.rendered(&r, proj))
@@ -124,38 +100,20 @@ impl Ctx<'_> {
         if may_omit {
             load.member_limit = Some(self.state.config.patch_response_member_limit);
         }
-        let r = self
-            .state
-            .store
-            .update(self.source.id, kind, id, if_match, mutation, load)
-            .await
-            .map_err(store_error)?;
+        let r =
+            self.state.store.update(self.source.id, kind, id, if_match, mutation, load).await.map_err(store_error)?;
         if may_omit && r.members.is_none() {
             return Ok(Err(r.version));
         }
         Ok(Ok(self.rendered(&r, proj)))
     }
 
-    pub async fn delete(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        if_match: Option<u64>,
-    ) -> Result<(), ScimError> {
-        self.state
-            .store
-            .delete(self.source.id, kind, id, if_match)
-            .await
-            .map_err(store_error)
+    pub async fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<u64>) -> Result<(), ScimError> {
+        self.state.store.delete(self.source.id, kind, id, if_match).await.map_err(store_error)
     }
 
     fn page_bounds(&self, req: &ListRequest) -> Result<(bool, u64, u64), ScimError> {
-        let descending = match req
-            .sort_order
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let descending = match req.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("ascending") => false,
             Some("descending") => true,
             Some(other) => {
@@ -165,10 +123,9 @@ impl Ctx<'_> {
             }
         };
         let start_index = req.start_index.unwrap_or(1).max(1) as u64;
-        let count = req
-            .count
-            .unwrap_or(self.state.config.default_count as i64)
-            .clamp(0, self.state.config.max_count as i64) as u64;
+        let count =
+            req.count.unwrap_or(self.state.config.default_count as i64).clamp(0, self.state.config.max_count as i64)
+                as u64;
         Ok((descending, start_index, count))
     }
 
@@ -184,10 +141,7 @@ impl Ctx<'_> {
         let rt = kind.definition();
         let (descending, _, _) = self.page_bounds(req)?;
         let sort_by = match req.sort_by.as_deref() {
-            Some(s) => Some(
-                model::path::resolve(s, rt)
-                    .map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?,
-            ),
+            Some(s) => Some(model::path::resolve(s, rt).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?),
             None => None,
         };
         let proj = projection(req.attributes.as_deref(), req.excluded.as_deref(), rt);
@@ -199,19 +153,8 @@ impl Ctx<'_> {
             count,
             load: load_for(kind, &proj),
         };
-        let page = self
-            .state
-            .store
-            .list(self.source.id, kind, &query)
-            .await
-            .map_err(store_error)?;
-        Ok((
-            page.total,
-            page.items
-                .iter()
-                .map(|r| render(r, &self.base, &proj))
-                .collect(),
-        ))
+        let page = self.state.store.list(self.source.id, kind, &query).await.map_err(store_error)?;
+        Ok((page.total, page.items.iter().map(|r| render(r, &self.base, &proj)).collect()))
     }
 
     pub async fn list(&self, kind: ResourceKind, req: ListRequest) -> Result<Value, ScimError> {
@@ -221,9 +164,7 @@ impl Ctx<'_> {
             .map(|f| Filter::parse(f, kind.definition(), self.state.config.filter_limits))
             .transpose()?;
         let (_, start_index, count) = self.page_bounds(&req)?;
-        let (total, resources) = self
-            .page(kind, filter.as_ref(), &req, start_index, count)
-            .await?;
+        let (total, resources) = self.page(kind, filter.as_ref(), &req, start_index, count).await?;
         Ok(list_response(total, start_index, resources))
     }
 
@@ -235,12 +176,7 @@ impl Ctx<'_> {
         let mut filters = Vec::new();
         let mut first_error = None;
         for kind in kinds {
-            match req
-                .filter
-                .as_deref()
-                .map(|f| Filter::parse(f, kind.definition(), limits))
-                .transpose()
-            {
+            match req.filter.as_deref().map(|f| Filter::parse(f, kind.definition(), limits)).transpose() {
                 Ok(f) => filters.push((kind, f)),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -248,8 +184,7 @@ impl Ctx<'_> {
             }
         }
         if filters.is_empty() {
-            return Err(first_error
-                .unwrap_or_else(|| ScimError::invalid_filter("the filter fits no resource type")));
+            return Err(first_error.unwrap_or_else(|| ScimError::invalid_filter("the filter fits no resource type")));
         }
         let (_, start_index, count) = self.page_bounds(&req)?;
         let mut total = 0;
@@ -257,9 +192,7 @@ impl Ctx<'_> {
         for (kind, filter) in &filters {
             let local_start = start_index.saturating_sub(total).max(1);
             let want = count.saturating_sub(resources.len() as u64);
-            let (t, items) = self
-                .page(*kind, filter.as_ref(), &req, local_start, want)
-                .await?;
+            let (t, items) = self.page(*kind, filter.as_ref(), &req, local_start, want).await?;
             total += t;
             resources.extend(items);
         }
@@ -291,9 +224,7 @@ pub struct ListRequest {
 /// Reads an integer parameter; SCIM clients send `count=abc` too, which is a clear 400.
 pub fn int_param(name: &str, v: Option<&str>) -> Result<Option<i64>, ScimError> {
     v.map(|s| {
-        s.trim().parse::<i64>().map_err(|_| {
-            ScimError::invalid_value(format!("'{name}' must be an integer, not '{s}'"))
-        })
+        s.trim().parse::<i64>().map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, not '{s}'")))
     })
     .transpose()
 }

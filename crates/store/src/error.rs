@@ -6,9 +6,7 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "the resource has version {current}, not the one in If-Match; fetch it again and retry"
-    )]
+    #[error("the resource has version {current}, not the one in If-Match; fetch it again and retry")]
     VersionMismatch { current: u64 },
     #[error("{0}")]
     Rejected(ScimError),

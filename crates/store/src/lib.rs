@@ -19,31 +19,20 @@ pub use types::*;
 /// What a PATCH does to a stored resource: given its current data, change it in place and return the
 /// membership changes to apply alongside. Runs inside the write transaction, so the read and the
 /// write see the same version.
-pub type Mutation =
-    Box<dyn FnOnce(&mut Map<String, Value>) -> Result<Vec<MemberChange>, ScimError> + Send>;
+pub type Mutation = Box<dyn FnOnce(&mut Map<String, Value>) -> Result<Vec<MemberChange>, ScimError> + Send>;
 
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Cheap round trip used by readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    async fn create_source(
-        &self,
-        name: &str,
-        kind: &str,
-        token_hash: &[u8; 32],
-    ) -> Result<Source, StoreError>;
+    async fn create_source(&self, name: &str, kind: &str, token_hash: &[u8; 32]) -> Result<Source, StoreError>;
     async fn list_sources(&self) -> Result<Vec<Source>, StoreError>;
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
     /// The source and the hashes of its tokens that are valid at this moment.
     async fn source_auth(&self, name: &str) -> Result<Option<SourceAuth>, StoreError>;
     /// Adds a new token; existing tokens expire after `grace_seconds` (0: at once).
-    async fn rotate_token(
-        &self,
-        name: &str,
-        token_hash: &[u8; 32],
-        grace_seconds: u64,
-    ) -> Result<(), StoreError>;
+    async fn rotate_token(&self, name: &str, token_hash: &[u8; 32], grace_seconds: u64) -> Result<(), StoreError>;
     /// Removes the source; refuses while it owns resources unless `purge`.
     async fn remove_source(&self, name: &str, purge: bool) -> Result<(), StoreError>;
     async fn tokens(&self, name: &str) -> Result<Vec<TokenInfo>, StoreError>;
@@ -89,12 +78,7 @@ pub trait Store: Send + Sync {
         id: &str,
         if_match: Option<u64>,
     ) -> Result<(), StoreError>;
-    async fn list(
-        &self,
-        source: SourceId,
-        kind: ResourceKind,
-        query: &ListQuery<'_>,
-    ) -> Result<ListPage, StoreError>;
+    async fn list(&self, source: SourceId, kind: ResourceKind, query: &ListQuery<'_>) -> Result<ListPage, StoreError>;
 
     /// Members of a group, `limit` at a time after the member id `after`, in id order.
     async fn members_page(

@@ -24,10 +24,7 @@ pub struct SqlFilter {
 /// Where a compared value comes from.
 enum Source {
     /// A plain SQL expression yielding one value per row.
-    Scalar {
-        expr: String,
-        folded: Option<String>,
-    },
+    Scalar { expr: String, folded: Option<String> },
     /// A set of values: `EXISTS (SELECT 1 FROM {from} WHERE {leaf} …)`.
     Set { from: String, leaf: String },
 }
@@ -76,7 +73,8 @@ fn group_leaf(sub: Option<&str>) -> String {
 }
 
 const MEMBERS_FROM: &str = "memberships m LEFT JOIN resources mr ON mr.source_id = r.source_id AND mr.id = m.member_id WHERE m.group_pk = r.pk";
-const GROUPS_FROM: &str = "memberships m JOIN resources gr ON gr.pk = m.group_pk WHERE m.member_id = r.id AND gr.source_id = r.source_id";
+const GROUPS_FROM: &str =
+    "memberships m JOIN resources gr ON gr.pk = m.group_pk WHERE m.member_id = r.id AND gr.source_id = r.source_id";
 
 fn source_of(path: &AttrPath, kind: ResourceKind) -> Source {
     let sub = path.sub.as_deref();
@@ -89,23 +87,13 @@ fn source_of(path: &AttrPath, kind: ResourceKind) -> Source {
             ("meta", Some("resourceType")) => Some(("r.kind".into(), None)),
             ("meta", Some("version")) => Some(("('W/\"' || r.version || '\"')".into(), None)),
             ("meta", _) => Some(("NULL".into(), None)),
-            ("userName", _) if kind == ResourceKind::User => {
-                Some(("r.name".into(), Some("r.name_folded".into())))
-            }
-            ("displayName", _) if kind == ResourceKind::Group => {
-                Some(("r.name".into(), Some("r.name_folded".into())))
-            }
+            ("userName", _) if kind == ResourceKind::User => Some(("r.name".into(), Some("r.name_folded".into()))),
+            ("displayName", _) if kind == ResourceKind::Group => Some(("r.name".into(), Some("r.name_folded".into()))),
             ("members", _) if kind == ResourceKind::Group => {
-                return Source::Set {
-                    from: MEMBERS_FROM.into(),
-                    leaf: member_leaf(sub),
-                };
+                return Source::Set { from: MEMBERS_FROM.into(), leaf: member_leaf(sub) };
             }
             ("groups", _) if kind == ResourceKind::User => {
-                return Source::Set {
-                    from: GROUPS_FROM.into(),
-                    leaf: group_leaf(sub),
-                };
+                return Source::Set { from: GROUPS_FROM.into(), leaf: group_leaf(sub) };
             }
             _ => None,
         };
@@ -122,19 +110,13 @@ fn source_of(path: &AttrPath, kind: ResourceKind) -> Source {
             }
             None => "e.value".into(),
         };
-        let from = format!(
-            "json_each(r.data, {}) e WHERE 1",
-            sql_str(&json_path(&segs))
-        );
+        let from = format!("json_each(r.data, {}) e WHERE 1", sql_str(&json_path(&segs)));
         return Source::Set { from, leaf };
     }
     if let Some(s) = sub {
         segs.push(s);
     }
-    Source::Scalar {
-        expr: format!("json_extract(r.data, {})", sql_str(&json_path(&segs))),
-        folded: None,
-    }
+    Source::Scalar { expr: format!("json_extract(r.data, {})", sql_str(&json_path(&segs))), folded: None }
 }
 
 struct Builder {
@@ -168,31 +150,18 @@ impl Builder {
             CmpOp::Co | CmpOp::Sw | CmpOp::Ew => "=",
         };
         match value {
-            Value::Bool(b) => Ok(format!(
-                "{expr} {} {}",
-                cmp(op),
-                self.bind(Arg::Int(i64::from(*b)))
-            )),
+            Value::Bool(b) => Ok(format!("{expr} {} {}", cmp(op), self.bind(Arg::Int(i64::from(*b))))),
             Value::Number(n) => {
                 let arg = match n.as_i64() {
                     Some(i) => Arg::Int(i),
                     None => Arg::Real(n.as_f64().unwrap_or(0.0)),
                 };
-                Ok(format!(
-                    "(typeof({expr}) IN ('integer','real') AND {expr} {} {})",
-                    cmp(op),
-                    self.bind(arg)
-                ))
+                Ok(format!("(typeof({expr}) IN ('integer','real') AND {expr} {} {})", cmp(op), self.bind(arg)))
             }
             Value::String(s) if ty == Some(AttrType::DateTime) && !op.is_substring() => {
-                let t = parse_rfc3339(s).ok_or_else(|| {
-                    ScimError::invalid_filter(format!("'{s}' is not an RFC 3339 timestamp"))
-                })?;
-                Ok(format!(
-                    "{expr} {} {}",
-                    cmp(op),
-                    self.bind(Arg::Text(format_rfc3339_millis(t)))
-                ))
+                let t = parse_rfc3339(s)
+                    .ok_or_else(|| ScimError::invalid_filter(format!("'{s}' is not an RFC 3339 timestamp")))?;
+                Ok(format!("{expr} {} {}", cmp(op), self.bind(Arg::Text(format_rfc3339_millis(t)))))
             }
             Value::String(s) => {
                 let (lhs, lit) = if path.case_exact() {
@@ -204,10 +173,7 @@ impl Builder {
                 };
                 let typed = format!("typeof({expr}) = 'text'");
                 Ok(match op {
-                    CmpOp::Co => format!(
-                        "({typed} AND instr({lhs}, {}) > 0)",
-                        self.bind(Arg::Text(lit))
-                    ),
+                    CmpOp::Co => format!("({typed} AND instr({lhs}, {}) > 0)", self.bind(Arg::Text(lit))),
                     CmpOp::Sw => {
                         let n = lit.chars().count() as i64;
                         format!(
@@ -225,11 +191,7 @@ impl Builder {
                             self.bind(Arg::Text(lit))
                         )
                     }
-                    _ => format!(
-                        "({typed} AND {lhs} {} {})",
-                        cmp(op),
-                        self.bind(Arg::Text(lit))
-                    ),
+                    _ => format!("({typed} AND {lhs} {} {})", cmp(op), self.bind(Arg::Text(lit))),
                 })
             }
             Value::Null | Value::Array(_) | Value::Object(_) => {
@@ -259,17 +221,15 @@ impl Builder {
                         Source::Scalar { expr, .. } if value.is_null() => {
                             format!("({expr} IS NOT NULL)")
                         }
-                        Source::Scalar { expr, folded } => format!(
-                            "IFNULL({}, 0)",
-                            b.compare(&expr, folded.as_deref(), path, op, value)?
-                        ),
+                        Source::Scalar { expr, folded } => {
+                            format!("IFNULL({}, 0)", b.compare(&expr, folded.as_deref(), path, op, value)?)
+                        }
                         Source::Set { from, leaf } if value.is_null() => {
                             format!("EXISTS (SELECT 1 FROM {from} AND {leaf} IS NOT NULL)")
                         }
-                        Source::Set { from, leaf } => format!(
-                            "EXISTS (SELECT 1 FROM {from} AND {})",
-                            b.compare(&leaf, None, path, op, value)?
-                        ),
+                        Source::Set { from, leaf } => {
+                            format!("EXISTS (SELECT 1 FROM {from} AND {})", b.compare(&leaf, None, path, op, value)?)
+                        }
                     })
                 };
                 match op {
@@ -292,11 +252,7 @@ impl Builder {
 
     /// Inside `attr[…]`: each path is a sub-attribute of the element the EXISTS iterates over.
     fn element_filter(&mut self, f: &Filter, parent: &AttrPath) -> Result<String, ScimError> {
-        let leaf = |p: &AttrPath, kind: ResourceKind| match (
-            parent.ns == Namespace::Core,
-            parent.attr.as_str(),
-            kind,
-        ) {
+        let leaf = |p: &AttrPath, kind: ResourceKind| match (parent.ns == Namespace::Core, parent.attr.as_str(), kind) {
             (true, "members", ResourceKind::Group) => member_leaf(p.sub.as_deref()),
             (true, "groups", ResourceKind::User) => group_leaf(p.sub.as_deref()),
             _ => match p.sub.as_deref() {
@@ -305,16 +261,10 @@ impl Builder {
             },
         };
         Ok(match f {
-            Filter::And(a, b) => format!(
-                "({} AND {})",
-                self.element_filter(a, parent)?,
-                self.element_filter(b, parent)?
-            ),
-            Filter::Or(a, b) => format!(
-                "({} OR {})",
-                self.element_filter(a, parent)?,
-                self.element_filter(b, parent)?
-            ),
+            Filter::And(a, b) => {
+                format!("({} AND {})", self.element_filter(a, parent)?, self.element_filter(b, parent)?)
+            }
+            Filter::Or(a, b) => format!("({} OR {})", self.element_filter(a, parent)?, self.element_filter(b, parent)?),
             Filter::Not(a) => format!("(NOT IFNULL({}, 0))", self.element_filter(a, parent)?),
             Filter::Present(p) => Self::present(&leaf(p, self.kind)),
             Filter::Compare { path, op, value } => {
@@ -323,20 +273,14 @@ impl Builder {
                     Ok(if value.is_null() {
                         format!("({expr} IS NOT NULL)")
                     } else {
-                        format!(
-                            "IFNULL({}, 0)",
-                            b.compare(&expr, None, path, CmpOp::Eq, value)?
-                        )
+                        format!("IFNULL({}, 0)", b.compare(&expr, None, path, CmpOp::Eq, value)?)
                     })
                 };
                 match op {
                     CmpOp::Eq if value.is_null() => format!("(NOT {})", eq(self)?),
                     CmpOp::Ne if value.is_null() => eq(self)?,
                     CmpOp::Ne => format!("(NOT {})", eq(self)?),
-                    _ => format!(
-                        "IFNULL({}, 0)",
-                        self.compare(&expr, None, path, *op, value)?
-                    ),
+                    _ => format!("IFNULL({}, 0)", self.compare(&expr, None, path, *op, value)?),
                 }
             }
             Filter::ValuePath { .. } => {
@@ -347,22 +291,15 @@ impl Builder {
 }
 
 pub fn translate(filter: &Filter, kind: ResourceKind) -> Result<SqlFilter, ScimError> {
-    let mut b = Builder {
-        kind,
-        args: Vec::new(),
-    };
+    let mut b = Builder { kind, args: Vec::new() };
     let sql = b.filter(filter)?;
     Ok(SqlFilter { sql, args: b.args })
 }
 
 /// A value filter on a group's members (`members[type eq "User"]`), as a condition on `mr`.
 pub fn translate_members(filter: &Filter) -> Result<SqlFilter, ScimError> {
-    let parent = model::path::resolve("members", &model::schema::GROUP_TYPE)
-        .map_err(ScimError::invalid_path)?;
-    let mut b = Builder {
-        kind: ResourceKind::Group,
-        args: Vec::new(),
-    };
+    let parent = model::path::resolve("members", &model::schema::GROUP_TYPE).map_err(ScimError::invalid_path)?;
+    let mut b = Builder { kind: ResourceKind::Group, args: Vec::new() };
     let sql = b.element_filter(filter, &parent)?;
     Ok(SqlFilter { sql, args: b.args })
 }
@@ -372,21 +309,13 @@ pub fn sort_expr(path: &AttrPath, kind: ResourceKind) -> String {
     match source_of(path, kind) {
         Source::Scalar { expr, folded } => match (path.case_exact(), folded) {
             (false, Some(f)) => f,
-            (false, None)
-                if path
-                    .value_type()
-                    .is_none_or(|t| matches!(t, AttrType::String | AttrType::Reference)) =>
-            {
+            (false, None) if path.value_type().is_none_or(|t| matches!(t, AttrType::String | AttrType::Reference)) => {
                 format!("lower({expr})")
             }
             _ => expr,
         },
         Source::Set { from, leaf } => {
-            let pick = if path.case_exact() {
-                leaf
-            } else {
-                format!("lower({leaf})")
-            };
+            let pick = if path.case_exact() { leaf } else { format!("lower({leaf})") };
             format!("(SELECT {pick} FROM {from} ORDER BY 1 LIMIT 1)")
         }
     }

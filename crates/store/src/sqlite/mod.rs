@@ -33,18 +33,12 @@ impl FromStr for Durability {
         match s {
             "process" => Ok(Durability::Process),
             "power" => Ok(Durability::Power),
-            other => Err(format!(
-                "durability must be 'process' or 'power', not '{other}'"
-            )),
+            other => Err(format!("durability must be 'process' or 'power', not '{other}'")),
         }
     }
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
 
 pub struct SqliteStore {
     write: SqlitePool,
@@ -86,9 +80,7 @@ impl SqliteStore {
     /// Waits for in-flight statements, then checkpoints and closes every connection.
     pub async fn close(&self) {
         self.read.close().await;
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
-            .await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.write).await;
         self.write.close().await;
     }
 }
@@ -105,13 +97,7 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
         .mode(0o600)
         .open(path)
         .map(|_| ())
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
+        .or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
         .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", path.display())))
 }
 
@@ -131,9 +117,10 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             .fetch_optional(&mut *tx)
             .await?;
         if done.is_none() {
-            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(|e| {
-                StoreError::Database(format!("migration {version} ({name}) failed: {e}"))
-            })?;
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Database(format!("migration {version} ({name}) failed: {e}")))?;
             sqlx::query("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)")
                 .bind(version)
                 .bind(name)
@@ -143,10 +130,8 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         }
         tx.commit().await?;
     }
-    let latest: i64 = sqlx::query("SELECT IFNULL(MAX(version), 0) FROM schema_migrations")
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
+    let latest: i64 =
+        sqlx::query("SELECT IFNULL(MAX(version), 0) FROM schema_migrations").fetch_one(pool).await?.try_get(0)?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if latest > known {
         return Err(StoreError::Database(format!(
@@ -172,12 +157,7 @@ impl crate::Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
-    async fn create_source(
-        &self,
-        name: &str,
-        kind: &str,
-        token_hash: &[u8; 32],
-    ) -> Result<crate::Source, StoreError> {
+    async fn create_source(&self, name: &str, kind: &str, token_hash: &[u8; 32]) -> Result<crate::Source, StoreError> {
         self.create_source_impl(name, kind, token_hash).await
     }
     async fn list_sources(&self) -> Result<Vec<crate::Source>, StoreError> {
@@ -189,14 +169,8 @@ impl crate::Store for SqliteStore {
     async fn source_auth(&self, name: &str) -> Result<Option<crate::SourceAuth>, StoreError> {
         self.source_auth_impl(name).await
     }
-    async fn rotate_token(
-        &self,
-        name: &str,
-        token_hash: &[u8; 32],
-        grace_seconds: u64,
-    ) -> Result<(), StoreError> {
-        self.rotate_token_impl(name, token_hash, grace_seconds)
-            .await
+    async fn rotate_token(&self, name: &str, token_hash: &[u8; 32], grace_seconds: u64) -> Result<(), StoreError> {
+        self.rotate_token_impl(name, token_hash, grace_seconds).await
     }
     async fn remove_source(&self, name: &str, purge: bool) -> Result<(), StoreError> {
         self.remove_source_impl(name, purge).await
@@ -232,8 +206,7 @@ impl crate::Store for SqliteStore {
         members: Option<Vec<model::resource::MemberRef>>,
         load: crate::Load,
     ) -> Result<crate::StoredResource, StoreError> {
-        self.replace_impl(source, kind, id, if_match, data, members, load)
-            .await
+        self.replace_impl(source, kind, id, if_match, data, members, load).await
     }
     async fn update(
         &self,
@@ -244,8 +217,7 @@ impl crate::Store for SqliteStore {
         mutation: crate::Mutation,
         load: crate::Load,
     ) -> Result<crate::StoredResource, StoreError> {
-        self.update_impl(source, kind, id, if_match, mutation, load)
-            .await
+        self.update_impl(source, kind, id, if_match, mutation, load).await
     }
     async fn delete(
         &self,
@@ -273,11 +245,7 @@ impl crate::Store for SqliteStore {
     ) -> Result<Vec<crate::Member>, StoreError> {
         self.members_page_impl(source, group_id, after, limit).await
     }
-    async fn changes_since(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<crate::Change>, StoreError> {
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<crate::Change>, StoreError> {
         self.changes_since_impl(after, limit).await
     }
 }

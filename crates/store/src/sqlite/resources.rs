@@ -12,8 +12,7 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use super::filter_sql::{Arg, sort_expr, translate, translate_members};
 use super::{SqliteStore, is_unique_violation, now};
 use crate::{
-    Change, ChangeKind, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId,
-    StoreError, StoredResource,
+    Change, ChangeKind, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource,
 };
 
 const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r.version";
@@ -21,17 +20,13 @@ const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r
 const PAGE: i64 = 5000;
 
 fn kind_from(s: &str) -> ResourceKind {
-    if s == "Group" {
-        ResourceKind::Group
-    } else {
-        ResourceKind::User
-    }
+    if s == "Group" { ResourceKind::Group } else { ResourceKind::User }
 }
 
 fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError> {
     let data: String = row.try_get(3)?;
-    let data: Map<String, Value> = serde_json::from_str(&data)
-        .map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
+    let data: Map<String, Value> =
+        serde_json::from_str(&data).map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
     let kind: String = row.try_get(2)?;
     Ok((
         row.try_get(0)?,
@@ -50,30 +45,19 @@ fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError>
 
 /// The name a resource is unique and indexed by: userName for users, displayName for groups.
 fn name_of(kind: ResourceKind, data: &Map<String, Value>) -> Result<String, StoreError> {
-    let attr = if kind == ResourceKind::User {
-        "userName"
-    } else {
-        "displayName"
-    };
+    let attr = if kind == ResourceKind::User { "userName" } else { "displayName" };
     data.get(attr)
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| {
-            StoreError::Rejected(ScimError::invalid_value(format!("'{attr}' is required")))
-        })
+        .ok_or_else(|| StoreError::Rejected(ScimError::invalid_value(format!("'{attr}' is required"))))
 }
 
 fn external_id(data: &Map<String, Value>) -> Option<String> {
-    data.get("externalId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    data.get("externalId").and_then(Value::as_str).map(str::to_string)
 }
 
 fn taken(kind: ResourceKind, name: &str) -> StoreError {
-    StoreError::Conflict(format!(
-        "a {} with userName '{name}' already exists in this source",
-        kind.as_str()
-    ))
+    StoreError::Conflict(format!("a {} with userName '{name}' already exists in this source", kind.as_str()))
 }
 
 fn missing(kind: ResourceKind, id: &str) -> StoreError {
@@ -102,16 +86,14 @@ async fn journal(
     change: ChangeKind,
     at: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(source.0)
-    .bind(kind.as_str())
-    .bind(id)
-    .bind(change.as_str())
-    .bind(at)
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(source.0)
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(change.as_str())
+        .bind(at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -127,17 +109,14 @@ async fn add_members(
     let mut added = 0;
     for m in members {
         if m.value == group_id {
-            return Err(StoreError::Rejected(ScimError::invalid_value(
-                "a group cannot be a member of itself",
-            )));
+            return Err(StoreError::Rejected(ScimError::invalid_value("a group cannot be a member of itself")));
         }
         if let Some(want) = &m.kind {
-            let kind: Option<String> =
-                sqlx::query_scalar("SELECT kind FROM resources WHERE source_id = ? AND id = ?")
-                    .bind(source.0)
-                    .bind(&m.value)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+            let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM resources WHERE source_id = ? AND id = ?")
+                .bind(source.0)
+                .bind(&m.value)
+                .fetch_optional(&mut *conn)
+                .await?;
             if let Some(kind) = kind.filter(|k| k != want) {
                 return Err(StoreError::Rejected(ScimError::invalid_value(format!(
                     "member '{}' is a {kind}, not a {want}",
@@ -145,15 +124,13 @@ async fn add_members(
                 ))));
             }
         }
-        added += sqlx::query(
-            "INSERT OR IGNORE INTO memberships (group_pk, member_id, display) VALUES (?, ?, ?)",
-        )
-        .bind(group_pk)
-        .bind(&m.value)
-        .bind(m.display.as_deref())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        added += sqlx::query("INSERT OR IGNORE INTO memberships (group_pk, member_id, display) VALUES (?, ?, ?)")
+            .bind(group_pk)
+            .bind(&m.value)
+            .bind(m.display.as_deref())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     }
     Ok(added)
 }
@@ -168,9 +145,7 @@ async fn apply_member_changes(
     let mut affected = 0;
     for change in changes {
         affected += match change {
-            MemberChange::Add(members) => {
-                add_members(conn, source, group_pk, group_id, members).await?
-            }
+            MemberChange::Add(members) => add_members(conn, source, group_pk, group_id, members).await?,
             MemberChange::RemoveAll => sqlx::query("DELETE FROM memberships WHERE group_pk = ?")
                 .bind(group_pk)
                 .execute(&mut *conn)
@@ -179,13 +154,12 @@ async fn apply_member_changes(
             MemberChange::Remove(ids) => {
                 let mut n = 0;
                 for id in ids {
-                    n +=
-                        sqlx::query("DELETE FROM memberships WHERE group_pk = ? AND member_id = ?")
-                            .bind(group_pk)
-                            .bind(id)
-                            .execute(&mut *conn)
-                            .await?
-                            .rows_affected();
+                    n += sqlx::query("DELETE FROM memberships WHERE group_pk = ? AND member_id = ?")
+                        .bind(group_pk)
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
                 }
                 n
             }
@@ -197,13 +171,8 @@ async fn apply_member_changes(
                      WHERE m.group_pk = ? AND {})",
                     f.sql
                 );
-                let q = bind_args(
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(group_pk)
-                        .bind(source.0)
-                        .bind(group_pk),
-                    &f.args,
-                );
+                let q =
+                    bind_args(sqlx::query(AssertSqlSafe(sql)).bind(group_pk).bind(source.0).bind(group_pk), &f.args);
                 q.execute(&mut *conn).await?.rows_affected()
             }
         };
@@ -217,11 +186,7 @@ const MEMBER_SELECT: &str = "SELECT m.member_id, mr.kind, m.display \
 
 fn member_from(row: &SqliteRow) -> Result<Member, StoreError> {
     let kind: Option<String> = row.try_get(1)?;
-    Ok(Member {
-        id: row.try_get(0)?,
-        kind: kind.as_deref().map(kind_from),
-        display: row.try_get(2)?,
-    })
+    Ok(Member { id: row.try_get(0)?, kind: kind.as_deref().map(kind_from), display: row.try_get(2)? })
 }
 
 async fn member_page(
@@ -231,13 +196,8 @@ async fn member_page(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Member>, StoreError> {
-    let rows = sqlx::query(MEMBER_SELECT)
-        .bind(source.0)
-        .bind(group_pk)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query(MEMBER_SELECT).bind(source.0).bind(group_pk).bind(after).bind(limit).fetch_all(&mut *conn).await?;
     rows.iter().map(member_from).collect()
 }
 
@@ -287,10 +247,7 @@ async fn load_groups(
             q = q.bind(id.as_str());
         }
         for row in q.bind(source.0).fetch_all(&mut *conn).await? {
-            out.entry(row.try_get(0)?).or_default().push(GroupRef {
-                id: row.try_get(1)?,
-                display: row.try_get(2)?,
-            });
+            out.entry(row.try_get(0)?).or_default().push(GroupRef { id: row.try_get(1)?, display: row.try_get(2)? });
         }
     }
     Ok(out)
@@ -303,24 +260,15 @@ async fn fill(
     load: Load,
 ) -> Result<(), StoreError> {
     if load.members {
-        for (pk, r) in items
-            .iter_mut()
-            .filter(|(_, r)| r.kind == ResourceKind::Group)
-        {
+        for (pk, r) in items.iter_mut().filter(|(_, r)| r.kind == ResourceKind::Group) {
             r.members = load_members(conn, source, *pk, load.member_limit).await?;
         }
     }
     if load.groups {
-        let ids: Vec<String> = items
-            .iter()
-            .filter(|(_, r)| r.kind == ResourceKind::User)
-            .map(|(_, r)| r.id.clone())
-            .collect();
+        let ids: Vec<String> =
+            items.iter().filter(|(_, r)| r.kind == ResourceKind::User).map(|(_, r)| r.id.clone()).collect();
         let mut groups = load_groups(conn, source, &ids).await?;
-        for (_, r) in items
-            .iter_mut()
-            .filter(|(_, r)| r.kind == ResourceKind::User)
-        {
+        for (_, r) in items.iter_mut().filter(|(_, r)| r.kind == ResourceKind::User) {
             r.groups = Some(groups.remove(&r.id).unwrap_or_default());
         }
     }
@@ -346,9 +294,7 @@ async fn fetch_for_write(
     let found = row_to_resource(&row)?;
     if let Some(expected) = if_match {
         if expected != found.1.version {
-            return Err(StoreError::VersionMismatch {
-                current: found.1.version,
-            });
+            return Err(StoreError::VersionMismatch { current: found.1.version });
         }
     }
     Ok(found)
@@ -435,11 +381,7 @@ impl SqliteStore {
             &mut tx,
             source,
             &mut items,
-            Load {
-                members: kind == ResourceKind::Group,
-                groups: kind == ResourceKind::User,
-                member_limit: None,
-            },
+            Load { members: kind == ResourceKind::Group, groups: kind == ResourceKind::User, member_limit: None },
         )
         .await?;
         tx.commit().await?;
@@ -486,14 +428,8 @@ impl SqliteStore {
         let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
         write_data(&mut tx, pk, kind, &data, &at).await?;
         if let (ResourceKind::Group, Some(members)) = (kind, members) {
-            apply_member_changes(
-                &mut tx,
-                source,
-                pk,
-                id,
-                &[MemberChange::RemoveAll, MemberChange::Add(members)],
-            )
-            .await?;
+            apply_member_changes(&mut tx, source, pk, id, &[MemberChange::RemoveAll, MemberChange::Add(members)])
+                .await?;
         }
         journal(&mut tx, source, kind, id, ChangeKind::Replaced, &at).await?;
         let (pk, stored) = fetch_for_write(&mut tx, source, kind, id, None).await?;
@@ -522,16 +458,13 @@ impl SqliteStore {
         if data_changed {
             write_data(&mut tx, pk, kind, &data, &at).await?;
         }
-        let members_changed =
-            apply_member_changes(&mut tx, source, pk, id, &member_changes).await? > 0;
+        let members_changed = apply_member_changes(&mut tx, source, pk, id, &member_changes).await? > 0;
         if members_changed && !data_changed {
-            sqlx::query(
-                "UPDATE resources SET last_modified = ?, version = version + 1 WHERE pk = ?",
-            )
-            .bind(&at)
-            .bind(pk)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE resources SET last_modified = ?, version = version + 1 WHERE pk = ?")
+                .bind(&at)
+                .bind(pk)
+                .execute(&mut *tx)
+                .await?;
         }
         if data_changed || members_changed {
             journal(&mut tx, source, kind, id, ChangeKind::Patched, &at).await?;
@@ -553,10 +486,7 @@ impl SqliteStore {
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
-        sqlx::query("DELETE FROM resources WHERE pk = ?")
-            .bind(pk)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM resources WHERE pk = ?").bind(pk).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM memberships WHERE member_id = ? AND group_pk IN (SELECT pk FROM resources WHERE source_id = ?)")
             .bind(id)
             .bind(source.0)
@@ -594,18 +524,8 @@ impl SqliteStore {
         let mut items = Vec::new();
         if query.count > 0 {
             let sql = format!("SELECT {COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?");
-            let q = bind_args(
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(source.0)
-                    .bind(kind.as_str()),
-                &args,
-            );
-            for row in q
-                .bind(query.count as i64)
-                .bind(offset as i64)
-                .fetch_all(&mut *conn)
-                .await?
-            {
+            let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
+            for row in q.bind(query.count as i64).bind(offset as i64).fetch_all(&mut *conn).await? {
                 items.push(row_to_resource(&row)?);
             }
         }
@@ -614,19 +534,11 @@ impl SqliteStore {
             items.len() as u64
         } else {
             let sql = format!("SELECT COUNT(*) {base}");
-            let q = bind_args(
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(source.0)
-                    .bind(kind.as_str()),
-                &args,
-            );
+            let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
             q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)? as u64
         };
         fill(&mut conn, source, &mut items, query.load).await?;
-        Ok(ListPage {
-            total,
-            items: items.into_iter().map(|(_, r)| r).collect(),
-        })
+        Ok(ListPage { total, items: items.into_iter().map(|(_, r)| r).collect() })
     }
 
     pub(super) async fn members_page_impl(
@@ -637,27 +549,24 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<Member>, StoreError> {
         let mut conn = self.read.acquire().await?;
-        let pk: Option<i64> = sqlx::query_scalar(
-            "SELECT pk FROM resources WHERE source_id = ? AND kind = 'Group' AND id = ?",
-        )
-        .bind(source.0)
-        .bind(group_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let pk: Option<i64> =
+            sqlx::query_scalar("SELECT pk FROM resources WHERE source_id = ? AND kind = 'Group' AND id = ?")
+                .bind(source.0)
+                .bind(group_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         let pk = pk.ok_or_else(|| missing(ResourceKind::Group, group_id))?;
         member_page(&mut conn, source, pk, after.unwrap_or(""), i64::from(limit)).await
     }
 
-    pub(super) async fn changes_since_impl(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<Change>, StoreError> {
-        let rows = sqlx::query("SELECT seq, source_id, kind, resource_id, change, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await?;
+    pub(super) async fn changes_since_impl(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, source_id, kind, resource_id, change, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 let kind: String = r.try_get(2)?;

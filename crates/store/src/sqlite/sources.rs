@@ -21,9 +21,7 @@ fn source_from(row: &sqlx::sqlite::SqliteRow) -> Result<Source, StoreError> {
 }
 
 fn not_found(name: &str) -> StoreError {
-    StoreError::NotFound(format!(
-        "there is no source named '{name}'; 'idsync source list' shows the ones there are"
-    ))
+    StoreError::NotFound(format!("there is no source named '{name}'; 'idsync source list' shows the ones there are"))
 }
 
 impl SqliteStore {
@@ -35,19 +33,16 @@ impl SqliteStore {
     ) -> Result<Source, StoreError> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let created = now();
-        let inserted =
-            sqlx::query("INSERT INTO sources (name, kind, created) VALUES (?, ?, ?) RETURNING id")
-                .bind(name)
-                .bind(kind)
-                .bind(&created)
-                .fetch_one(&mut *tx)
-                .await;
+        let inserted = sqlx::query("INSERT INTO sources (name, kind, created) VALUES (?, ?, ?) RETURNING id")
+            .bind(name)
+            .bind(kind)
+            .bind(&created)
+            .fetch_one(&mut *tx)
+            .await;
         let id: i64 = match inserted {
             Ok(row) => row.try_get(0)?,
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "a source named '{name}' already exists; pick another name"
-                )));
+                return Err(StoreError::Conflict(format!("a source named '{name}' already exists; pick another name")));
             }
             Err(e) => return Err(e.into()),
         };
@@ -58,39 +53,25 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Source {
-            id: SourceId(id),
-            name: name.to_string(),
-            kind: kind.to_string(),
-            created,
-            users: 0,
-            groups: 0,
-        })
+        Ok(Source { id: SourceId(id), name: name.to_string(), kind: kind.to_string(), created, users: 0, groups: 0 })
     }
 
     pub(super) async fn list_sources_impl(&self) -> Result<Vec<Source>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources s ORDER BY s.name"
-        )))
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SOURCE_COLUMNS} FROM sources s ORDER BY s.name")))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(source_from).collect()
     }
 
     pub(super) async fn source_impl(&self, name: &str) -> Result<Option<Source>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources s WHERE s.name = ?"
-        )))
-        .bind(name)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SOURCE_COLUMNS} FROM sources s WHERE s.name = ?")))
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(source_from).transpose()
     }
 
-    pub(super) async fn source_auth_impl(
-        &self,
-        name: &str,
-    ) -> Result<Option<SourceAuth>, StoreError> {
+    pub(super) async fn source_auth_impl(&self, name: &str) -> Result<Option<SourceAuth>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.id, t.token_hash FROM sources s LEFT JOIN source_tokens t \
              ON t.source_id = s.id AND (t.expires IS NULL OR t.expires > ?) WHERE s.name = ?",
@@ -129,14 +110,10 @@ impl SqliteStore {
             .try_get(0)?;
         let now_ts = jiff::Timestamp::now();
         let expires = now_ts
-            .checked_add(jiff::SignedDuration::from_secs(
-                grace_seconds.min(i64::MAX as u64) as i64,
-            ))
+            .checked_add(jiff::SignedDuration::from_secs(grace_seconds.min(i64::MAX as u64) as i64))
             .map_err(|e| StoreError::Database(format!("grace period out of range: {e}")))?;
-        let expires = model::time::format_rfc3339_millis((
-            expires.as_second(),
-            expires.subsec_nanosecond().max(0) as u32,
-        ));
+        let expires =
+            model::time::format_rfc3339_millis((expires.as_second(), expires.subsec_nanosecond().max(0) as u32));
         sqlx::query("UPDATE source_tokens SET expires = ? WHERE source_id = ? AND (expires IS NULL OR expires > ?)")
             .bind(&expires)
             .bind(id)
@@ -162,29 +139,16 @@ impl SqliteStore {
         .bind(now())
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TokenInfo {
-                    created: r.try_get(0)?,
-                    expires: r.try_get(1)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(TokenInfo { created: r.try_get(0)?, expires: r.try_get(1)? })).collect()
     }
 
-    pub(super) async fn remove_source_impl(
-        &self,
-        name: &str,
-        purge: bool,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn remove_source_impl(&self, name: &str, purge: bool) -> Result<(), StoreError> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SOURCE_COLUMNS} FROM sources s WHERE s.name = ?"
-        )))
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| not_found(name))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SOURCE_COLUMNS} FROM sources s WHERE s.name = ?")))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found(name))?;
         let source = source_from(&row)?;
         if !purge && source.users + source.groups > 0 {
             return Err(StoreError::Conflict(format!(
@@ -192,10 +156,7 @@ impl SqliteStore {
                 source.users, source.groups
             )));
         }
-        sqlx::query("DELETE FROM sources WHERE id = ?")
-            .bind(source.id.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM sources WHERE id = ?").bind(source.id.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,0 +1,10 @@
+//! End-to-end tests: each starts the real `idsync` binary on a loopback port with its own data
+//! directory and drives it over HTTP and the command line.
+
+mod cli;
+mod crash;
+mod dialects;
+mod harness;
+mod large_groups;
+mod ops;
+mod scim_api;

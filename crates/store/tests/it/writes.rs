@@ -1,0 +1,175 @@
+use model::ResourceKind;
+use model::patch::MemberChange;
+use model::resource::MemberRef;
+use serde_json::{Map, Value, json};
+use store::{Load, Store, StoreError};
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+fn member(id: &str) -> MemberRef {
+    MemberRef { value: id.into(), kind: None, display: None }
+}
+
+#[tokio::test]
+async fn every_write_is_journaled_in_order() {
+    let (_d, store, src) = super::open().await;
+    let u = store.create(src, ResourceKind::User, obj(json!({"userName": "a"})), vec![]).await.unwrap();
+    store
+        .replace(
+            src,
+            ResourceKind::User,
+            &u.id,
+            Some(1),
+            obj(json!({"userName": "a", "title": "x"})),
+            None,
+            Load::default(),
+        )
+        .await
+        .unwrap();
+    store
+        .update(
+            src,
+            ResourceKind::User,
+            &u.id,
+            None,
+            Box::new(|d| {
+                d.insert("title".into(), json!("y"));
+                Ok(vec![])
+            }),
+            Load::default(),
+        )
+        .await
+        .unwrap();
+    // A PATCH that changes nothing writes nothing.
+    store.update(src, ResourceKind::User, &u.id, None, Box::new(|_| Ok(vec![])), Load::default()).await.unwrap();
+    store.delete(src, ResourceKind::User, &u.id, None).await.unwrap();
+    let changes = store.changes_since(0, 100).await.unwrap();
+    let kinds: Vec<&str> = changes.iter().map(|c| c.change.as_str()).collect();
+    assert_eq!(kinds, ["created", "replaced", "patched", "deleted"]);
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(changes.iter().all(|c| c.resource_id == u.id && c.source == src));
+    assert_eq!(store.changes_since(changes[1].seq, 100).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn user_names_are_unique_ignoring_case() {
+    let (_d, store, src) = super::open().await;
+    store.create(src, ResourceKind::User, obj(json!({"userName": "Ann"})), vec![]).await.unwrap();
+    let e = store.create(src, ResourceKind::User, obj(json!({"userName": "aNN"})), vec![]).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    let other = store.create_source("other", "scim", &[1; 32]).await.unwrap();
+    store
+        .create(other.id, ResourceKind::User, obj(json!({"userName": "ann"})), vec![])
+        .await
+        .expect("unique per source only");
+}
+
+#[tokio::test]
+async fn versions_guard_writes() {
+    let (_d, store, src) = super::open().await;
+    let u = store.create(src, ResourceKind::User, obj(json!({"userName": "a"})), vec![]).await.unwrap();
+    let e = store.delete(src, ResourceKind::User, &u.id, Some(5)).await.unwrap_err();
+    assert!(matches!(e, StoreError::VersionMismatch { current: 1 }));
+    let e = store
+        .update(
+            src,
+            ResourceKind::User,
+            &u.id,
+            None,
+            Box::new(|_| Err(model::ScimError::invalid_value("no"))),
+            Load::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Rejected(_)));
+    let again = store.get(src, ResourceKind::User, &u.id, Load::default()).await.unwrap().unwrap();
+    assert_eq!(again.version, 1, "a rejected change leaves the resource as it was");
+}
+
+#[tokio::test]
+async fn memberships_follow_their_resources() {
+    let (_d, store, src) = super::open().await;
+    let a =
+        store.create(src, ResourceKind::User, obj(json!({"userName": "a", "displayName": "A"})), vec![]).await.unwrap();
+    let b = store.create(src, ResourceKind::User, obj(json!({"userName": "b"})), vec![]).await.unwrap();
+    let g = store
+        .create(
+            src,
+            ResourceKind::Group,
+            obj(json!({"displayName": "g"})),
+            vec![member(&a.id), member("not-a-resource")],
+        )
+        .await
+        .unwrap();
+    let members = g.members.unwrap();
+    assert_eq!(members.len(), 2);
+    assert!(members.iter().any(|m| m.id == a.id && m.kind == Some(ResourceKind::User)));
+    assert!(members.iter().any(|m| m.id == "not-a-resource" && m.kind.is_none()));
+    let load = Load { members: true, groups: true, member_limit: None };
+    let g = store
+        .update(
+            src,
+            ResourceKind::Group,
+            &g.id,
+            None,
+            Box::new({
+                let b = b.id.clone();
+                move |_| {
+                    Ok(vec![MemberChange::Add(vec![member(&b)]), MemberChange::Remove(vec!["not-a-resource".into()])])
+                }
+            }),
+            load,
+        )
+        .await
+        .unwrap();
+    assert_eq!(g.version, 2);
+    assert_eq!(g.members.as_ref().unwrap().len(), 2);
+    let a_read = store.get(src, ResourceKind::User, &a.id, load).await.unwrap().unwrap();
+    assert_eq!(a_read.groups.unwrap()[0].display, "g");
+    store.delete(src, ResourceKind::User, &a.id, None).await.unwrap();
+    let g = store.get(src, ResourceKind::Group, &g.id, load).await.unwrap().unwrap();
+    assert_eq!(g.members.unwrap().iter().map(|m| m.id.clone()).collect::<Vec<_>>(), vec![b.id.clone()]);
+    let limited =
+        store.get(src, ResourceKind::Group, &g.id, Load { member_limit: Some(0), ..load }).await.unwrap().unwrap();
+    assert!(limited.members.is_none(), "more members than the limit are not loaded");
+    let e = store
+        .update(
+            src,
+            ResourceKind::Group,
+            &g.id,
+            None,
+            Box::new({
+                let id = g.id.clone();
+                move |_| Ok(vec![MemberChange::Add(vec![member(&id)])])
+            }),
+            load,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Rejected(_)), "a group cannot contain itself");
+}
+
+#[tokio::test]
+async fn sources_refuse_removal_while_they_hold_data() {
+    let (_d, store, src) = super::open().await;
+    store.create(src, ResourceKind::User, obj(json!({"userName": "a"})), vec![]).await.unwrap();
+    let e = store.remove_source("test", false).await.unwrap_err();
+    assert!(e.to_string().contains("--purge"), "{e}");
+    store.remove_source("test", true).await.unwrap();
+    assert!(store.source("test").await.unwrap().is_none());
+    assert!(matches!(store.create_source("dup", "scim", &[0; 32]).await, Ok(_)));
+    assert!(matches!(store.create_source("dup", "scim", &[0; 32]).await, Err(StoreError::Conflict(_))));
+}
+
+#[tokio::test]
+async fn rotated_tokens_expire() {
+    let (_d, store, _src) = super::open().await;
+    store.rotate_token("test", &[8; 32], 3600).await.unwrap();
+    let auth = store.source_auth("test").await.unwrap().unwrap();
+    assert_eq!(auth.token_hashes.len(), 2, "old token kept for the grace period");
+    store.rotate_token("test", &[9; 32], 0).await.unwrap();
+    let auth = store.source_auth("test").await.unwrap().unwrap();
+    assert_eq!(auth.token_hashes, vec![[9; 32]]);
+}
