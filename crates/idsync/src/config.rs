@@ -170,6 +170,11 @@ impl Config {
         self.data_dir.join("idsync.db")
     }
 
+    /// Replaced by every command that changes tokens, so running servers drop cached tokens.
+    pub fn auth_epoch_path(&self) -> PathBuf {
+        self.data_dir.join("auth.epoch")
+    }
+
     /// Where SCIM clients reach the source `name`.
     pub fn base_url(&self, name: &str) -> String {
         let root = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));

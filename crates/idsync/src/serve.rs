@@ -88,7 +88,8 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle) ->
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
     });
-    ops.merge(scim::router(scim::ScimState::new(store, config.scim())))
+    let auth_cache = scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60));
+    ops.merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

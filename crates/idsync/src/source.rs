@@ -75,6 +75,13 @@ fn parse_duration(s: &str) -> anyhow::Result<u64> {
     Ok(n * factor)
 }
 
+/// Running servers cache tokens; this tells them to read them again.
+fn tokens_changed(config: &Config) -> anyhow::Result<()> {
+    scim::bump_auth_epoch(&config.auth_epoch_path()).with_context(|| {
+        format!("tokens changed, but {} could not be written; restart the server", config.auth_epoch_path().display())
+    })
+}
+
 fn explain(e: StoreError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -169,6 +176,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
             let grace = parse_duration(&grace)?;
             let token = new_token();
             store.rotate_token(&name, &scim::hash_token(&token), grace).await.map_err(explain)?;
+            tokens_changed(config)?;
             if json {
                 println!("{}", json!({"name": name, "base_url": config.base_url(&name), "token": token}));
             } else {
@@ -182,6 +190,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
         }
         SourceCommand::Remove { name, purge } => {
             store.remove_source(&name, purge).await.map_err(explain)?;
+            tokens_changed(config)?;
             println!("Source '{name}' removed.");
         }
     }

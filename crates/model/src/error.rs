@@ -74,12 +74,6 @@ impl ScimError {
     pub fn no_target(detail: impl Into<String>) -> Self {
         Self::bad(ScimType::NoTarget, detail)
     }
-    pub fn too_many(detail: impl Into<String>) -> Self {
-        Self::bad(ScimType::TooMany, detail)
-    }
-    pub fn sensitive(detail: impl Into<String>) -> Self {
-        Self::new(403, Some(ScimType::Sensitive), detail)
-    }
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)
     }

@@ -1,8 +1,9 @@
 //! Bearer-token authentication per source, and the per-source request rate limit.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::path::{self, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
@@ -10,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use model::ScimError;
 use sha2::{Digest, Sha256};
-use store::SourceId;
+use store::{SourceAuth, SourceId};
 use subtle::ConstantTimeEq;
 
 use crate::ScimState;
@@ -58,10 +59,13 @@ pub async fn authenticate(
     let Some(presented) = presented else {
         return unauthorized();
     };
-    let auth = match state.store.source_auth(&source).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return unauthorized(),
-        Err(e) => return ApiError::from(e).into_response(),
+    let auth = match state.auth_cache.get(&source) {
+        Some(a) => a,
+        None => match state.store.source_auth(&source).await {
+            Ok(Some(a)) => state.auth_cache.put(&source, a),
+            Ok(None) => return unauthorized(),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
     };
     let hash = hash_token(&presented);
     let mut ok = subtle::Choice::from(0);
@@ -82,6 +86,66 @@ pub async fn authenticate(
     }
     req.extensions_mut().insert(SourceCtx { id: auth.id, name: source });
     next.run(req).await
+}
+
+/// Sources and their valid token hashes, remembered so that a request costs no token query.
+///
+/// Tokens change in another process (`idsync source rotate-token`), which after committing replaces
+/// the epoch file in the data directory. Every lookup first checks that file's identity (one
+/// `stat`); a changed file empties the cache, so a rotation takes effect for every request that
+/// starts after the command returns. Entries also expire after `max_age`, in case a command died
+/// between its commit and the epoch file.
+pub struct AuthCache {
+    epoch_file: Option<PathBuf>,
+    max_age: Duration,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    epoch: Option<(u64, i64, i64)>,
+    entries: HashMap<String, (Arc<SourceAuth>, Instant)>,
+}
+
+fn epoch_of(path: &path::Path) -> Option<(u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+}
+
+impl AuthCache {
+    /// `epoch_file: None` turns caching off.
+    pub fn new(epoch_file: Option<PathBuf>, max_age: Duration) -> Self {
+        AuthCache { epoch_file, max_age, state: Mutex::new(CacheState::default()) }
+    }
+
+    fn get(&self, source: &str) -> Option<Arc<SourceAuth>> {
+        let path = self.epoch_file.as_ref()?;
+        let epoch = epoch_of(path);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.epoch != epoch {
+            state.entries.clear();
+            state.epoch = epoch;
+            return None;
+        }
+        let (auth, at) = state.entries.get(source)?;
+        (at.elapsed() < self.max_age).then(|| auth.clone())
+    }
+
+    fn put(&self, source: &str, auth: SourceAuth) -> Arc<SourceAuth> {
+        let auth = Arc::new(auth);
+        if self.epoch_file.is_some() {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.entries.insert(source.to_string(), (auth.clone(), Instant::now()));
+        }
+        auth
+    }
+}
+
+/// Tells running servers that tokens changed: replaces the epoch file (a new inode every time).
+pub fn bump_auth_epoch(path: &path::Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{:?}\n", std::time::SystemTime::now()))?;
+    std::fs::rename(&tmp, path)
 }
 
 struct Bucket {
@@ -127,6 +191,32 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_forgets_everything_when_the_epoch_file_changes() {
+        let dir = std::env::temp_dir().join(format!("idsync-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let epoch = dir.join("auth.epoch");
+        let cache = AuthCache::new(Some(epoch.clone()), Duration::from_secs(60));
+        let auth = || SourceAuth { id: SourceId(1), token_hashes: vec![[1; 32]] };
+        assert!(cache.get("a").is_none());
+        cache.put("a", auth());
+        assert!(cache.get("a").is_some());
+        bump_auth_epoch(&epoch).unwrap();
+        assert!(cache.get("a").is_none(), "a new epoch empties the cache");
+        cache.put("a", auth());
+        assert!(cache.get("a").is_some());
+        bump_auth_epoch(&epoch).unwrap();
+        assert!(cache.get("a").is_none(), "every bump is seen, not only the first");
+        let uncached = AuthCache::new(None, Duration::from_secs(60));
+        uncached.put("a", auth());
+        assert!(uncached.get("a").is_none());
+        let expiring = AuthCache::new(Some(epoch), Duration::ZERO);
+        expiring.get("a");
+        expiring.put("a", auth());
+        assert!(expiring.get("a").is_none(), "entries expire");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn bucket_allows_burst_then_refuses_with_a_wait() {

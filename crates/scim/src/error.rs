@@ -33,7 +33,6 @@ pub fn store_error(e: StoreError) -> ScimError {
             "the resource is at version W/\"{current}\", not the one in If-Match; read it again and retry"
         )),
         StoreError::Rejected(e) => e,
-        StoreError::InvalidName(m) => ScimError::invalid_value(m),
         StoreError::Database(m) => {
             metrics::counter!("idsync_store_errors_total").increment(1);
             tracing::error!(error = %m, "store error");

@@ -21,7 +21,7 @@ use axum::routing::{any, get, post};
 use model::FilterLimits;
 use store::Store;
 
-pub use auth::{RateLimiter, hash_token};
+pub use auth::{AuthCache, RateLimiter, bump_auth_epoch, hash_token};
 
 /// Limits and identity of the SCIM service; every field has a working default.
 #[derive(Debug, Clone)]
@@ -63,12 +63,13 @@ pub struct ScimState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ScimConfig>,
     pub limiter: Arc<RateLimiter>,
+    pub auth_cache: Arc<AuthCache>,
 }
 
 impl ScimState {
-    pub fn new(store: Arc<dyn Store>, config: ScimConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: ScimConfig, auth_cache: AuthCache) -> Self {
         let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
-        ScimState { store, config: Arc::new(config), limiter }
+        ScimState { store, config: Arc::new(config), limiter, auth_cache: Arc::new(auth_cache) }
     }
 }
 

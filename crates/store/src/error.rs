@@ -10,8 +10,6 @@ pub enum StoreError {
     VersionMismatch { current: u64 },
     #[error("{0}")]
     Rejected(ScimError),
-    #[error("{0}")]
-    InvalidName(String),
     #[error("database error: {0}")]
     Database(String),
 }

@@ -80,14 +80,6 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn list(&self, source: SourceId, kind: ResourceKind, query: &ListQuery<'_>) -> Result<ListPage, StoreError>;
 
-    /// Members of a group, `limit` at a time after the member id `after`, in id order.
-    async fn members_page(
-        &self,
-        source: SourceId,
-        group_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Member>, StoreError>;
     /// Journal entries after `after`, oldest first.
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
 }

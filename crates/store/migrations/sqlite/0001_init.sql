@@ -30,6 +30,8 @@ CREATE TABLE resources (
 );
 CREATE UNIQUE INDEX resources_by_id ON resources(source_id, id);
 CREATE UNIQUE INDEX users_by_name ON resources(source_id, name_folded) WHERE kind = 'User';
+-- In primary-key order within a kind, so listing pages needs no sort.
+CREATE INDEX resources_by_kind ON resources(source_id, kind);
 CREATE INDEX resources_by_name ON resources(source_id, kind, name_folded);
 CREATE INDEX resources_by_external_id ON resources(source_id, kind, external_id);
 
@@ -53,3 +55,21 @@ CREATE TABLE changes (
     change TEXT NOT NULL,
     at TEXT NOT NULL
 );
+
+-- How many users and groups each source holds, kept by triggers so that listing without a
+-- filter need not count every row.
+CREATE TABLE resource_counts (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (source_id, kind)
+) WITHOUT ROWID;
+
+CREATE TRIGGER resources_counted_in AFTER INSERT ON resources BEGIN
+    INSERT INTO resource_counts (source_id, kind, n) VALUES (NEW.source_id, NEW.kind, 1)
+    ON CONFLICT (source_id, kind) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER resources_counted_out AFTER DELETE ON resources BEGIN
+    UPDATE resource_counts SET n = n - 1 WHERE source_id = OLD.source_id AND kind = OLD.kind;
+END;

@@ -73,8 +73,7 @@ fn group_leaf(sub: Option<&str>) -> String {
 }
 
 const MEMBERS_FROM: &str = "memberships m LEFT JOIN resources mr ON mr.source_id = r.source_id AND mr.id = m.member_id WHERE m.group_pk = r.pk";
-const GROUPS_FROM: &str =
-    "memberships m JOIN resources gr ON gr.pk = m.group_pk WHERE m.member_id = r.id AND gr.source_id = r.source_id";
+const GROUPS_FROM: &str = "memberships m CROSS JOIN resources gr ON gr.pk = m.group_pk WHERE m.member_id = r.id AND gr.source_id = r.source_id";
 
 fn source_of(path: &AttrPath, kind: ResourceKind) -> Source {
     let sub = path.sub.as_deref();
@@ -204,6 +203,8 @@ impl Builder {
         format!("({expr} IS NOT NULL AND {expr} <> '' AND {expr} <> '[]' AND {expr} <> '{{}}')")
     }
 
+    /// Conditions may yield NULL where a value is missing; in WHERE, AND and OR NULL acts as false,
+    /// so only NOT needs `IFNULL(…, 0)`. Leaving the rest bare lets SQLite use its indexes.
     fn filter(&mut self, f: &Filter) -> Result<String, ScimError> {
         Ok(match f {
             Filter::And(a, b) => format!("({} AND {})", self.filter(a)?, self.filter(b)?),
@@ -221,9 +222,7 @@ impl Builder {
                         Source::Scalar { expr, .. } if value.is_null() => {
                             format!("({expr} IS NOT NULL)")
                         }
-                        Source::Scalar { expr, folded } => {
-                            format!("IFNULL({}, 0)", b.compare(&expr, folded.as_deref(), path, op, value)?)
-                        }
+                        Source::Scalar { expr, folded } => b.compare(&expr, folded.as_deref(), path, op, value)?,
                         Source::Set { from, leaf } if value.is_null() => {
                             format!("EXISTS (SELECT 1 FROM {from} AND {leaf} IS NOT NULL)")
                         }
@@ -233,9 +232,9 @@ impl Builder {
                     })
                 };
                 match op {
-                    CmpOp::Eq if value.is_null() => format!("(NOT {})", any_eq(self, CmpOp::Eq)?),
+                    CmpOp::Eq if value.is_null() => format!("(NOT IFNULL({}, 0))", any_eq(self, CmpOp::Eq)?),
                     CmpOp::Ne if value.is_null() => any_eq(self, CmpOp::Eq)?,
-                    CmpOp::Ne => format!("(NOT {})", any_eq(self, CmpOp::Eq)?),
+                    CmpOp::Ne => format!("(NOT IFNULL({}, 0))", any_eq(self, CmpOp::Eq)?),
                     _ => any_eq(self, *op)?,
                 }
             }
@@ -273,14 +272,14 @@ impl Builder {
                     Ok(if value.is_null() {
                         format!("({expr} IS NOT NULL)")
                     } else {
-                        format!("IFNULL({}, 0)", b.compare(&expr, None, path, CmpOp::Eq, value)?)
+                        b.compare(&expr, None, path, CmpOp::Eq, value)?
                     })
                 };
                 match op {
-                    CmpOp::Eq if value.is_null() => format!("(NOT {})", eq(self)?),
+                    CmpOp::Eq if value.is_null() => format!("(NOT IFNULL({}, 0))", eq(self)?),
                     CmpOp::Ne if value.is_null() => eq(self)?,
-                    CmpOp::Ne => format!("(NOT {})", eq(self)?),
-                    _ => format!("IFNULL({}, 0)", self.compare(&expr, None, path, *op, value)?),
+                    CmpOp::Ne => format!("(NOT IFNULL({}, 0))", eq(self)?),
+                    _ => self.compare(&expr, None, path, *op, value)?,
                 }
             }
             Filter::ValuePath { .. } => {

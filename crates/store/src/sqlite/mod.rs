@@ -62,8 +62,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
+        // Connections are local files that cannot drop, so the per-acquire liveness ping would only
+        // add a round trip to every query.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await
@@ -71,6 +74,8 @@ impl SqliteStore {
         migrate(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .min_connections(2)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
@@ -235,15 +240,6 @@ impl crate::Store for SqliteStore {
         query: &crate::ListQuery<'_>,
     ) -> Result<crate::ListPage, StoreError> {
         self.list_impl(source, kind, query).await
-    }
-    async fn members_page(
-        &self,
-        source: crate::SourceId,
-        group_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<crate::Member>, StoreError> {
-        self.members_page_impl(source, group_id, after, limit).await
     }
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<crate::Change>, StoreError> {
         self.changes_since_impl(after, limit).await

@@ -1,7 +1,5 @@
 //! Users, groups, memberships and the change journal.
 
-use std::collections::HashMap;
-
 use model::patch::MemberChange;
 use model::resource::MemberRef;
 use model::{ResourceKind, ScimError};
@@ -16,6 +14,14 @@ use crate::{
 };
 
 const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r.version";
+/// A user's groups as one JSON column, so reading users needs no second query. CROSS JOIN keeps
+/// SQLite from starting at the groups and probing each of them.
+const GROUPS_COLUMN: &str = "(SELECT json_group_array(json_array(g.id, g.name)) FROM memberships m \
+    CROSS JOIN resources g ON g.pk = m.group_pk WHERE m.member_id = r.id AND g.source_id = r.source_id)";
+
+fn columns(groups: bool) -> String {
+    format!("{COLUMNS}, {}", if groups { GROUPS_COLUMN } else { "NULL" })
+}
 /// Members and groups are read in pages of this size so a huge group never needs one huge query.
 const PAGE: i64 = 5000;
 
@@ -28,6 +34,14 @@ fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError>
     let data: Map<String, Value> =
         serde_json::from_str(&data).map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
     let kind: String = row.try_get(2)?;
+    let groups = match row.try_get::<Option<String>, _>(7)? {
+        None => None,
+        Some(json) => {
+            let pairs: Vec<(String, String)> = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Database(format!("group list is not JSON: {e}")))?;
+            Some(pairs.into_iter().map(|(id, display)| GroupRef { id, display }).collect())
+        }
+    };
     Ok((
         row.try_get(0)?,
         StoredResource {
@@ -38,7 +52,7 @@ fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError>
             last_modified: row.try_get(5)?,
             version: row.try_get::<i64, _>(6)? as u64,
             members: None,
-            groups: None,
+            groups,
         },
     ))
 }
@@ -230,29 +244,6 @@ async fn load_members(
     }
 }
 
-async fn load_groups(
-    conn: &mut SqliteConnection,
-    source: SourceId,
-    member_ids: &[String],
-) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
-    let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
-    for chunk in member_ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let sql = format!(
-            "SELECT m.member_id, g.id, g.name FROM memberships m JOIN resources g ON g.pk = m.group_pk \
-             WHERE m.member_id IN ({marks}) AND g.source_id = ? ORDER BY g.pk"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        for row in q.bind(source.0).fetch_all(&mut *conn).await? {
-            out.entry(row.try_get(0)?).or_default().push(GroupRef { id: row.try_get(1)?, display: row.try_get(2)? });
-        }
-    }
-    Ok(out)
-}
-
 async fn fill(
     conn: &mut SqliteConnection,
     source: SourceId,
@@ -264,14 +255,6 @@ async fn fill(
             r.members = load_members(conn, source, *pk, load.member_limit).await?;
         }
     }
-    if load.groups {
-        let ids: Vec<String> =
-            items.iter().filter(|(_, r)| r.kind == ResourceKind::User).map(|(_, r)| r.id.clone()).collect();
-        let mut groups = load_groups(conn, source, &ids).await?;
-        for (_, r) in items.iter_mut().filter(|(_, r)| r.kind == ResourceKind::User) {
-            r.groups = Some(groups.remove(&r.id).unwrap_or_default());
-        }
-    }
     Ok(())
 }
 
@@ -281,9 +264,11 @@ async fn fetch_for_write(
     kind: ResourceKind,
     id: &str,
     if_match: Option<u64>,
+    groups: bool,
 ) -> Result<(i64, StoredResource), StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?"
+        "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
+        columns(groups)
     )))
     .bind(source.0)
     .bind(kind.as_str())
@@ -398,7 +383,8 @@ impl SqliteStore {
     ) -> Result<Option<StoredResource>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?"
+            "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
+            columns(load.groups)
         )))
         .bind(source.0)
         .bind(kind.as_str())
@@ -425,14 +411,14 @@ impl SqliteStore {
     ) -> Result<StoredResource, StoreError> {
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
         write_data(&mut tx, pk, kind, &data, &at).await?;
         if let (ResourceKind::Group, Some(members)) = (kind, members) {
             apply_member_changes(&mut tx, source, pk, id, &[MemberChange::RemoveAll, MemberChange::Add(members)])
                 .await?;
         }
         journal(&mut tx, source, kind, id, ChangeKind::Replaced, &at).await?;
-        let (pk, stored) = fetch_for_write(&mut tx, source, kind, id, None).await?;
+        let (pk, stored) = fetch_for_write(&mut tx, source, kind, id, None, load.groups).await?;
         let mut items = [(pk, stored)];
         fill(&mut tx, source, &mut items, load).await?;
         tx.commit().await?;
@@ -451,7 +437,7 @@ impl SqliteStore {
     ) -> Result<StoredResource, StoreError> {
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, current) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        let (pk, current) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
         let mut data = current.data.clone();
         let member_changes = mutation(&mut data).map_err(StoreError::Rejected)?;
         let data_changed = data != current.data;
@@ -469,7 +455,7 @@ impl SqliteStore {
         if data_changed || members_changed {
             journal(&mut tx, source, kind, id, ChangeKind::Patched, &at).await?;
         }
-        let mut items = [fetch_for_write(&mut tx, source, kind, id, None).await?];
+        let mut items = [fetch_for_write(&mut tx, source, kind, id, None, load.groups).await?];
         fill(&mut tx, source, &mut items, load).await?;
         tx.commit().await?;
         let [(_, stored)] = items;
@@ -485,7 +471,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match).await?;
+        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
         sqlx::query("DELETE FROM resources WHERE pk = ?").bind(pk).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM memberships WHERE member_id = ? AND group_pk IN (SELECT pk FROM resources WHERE source_id = ?)")
             .bind(id)
@@ -523,7 +509,7 @@ impl SqliteStore {
         let offset = query.start_index.saturating_sub(1);
         let mut items = Vec::new();
         if query.count > 0 {
-            let sql = format!("SELECT {COLUMNS} {base} ORDER BY {order} LIMIT ? OFFSET ?");
+            let sql = format!("SELECT {} {base} ORDER BY {order} LIMIT ? OFFSET ?", columns(query.load.groups));
             let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
             for row in q.bind(query.count as i64).bind(offset as i64).fetch_all(&mut *conn).await? {
                 items.push(row_to_resource(&row)?);
@@ -532,6 +518,13 @@ impl SqliteStore {
         // A short first page already tells the total; counting costs a second pass.
         let total = if offset == 0 && (items.len() as u64) < query.count {
             items.len() as u64
+        } else if query.filter.is_none() {
+            let n: Option<i64> = sqlx::query_scalar("SELECT n FROM resource_counts WHERE source_id = ? AND kind = ?")
+                .bind(source.0)
+                .bind(kind.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            n.unwrap_or(0) as u64
         } else {
             let sql = format!("SELECT COUNT(*) {base}");
             let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
@@ -539,24 +532,6 @@ impl SqliteStore {
         };
         fill(&mut conn, source, &mut items, query.load).await?;
         Ok(ListPage { total, items: items.into_iter().map(|(_, r)| r).collect() })
-    }
-
-    pub(super) async fn members_page_impl(
-        &self,
-        source: SourceId,
-        group_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Member>, StoreError> {
-        let mut conn = self.read.acquire().await?;
-        let pk: Option<i64> =
-            sqlx::query_scalar("SELECT pk FROM resources WHERE source_id = ? AND kind = 'Group' AND id = ?")
-                .bind(source.0)
-                .bind(group_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let pk = pk.ok_or_else(|| missing(ResourceKind::Group, group_id))?;
-        member_page(&mut conn, source, pk, after.unwrap_or(""), i64::from(limit)).await
     }
 
     pub(super) async fn changes_since_impl(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {

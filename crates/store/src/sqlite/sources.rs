@@ -6,8 +6,8 @@ use super::{SqliteStore, is_unique_violation, now};
 use crate::{Source, SourceAuth, SourceId, StoreError, TokenInfo};
 
 const SOURCE_COLUMNS: &str = "s.id, s.name, s.kind, s.created, \
-    (SELECT COUNT(*) FROM resources r WHERE r.source_id = s.id AND r.kind = 'User'), \
-    (SELECT COUNT(*) FROM resources r WHERE r.source_id = s.id AND r.kind = 'Group')";
+    IFNULL((SELECT n FROM resource_counts c WHERE c.source_id = s.id AND c.kind = 'User'), 0), \
+    IFNULL((SELECT n FROM resource_counts c WHERE c.source_id = s.id AND c.kind = 'Group'), 0)";
 
 fn source_from(row: &sqlx::sqlite::SqliteRow) -> Result<Source, StoreError> {
     Ok(Source {

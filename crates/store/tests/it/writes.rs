@@ -44,7 +44,9 @@ async fn every_write_is_journaled_in_order() {
         .unwrap();
     // A PATCH that changes nothing writes nothing.
     store.update(src, ResourceKind::User, &u.id, None, Box::new(|_| Ok(vec![])), Load::default()).await.unwrap();
+    assert_eq!(store.source("test").await.unwrap().unwrap().users, 1);
     store.delete(src, ResourceKind::User, &u.id, None).await.unwrap();
+    assert_eq!(store.source("test").await.unwrap().unwrap().users, 0, "counts follow deletes");
     let changes = store.changes_since(0, 100).await.unwrap();
     let kinds: Vec<&str> = changes.iter().map(|c| c.change.as_str()).collect();
     assert_eq!(kinds, ["created", "replaced", "patched", "deleted"]);

@@ -1,0 +1,296 @@
+"""Benchmarks idsync against two SCIM servers people use today, in one run on one machine.
+
+Started by scripts/bench, which builds idsync in release mode and installs the peers and wrk.
+Every server gets the same data (10,000 users, 100 groups of 100 members) and the same load, sent
+only to 127.0.0.1 with bounded duration. Figures go to bench/results.json and the README table.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IDSYNC = Path(os.environ["IDSYNC_BIN"])
+SCIM2_SERVER = os.environ["SCIM2_SERVER_BIN"]
+SCIMMY_DIR = Path(os.environ["SCIMMY_DIR"])
+USERS = int(os.environ.get("BENCH_USERS", "10000"))
+GROUPS = 100
+WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Target:
+    def __init__(self, key, label, port, path, token, proc):
+        self.key, self.label, self.port, self.path, self.token, self.proc = key, label, port, path, token, proc
+        self.local = threading.local()
+
+    def url(self, suffix=""):
+        return f"http://127.0.0.1:{self.port}{self.path}{suffix}"
+
+    def call(self, method, suffix, body=None, timeout=120):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"}
+        data = json.dumps(body) if body is not None else None
+        for attempt in range(2):
+            try:
+                conn.request(method, self.path + suffix, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                if resp.getheader("connection", "").lower() == "close" or resp.version == 10:
+                    conn.close()
+                return resp.status, (json.loads(raw) if raw else None)
+            except (http.client.HTTPException, ConnectionError):
+                conn.close()
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def wait_ready(self):
+        for _ in range(200):
+            try:
+                if self.call("GET", "/ServiceProviderConfig")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"{self.label} did not come up")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def start_idsync(data):
+    out = subprocess.run([IDSYNC, "--data-dir", data, "source", "add", "--name", "bench", "--json"], check=True, capture_output=True, text=True)
+    token = json.loads(out.stdout)["token"]
+    port = free_port()
+    env = dict(os.environ, IDSYNC_SCIM__RATE_LIMIT_PER_SECOND="0", RUST_LOG="warn")
+    proc = subprocess.Popen([IDSYNC, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=env, stderr=subprocess.DEVNULL)
+    return Target("idsync", "idsync", port, "/scim/v2/bench", token, proc)
+
+
+def start_scim2_server(token):
+    port = free_port()
+    proc = subprocess.Popen([SCIM2_SERVER, "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", token], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return Target("scim2_server", "scim2-server", port, "/v2", token, proc)
+
+
+def start_scimmy(token):
+    port = free_port()
+    env = dict(os.environ, NODE_PATH=str(SCIMMY_DIR / "node_modules"))
+    proc = subprocess.Popen(["node", str(SCIMMY_DIR / "scimmy-peer.mjs"), str(port), token], cwd=SCIMMY_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return Target("scimmy", "SCIMMY", port, "/scim/v2", token, proc)
+
+
+def user_body(i):
+    return {"schemas": [USER_SCHEMA], "userName": f"bench-{i}", "displayName": f"Bench User {i}", "active": True,
+            "name": {"givenName": "Bench", "familyName": f"User{i}"},
+            "emails": [{"value": f"bench-{i}@example.test", "type": "work", "primary": True}]}
+
+
+def load(t):
+    """Loads USERS users and GROUPS groups; returns the user ids in order."""
+    started = time.monotonic()
+    def create(i):
+        status, body = t.call("POST", "/Users", user_body(i))
+        if status != 201:
+            raise SystemExit(f"{t.label}: creating user {i} answered {status}: {body}")
+        return body["id"]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(create, range(USERS)))
+    for g in range(GROUPS):
+        members = [{"value": ids[i]} for i in range(g, USERS, GROUPS)]
+        status, body = t.call("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": f"bench-group-{g}", "members": members})
+        if status != 201:
+            raise SystemExit(f"{t.label}: creating group {g} answered {status}: {body}")
+    log(f"{t.label}: loaded {USERS} users and {GROUPS} groups in {time.monotonic() - started:.1f}s")
+    return ids
+
+
+def settle(t):
+    """Waits until a server has worked off what the last run left queued, so runs do not overlap."""
+    started = time.monotonic()
+    t.call("GET", "/ServiceProviderConfig", timeout=600)
+    waited = time.monotonic() - started
+    if waited > 1:
+        log(f"{t.label}: waited {waited:.0f}s for the previous run's requests to finish")
+
+
+def wrk(t, script, suffix, extra_env=None):
+    env = dict(os.environ, TOKEN=t.token, USERS=str(USERS), LUA_DIR=str(ROOT / "bench" / "lua"), **(extra_env or {}))
+    cmd = ["wrk", "-t2", "-c16", f"-d{WRK_SECONDS}s", "--latency", "-s", str(ROOT / "bench" / "lua" / script), t.url(suffix)]
+    settle(t)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=WRK_SECONDS + 60).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    statuses = {int(c): int(n) for c, n in re.findall(r"status (\d+): (\d+)", out)}
+    ok = sum(n for c, n in statuses.items() if 200 <= c < 300)
+    bad = sum(statuses.values()) - ok
+    if not rate:
+        log(f"{t.label} {script}: wrk failed; counted as not run")
+        return None
+    if ok == 0:
+        log(f"{t.label} {script}: not one request answered within {WRK_SECONDS}s")
+        return 0.0
+    if bad:
+        log(f"{t.label} {script}: {bad} of {ok + bad} answers were not 2xx: {statuses}")
+    value = float(rate.group(1)) * ok / (ok + bad)
+    log(f"{t.label} {script}: {value:.0f} req/s")
+    return round(value, 1)
+
+
+def add_member_latency(t, size, ids, extra_ids):
+    """p50 and p99 in ms of PATCH add-one-member to a group of `size` members."""
+    members = ids[:size]
+    status, body = t.call("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": f"latency-{size}", "members": [{"value": m} for m in members[:5000]]})
+    if status != 201:
+        log(f"{t.label}: group of {size} not created ({status})")
+        return None, None
+    gid = body["id"]
+    for start in range(5000, size, 5000):
+        chunk = [{"value": m} for m in members[start:start + 5000]]
+        status, _ = t.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": chunk}]})
+        if status not in (200, 204):
+            log(f"{t.label}: growing group to {size} failed ({status})")
+            return None, None
+    timings = []
+    deadline = time.monotonic() + 30
+    for i in range(SAMPLES):
+        if i >= 10 and time.monotonic() > deadline:
+            log(f"{t.label}: stopped after {i} samples (30 s budget)")
+            break
+        extra = extra_ids[i % len(extra_ids)]
+        t0 = time.perf_counter()
+        status, _ = t.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": extra}]}]})
+        timings.append((time.perf_counter() - t0) * 1000)
+        if status not in (200, 204):
+            log(f"{t.label}: add member answered {status}")
+            return None, None
+        t.call("PATCH", f"/Groups/{gid}", {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": f"members[value eq \"{extra}\"]"}]})
+    timings.sort()
+    p50, p99 = statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+    log(f"{t.label}: add member to a group of {size}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    return round(p50, 3), round(p99, 3)
+
+
+def grow_idsync(t, total):
+    """Adds users through Bulk until idsync holds `total`; returns the new ids."""
+    ids = []
+    for start in range(USERS, total, 1000):
+        ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": user_body(i)} for i in range(start, min(start + 1000, total))]
+        status, body = t.call("POST", "/Bulk", {"schemas": [BULK], "Operations": ops})
+        if status != 200:
+            raise SystemExit(f"idsync bulk load answered {status}")
+        ids += [op["location"].rsplit("/", 1)[1] for op in body["Operations"] if op["status"] == "201"]
+    return ids
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def main():
+    token = os.urandom(16).hex()
+    tmp = tempfile.mkdtemp(prefix="idsync-bench-")
+    targets = [start_idsync(tmp), start_scimmy(token), start_scim2_server(token)]
+    results = {}
+    def put(name, unit, key, value):
+        results.setdefault((name, unit), {})[key] = value
+    try:
+        for t in targets:
+            t.wait_ready()
+        ids = {}
+        for t in targets:
+            ids[t.key] = load(t)
+            ids_file = Path(tmp) / f"{t.key}.ids"
+            ids_file.write_text("\n".join(ids[t.key]) + "\n")
+            put("GET /Users by userName eq filter", "req/s", t.key, wrk(t, "get-filter.lua", "/Users"))
+            put("GET /Users list page of 100", "req/s", t.key, wrk(t, "get-list.lua", "/Users"))
+            put("PATCH /Users/{id} replace displayName", "req/s", t.key, wrk(t, "patch-user.lua", "/Users", {"IDS_FILE": str(ids_file)}))
+            put("POST /Users (idsync: committed to disk)", "req/s", t.key, wrk(t, "post-user.lua", "/Users"))
+        extra = {}
+        for t in targets:
+            extra[t.key] = [t.call("POST", "/Users", user_body(f"extra-{i}"))[1]["id"] for i in range(SAMPLES)]
+            for size in (1000, 10000):
+                p50, p99 = add_member_latency(t, size, ids[t.key], extra[t.key])
+                put(f"PATCH add one member, group of {size:,} (p50)", "ms", t.key, p50)
+                put(f"PATCH add one member, group of {size:,} (p99)", "ms", t.key, p99)
+        idsync = targets[0]
+        more = grow_idsync(idsync, 100_000)
+        p50, p99 = add_member_latency(idsync, 100_000, ids["idsync"] + more, extra["idsync"])
+        put("PATCH add one member, group of 100,000 (p50)", "ms", "idsync", p50)
+        put("PATCH add one member, group of 100,000 (p99)", "ms", "idsync", p99)
+        put("Peak RSS with 100,000 users", "MB", "idsync", peak_rss_mb(idsync.proc.pid))
+    finally:
+        for t in targets:
+            t.stop()
+    rows = [{"name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")} for (n, u), v in results.items()]
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    log(f"wrote {out}")
+    update_readme(rows)
+
+
+def ratio(a, b, unit):
+    if a is None or b is None or a == 0 or b == 0:
+        return ""
+    r = a / b if unit == "req/s" else b / a
+    return f"{r:.1f}×"
+
+
+def fmt(v):
+    return "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:g}")
+
+
+def update_readme(rows):
+    lines = ["| measure | unit | idsync | SCIMMY | scim2-server | vs SCIMMY | vs scim2-server |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['unit']} | {fmt(r['idsync'])} | {fmt(r['scimmy'])} | {fmt(r['scim2_server'])} | "
+                     f"{ratio(r['idsync'], r['scimmy'], r['unit'])} | {ratio(r['idsync'], r['scim2_server'], r['unit'])} |")
+    table = "\n".join(lines)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
+        readme.write_text(text)
+        log("updated the README table")
+
+
+if __name__ == "__main__":
+    main()
