@@ -1,7 +1,7 @@
 //! The SCIM operations themselves, shared by the HTTP handlers and `/Bulk`.
 
 use model::filter::Filter;
-use model::patch;
+use model::patch::{self, MemberChange};
 use model::resource::{Projection, normalize};
 use model::schema::{LIST_RESPONSE, ResourceTypeDef};
 use model::{ResourceKind, ScimError};
@@ -71,12 +71,19 @@ impl Ctx<'_> {
         proj: &Projection,
     ) -> Result<Rendered, ScimError> {
         let n = normalize(body, kind.definition())?;
+        let data = n.data;
         // PUT replaces the whole resource, so a group sent without members ends up with none.
-        let members = (kind == ResourceKind::Group).then(|| n.members.unwrap_or_default());
+        let members = (kind == ResourceKind::Group)
+            .then(|| vec![MemberChange::RemoveAll, MemberChange::Add(n.members.unwrap_or_default())])
+            .unwrap_or_default();
+        let mutation: store::Mutation = Box::new(move |current| {
+            current.clone_from(&data);
+            Ok(members.clone())
+        });
         let r = self
             .state
             .store
-            .replace(self.source.id, kind, id, if_match, n.data, members, load_for(kind, proj))
+            .update(self.source.id, kind, id, if_match, mutation, load_for(kind, proj))
             .await
             .map_err(store_error)?;
         Ok(self.rendered(&r, proj))

@@ -16,10 +16,10 @@ use serde_json::{Map, Value};
 pub use error::StoreError;
 pub use types::*;
 
-/// What a PATCH does to a stored resource: given its current data, change it in place and return the
-/// membership changes to apply alongside. Runs inside the write transaction, so the read and the
-/// write see the same version.
-pub type Mutation = Box<dyn FnOnce(&mut Map<String, Value>) -> Result<Vec<MemberChange>, ScimError> + Send>;
+/// What a PUT or PATCH does to a stored resource: given its current data, change it in place and
+/// return the membership changes to apply alongside. The store writes the result only if nothing
+/// else changed the resource since it was read, so the mutation may run more than once.
+pub type Mutation = Box<dyn Fn(&mut Map<String, Value>) -> Result<Vec<MemberChange>, ScimError> + Send + Sync>;
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -51,17 +51,6 @@ pub trait Store: Send + Sync {
         id: &str,
         load: Load,
     ) -> Result<Option<StoredResource>, StoreError>;
-    /// Replaces the resource's data; `members: None` leaves a group's members as they are.
-    async fn replace(
-        &self,
-        source: SourceId,
-        kind: ResourceKind,
-        id: &str,
-        if_match: Option<u64>,
-        data: Map<String, Value>,
-        members: Option<Vec<MemberRef>>,
-        load: Load,
-    ) -> Result<StoredResource, StoreError>;
     async fn update(
         &self,
         source: SourceId,

@@ -68,25 +68,6 @@ pub struct ListPage {
     pub items: Vec<StoredResource>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Created,
-    Replaced,
-    Patched,
-    Deleted,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Created => "created",
-            ChangeKind::Replaced => "replaced",
-            ChangeKind::Patched => "patched",
-            ChangeKind::Deleted => "deleted",
-        }
-    }
-}
-
 /// One entry of the change journal the sync engine consumes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -94,6 +75,7 @@ pub struct Change {
     pub source: SourceId,
     pub kind: ResourceKind,
     pub resource_id: String,
+    /// `created`, `updated` or `deleted`.
     pub change: String,
     pub at: String,
 }

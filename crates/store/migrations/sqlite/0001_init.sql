@@ -73,3 +73,22 @@ END;
 CREATE TRIGGER resources_counted_out AFTER DELETE ON resources BEGIN
     UPDATE resource_counts SET n = n - 1 WHERE source_id = OLD.source_id AND kind = OLD.kind;
 END;
+
+-- The change journal is written by triggers, so no write path can forget it and it always commits
+-- with the change it records.
+CREATE TRIGGER journal_created AFTER INSERT ON resources BEGIN
+    INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (NEW.source_id, NEW.kind, NEW.id, 'created', NEW.created);
+END;
+
+CREATE TRIGGER journal_updated AFTER UPDATE OF version ON resources BEGIN
+    INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (NEW.source_id, NEW.kind, NEW.id, 'updated', NEW.last_modified);
+END;
+
+-- A deleted user or group leaves every group that held it: those groups change version (and so
+-- are journaled as updated) and lose the membership.
+CREATE TRIGGER journal_deleted AFTER DELETE ON resources BEGIN
+    UPDATE resources SET version = version + 1, last_modified = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE source_id = OLD.source_id AND pk IN (SELECT group_pk FROM memberships WHERE member_id = OLD.id);
+    DELETE FROM memberships WHERE member_id = OLD.id AND group_pk IN (SELECT pk FROM resources WHERE source_id = OLD.source_id);
+    INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (OLD.source_id, OLD.kind, OLD.id, 'deleted', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+END;

@@ -201,18 +201,6 @@ impl crate::Store for SqliteStore {
     ) -> Result<Option<crate::StoredResource>, StoreError> {
         self.get_impl(source, kind, id, load).await
     }
-    async fn replace(
-        &self,
-        source: crate::SourceId,
-        kind: model::ResourceKind,
-        id: &str,
-        if_match: Option<u64>,
-        data: serde_json::Map<String, serde_json::Value>,
-        members: Option<Vec<model::resource::MemberRef>>,
-        load: crate::Load,
-    ) -> Result<crate::StoredResource, StoreError> {
-        self.replace_impl(source, kind, id, if_match, data, members, load).await
-    }
     async fn update(
         &self,
         source: crate::SourceId,

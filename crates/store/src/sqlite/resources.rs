@@ -9,9 +9,7 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use super::filter_sql::{Arg, sort_expr, translate, translate_members};
 use super::{SqliteStore, is_unique_violation, now};
-use crate::{
-    Change, ChangeKind, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource,
-};
+use crate::{Change, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource};
 
 const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r.version";
 /// A user's groups as one JSON column, so reading users needs no second query. CROSS JOIN keeps
@@ -90,25 +88,6 @@ fn bind_args<'q>(
         };
     }
     q
-}
-
-async fn journal(
-    conn: &mut SqliteConnection,
-    source: SourceId,
-    kind: ResourceKind,
-    id: &str,
-    change: ChangeKind,
-    at: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO changes (source_id, kind, resource_id, change, at) VALUES (?, ?, ?, ?, ?)")
-        .bind(source.0)
-        .bind(kind.as_str())
-        .bind(id)
-        .bind(change.as_str())
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Inserts memberships. A member that names an existing resource must be of the type the client
@@ -258,14 +237,14 @@ async fn fill(
     Ok(())
 }
 
-async fn fetch_for_write(
+/// One resource with its primary key; `groups` adds the user's groups column.
+async fn fetch(
     conn: &mut SqliteConnection,
     source: SourceId,
     kind: ResourceKind,
     id: &str,
-    if_match: Option<u64>,
     groups: bool,
-) -> Result<(i64, StoredResource), StoreError> {
+) -> Result<Option<(i64, StoredResource)>, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
         columns(groups)
@@ -274,28 +253,31 @@ async fn fetch_for_write(
     .bind(kind.as_str())
     .bind(id)
     .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| missing(kind, id))?;
-    let found = row_to_resource(&row)?;
-    if let Some(expected) = if_match {
-        if expected != found.1.version {
-            return Err(StoreError::VersionMismatch { current: found.1.version });
-        }
-    }
-    Ok(found)
+    .await?;
+    row.as_ref().map(row_to_resource).transpose()
 }
 
+fn check_version(found: &StoredResource, if_match: Option<u64>) -> Result<(), StoreError> {
+    match if_match {
+        Some(expected) if expected != found.version => Err(StoreError::VersionMismatch { current: found.version }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes new data if the row is still at `version`; returns whether it was.
 async fn write_data(
     conn: &mut SqliteConnection,
     pk: i64,
+    version: u64,
     kind: ResourceKind,
     data: &Map<String, Value>,
     at: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let name = name_of(kind, data)?;
     let json = serde_json::to_string(data).map_err(|e| StoreError::Database(e.to_string()))?;
     let result = sqlx::query(
-        "UPDATE resources SET data = ?, name = ?, name_folded = ?, external_id = ?, last_modified = ?, version = version + 1 WHERE pk = ?",
+        "UPDATE resources SET data = ?, name = ?, name_folded = ?, external_id = ?, last_modified = ?, \
+         version = version + 1 WHERE pk = ? AND version = ?",
     )
     .bind(json)
     .bind(&name)
@@ -303,14 +285,47 @@ async fn write_data(
     .bind(external_id(data))
     .bind(at)
     .bind(pk)
+    .bind(version as i64)
     .execute(conn)
     .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(done) => Ok(done.rows_affected() == 1),
         Err(e) if is_unique_violation(&e) => Err(taken(kind, &name)),
         Err(e) => Err(e.into()),
     }
 }
+
+async fn insert(
+    conn: &mut SqliteConnection,
+    source: SourceId,
+    r: &StoredResource,
+    name: &str,
+    json: String,
+) -> Result<i64, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO resources (source_id, kind, id, name, name_folded, external_id, data, created, last_modified, version) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING pk",
+    )
+    .bind(source.0)
+    .bind(r.kind.as_str())
+    .bind(&r.id)
+    .bind(name)
+    .bind(name.to_lowercase())
+    .bind(external_id(&r.data))
+    .bind(json)
+    .bind(&r.created)
+    .bind(&r.last_modified)
+    .fetch_one(conn)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row.try_get(0)?),
+        Err(e) if is_unique_violation(&e) => Err(taken(r.kind, name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Tries without a transaction this many times before falling back to one.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
 
 impl SqliteStore {
     pub(super) async fn create_impl(
@@ -324,56 +339,32 @@ impl SqliteStore {
         let json = serde_json::to_string(&data).map_err(|e| StoreError::Database(e.to_string()))?;
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO resources (source_id, kind, id, name, name_folded, external_id, data, created, last_modified, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING pk",
-        )
-        .bind(source.0)
-        .bind(kind.as_str())
-        .bind(&id)
-        .bind(&name)
-        .bind(name.to_lowercase())
-        .bind(external_id(&data))
-        .bind(json)
-        .bind(&at)
-        .bind(&at)
-        .fetch_one(&mut *tx)
-        .await;
-        let pk: i64 = match inserted {
-            Ok(row) => row.try_get(0)?,
-            Err(e) if is_unique_violation(&e) => return Err(taken(kind, &name)),
-            Err(e) => return Err(e.into()),
+        // A lone INSERT commits on its own (its triggers write the journal in the same commit);
+        // members need a transaction around it.
+        let mut stored = StoredResource {
+            id,
+            kind,
+            data,
+            created: at.clone(),
+            last_modified: at,
+            version: 1,
+            members: None,
+            groups: None,
         };
-        if kind == ResourceKind::Group && !members.is_empty() {
-            add_members(&mut tx, source, pk, &id, &members).await?;
+        if members.is_empty() {
+            insert(&mut *self.write.acquire().await?, source, &stored, &name, json).await?;
+            if kind == ResourceKind::Group {
+                stored.members = Some(Vec::new());
+            }
+            return Ok(stored);
         }
-        journal(&mut tx, source, kind, &id, ChangeKind::Created, &at).await?;
-        let mut items = [(
-            pk,
-            StoredResource {
-                id,
-                kind,
-                data,
-                created: at.clone(),
-                last_modified: at,
-                version: 1,
-                members: None,
-                groups: None,
-            },
-        )];
-        fill(
-            &mut tx,
-            source,
-            &mut items,
-            Load { members: kind == ResourceKind::Group, groups: kind == ResourceKind::User, member_limit: None },
-        )
-        .await?;
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let pk = insert(&mut tx, source, &stored, &name, json).await?;
+        add_members(&mut tx, source, pk, &stored.id, &members).await?;
+        stored.members = load_members(&mut tx, source, pk, None).await?;
         tx.commit().await?;
-        let [(_, stored)] = items;
         Ok(stored)
     }
-
     pub(super) async fn get_impl(
         &self,
         source: SourceId,
@@ -382,50 +373,16 @@ impl SqliteStore {
         load: Load,
     ) -> Result<Option<StoredResource>, StoreError> {
         let mut conn = self.read.acquire().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
-            columns(load.groups)
-        )))
-        .bind(source.0)
-        .bind(kind.as_str())
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut items = [row_to_resource(&row)?];
+        let Some(found) = fetch(&mut conn, source, kind, id, load.groups).await? else { return Ok(None) };
+        let mut items = [found];
         fill(&mut conn, source, &mut items, load).await?;
         let [(_, r)] = items;
         Ok(Some(r))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn replace_impl(
-        &self,
-        source: SourceId,
-        kind: ResourceKind,
-        id: &str,
-        if_match: Option<u64>,
-        data: Map<String, Value>,
-        members: Option<Vec<MemberRef>>,
-        load: Load,
-    ) -> Result<StoredResource, StoreError> {
-        let at = now();
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
-        write_data(&mut tx, pk, kind, &data, &at).await?;
-        if let (ResourceKind::Group, Some(members)) = (kind, members) {
-            apply_member_changes(&mut tx, source, pk, id, &[MemberChange::RemoveAll, MemberChange::Add(members)])
-                .await?;
-        }
-        journal(&mut tx, source, kind, id, ChangeKind::Replaced, &at).await?;
-        let (pk, stored) = fetch_for_write(&mut tx, source, kind, id, None, load.groups).await?;
-        let mut items = [(pk, stored)];
-        fill(&mut tx, source, &mut items, load).await?;
-        tx.commit().await?;
-        let [(_, stored)] = items;
-        Ok(stored)
-    }
-
+    /// Changes a resource. Without membership changes: read, apply, then one conditional UPDATE
+    /// that commits on its own, retried when another write got there first. With membership
+    /// changes, or after repeated collisions: all of it inside one write transaction.
     pub(super) async fn update_impl(
         &self,
         source: SourceId,
@@ -435,14 +392,43 @@ impl SqliteStore {
         mutation: Mutation,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let mut read = self.read.acquire().await?;
+            let (pk, current) =
+                fetch(&mut read, source, kind, id, load.groups).await?.ok_or_else(|| missing(kind, id))?;
+            check_version(&current, if_match)?;
+            let mut data = current.data.clone();
+            let member_changes = mutation(&mut data).map_err(StoreError::Rejected)?;
+            if !member_changes.is_empty() {
+                break;
+            }
+            if data == current.data {
+                let mut items = [(pk, current)];
+                fill(&mut read, source, &mut items, load).await?;
+                let [(_, r)] = items;
+                return Ok(r);
+            }
+            drop(read);
+            let at = now();
+            let mut write = self.write.acquire().await?;
+            if write_data(&mut write, pk, current.version, kind, &data, &at).await? {
+                drop(write);
+                let mut items =
+                    [(pk, StoredResource { data, last_modified: at, version: current.version + 1, ..current })];
+                fill(&mut *self.read.acquire().await?, source, &mut items, load).await?;
+                let [(_, r)] = items;
+                return Ok(r);
+            }
+        }
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, current) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
+        let (pk, current) = fetch(&mut tx, source, kind, id, false).await?.ok_or_else(|| missing(kind, id))?;
+        check_version(&current, if_match)?;
         let mut data = current.data.clone();
         let member_changes = mutation(&mut data).map_err(StoreError::Rejected)?;
         let data_changed = data != current.data;
         if data_changed {
-            write_data(&mut tx, pk, kind, &data, &at).await?;
+            write_data(&mut tx, pk, current.version, kind, &data, &at).await?;
         }
         let members_changed = apply_member_changes(&mut tx, source, pk, id, &member_changes).await? > 0;
         if members_changed && !data_changed {
@@ -452,16 +438,15 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        if data_changed || members_changed {
-            journal(&mut tx, source, kind, id, ChangeKind::Patched, &at).await?;
-        }
-        let mut items = [fetch_for_write(&mut tx, source, kind, id, None, load.groups).await?];
+        let mut items = [fetch(&mut tx, source, kind, id, load.groups).await?.ok_or_else(|| missing(kind, id))?];
         fill(&mut tx, source, &mut items, load).await?;
         tx.commit().await?;
         let [(_, stored)] = items;
         Ok(stored)
     }
 
+    /// One DELETE; triggers drop the memberships that name the resource, bump the groups that
+    /// held it and write the journal, all in the same commit.
     pub(super) async fn delete_impl(
         &self,
         source: SourceId,
@@ -469,18 +454,24 @@ impl SqliteStore {
         id: &str,
         if_match: Option<u64>,
     ) -> Result<(), StoreError> {
-        let at = now();
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let (pk, _) = fetch_for_write(&mut tx, source, kind, id, if_match, false).await?;
-        sqlx::query("DELETE FROM resources WHERE pk = ?").bind(pk).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM memberships WHERE member_id = ? AND group_pk IN (SELECT pk FROM resources WHERE source_id = ?)")
-            .bind(id)
-            .bind(source.0)
-            .execute(&mut *tx)
-            .await?;
-        journal(&mut tx, source, kind, id, ChangeKind::Deleted, &at).await?;
-        tx.commit().await?;
-        Ok(())
+        let deleted = sqlx::query(
+            "DELETE FROM resources WHERE source_id = ? AND kind = ? AND id = ? AND (?4 IS NULL OR version = ?4)",
+        )
+        .bind(source.0)
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(if_match.map(|v| v as i64))
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            return Ok(());
+        }
+        let mut read = self.read.acquire().await?;
+        match fetch(&mut read, source, kind, id, false).await? {
+            Some((_, found)) => Err(StoreError::VersionMismatch { current: found.version }),
+            None => Err(missing(kind, id)),
+        }
     }
 
     pub(super) async fn list_impl(

@@ -16,18 +16,12 @@ fn member(id: &str) -> MemberRef {
 async fn every_write_is_journaled_in_order() {
     let (_d, store, src) = super::open().await;
     let u = store.create(src, ResourceKind::User, obj(json!({"userName": "a"})), vec![]).await.unwrap();
-    store
-        .replace(
-            src,
-            ResourceKind::User,
-            &u.id,
-            Some(1),
-            obj(json!({"userName": "a", "title": "x"})),
-            None,
-            Load::default(),
-        )
-        .await
-        .unwrap();
+    let replacement = obj(json!({"userName": "a", "title": "x"}));
+    let put: store::Mutation = Box::new(move |d| {
+        d.clone_from(&replacement);
+        Ok(vec![])
+    });
+    store.update(src, ResourceKind::User, &u.id, Some(1), put, Load::default()).await.unwrap();
     store
         .update(
             src,
@@ -49,7 +43,7 @@ async fn every_write_is_journaled_in_order() {
     assert_eq!(store.source("test").await.unwrap().unwrap().users, 0, "counts follow deletes");
     let changes = store.changes_since(0, 100).await.unwrap();
     let kinds: Vec<&str> = changes.iter().map(|c| c.change.as_str()).collect();
-    assert_eq!(kinds, ["created", "replaced", "patched", "deleted"]);
+    assert_eq!(kinds, ["created", "updated", "updated", "deleted"]);
     assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(changes.iter().all(|c| c.resource_id == u.id && c.source == src));
     assert_eq!(store.changes_since(changes[1].seq, 100).await.unwrap().len(), 2);
@@ -174,4 +168,46 @@ async fn rotated_tokens_expire() {
     store.rotate_token("test", &[9; 32], 0).await.unwrap();
     let auth = store.source_auth("test").await.unwrap().unwrap();
     assert_eq!(auth.token_hashes, vec![[9; 32]]);
+}
+
+#[tokio::test]
+async fn concurrent_updates_lose_nothing() {
+    let (_d, store, src) = super::open().await;
+    let u = store.create(src, ResourceKind::User, obj(json!({"userName": "busy"})), vec![]).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..24 {
+        let (store, id) = (store.clone(), u.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let add: store::Mutation = Box::new(move |d| {
+                let emails = d.entry("emails").or_insert_with(|| json!([]));
+                emails.as_array_mut().unwrap().push(json!({"value": format!("{n}@x")}));
+                Ok(vec![])
+            });
+            store.update(src, ResourceKind::User, &id, None, add, Load::default()).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let after = store.get(src, ResourceKind::User, &u.id, Load::default()).await.unwrap().unwrap();
+    assert_eq!(after.data["emails"].as_array().unwrap().len(), 24, "every concurrent change is kept");
+    assert_eq!(after.version, 25);
+}
+
+#[tokio::test]
+async fn deleting_a_member_changes_its_groups() {
+    let (_d, store, src) = super::open().await;
+    let u = store.create(src, ResourceKind::User, obj(json!({"userName": "leaver"})), vec![]).await.unwrap();
+    let g =
+        store.create(src, ResourceKind::Group, obj(json!({"displayName": "team"})), vec![member(&u.id)]).await.unwrap();
+    let before = store.changes_since(0, 100).await.unwrap().last().unwrap().seq;
+    store.delete(src, ResourceKind::User, &u.id, None).await.unwrap();
+    let g2 =
+        store.get(src, ResourceKind::Group, &g.id, Load { members: true, ..Load::default() }).await.unwrap().unwrap();
+    assert_eq!(g2.version, g.version + 1, "the group's ETag changes");
+    assert_eq!(g2.members, Some(vec![]));
+    let journal: Vec<(String, String)> =
+        store.changes_since(before, 100).await.unwrap().into_iter().map(|c| (c.resource_id, c.change)).collect();
+    assert!(journal.contains(&(g.id.clone(), "updated".into())), "{journal:?}");
+    assert!(journal.contains(&(u.id.clone(), "deleted".into())), "{journal:?}");
 }
