@@ -43,6 +43,27 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migra
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+/// SQLite's own automatic checkpoints copy the WAL back into the database, but through sqlx the
+/// WAL is never rewound to its start, so under steady writes it grows without end (and every
+/// append to fresh file pages costs the kernel zeroing them). A RESTART checkpoint rewinds it.
+const WAL_RESTART_BYTES: u64 = 16 * 1024 * 1024;
+const WAL_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+fn spawn_checkpointer(write: SqlitePool, wal: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(WAL_CHECK_INTERVAL).await;
+            let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            if size > WAL_RESTART_BYTES {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&write).await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        }
+    })
 }
 
 impl SqliteStore {
@@ -79,11 +100,14 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        let checkpointer =
+            spawn_checkpointer(write.clone(), std::path::PathBuf::from(format!("{}-wal", path.display())));
+        Ok(SqliteStore { write, read, checkpointer })
     }
 
     /// Waits for in-flight statements, then checkpoints and closes every connection.
     pub async fn close(&self) {
+        self.checkpointer.abort();
         self.read.close().await;
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.write).await;
         self.write.close().await;

@@ -337,7 +337,8 @@ impl SqliteStore {
     ) -> Result<StoredResource, StoreError> {
         let name = name_of(kind, &data)?;
         let json = serde_json::to_string(&data).map_err(|e| StoreError::Database(e.to_string()))?;
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered ids keep the id index appending at its end instead of touching a random page.
+        let id = uuid::Uuid::now_v7().to_string();
         let at = now();
         // A lone INSERT commits on its own (its triggers write the journal in the same commit);
         // members need a transaction around it.
