@@ -273,7 +273,7 @@ def ratio(a, b, unit):
 
 
 def fmt(v):
-    return "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:g}")
+    return "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")
 
 
 def update_readme(rows):

@@ -360,10 +360,10 @@ fn apply_path(
         (None, Some(sub)) => apply_sub_everywhere(holder, kind, target, sub, value)?,
         (Some(filter), sub) => apply_filtered(holder, kind, target, filter, sub.as_deref(), value)?,
     }
-    if let Namespace::Extension(urn) = &target.ns {
-        if data.get(*urn).and_then(Value::as_object).is_some_and(Map::is_empty) {
-            data.remove(*urn);
-        }
+    if let Namespace::Extension(urn) = &target.ns
+        && data.get(*urn).and_then(Value::as_object).is_some_and(Map::is_empty)
+    {
+        data.remove(*urn);
     }
     Ok(())
 }

@@ -128,7 +128,11 @@ fn split_urn<'a>(token: &'a str, rt: &'static ResourceTypeDef) -> Result<(Namesp
     }
     match token.rfind(':') {
         Some(i) if i > 4 && i + 1 < token.len() => {
-            Ok((Namespace::Unregistered(token[..i].to_string()), &token[i + 1..]))
+            let urn = &token[..i];
+            if !urn.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:+".contains(&b)) {
+                return Err(format!("'{}' is not a valid schema URN", urn.escape_debug()));
+            }
+            Ok((Namespace::Unregistered(urn.to_string()), &token[i + 1..]))
         }
         _ => Err(format!("'{token}' is a schema URN without an attribute name")),
     }
@@ -218,6 +222,7 @@ mod tests {
         assert!(resolve("a.b.c", &USER_TYPE).is_err());
         assert!(resolve("9abc", &USER_TYPE).is_err());
         assert!(resolve("urn:ietf:params:scim:schemas:core:2.0:User", &USER_TYPE).is_err());
+        assert!(resolve("urn:\0\0:attr", &USER_TYPE).is_err(), "found by fuzzing");
     }
 
     #[test]

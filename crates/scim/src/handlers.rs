@@ -37,10 +37,8 @@ fn resource_response(status: StatusCode, r: &Rendered, with_location: bool) -> R
     if let Ok(v) = HeaderValue::from_str(&crate::render::etag(r.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
-    if with_location {
-        if let Ok(v) = HeaderValue::from_str(&r.location) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
+    if with_location && let Ok(v) = HeaderValue::from_str(&r.location) {
+        resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
 }

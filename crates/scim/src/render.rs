@@ -48,14 +48,14 @@ pub fn render(r: &StoredResource, base: &str, projection: &Projection) -> Value 
             .collect();
         out.insert("members".into(), Value::Array(list));
     }
-    if let Some(groups) = &r.groups {
-        if !groups.is_empty() {
-            let list: Vec<Value> = groups
+    if let Some(groups) = &r.groups
+        && !groups.is_empty()
+    {
+        let list: Vec<Value> = groups
                 .iter()
                 .map(|g| json!({"value": g.id, "$ref": location(base, ResourceKind::Group, &g.id), "display": g.display, "type": "direct"}))
                 .collect();
-            out.insert("groups".into(), Value::Array(list));
-        }
+        out.insert("groups".into(), Value::Array(list));
     }
     out.insert(
         "meta".into(),

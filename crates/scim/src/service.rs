@@ -73,9 +73,11 @@ impl Ctx<'_> {
         let n = normalize(body, kind.definition())?;
         let data = n.data;
         // PUT replaces the whole resource, so a group sent without members ends up with none.
-        let members = (kind == ResourceKind::Group)
-            .then(|| vec![MemberChange::RemoveAll, MemberChange::Add(n.members.unwrap_or_default())])
-            .unwrap_or_default();
+        let members = if kind == ResourceKind::Group {
+            vec![MemberChange::RemoveAll, MemberChange::Add(n.members.unwrap_or_default())]
+        } else {
+            Default::default()
+        };
         let mutation: store::Mutation = Box::new(move |current| {
             current.clone_from(&data);
             Ok(members.clone())

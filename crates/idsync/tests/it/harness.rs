@@ -1,5 +1,5 @@
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,8 +25,8 @@ pub fn add_source(data_dir: &Path, name: &str) -> String {
 pub struct Server {
     pub child: Child,
     pub root: String,
-    pub data_dir: PathBuf,
     pub log: mpsc::Receiver<String>,
+    startup: Vec<String>,
 }
 
 impl Server {
@@ -53,14 +53,24 @@ impl Server {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut startup = Vec::new();
         loop {
-            let line = rx.recv_timeout(Duration::from_secs(20)).expect("idsync serve printed nothing");
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("idsync serve exited or printed nothing: {startup:?}");
+            };
+            startup.push(line.clone());
             if let Some(at) = line.find("SCIM sources at http://") {
                 let rest = &line[at + "SCIM sources at ".len()..];
                 let root = rest.split("/scim/v2").next().unwrap().to_string();
-                return Server { child, root, data_dir: data_dir.to_path_buf(), log: rx };
+                return Server { child, root, log: rx, startup };
             }
-            assert!(std::time::Instant::now() < deadline, "server did not start");
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not start: {startup:?}");
+            }
         }
     }
 
@@ -75,7 +85,7 @@ impl Server {
 
     /// Everything the server logged so far.
     pub fn logged(&self) -> String {
-        self.log.try_iter().collect::<Vec<_>>().join("\n")
+        self.startup.iter().cloned().chain(self.log.try_iter()).collect::<Vec<_>>().join("\n")
     }
 }
 

@@ -51,3 +51,31 @@ fn unsafe_free_sigterm(pid: u32) {
     let ok = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(ok.success());
 }
+
+#[tokio::test]
+async fn json_logs_and_power_durability() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = crate::harness::add_source(dir.path(), "json");
+    let server = crate::harness::Server::start_with(
+        dir.path(),
+        &[("IDSYNC_LOG_FORMAT", "json"), ("IDSYNC_DURABILITY", "power")],
+    );
+    let scim = server.scim("json", &token);
+    scim.create_user("fsynced").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = server.logged();
+    let line = log.lines().find(|l| l.contains("\"level\"")).unwrap_or_else(|| panic!("no JSON log line in: {log}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+    assert!(v["message"].is_string(), "{line}");
+}
+
+#[test]
+fn bad_settings_are_refused_with_their_name() {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .env("IDSYNC_DURABILITY", "sometimes")
+        .args(["source", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("durability"), "{}", String::from_utf8_lossy(&out.stderr));
+}

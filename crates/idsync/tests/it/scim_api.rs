@@ -271,7 +271,7 @@ async fn groups_list_members_and_users_list_groups() {
     let (_d, _s, scim) = started();
     let u1 = scim.create_user("m1").await;
     let u2 = scim.create_user("m2").await;
-    let g = scim.create_group("Admins", &[u1.clone()]).await;
+    let g = scim.create_group("Admins", std::slice::from_ref(&u1)).await;
     let r =
         scim.patch(&format!("/Groups/{g}"), json!([{"op": "add", "path": "members", "value": [{"value": u2}]}])).await;
     assert_eq!(r.status, 200, "{}", r.body);

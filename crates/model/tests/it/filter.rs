@@ -147,6 +147,13 @@ fn invalid_filters_say_what_is_wrong() {
 }
 
 #[test]
+fn numbers_survive_printing_exactly() {
+    // Found by fuzzing: without exact float parsing the printed filter parsed to another number.
+    let f = Filter::parse("urn:acme:1.0:User:n gt 8.33e46", &USER_TYPE, FilterLimits::default()).unwrap();
+    assert_eq!(Filter::parse(&f.to_string(), &USER_TYPE, FilterLimits::default()).unwrap(), f);
+}
+
+#[test]
 fn limits_bound_length_and_depth() {
     let limits = FilterLimits { max_length: 20, max_depth: 3 };
     let e = Filter::parse("userName eq \"a very long value\"", &USER_TYPE, limits).unwrap_err();

@@ -43,7 +43,7 @@ fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn ns_segments<'a>(path: &'a AttrPath) -> Vec<&'a str> {
+fn ns_segments(path: &AttrPath) -> Vec<&str> {
     let mut segs = Vec::new();
     match &path.ns {
         Namespace::Core => {}

@@ -57,10 +57,10 @@ fn spawn_checkpointer(write: SqlitePool, wal: std::path::PathBuf) -> tokio::task
         loop {
             tokio::time::sleep(WAL_CHECK_INTERVAL).await;
             let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-            if size > WAL_RESTART_BYTES {
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&write).await {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-                }
+            if size > WAL_RESTART_BYTES
+                && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&write).await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
             }
         }
     })

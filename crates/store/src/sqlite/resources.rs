@@ -20,7 +20,8 @@ const GROUPS_COLUMN: &str = "(SELECT json_group_array(json_array(g.id, g.name)) 
 fn columns(groups: bool) -> String {
     format!("{COLUMNS}, {}", if groups { GROUPS_COLUMN } else { "NULL" })
 }
-/// Members and groups are read in pages of this size so a huge group never needs one huge query.
+
+/// Members are read in pages of this size so a huge group never needs one huge query.
 const PAGE: i64 = 5000;
 
 fn kind_from(s: &str) -> ResourceKind {

@@ -86,10 +86,10 @@ impl SqliteStore {
         let id = SourceId(first.try_get(0)?);
         let mut token_hashes = Vec::with_capacity(rows.len());
         for row in &rows {
-            if let Some(bytes) = row.try_get::<Option<Vec<u8>>, _>(1)? {
-                if let Ok(hash) = <[u8; 32]>::try_from(bytes.as_slice()) {
-                    token_hashes.push(hash);
-                }
+            if let Some(bytes) = row.try_get::<Option<Vec<u8>>, _>(1)?
+                && let Ok(hash) = <[u8; 32]>::try_from(bytes.as_slice())
+            {
+                token_hashes.push(hash);
             }
         }
         Ok(Some(SourceAuth { id, token_hashes }))
