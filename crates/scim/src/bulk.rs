@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::ScimState;
 use crate::auth::SourceCtx;
 use crate::error::{ApiError, error_body};
-use crate::handlers::{base_url, scim_response};
+use crate::handlers::scim_response;
 use crate::render::{etag, parse_etag};
 use crate::request::read_json;
 use crate::service::Ctx;
@@ -187,7 +187,7 @@ pub async fn bulk(
         ),
     };
     let parsed: Vec<Op> = ops.iter().enumerate().map(|(i, v)| parse_op(i, v)).collect::<Result<_, _>>()?;
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
 
     let declared: HashMap<String, usize> =
         parsed.iter().filter_map(|o| o.bulk_id.clone().map(|b| (b, o.index))).collect();

@@ -43,6 +43,14 @@ fn resource_response(status: StatusCode, r: &Rendered, with_location: bool) -> R
     resp
 }
 
+fn empty_with_etag(status: StatusCode, version: u64) -> Response {
+    let mut resp = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&crate::render::etag(version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
 fn kind_of(segment: &str) -> Result<ResourceKind, ApiError> {
     ResourceKind::from_endpoint(segment)
         .ok_or_else(|| ApiError(ScimError::not_found(format!("there is no '{segment}' endpoint; use Users or Groups"))))
@@ -73,7 +81,7 @@ pub async fn list(
         attributes: params.get("attributes").map(str::to_string),
         excluded: params.get("excludedAttributes").map(str::to_string),
     };
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     Ok(scim_response(StatusCode::OK, &ctx.list(kind, req).await?))
 }
 
@@ -133,7 +141,7 @@ pub async fn search(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let req = search_request(&body)?;
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     Ok(scim_response(StatusCode::OK, &ctx.list(kind, req).await?))
 }
 
@@ -146,7 +154,7 @@ pub async fn search_all(
 ) -> Result<Response, ApiError> {
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let req = search_request(&body)?;
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     Ok(scim_response(StatusCode::OK, &ctx.search_all(req).await?))
 }
 
@@ -161,7 +169,7 @@ pub async fn create(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     let r = ctx.create(kind, body, &proj).await?;
     Ok(resource_response(StatusCode::CREATED, &r, true))
 }
@@ -175,14 +183,10 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     let r = ctx.get(kind, &id, &proj).await?;
     if if_none_match(&headers, r.version) {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&crate::render::etag(r.version)) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-        return Ok(resp);
+        return Ok(empty_with_etag(StatusCode::NOT_MODIFIED, r.version));
     }
     Ok(resource_response(StatusCode::OK, &r, false))
 }
@@ -198,7 +202,7 @@ pub async fn replace(
     let kind = kind_of(&resource)?;
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     let r = ctx.replace(kind, &id, if_match(&headers)?, body, &proj).await?;
     Ok(resource_response(StatusCode::OK, &r, false))
 }
@@ -215,18 +219,12 @@ pub async fn patch(
     let body = read_json(&headers, body, state.config.max_body_bytes).await?;
     let params = Params::parse(q.as_deref());
     let proj = query_projection(&params, kind);
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     match ctx.patch(kind, &id, if_match(&headers)?, &body, &proj).await? {
         Ok(r) => Ok(resource_response(StatusCode::OK, &r, false)),
         // RFC 7644 §3.5.2 allows 204 when no attributes were asked for; echoing 100,000 members
         // after a one-member change would make the change cost as much as the group is large.
-        Err(version) => {
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            if let Ok(v) = HeaderValue::from_str(&crate::render::etag(version)) {
-                resp.headers_mut().insert(header::ETAG, v);
-            }
-            Ok(resp)
-        }
+        Err(version) => Ok(empty_with_etag(StatusCode::NO_CONTENT, version)),
     }
 }
 
@@ -237,7 +235,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let ctx = Ctx { base: base_url(&state, &headers, &src.name), state: &state, source: &src };
+    let ctx = Ctx::new(&state, &src, &headers);
     ctx.delete(kind, &id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -36,7 +36,11 @@ fn load_for(kind: ResourceKind, proj: &Projection) -> Load {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a ScimState, source: &'a SourceCtx, headers: &axum::http::HeaderMap) -> Self {
+        Ctx { base: crate::handlers::base_url(state, headers, &source.name), state, source }
+    }
+
     fn rendered(&self, r: &StoredResource, proj: &Projection) -> Rendered {
         Rendered {
             body: render(r, &self.base, proj),
