@@ -41,7 +41,14 @@ async fn user_lifecycle_with_etags() {
     assert_eq!(patched.body["active"], false);
     assert_eq!(patched.body["displayName"], "Ann A.");
 
-    assert_eq!(scim.delete(&format!("/Users/{id}")).await.status, 204);
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    scim.send(Method::PATCH, &format!("/Users/{id}"), Some(&patch), &[("if-match", "W/\"2\"")])
+        .await
+        .assert_error(412, None);
+    scim.send(Method::DELETE, &format!("/Users/{id}"), None, &[("if-match", "W/\"1\"")]).await.assert_error(412, None);
+    let current = patched.header("etag").unwrap().to_string();
+    assert_eq!(current, "W/\"3\"");
+    assert_eq!(scim.send(Method::DELETE, &format!("/Users/{id}"), None, &[("if-match", &current)]).await.status, 204);
     scim.get(&format!("/Users/{id}")).await.assert_error(404, None);
     scim.delete(&format!("/Users/{id}")).await.assert_error(404, None);
 }
@@ -187,6 +194,35 @@ async fn rate_limit_answers_429_with_retry_after() {
     let limited = &statuses[4];
     limited.assert_error(429, None);
     assert!(limited.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+}
+
+#[tokio::test]
+async fn configured_limits_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = add_source(dir.path(), "small");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("IDSYNC_SCIM__MAX_FILTER_LENGTH", "30"),
+            ("IDSYNC_SCIM__MAX_COUNT", "2"),
+            ("IDSYNC_SCIM__DEFAULT_COUNT", "2"),
+            ("IDSYNC_SCIM__MAX_BODY_BYTES", "300"),
+        ],
+    );
+    let scim = server.scim("small", &token);
+    for n in ["a", "b", "c"] {
+        scim.create_user(n).await;
+    }
+    let r = scim.get(&format!("/Users?filter={}", urlencode("userName eq \"a-rather-long-user-name\""))).await;
+    r.assert_error(400, Some("invalidFilter"));
+    assert!(r.body["detail"].as_str().unwrap().contains("limit"), "{}", r.body);
+    let page = scim.get("/Users?count=50").await;
+    assert_eq!(page.body["itemsPerPage"], 2, "count is capped at max_count");
+    assert_eq!(page.body["totalResults"], 3);
+    assert_eq!(scim.get("/ServiceProviderConfig").await.body["filter"]["maxResults"], 2);
+    let mut big = user("big");
+    big["title"] = json!("x".repeat(400));
+    scim.post("/Users", &big).await.assert_error(413, None);
 }
 
 #[tokio::test]
