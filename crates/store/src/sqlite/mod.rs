@@ -2,6 +2,7 @@
 //! queueing in the pool beats SQLITE_BUSY retries), a pool of readers.
 
 mod filter_sql;
+mod reader;
 mod resources;
 mod sources;
 
@@ -41,6 +42,7 @@ impl FromStr for Durability {
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
 
 pub struct SqliteStore {
+    path: std::path::PathBuf,
     write: SqlitePool,
     read: SqlitePool,
     checkpointer: tokio::task::JoinHandle<()>,
@@ -102,7 +104,7 @@ impl SqliteStore {
             .await?;
         let checkpointer =
             spawn_checkpointer(write.clone(), std::path::PathBuf::from(format!("{}-wal", path.display())));
-        Ok(SqliteStore { write, read, checkpointer })
+        Ok(SqliteStore { path: path.to_path_buf(), write, read, checkpointer })
     }
 
     /// Waits for in-flight statements, then checkpoints and closes every connection.

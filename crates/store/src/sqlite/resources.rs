@@ -7,7 +7,10 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
+use rusqlite::types::Value as SqlValue;
+
 use super::filter_sql::{Arg, sort_expr, translate, translate_members};
+use super::reader;
 use super::{SqliteStore, is_unique_violation, now};
 use crate::{Change, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource};
 
@@ -28,12 +31,48 @@ fn kind_from(s: &str) -> ResourceKind {
     if s == "Group" { ResourceKind::Group } else { ResourceKind::User }
 }
 
-fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError> {
-    let data: String = row.try_get(3)?;
-    let data: Map<String, Value> =
-        serde_json::from_str(&data).map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
-    let kind: String = row.try_get(2)?;
-    let groups = match row.try_get::<Option<String>, _>(7)? {
+/// The columns of `columns()`, as read by either driver.
+struct RawRow {
+    pk: i64,
+    id: String,
+    kind: String,
+    data: String,
+    created: String,
+    last_modified: String,
+    version: i64,
+    groups: Option<String>,
+}
+
+fn raw_from_sqlx(row: &SqliteRow) -> Result<RawRow, StoreError> {
+    Ok(RawRow {
+        pk: row.try_get(0)?,
+        id: row.try_get(1)?,
+        kind: row.try_get(2)?,
+        data: row.try_get(3)?,
+        created: row.try_get(4)?,
+        last_modified: row.try_get(5)?,
+        version: row.try_get(6)?,
+        groups: row.try_get(7)?,
+    })
+}
+
+fn raw_from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        pk: row.get(0)?,
+        id: row.get(1)?,
+        kind: row.get(2)?,
+        data: row.get(3)?,
+        created: row.get(4)?,
+        last_modified: row.get(5)?,
+        version: row.get(6)?,
+        groups: row.get(7)?,
+    })
+}
+
+fn resource_from(raw: RawRow) -> Result<(i64, StoredResource), StoreError> {
+    let data: Map<String, Value> = serde_json::from_str(&raw.data)
+        .map_err(|e| StoreError::Database(format!("stored resource is not JSON: {e}")))?;
+    let groups = match raw.groups {
         None => None,
         Some(json) => {
             let pairs: Vec<(String, String)> = serde_json::from_str(&json)
@@ -42,18 +81,22 @@ fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError>
         }
     };
     Ok((
-        row.try_get(0)?,
+        raw.pk,
         StoredResource {
-            id: row.try_get(1)?,
-            kind: kind_from(&kind),
+            id: raw.id,
+            kind: kind_from(&raw.kind),
             data,
-            created: row.try_get(4)?,
-            last_modified: row.try_get(5)?,
-            version: row.try_get::<i64, _>(6)? as u64,
+            created: raw.created,
+            last_modified: raw.last_modified,
+            version: raw.version as u64,
             members: None,
             groups,
         },
     ))
+}
+
+fn row_to_resource(row: &SqliteRow) -> Result<(i64, StoredResource), StoreError> {
+    resource_from(raw_from_sqlx(row)?)
 }
 
 /// The name a resource is unique and indexed by: userName for users, displayName for groups.
@@ -374,10 +417,20 @@ impl SqliteStore {
         id: &str,
         load: Load,
     ) -> Result<Option<StoredResource>, StoreError> {
-        let mut conn = self.read.acquire().await?;
-        let Some(found) = fetch(&mut conn, source, kind, id, load.groups).await? else { return Ok(None) };
-        let mut items = [found];
-        fill(&mut conn, source, &mut items, load).await?;
+        let sql = format!(
+            "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
+            columns(load.groups)
+        );
+        let raw = reader::read(&self.path, |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map(rusqlite::params![source.0, kind.as_str(), id], raw_from_rusqlite)?;
+            rows.next().transpose()
+        })?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut items = [resource_from(raw)?];
+        if load.members && kind == ResourceKind::Group {
+            fill(&mut *self.read.acquire().await?, source, &mut items, load).await?;
+        }
         let [(_, r)] = items;
         Ok(Some(r))
     }
@@ -498,33 +551,40 @@ impl SqliteStore {
             }
             None => "r.pk".into(),
         };
-        let mut conn = self.read.acquire().await?;
         let offset = query.start_index.saturating_sub(1);
-        let mut items = Vec::new();
-        if query.count > 0 {
-            let sql = format!("SELECT {} {base} ORDER BY {order} LIMIT ? OFFSET ?", columns(query.load.groups));
-            let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
-            for row in q.bind(query.count as i64).bind(offset as i64).fetch_all(&mut *conn).await? {
-                items.push(row_to_resource(&row)?);
+        let head = || [SqlValue::Integer(source.0), SqlValue::Text(kind.as_str().into())];
+        let page_sql = format!("SELECT {} {base} ORDER BY {order} LIMIT ? OFFSET ?", columns(query.load.groups));
+        let count_sql = format!("SELECT COUNT(*) {base}");
+        let (raws, total) = reader::read(&self.path, |c| {
+            let mut raws = Vec::new();
+            if query.count > 0 {
+                let mut values = reader::params(head(), &args);
+                values.extend([SqlValue::Integer(query.count as i64), SqlValue::Integer(offset as i64)]);
+                let mut stmt = c.prepare_cached(&page_sql)?;
+                for raw in stmt.query_map(rusqlite::params_from_iter(values), raw_from_rusqlite)? {
+                    raws.push(raw?);
+                }
             }
+            // A short first page already tells the total; counting costs a second pass.
+            let total: i64 = if offset == 0 && (raws.len() as u64) < query.count {
+                raws.len() as i64
+            } else if query.filter.is_none() {
+                let mut stmt = c.prepare_cached("SELECT n FROM resource_counts WHERE source_id = ? AND kind = ?")?;
+                stmt.query_map(rusqlite::params![source.0, kind.as_str()], |r| r.get(0))?
+                    .next()
+                    .transpose()?
+                    .unwrap_or(0)
+            } else {
+                let mut stmt = c.prepare_cached(&count_sql)?;
+                stmt.query_row(rusqlite::params_from_iter(reader::params(head(), &args)), |r| r.get(0))?
+            };
+            Ok((raws, total))
+        })?;
+        let mut items = raws.into_iter().map(resource_from).collect::<Result<Vec<_>, _>>()?;
+        if query.load.members && kind == ResourceKind::Group {
+            fill(&mut *self.read.acquire().await?, source, &mut items, query.load).await?;
         }
-        // A short first page already tells the total; counting costs a second pass.
-        let total = if offset == 0 && (items.len() as u64) < query.count {
-            items.len() as u64
-        } else if query.filter.is_none() {
-            let n: Option<i64> = sqlx::query_scalar("SELECT n FROM resource_counts WHERE source_id = ? AND kind = ?")
-                .bind(source.0)
-                .bind(kind.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-            n.unwrap_or(0) as u64
-        } else {
-            let sql = format!("SELECT COUNT(*) {base}");
-            let q = bind_args(sqlx::query(AssertSqlSafe(sql)).bind(source.0).bind(kind.as_str()), &args);
-            q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)? as u64
-        };
-        fill(&mut conn, source, &mut items, query.load).await?;
-        Ok(ListPage { total, items: items.into_iter().map(|(_, r)| r).collect() })
+        Ok(ListPage { total: total as u64, items: items.into_iter().map(|(_, r)| r).collect() })
     }
 
     pub(super) async fn changes_since_impl(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
