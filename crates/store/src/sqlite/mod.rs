@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: WAL, one writer connection (SQLite allows one writer at a time, and
-//! queueing in the pool beats SQLITE_BUSY retries), a pool of readers.
+//! queueing in the pool beats SQLITE_BUSY retries), a pool of sqlx readers, and read-only
+//! connections owned by the calling thread for lookups by id and list pages (see `reader`).
 
 mod filter_sql;
 mod reader;
