@@ -148,11 +148,10 @@ impl<'a> Ctx<'a> {
         kind: ResourceKind,
         filter: Option<&Filter>,
         req: &ListRequest,
-        start_index: u64,
-        count: u64,
+        descending: bool,
+        (start_index, count): (u64, u64),
     ) -> Result<(u64, Vec<Value>), ScimError> {
         let rt = kind.definition();
-        let (descending, _, _) = self.page_bounds(req)?;
         let sort_by = match req.sort_by.as_deref() {
             Some(s) => Some(model::path::resolve(s, rt).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?),
             None => None,
@@ -176,8 +175,8 @@ impl<'a> Ctx<'a> {
             .as_deref()
             .map(|f| Filter::parse(f, kind.definition(), self.state.config.filter_limits))
             .transpose()?;
-        let (_, start_index, count) = self.page_bounds(&req)?;
-        let (total, resources) = self.page(kind, filter.as_ref(), &req, start_index, count).await?;
+        let (descending, start_index, count) = self.page_bounds(&req)?;
+        let (total, resources) = self.page(kind, filter.as_ref(), &req, descending, (start_index, count)).await?;
         Ok(list_response(total, start_index, resources))
     }
 
@@ -199,13 +198,13 @@ impl<'a> Ctx<'a> {
         if filters.is_empty() {
             return Err(first_error.unwrap_or_else(|| ScimError::invalid_filter("the filter fits no resource type")));
         }
-        let (_, start_index, count) = self.page_bounds(&req)?;
+        let (descending, start_index, count) = self.page_bounds(&req)?;
         let mut total = 0;
         let mut resources = Vec::new();
         for (kind, filter) in &filters {
             let local_start = start_index.saturating_sub(total).max(1);
             let want = count.saturating_sub(resources.len() as u64);
-            let (t, items) = self.page(*kind, filter.as_ref(), &req, local_start, want).await?;
+            let (t, items) = self.page(*kind, filter.as_ref(), &req, descending, (local_start, want)).await?;
             total += t;
             resources.extend(items);
         }
