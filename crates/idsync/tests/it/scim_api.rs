@@ -323,3 +323,33 @@ async fn groups_list_members_and_users_list_groups() {
         .await
         .assert_error(400, Some("mutability"));
 }
+
+#[tokio::test]
+async fn root_search_pages_across_users_then_groups() {
+    let (_d, _s, scim) = started();
+    for n in ["u1", "u2", "u3"] {
+        scim.create_user(n).await;
+    }
+    for g in ["g1", "g2"] {
+        scim.create_group(g, &[]).await;
+    }
+    let search = |start: u64, count: u64| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": start, "count": count, "attributes": ["userName", "displayName"]});
+    let names = |r: &crate::harness::Resp| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.get("userName").or_else(|| x.get("displayName")).unwrap().as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = scim.post("/.search", &search(1, 10)).await;
+    assert_eq!(r.body["totalResults"], 5);
+    assert_eq!(names(&r), ["u1", "u2", "u3", "g1", "g2"]);
+    let r = scim.post("/.search", &search(3, 2)).await;
+    assert_eq!(names(&r), ["u3", "g1"], "a page may straddle the two types");
+    let r = scim.post("/.search", &search(5, 2)).await;
+    assert_eq!(names(&r), ["g2"]);
+    let only_groups = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "members pr or displayName sw \"g\""});
+    let r = scim.post("/.search", &only_groups).await;
+    assert_eq!(r.body["totalResults"], 2, "a filter naming group attributes selects groups only: {}", r.body);
+}
