@@ -10,7 +10,7 @@ use crate::eval::{get_ci, matches_element};
 use crate::filter::{CmpOp, Filter, FilterLimits};
 use crate::path::{AttrPath, Namespace, resolve};
 use crate::resource::{MemberRef, check_required, normalize_attribute, parse_members};
-use crate::schema::{AttrType, Mutability, PATCH_OP, ResourceKind, ResourceTypeDef};
+use crate::schema::{AttrType, AttributeDef, Mutability, PATCH_OP, ResourceKind, ResourceTypeDef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchKind {
@@ -313,15 +313,15 @@ fn normalize_for(target: &AttrPath, v: Value, whole: bool) -> ScimResult<Option<
     let at = target.to_string();
     let def = if whole { target.def } else { target.sub_def.or(target.def) };
     match def {
-        Some(d) if !whole && target.sub.is_some() => crate::resource::normalize_attribute(&single(d), v, &at),
+        Some(d) if !whole && target.sub.is_some() => normalize_attribute(&single(d), v, &at),
         Some(d) => normalize_attribute(d, v, &at),
         None => Ok(if v.is_null() { None } else { Some(v) }),
     }
 }
 
 /// A copy of `def` that takes one value: a sub-attribute of a multi-valued attribute is single-valued.
-fn single(def: &crate::schema::AttributeDef) -> crate::schema::AttributeDef {
-    crate::schema::AttributeDef { multi_valued: false, ..def.clone() }
+fn single(def: &AttributeDef) -> AttributeDef {
+    AttributeDef { multi_valued: false, ..def.clone() }
 }
 
 fn apply_path(
@@ -336,7 +336,7 @@ fn apply_path(
     if rt.kind == ResourceKind::Group && target.is("members") {
         return member_change(kind, path, value, members);
     }
-    let read_only = |d: Option<&crate::schema::AttributeDef>| d.is_some_and(|d| d.mutability == Mutability::ReadOnly);
+    let read_only = |d: Option<&AttributeDef>| d.is_some_and(|d| d.mutability == Mutability::ReadOnly);
     if read_only(target.def) || read_only(target.sub_def) || target.is("id") || target.is("meta") {
         return Err(ScimError::mutability(format!("'{target}' is read-only")));
     }

@@ -410,6 +410,37 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(stored)
     }
+    /// One resource, read on this thread's connection (see `reader`).
+    fn read_one(
+        &self,
+        source: SourceId,
+        kind: ResourceKind,
+        id: &str,
+        groups: bool,
+    ) -> Result<Option<(i64, StoredResource)>, StoreError> {
+        let sql =
+            format!("SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?", columns(groups));
+        let raw = reader::read(&self.path, |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map(rusqlite::params![source.0, kind.as_str(), id], raw_from_rusqlite)?;
+            rows.next().transpose()
+        })?;
+        raw.map(resource_from).transpose()
+    }
+
+    /// Members are paged through the sqlx reader; only groups asked for with members need it.
+    async fn load_members_if_asked(
+        &self,
+        source: SourceId,
+        items: &mut [(i64, StoredResource)],
+        load: Load,
+    ) -> Result<(), StoreError> {
+        if load.members && items.iter().any(|(_, r)| r.kind == ResourceKind::Group) {
+            fill(&mut *self.read.acquire().await?, source, items, load).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn get_impl(
         &self,
         source: SourceId,
@@ -417,20 +448,9 @@ impl SqliteStore {
         id: &str,
         load: Load,
     ) -> Result<Option<StoredResource>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM resources r WHERE r.source_id = ? AND r.kind = ? AND r.id = ?",
-            columns(load.groups)
-        );
-        let raw = reader::read(&self.path, |c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let mut rows = stmt.query_map(rusqlite::params![source.0, kind.as_str(), id], raw_from_rusqlite)?;
-            rows.next().transpose()
-        })?;
-        let Some(raw) = raw else { return Ok(None) };
-        let mut items = [resource_from(raw)?];
-        if load.members && kind == ResourceKind::Group {
-            fill(&mut *self.read.acquire().await?, source, &mut items, load).await?;
-        }
+        let Some(found) = self.read_one(source, kind, id, load.groups)? else { return Ok(None) };
+        let mut items = [found];
+        self.load_members_if_asked(source, &mut items, load).await?;
         let [(_, r)] = items;
         Ok(Some(r))
     }
@@ -448,9 +468,7 @@ impl SqliteStore {
         load: Load,
     ) -> Result<StoredResource, StoreError> {
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let mut read = self.read.acquire().await?;
-            let (pk, current) =
-                fetch(&mut read, source, kind, id, load.groups).await?.ok_or_else(|| missing(kind, id))?;
+            let (pk, current) = self.read_one(source, kind, id, load.groups)?.ok_or_else(|| missing(kind, id))?;
             check_version(&current, if_match)?;
             let mut data = current.data.clone();
             let member_changes = mutation(&mut data).map_err(StoreError::Rejected)?;
@@ -459,18 +477,17 @@ impl SqliteStore {
             }
             if data == current.data {
                 let mut items = [(pk, current)];
-                fill(&mut read, source, &mut items, load).await?;
+                self.load_members_if_asked(source, &mut items, load).await?;
                 let [(_, r)] = items;
                 return Ok(r);
             }
-            drop(read);
             let at = now();
             let mut write = self.write.acquire().await?;
             if write_data(&mut write, pk, current.version, kind, &data, &at).await? {
                 drop(write);
                 let mut items =
                     [(pk, StoredResource { data, last_modified: at, version: current.version + 1, ..current })];
-                fill(&mut *self.read.acquire().await?, source, &mut items, load).await?;
+                self.load_members_if_asked(source, &mut items, load).await?;
                 let [(_, r)] = items;
                 return Ok(r);
             }
@@ -522,8 +539,7 @@ impl SqliteStore {
         if deleted == 1 {
             return Ok(());
         }
-        let mut read = self.read.acquire().await?;
-        match fetch(&mut read, source, kind, id, false).await? {
+        match self.read_one(source, kind, id, false)? {
             Some((_, found)) => Err(StoreError::VersionMismatch { current: found.version }),
             None => Err(missing(kind, id)),
         }
@@ -581,9 +597,7 @@ impl SqliteStore {
             Ok((raws, total))
         })?;
         let mut items = raws.into_iter().map(resource_from).collect::<Result<Vec<_>, _>>()?;
-        if query.load.members && kind == ResourceKind::Group {
-            fill(&mut *self.read.acquire().await?, source, &mut items, query.load).await?;
-        }
+        self.load_members_if_asked(source, &mut items, query.load).await?;
         Ok(ListPage { total: total as u64, items: items.into_iter().map(|(_, r)| r).collect() })
     }
 
