@@ -1,5 +1,6 @@
 //! The pure core of SCIM in idsync: schemas, attribute paths, the filter language, PATCH and resource
-//! normalisation. No I/O and no clock: everything here is a function of its arguments.
+//! normalisation, and the operations idsync sends to targets. No I/O and no clock: everything here is
+//! a function of its arguments.
 #![forbid(unsafe_code)]
 
 pub mod error;
@@ -9,6 +10,7 @@ pub mod patch;
 pub mod path;
 pub mod resource;
 pub mod schema;
+pub mod target;
 pub mod time;
 
 pub use error::{ScimError, ScimResult, ScimType};

@@ -1,0 +1,17 @@
+//! The sync engine: the administrator's rules, and the planner that turns source records, rules,
+//! a target's known state and idsync's ownership of target objects into a plan of operations, each
+//! with its reason. Everything here is pure; the worker that applies plans lives at the edge.
+#![forbid(unsafe_code)]
+
+pub mod attributes;
+pub mod planner;
+pub mod rules;
+pub mod safeguard;
+pub mod simulate;
+pub mod state;
+
+pub use planner::{Binding, Effect, LinkChange, Plan, PlannedOp, Skipped, Target, plan};
+pub use rules::{CompiledRules, Deprovision, GroupRules, RuleError, Rules, Safeguard, Transform, UserField, UserRules};
+pub use state::{
+    Capabilities, Grant, GrantOrigin, Ownership, Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState, UserLink,
+};

@@ -1,0 +1,741 @@
+//! The planner: from what the sources say, the rules, what the target holds and what idsync owns
+//! there, the operations that make the target right, each with the reason for it. A pure
+//! function; the dry-run and the sync worker call the same one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use model::eval::matches;
+use model::target::{LeadKind, NewUser, Operation, TargetUser, fold};
+use serde::{Deserialize, Serialize};
+
+use crate::attributes::{extract, fallback_display_name};
+use crate::rules::{CompiledRules, Deprovision, MappedBy, UserField};
+use crate::state::{
+    Capabilities, Grant, GrantOrigin, Ownership, Scope, SourceSnapshot, SourceUser, TargetState, UserLink,
+};
+
+/// How an applied operation changes what idsync owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    None,
+    Link { source_id: String },
+    Rename { source_id: String },
+    Unlink { source_id: String },
+    Grant { origin: GrantOrigin },
+    Revoke,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    pub source: String,
+    #[serde(flatten)]
+    pub op: Operation,
+    pub reason: String,
+    pub effect: Effect,
+}
+
+/// Ownership changes that need no call to the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LinkChange {
+    /// An existing target user that matches a source user becomes managed.
+    Adopt { link: UserLink, reason: String },
+    /// The linked target user no longer exists; the link goes.
+    Forget { link: UserLink, reason: String },
+}
+
+/// Something the plan deliberately leaves alone, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub source: String,
+    pub user: String,
+    pub reason: String,
+    /// A username claimed by two owners: reported, never flip-flopped.
+    pub conflict: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// In the order they must be applied: groups first, then each user's operations in turn.
+    pub ops: Vec<PlannedOp>,
+    pub links: Vec<LinkChange>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.links.is_empty()
+    }
+
+    pub fn deprovisioning(&self) -> usize {
+        self.ops.iter().filter(|p| p.op.is_deprovisioning()).count()
+    }
+}
+
+/// One source feeding the target, with its rules.
+pub struct Binding<'a> {
+    pub rules: &'a CompiledRules,
+    pub snapshot: &'a SourceSnapshot,
+}
+
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub caps: Capabilities,
+}
+
+/// What a source user should be in the target.
+struct Desired<'a> {
+    user: &'a SourceUser,
+    source_name: String,
+    name: String,
+    email: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+    properties: BTreeMap<String, String>,
+    /// Folded target group → (spelling, reason).
+    groups: BTreeMap<String, (String, String)>,
+}
+
+pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &Ownership) -> Plan {
+    let mut planner = Planner::new(target, state, owned);
+    let desired: Vec<Vec<Option<Desired>>> =
+        bindings.iter().map(|b| b.snapshot.users.iter().map(|u| desire(b, u)).collect()).collect();
+
+    // Who claims each username, to find conflicts before anything is planned.
+    let mut claims: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (bi, users) in desired.iter().enumerate() {
+        for (ui, d) in users.iter().enumerate() {
+            if let Some(d) = d {
+                claims.entry(fold(&d.name)).or_default().push((bi, ui));
+            }
+        }
+    }
+
+    for (bi, binding) in bindings.iter().enumerate() {
+        let source = &binding.snapshot.source;
+        let seen: BTreeSet<&str> = binding.snapshot.users.iter().map(|u| u.id.as_str()).collect();
+        planner.removed = owned
+            .users
+            .iter()
+            .filter(|l| &l.source == source && !seen.contains(l.source_id.as_str()))
+            .filter(|l| match &binding.snapshot.scope {
+                Scope::Full => true,
+                Scope::Users(ids) => ids.contains(&l.source_id),
+            })
+            .map(|l| l.source_id.clone())
+            .collect();
+        for (ui, user) in binding.snapshot.users.iter().enumerate() {
+            if let Scope::Users(ids) = &binding.snapshot.scope
+                && !ids.contains(&user.id)
+            {
+                continue;
+            }
+            match &desired[bi][ui] {
+                Some(d) => {
+                    let rivals: Vec<String> = claims[&fold(&d.name)]
+                        .iter()
+                        .filter(|&&(b, u)| (b, u) != (bi, ui))
+                        .map(|&(b, u)| describe_claim(bindings, b, u))
+                        .collect();
+                    if !rivals.is_empty() {
+                        planner.skip(
+                            source,
+                            &d.name,
+                            format!(
+                                "username {} is also claimed by {}; left alone until only one source claims it",
+                                d.name,
+                                rivals.join(", ")
+                            ),
+                            true,
+                        );
+                        continue;
+                    }
+                    planner.reconcile(binding, d);
+                }
+                None => planner.deprovision_link(binding, &user.id, &out_of_scope_reason(binding, user)),
+            }
+        }
+        for source_id in std::mem::take(&mut planner.removed) {
+            if !planner.taken_over.contains(&source_id) {
+                planner.deprovision_link(binding, &source_id, &format!("removed from {source}"));
+            }
+        }
+    }
+    planner.finish()
+}
+
+fn describe_claim(bindings: &[Binding], b: usize, u: usize) -> String {
+    let snap = bindings[b].snapshot;
+    format!("{} user {}", snap.source, snap.users[u].id)
+}
+
+fn out_of_scope_reason(binding: &Binding, user: &SourceUser) -> String {
+    let source = &binding.snapshot.source;
+    if extract(&user.record, &binding.rules.username).is_none() {
+        format!("{source} user {} has no {}", user.id, binding.rules.rules.users.username_attribute)
+    } else {
+        format!(
+            "out of scope: no longer matches users.filter '{}' of {source}",
+            binding.rules.rules.users.filter.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+fn source_active(user: &SourceUser) -> bool {
+    match model::eval::get_ci(&user.record, "active") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => !s.eq_ignore_ascii_case("false"),
+        _ => true,
+    }
+}
+
+/// The desired target user for a source user, or None when the user is out of this binding's scope.
+fn desire<'a>(binding: &Binding, user: &'a SourceUser) -> Option<Desired<'a>> {
+    let rules = binding.rules;
+    if let Some(filter) = &rules.user_filter
+        && !matches(filter, &user.record)
+    {
+        return None;
+    }
+    let raw_name = extract(&user.record, &rules.username)?;
+    let name = rules.transform_username(&raw_name);
+    if name.trim().is_empty() {
+        return None;
+    }
+    let source = &binding.snapshot.source;
+    let properties = rules.custom.iter().filter_map(|(k, p)| Some((k.clone(), extract(&user.record, p)?))).collect();
+    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for g in &rules.rules.groups.default_for_all {
+        groups.entry(fold(g)).or_insert_with(|| (g.clone(), format!("{g} is a default group for all users")));
+    }
+    for (group_id, via) in ancestry(binding, user) {
+        let Some(group) = binding.snapshot.groups.get(group_id) else { continue };
+        let Some((targets, how)) = rules.map_group(&group.name) else { continue };
+        for t in targets {
+            let origin = match (&via, how) {
+                (None, MappedBy::Manual) => format!("{raw_name} is in {source} group {} (mapped to {t})", group.name),
+                (None, MappedBy::OnTheFly) => format!("{raw_name} is in {source} group {}", group.name),
+                (Some(inner), _) => {
+                    format!("{raw_name} is in {source} group {} through nested group {inner}", group.name)
+                }
+            };
+            groups.entry(fold(&t)).or_insert((t, origin));
+        }
+    }
+    Some(Desired {
+        user,
+        source_name: raw_name,
+        email: extract(&user.record, &rules.email),
+        display_name: extract(&user.record, &rules.display_name).or_else(|| fallback_display_name(&user.record)),
+        active: source_active(user),
+        name,
+        properties,
+        groups,
+    })
+}
+
+/// The ids of the groups a user is in, directly or (with flattening) through nesting, each with
+/// the name of the direct group it was reached through. Cycles end the walk.
+fn ancestry<'a>(binding: &'a Binding, user: &'a SourceUser) -> Vec<(&'a str, Option<&'a str>)> {
+    let groups = &binding.snapshot.groups;
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut stack: Vec<(&str, Option<&str>)> = user.groups.iter().map(|g| (g.as_str(), None)).collect();
+    stack.reverse();
+    while let Some((id, via)) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        out.push((id, via));
+        if !binding.rules.rules.groups.flatten_nested {
+            continue;
+        }
+        if let Some(g) = groups.get(id) {
+            let through = via.or(Some(g.name.as_str()));
+            for p in g.parents.iter().rev() {
+                stack.push((p.as_str(), through));
+            }
+        }
+    }
+    out
+}
+
+struct Planner<'a> {
+    target: &'a Target<'a>,
+    state: &'a TargetState,
+    link_by_id: HashMap<(&'a str, &'a str), &'a UserLink>,
+    link_by_name: HashMap<String, &'a UserLink>,
+    /// Source ids of the current binding whose users are gone from the source.
+    removed: BTreeSet<String>,
+    /// Removed source ids whose target user a new source user of the same name took over.
+    taken_over: BTreeSet<String>,
+    grants: HashMap<(String, String), &'a Grant>,
+    created_groups: BTreeMap<String, String>,
+    group_ops: Vec<PlannedOp>,
+    user_ops: Vec<PlannedOp>,
+    links: Vec<LinkChange>,
+    skipped: Vec<Skipped>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(target: &'a Target<'a>, state: &'a TargetState, owned: &'a Ownership) -> Self {
+        Planner {
+            target,
+            state,
+            link_by_id: owned.users.iter().map(|l| ((l.source.as_str(), l.source_id.as_str()), l)).collect(),
+            link_by_name: owned.users.iter().map(|l| (fold(&l.name), l)).collect(),
+            removed: BTreeSet::new(),
+            taken_over: BTreeSet::new(),
+            grants: owned.grants.iter().map(|g| ((fold(&g.user), fold(&g.group)), g)).collect(),
+            created_groups: BTreeMap::new(),
+            group_ops: Vec::new(),
+            user_ops: Vec::new(),
+            links: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> Plan {
+        let mut ops = self.group_ops;
+        ops.extend(self.user_ops);
+        Plan { ops, links: self.links, skipped: self.skipped }
+    }
+
+    fn skip(&mut self, source: &str, user: &str, reason: String, conflict: bool) {
+        self.skipped.push(Skipped { source: source.into(), user: user.into(), reason, conflict });
+    }
+
+    fn push(&mut self, source: &str, op: Operation, reason: String, effect: Effect) {
+        self.user_ops.push(PlannedOp { source: source.into(), op, reason, effect });
+    }
+
+    fn reconcile(&mut self, binding: &Binding, d: &Desired) {
+        let source = binding.snapshot.source.as_str();
+        let rules = binding.rules;
+        let target_name = self.target.name;
+        let link = self.link_by_id.get(&(source, d.user.id.as_str())).copied();
+        let mut created = false;
+        let current: TargetUser = match link {
+            Some(link) => match self.state.user(&link.name) {
+                Some(existing) => {
+                    let mut existing = existing.clone();
+                    if fold(&link.name) != fold(&d.name) && !self.rename(binding, d, link, &mut existing) {
+                        return;
+                    }
+                    existing
+                }
+                None if rules.rules.users.import && d.active => {
+                    created = true;
+                    self.create(
+                        source,
+                        d,
+                        format!("{} is managed for {source} but missing from {target_name}", link.name),
+                    )
+                }
+                None => {
+                    self.links.push(LinkChange::Forget {
+                        link: link.clone(),
+                        reason: format!("{} no longer exists in {target_name}", link.name),
+                    });
+                    return;
+                }
+            },
+            None => match self.state.user(&d.name) {
+                Some(existing) => {
+                    let owner = self.link_by_name.get(&fold(&d.name)).copied();
+                    if let Some(owner) = owner
+                        && owner.source == source
+                        && self.removed.contains(&owner.source_id)
+                    {
+                        // The IdP deleted the user and created another with the same name (a
+                        // leaver who rejoins): the new one takes the account over.
+                        self.taken_over.insert(owner.source_id.clone());
+                        let link = UserLink {
+                            source: source.into(),
+                            source_id: d.user.id.clone(),
+                            name: existing.name.clone(),
+                        };
+                        self.links.push(LinkChange::Adopt {
+                            link,
+                            reason: format!(
+                                "{source} user {} replaces removed {source} user {} as the owner of {}",
+                                d.source_name, owner.source_id, existing.name
+                            ),
+                        });
+                    } else if let Some(owner) = owner {
+                        let reason = format!(
+                            "{target_name} user {} is managed for {} user {}; left alone",
+                            existing.name, owner.source, owner.source_id
+                        );
+                        self.skip(source, &d.name, reason, true);
+                        return;
+                    } else if !rules.rules.users.adopt_existing {
+                        let reason = format!(
+                            "{target_name} already has a user {} that idsync does not manage; set users.adopt_existing = true to manage it",
+                            existing.name
+                        );
+                        self.skip(source, &d.name, reason, true);
+                        return;
+                    } else {
+                        let link = UserLink {
+                            source: source.into(),
+                            source_id: d.user.id.clone(),
+                            name: existing.name.clone(),
+                        };
+                        self.links.push(LinkChange::Adopt {
+                            link,
+                            reason: format!(
+                                "existing {target_name} user {} matches {source} user {}",
+                                existing.name, d.source_name
+                            ),
+                        });
+                    }
+                    existing.clone()
+                }
+                None if !rules.rules.users.import => {
+                    self.skip(source, &d.name, "not in the target and users.import is off".into(), false);
+                    return;
+                }
+                None if !d.active => {
+                    self.skip(source, &d.name, format!("inactive in {source}: not created"), false);
+                    return;
+                }
+                None => {
+                    created = true;
+                    self.create(source, d, format!("new {source} user {}", d.source_name))
+                }
+            },
+        };
+        let name = current.name.clone();
+        if !created {
+            self.update_fields(binding, d, &current);
+        }
+        let access_revoked_by_groups = !self.target.caps.deactivate;
+        if rules.rules.users.sync_active && !d.active {
+            match rules.rules.users.on_inactive {
+                Deprovision::Leave => {}
+                Deprovision::Delete => {
+                    self.deprovision(
+                        binding,
+                        &d.user.id,
+                        &current,
+                        Deprovision::Delete,
+                        &format!("inactive in {source}"),
+                    );
+                    return;
+                }
+                Deprovision::Disable if access_revoked_by_groups => {
+                    self.deprovision(
+                        binding,
+                        &d.user.id,
+                        &current,
+                        Deprovision::Disable,
+                        &format!("inactive in {source}"),
+                    );
+                    return;
+                }
+                Deprovision::Disable => {
+                    if current.active {
+                        self.deprovision(
+                            binding,
+                            &d.user.id,
+                            &current,
+                            Deprovision::Disable,
+                            &format!("inactive in {source}"),
+                        );
+                    }
+                }
+            }
+        } else if rules.rules.users.sync_active && !current.active && self.target.caps.deactivate {
+            self.push(
+                source,
+                Operation::SetActive { name: name.clone(), active: true },
+                format!("active in {source}"),
+                Effect::None,
+            );
+        }
+        if self.target.caps.properties && (created || rules.updates(UserField::CustomAttributes)) {
+            for (key, value) in &d.properties {
+                if current.properties.get(key) != Some(value) {
+                    self.push(
+                        source,
+                        Operation::SetProperty { name: name.clone(), key: key.clone(), value: value.clone() },
+                        format!("{key} is '{value}' in {source}"),
+                        Effect::None,
+                    );
+                }
+            }
+        }
+        // Grants are recorded under the name the user had before a rename in this plan.
+        let granted_as = link.map_or(current.name.as_str(), |l| l.name.as_str()).to_string();
+        self.memberships(binding, d, &current, &granted_as, created);
+    }
+
+    fn create(&mut self, source: &str, d: &Desired, reason: String) -> TargetUser {
+        let user = NewUser { name: d.name.clone(), email: d.email.clone(), display_name: d.display_name.clone() };
+        self.push(source, Operation::CreateUser { user }, reason, Effect::Link { source_id: d.user.id.clone() });
+        TargetUser {
+            name: d.name.clone(),
+            key: None,
+            email: d.email.clone(),
+            display_name: d.display_name.clone(),
+            active: true,
+            groups: BTreeSet::new(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// Renames `existing` to the desired name when the rules and the target allow it; false when
+    /// the user is left alone instead.
+    fn rename(&mut self, binding: &Binding, d: &Desired, link: &UserLink, existing: &mut TargetUser) -> bool {
+        let source = binding.snapshot.source.as_str();
+        let target_name = self.target.name;
+        if !binding.rules.updates(UserField::Username) {
+            // Keep managing the user under the name it has.
+            return true;
+        }
+        if !self.target.caps.rename {
+            let reason = format!(
+                "username changed in {source} to {}, but {target_name} cannot rename users; rename {} by hand or leave username out of users.update_fields",
+                d.name, link.name
+            );
+            self.skip(source, &link.name, reason, false);
+            return true;
+        }
+        if let Some(taken) = self.state.user(&d.name) {
+            let reason =
+                format!("cannot rename {} to {}: {target_name} already has a user {}", link.name, d.name, taken.name);
+            self.skip(source, &link.name, reason, true);
+            return false;
+        }
+        self.push(
+            source,
+            Operation::RenameUser { name: existing.name.clone(), new_name: d.name.clone() },
+            format!("username changed in {source} from {} to {}", link.name, d.name),
+            Effect::Rename { source_id: d.user.id.clone() },
+        );
+        existing.name = d.name.clone();
+        true
+    }
+
+    fn update_fields(&mut self, binding: &Binding, d: &Desired, current: &TargetUser) {
+        let rules = binding.rules;
+        let source = binding.snapshot.source.as_str();
+        let differs = |want: &Option<String>, have: &Option<String>| want.is_some() && want != have;
+        let email =
+            (rules.updates(UserField::Email) && differs(&d.email, &current.email)).then(|| d.email.clone()).flatten();
+        let display_name = (rules.updates(UserField::DisplayName) && differs(&d.display_name, &current.display_name))
+            .then(|| d.display_name.clone())
+            .flatten();
+        if email.is_none() && display_name.is_none() {
+            return;
+        }
+        let mut changed = Vec::new();
+        if let Some(e) = &email {
+            changed.push(format!("email {} → {e}", current.email.as_deref().unwrap_or("(none)")));
+        }
+        if let Some(n) = &display_name {
+            changed.push(format!("display name {} → {n}", current.display_name.as_deref().unwrap_or("(none)")));
+        }
+        self.push(
+            source,
+            Operation::UpdateUser { name: current.name.clone(), email, display_name },
+            format!("changed in {source}: {}", changed.join(", ")),
+            Effect::None,
+        );
+    }
+
+    fn memberships(&mut self, binding: &Binding, d: &Desired, current: &TargetUser, granted_as: &str, created: bool) {
+        let source = binding.snapshot.source.as_str();
+        let rules = &binding.rules.rules.groups;
+        let user_key = fold(granted_as);
+        let mut wanted: BTreeMap<String, (String, String, GrantOrigin)> =
+            d.groups.iter().map(|(k, (n, r))| (k.clone(), (n.clone(), r.clone(), GrantOrigin::Rule))).collect();
+        if created {
+            for g in &rules.default_for_new {
+                wanted.entry(fold(g)).or_insert_with(|| {
+                    (g.clone(), format!("{g} is a default group for new users"), GrantOrigin::DefaultForNew)
+                });
+            }
+        }
+        for ((u, g), grant) in &self.grants {
+            if *u == user_key && grant.origin == GrantOrigin::DefaultForNew && grant.source == source {
+                wanted.entry(g.clone()).or_insert_with(|| {
+                    (
+                        grant.group.clone(),
+                        format!("{} was given as a default group when {} was created", grant.group, current.name),
+                        GrantOrigin::DefaultForNew,
+                    )
+                });
+            }
+        }
+        let have: BTreeMap<String, &String> = current.groups.iter().map(|g| (fold(g), g)).collect();
+        for (key, (name, why, origin)) in &wanted {
+            if have.contains_key(key) {
+                continue;
+            }
+            let Some(group) = self.ensure_group(source, name, rules.create_missing) else {
+                let reason = format!(
+                    "{} should join {name} ({why}), but {} has no such group and groups.create_missing is off",
+                    current.name, self.target.name
+                );
+                self.skip(source, &current.name, reason, false);
+                continue;
+            };
+            self.push(
+                source,
+                Operation::AddMember { group, user: current.name.clone() },
+                why.clone(),
+                Effect::Grant { origin: *origin },
+            );
+        }
+        for (key, name) in have {
+            if wanted.contains_key(&key) {
+                continue;
+            }
+            let granted = self.grants.get(&(user_key.clone(), key.clone())).is_some_and(|g| g.source == source);
+            let reason = if granted {
+                format!("{} is no longer in a {source} group that maps to {name}", d.source_name)
+            } else if !rules.keep_existing {
+                format!("{name} is not given by the rules of {source} and groups.keep_existing is off")
+            } else {
+                continue;
+            };
+            self.push(
+                source,
+                Operation::RemoveMember { group: name.clone(), user: current.name.clone() },
+                reason,
+                Effect::Revoke,
+            );
+        }
+    }
+
+    /// The target's spelling of a group, planning its creation when it is missing and allowed.
+    fn ensure_group(&mut self, source: &str, name: &str, create: bool) -> Option<String> {
+        let key = fold(name);
+        if let Some(existing) = self.state.groups.get(&key).or_else(|| self.created_groups.get(&key)) {
+            return Some(existing.clone());
+        }
+        if !create {
+            return None;
+        }
+        self.created_groups.insert(key, name.to_string());
+        self.group_ops.push(PlannedOp {
+            source: source.into(),
+            op: Operation::CreateGroup { group: name.to_string() },
+            reason: format!("{name} is needed by the rules of {source} and missing from {}", self.target.name),
+            effect: Effect::None,
+        });
+        Some(name.to_string())
+    }
+
+    /// Applies the removal policy to the target user linked to a source user that is gone or out
+    /// of scope.
+    fn deprovision_link(&mut self, binding: &Binding, source_id: &str, why: &str) {
+        let source = binding.snapshot.source.as_str();
+        let Some(link) = self.link_by_id.get(&(source, source_id)).copied() else { return };
+        let Some(current) = self.state.user(&link.name) else {
+            self.links.push(LinkChange::Forget {
+                link: link.clone(),
+                reason: format!("{} no longer exists in {}", link.name, self.target.name),
+            });
+            return;
+        };
+        let policy = binding.rules.rules.users.on_removed;
+        if policy == Deprovision::Leave {
+            return;
+        }
+        if !binding.snapshot.complete {
+            let reason = format!("{why}, but the last read of {source} was incomplete: nothing is deprovisioned");
+            self.skip(source, &link.name, reason, false);
+            return;
+        }
+        let current = current.clone();
+        self.deprovision(binding, source_id, &current, policy, why);
+    }
+
+    fn deprovision(
+        &mut self,
+        binding: &Binding,
+        source_id: &str,
+        current: &TargetUser,
+        policy: Deprovision,
+        why: &str,
+    ) {
+        let source = binding.snapshot.source.as_str();
+        let user_key = fold(&current.name);
+        let action = match policy {
+            Deprovision::Leave => return,
+            Deprovision::Disable if !self.target.caps.deactivate => {
+                for g in &current.groups {
+                    self.push(
+                        source,
+                        Operation::RemoveMember { group: g.clone(), user: current.name.clone() },
+                        format!("{why}; {} cannot deactivate users, so access is revoked by removing every group membership", self.target.name),
+                        Effect::Revoke,
+                    );
+                }
+                return;
+            }
+            Deprovision::Disable if !current.active => return,
+            Deprovision::Disable => Operation::SetActive { name: current.name.clone(), active: false },
+            Deprovision::Delete => Operation::DeleteUser { name: current.name.clone() },
+        };
+        if self.target.caps.leads {
+            let led: Vec<_> =
+                self.state.leads.iter().filter(|l| l.lead.as_deref().map(fold).as_deref() == Some(&user_key)).collect();
+            let mut handoffs = Vec::new();
+            for lead in led {
+                let (fallback, field) = match lead.kind {
+                    LeadKind::Project => {
+                        (&binding.rules.rules.users.default_project_lead, "users.default_project_lead")
+                    }
+                    LeadKind::Component => {
+                        (&binding.rules.rules.users.default_component_lead, "users.default_component_lead")
+                    }
+                };
+                let kind = match lead.kind {
+                    LeadKind::Project => "project",
+                    LeadKind::Component => "component",
+                };
+                match fallback {
+                    Some(to) if fold(to) != user_key => handoffs.push(PlannedOp {
+                        source: source.into(),
+                        op: Operation::SetLead { kind: lead.kind, id: lead.id.clone(), lead: to.clone() },
+                        reason: format!(
+                            "{} leads {kind} {} and is about to be {}; {to} takes over",
+                            current.name,
+                            lead.name,
+                            past(policy)
+                        ),
+                        effect: Effect::None,
+                    }),
+                    _ => {
+                        let reason = format!(
+                            "{why}, but {} leads {kind} {} and no {field} is set to take over: not {}",
+                            current.name,
+                            lead.name,
+                            past(policy)
+                        );
+                        self.skip(source, &current.name, reason, false);
+                        return;
+                    }
+                }
+            }
+            self.user_ops.extend(handoffs);
+        }
+        let effect = match policy {
+            Deprovision::Delete => Effect::Unlink { source_id: source_id.to_string() },
+            _ => Effect::None,
+        };
+        self.push(source, action, why.to_string(), effect);
+    }
+}
+
+fn past(policy: Deprovision) -> &'static str {
+    match policy {
+        Deprovision::Delete => "deleted",
+        _ => "deactivated",
+    }
+}

@@ -1,0 +1,120 @@
+//! The planner's inputs besides the rules: what a source says, what a target holds, and which
+//! target objects idsync owns on whose behalf.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use model::target::{Lead, TargetUser, fold};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A user as its source knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceUser {
+    pub id: String,
+    /// The SCIM representation (core attributes plus extension objects).
+    pub record: Value,
+    /// Ids of the groups the user is a direct member of.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceGroup {
+    pub id: String,
+    pub name: String,
+    /// Ids of the groups this group is a direct member of.
+    pub parents: Vec<String>,
+}
+
+/// Which of a source's users a plan decides about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// Every user of the source, and every target user linked to it.
+    Full,
+    /// Only these source user ids; an id missing from the snapshot's users was removed.
+    Users(BTreeSet<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSnapshot {
+    pub source: String,
+    pub users: Vec<SourceUser>,
+    /// Every group the users' memberships lead to (for nesting, their ancestors too), by id.
+    pub groups: HashMap<String, SourceGroup>,
+    pub scope: Scope,
+    /// False when some read of the source failed: then nothing is deprovisioned.
+    pub complete: bool,
+}
+
+/// A target user idsync manages on behalf of one source user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLink {
+    pub source: String,
+    pub source_id: String,
+    /// The username in the target, as idsync last set it.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantOrigin {
+    /// A mapped source group or a default group for all users: kept only while the rules want it.
+    Rule,
+    /// A default group given once when idsync created the user: kept for good.
+    DefaultForNew,
+}
+
+/// A target membership idsync granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub source: String,
+    pub group: String,
+    pub user: String,
+    pub origin: GrantOrigin,
+}
+
+/// Everything idsync owns in one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ownership {
+    pub users: Vec<UserLink>,
+    pub grants: Vec<Grant>,
+}
+
+/// What idsync knows of a target: every user a plan may touch, all groups, and (Jira) leads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetState {
+    /// By folded name.
+    pub users: BTreeMap<String, TargetUser>,
+    /// Folded name → name as the target spells it.
+    pub groups: BTreeMap<String, String>,
+    pub leads: Vec<Lead>,
+}
+
+impl TargetState {
+    pub fn user(&self, name: &str) -> Option<&TargetUser> {
+        self.users.get(&fold(name))
+    }
+
+    pub fn insert_user(&mut self, user: TargetUser) {
+        self.users.insert(fold(&user.name), user);
+    }
+
+    pub fn insert_group(&mut self, name: &str) {
+        self.groups.entry(fold(name)).or_insert_with(|| name.to_string());
+    }
+}
+
+/// What a target can do; the planner works around what it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Users can be deactivated (Bitbucket cannot: access is revoked by removing memberships).
+    pub deactivate: bool,
+    pub rename: bool,
+    /// Custom user attributes (Jira user properties).
+    pub properties: bool,
+    /// Project and component leads (Jira).
+    pub leads: bool,
+}
+
+impl Capabilities {
+    pub const ALL: Capabilities = Capabilities { deactivate: true, rename: true, properties: true, leads: true };
+}
