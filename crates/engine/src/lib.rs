@@ -10,8 +10,7 @@ pub mod safeguard;
 pub mod simulate;
 pub mod state;
 
+pub use model::target::Capabilities;
 pub use planner::{Binding, Effect, LinkChange, Plan, PlannedOp, Skipped, Target, plan};
 pub use rules::{CompiledRules, Deprovision, GroupRules, RuleError, Rules, Safeguard, Transform, UserField, UserRules};
-pub use state::{
-    Capabilities, Grant, GrantOrigin, Ownership, Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState, UserLink,
-};
+pub use state::{Grant, GrantOrigin, Ownership, Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState, UserLink};

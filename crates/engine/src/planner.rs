@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::{extract, fallback_display_name};
 use crate::rules::{CompiledRules, Deprovision, MappedBy, UserField};
-use crate::state::{
-    Capabilities, Grant, GrantOrigin, Ownership, Scope, SourceSnapshot, SourceUser, TargetState, UserLink,
-};
+use crate::state::{Grant, GrantOrigin, Ownership, Scope, SourceSnapshot, SourceUser, TargetState, UserLink};
+use model::target::Capabilities;
 
 /// How an applied operation changes what idsync owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,19 +102,3 @@ impl TargetState {
         self.groups.entry(fold(name)).or_insert_with(|| name.to_string());
     }
 }
-
-/// What a target can do; the planner works around what it cannot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// Users can be deactivated (Bitbucket cannot: access is revoked by removing memberships).
-    pub deactivate: bool,
-    pub rename: bool,
-    /// Custom user attributes (Jira user properties).
-    pub properties: bool,
-    /// Project and component leads (Jira).
-    pub leads: bool,
-}
-
-impl Capabilities {
-    pub const ALL: Capabilities = Capabilities { deactivate: true, rename: true, properties: true, leads: true };
-}

@@ -156,3 +156,19 @@ impl Operation {
         matches!(self, Operation::SetActive { active: false, .. } | Operation::DeleteUser { .. })
     }
 }
+
+/// What a target can do; the planner works around what it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Users can be deactivated (Bitbucket cannot: access is revoked by removing memberships).
+    pub deactivate: bool,
+    pub rename: bool,
+    /// Custom user attributes (Jira user properties).
+    pub properties: bool,
+    /// Project and component leads (Jira).
+    pub leads: bool,
+}
+
+impl Capabilities {
+    pub const ALL: Capabilities = Capabilities { deactivate: true, rename: true, properties: true, leads: true };
+}

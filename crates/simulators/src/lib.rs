@@ -1,0 +1,101 @@
+//! Faithful local fakes of the external APIs idsync talks to, for tests, benchmarks and the demo.
+//! Each follows `external-apis.md`: paging, error bodies, authentication, case rules, version
+//! differences and rate limiting, with faults a test can switch on (down, slow, 500s, 429 storms).
+#![forbid(unsafe_code)]
+// Helpers return the error response itself; its size does not matter in a test fake.
+#![allow(clippy::result_large_err)]
+
+pub mod bitbucket;
+pub mod common;
+pub mod confluence;
+pub mod jira;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use common::{Control, Credentials, Faults};
+
+/// A simulator of one application.
+#[derive(Clone)]
+pub enum Simulator {
+    Jira(Arc<jira::Jira>),
+    Confluence(Arc<confluence::Confluence>),
+    Bitbucket(Arc<bitbucket::Bitbucket>),
+}
+
+impl Simulator {
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`) with default options.
+    pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
+        Some(match kind {
+            "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
+            "confluence" => Simulator::Confluence(confluence::Confluence::new(credentials, Default::default())),
+            "bitbucket" => Simulator::Bitbucket(bitbucket::Bitbucket::new(credentials)),
+            _ => return None,
+        })
+    }
+
+    pub fn control(&self) -> &Arc<Control> {
+        match self {
+            Simulator::Jira(s) => &s.control,
+            Simulator::Confluence(s) => &s.control,
+            Simulator::Bitbucket(s) => &s.control,
+        }
+    }
+
+    fn set_base_url(&self, base: &str) {
+        match self {
+            Simulator::Jira(s) => s.set_base_url(base),
+            Simulator::Confluence(s) => s.set_base_url(base),
+            Simulator::Bitbucket(s) => s.set_base_url(base),
+        }
+    }
+
+    fn router(&self) -> Router {
+        match self {
+            Simulator::Jira(s) => s.router(),
+            Simulator::Confluence(s) => s.router(),
+            Simulator::Bitbucket(s) => s.router(),
+        }
+    }
+
+    /// Serves the simulator on `listener` until the task is aborted.
+    pub fn serve(&self, listener: TcpListener) -> std::io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        self.set_base_url(&base_url);
+        let router = self.router();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Running { addr, base_url, task })
+    }
+
+    /// Binds `addr` (port 0 for a free one) and serves.
+    pub async fn start(&self, addr: &str) -> std::io::Result<Running> {
+        self.serve(TcpListener::bind(addr).await?)
+    }
+}
+
+/// A simulator being served.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops serving: connections are refused from now on, as when the application is down.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

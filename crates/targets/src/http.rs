@@ -1,0 +1,170 @@
+//! The one HTTP client all adapters use: authentication, timeouts, and the translation of every
+//! failure into a [`TargetError`] that says whether to retry and what the target said.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+use crate::{Credentials, TargetError};
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    base: Url,
+    credentials: Credentials,
+}
+
+/// A successful answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Http {
+    pub fn new(base_url: &str, credentials: Credentials, timeout: Duration) -> Result<Self, TargetError> {
+        let mut base =
+            Url::parse(base_url).map_err(|e| TargetError::Config(format!("'{base_url}' is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(TargetError::Config(format!("'{base_url}' must start with https:// (or http://)")));
+        }
+        // Joining relative paths needs the base to end with a slash.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("idsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TargetError::Config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Http { client, base, credentials })
+    }
+
+    /// `path` relative to the base URL, each of `segments` appended percent-encoded.
+    pub fn url(&self, path: &str, segments: &[&str]) -> Url {
+        let mut url = self.base.join(path.trim_start_matches('/')).unwrap_or_else(|_| self.base.clone());
+        if !segments.is_empty()
+            && let Ok(mut s) = url.path_segments_mut()
+        {
+            s.pop_if_empty();
+            s.extend(segments);
+        }
+        url
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Answer, TargetError> {
+        let mut request = self.client.request(method.clone(), url.clone()).query(query);
+        request = match &self.credentials {
+            Credentials::Bearer { token } => request.bearer_auth(token),
+            Credentials::Basic { username, password } => request.basic_auth(username, Some(password)),
+        };
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let what = format!("{method} {}", url.path());
+        let response = request.send().await.map_err(|e| {
+            let detail = if e.is_timeout() {
+                "no answer in time".to_string()
+            } else if e.is_connect() {
+                format!("cannot connect: {}", root_cause(&e))
+            } else {
+                root_cause(&e)
+            };
+            TargetError::Unreachable { detail: format!("{what}: {detail}") }
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| TargetError::Unreachable { detail: format!("{what}: {e}") })?;
+        let body: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_success() {
+            return Ok(Answer { status, body });
+        }
+        let message = format!("{what} answered {}: {}", status.as_u16(), message_of(&body));
+        Err(match status {
+            StatusCode::TOO_MANY_REQUESTS => TargetError::Throttled { retry_after: retry_after(&headers), message },
+            StatusCode::UNAUTHORIZED => TargetError::Unauthorized { message },
+            StatusCode::FORBIDDEN => TargetError::Forbidden { message },
+            StatusCode::NOT_FOUND => TargetError::NotFound { message },
+            s if s.is_server_error() => {
+                TargetError::Server { status: s.as_u16(), retry_after: retry_after(&headers), message }
+            }
+            s => TargetError::Rejected { status: s.as_u16(), message },
+        })
+    }
+
+    pub async fn get(&self, url: Url, query: &[(&str, &str)]) -> Result<Value, TargetError> {
+        Ok(self.send(Method::GET, url, query, None).await?.body)
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The human part of an error body, whichever product sent it: Jira's `errorMessages`/`errors`,
+/// Confluence's `message`, Bitbucket's `errors[].message`, SCIM's `detail`.
+pub fn message_of(body: &Value) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(list) = body.get("errorMessages").and_then(Value::as_array) {
+        parts.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    match body.get("errors") {
+        Some(Value::Object(fields)) => {
+            parts.extend(fields.iter().map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or(&v.to_string()))))
+        }
+        Some(Value::Array(items)) => {
+            parts.extend(items.iter().filter_map(|i| i.get("message").and_then(Value::as_str)).map(str::to_string))
+        }
+        _ => {}
+    }
+    for key in ["message", "detail"] {
+        if let Some(m) = body.get(key).and_then(Value::as_str) {
+            parts.push(m.to_string());
+        }
+    }
+    if parts.is_empty() {
+        return match body {
+            Value::Null => "(empty body)".into(),
+            Value::String(s) => s.chars().take(300).collect(),
+            other => other.to_string().chars().take(300).collect(),
+        };
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_of_every_product() {
+        assert_eq!(message_of(&json!({"errorMessages": ["a"], "errors": {"username": "taken"}})), "a; username: taken");
+        assert_eq!(message_of(&json!({"errors": [{"message": "User x does not exist"}]})), "User x does not exist");
+        assert_eq!(message_of(&json!({"statusCode": 404, "message": "No user"})), "No user");
+        assert_eq!(message_of(&json!({"detail": "bad filter", "status": "400"})), "bad filter");
+        assert_eq!(message_of(&Value::Null), "(empty body)");
+    }
+}
