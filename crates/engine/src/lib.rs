@@ -10,7 +10,7 @@ pub mod safeguard;
 pub mod simulate;
 pub mod state;
 
-pub use model::target::Capabilities;
+pub use model::target::{Capabilities, Grant, GrantOrigin, Ownership, UserLink};
 pub use planner::{Binding, Effect, LinkChange, Plan, PlannedOp, Skipped, Target, plan};
 pub use rules::{CompiledRules, Deprovision, GroupRules, RuleError, Rules, Safeguard, Transform, UserField, UserRules};
-pub use state::{Grant, GrantOrigin, Ownership, Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState, UserLink};
+pub use state::{Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState};

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::{extract, fallback_display_name};
 use crate::rules::{CompiledRules, Deprovision, MappedBy, UserField};
-use crate::state::{Grant, GrantOrigin, Ownership, Scope, SourceSnapshot, SourceUser, TargetState, UserLink};
+use crate::state::{Scope, SourceSnapshot, SourceUser, TargetState};
 use model::target::Capabilities;
+use model::target::{Grant, GrantOrigin, Ownership, UserLink};
 
 /// How an applied operation changes what idsync owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

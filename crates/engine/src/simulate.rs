@@ -5,7 +5,8 @@
 use model::target::{Operation, TargetUser, fold};
 
 use crate::planner::{Effect, LinkChange, Plan, PlannedOp};
-use crate::state::{Grant, Ownership, TargetState, UserLink};
+use crate::state::TargetState;
+use model::target::{Grant, Ownership, UserLink};
 
 /// Applies one operation to a model of the target.
 pub fn apply(state: &mut TargetState, op: &Operation) {

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::target::{Lead, TargetUser, fold};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A user as its source knows it.
@@ -43,40 +42,6 @@ pub struct SourceSnapshot {
     pub scope: Scope,
     /// False when some read of the source failed: then nothing is deprovisioned.
     pub complete: bool,
-}
-
-/// A target user idsync manages on behalf of one source user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserLink {
-    pub source: String,
-    pub source_id: String,
-    /// The username in the target, as idsync last set it.
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantOrigin {
-    /// A mapped source group or a default group for all users: kept only while the rules want it.
-    Rule,
-    /// A default group given once when idsync created the user: kept for good.
-    DefaultForNew,
-}
-
-/// A target membership idsync granted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grant {
-    pub source: String,
-    pub group: String,
-    pub user: String,
-    pub origin: GrantOrigin,
-}
-
-/// Everything idsync owns in one target.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Ownership {
-    pub users: Vec<UserLink>,
-    pub grants: Vec<Grant>,
 }
 
 /// What idsync knows of a target: every user a plan may touch, all groups, and (Jira) leads.

@@ -172,3 +172,37 @@ pub struct Capabilities {
 impl Capabilities {
     pub const ALL: Capabilities = Capabilities { deactivate: true, rename: true, properties: true, leads: true };
 }
+
+/// A target user idsync manages on behalf of one source user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLink {
+    pub source: String,
+    pub source_id: String,
+    /// The username in the target, as idsync last set it.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantOrigin {
+    /// A mapped source group or a default group for all users: kept only while the rules want it.
+    Rule,
+    /// A default group given once when idsync created the user: kept for good.
+    DefaultForNew,
+}
+
+/// A target membership idsync granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub source: String,
+    pub group: String,
+    pub user: String,
+    pub origin: GrantOrigin,
+}
+
+/// Everything idsync owns in one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ownership {
+    pub users: Vec<UserLink>,
+    pub grants: Vec<Grant>,
+}

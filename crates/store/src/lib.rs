@@ -73,6 +73,60 @@ pub trait Store: Send + Sync {
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
 }
 
+/// What the sync engine keeps: targets, what idsync owns in them, the outbox of users to
+/// reconcile, runs and the provisioning log.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn create_target(&self, name: &str, kind: &str, url: &str, secret: &[u8])
+    -> Result<TargetRecord, StoreError>;
+    async fn targets(&self) -> Result<Vec<TargetRecord>, StoreError>;
+    async fn target(&self, name: &str) -> Result<Option<TargetRecord>, StoreError>;
+    async fn update_target(&self, name: &str, url: Option<&str>, secret: Option<&[u8]>) -> Result<(), StoreError>;
+    /// Removes the target with its ownership records, outbox and (not) its log.
+    async fn remove_target(&self, name: &str) -> Result<(), StoreError>;
+    /// Returns whether the health changed.
+    async fn set_target_health(&self, name: &str, healthy: bool, detail: &str) -> Result<bool, StoreError>;
+
+    async fn journal_cursor(&self) -> Result<i64, StoreError>;
+    /// Puts users into the outbox and moves the journal cursor, in one transaction.
+    async fn enqueue(&self, keys: &[OutboxKey], cursor: i64) -> Result<(), StoreError>;
+    /// Outbox rows of a target that are due at `now`, oldest first.
+    async fn due(&self, target: &str, now: &str, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
+    async fn pending(&self, target: &str) -> Result<u64, StoreError>;
+    /// Removes finished rows unless they were enqueued again meanwhile.
+    async fn complete(&self, items: &[OutboxItem]) -> Result<(), StoreError>;
+    async fn reschedule(&self, item: &OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError>;
+
+    /// Links of the given source users or names, and grants of the given names (folded).
+    async fn ownership(
+        &self,
+        target: &str,
+        source_ids: &[(String, String)],
+        names: &[String],
+    ) -> Result<model::target::Ownership, StoreError>;
+    async fn all_ownership(&self, target: &str) -> Result<model::target::Ownership, StoreError>;
+    async fn managed_users(&self, target: &str) -> Result<u64, StoreError>;
+    async fn record_ownership(&self, target: &str, changes: &[OwnershipChange]) -> Result<(), StoreError>;
+
+    async fn create_run(&self, kind: &str, target: &str) -> Result<i64, StoreError>;
+    async fn update_run(
+        &self,
+        id: i64,
+        state: &str,
+        summary: &serde_json::Value,
+        hold_reason: Option<&str>,
+        held: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+    async fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+    async fn runs(&self, target: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
+    /// How many deactivations and deletions were applied to a target since `since`.
+    async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
+}
+
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {
     pub filter: Option<&'a Filter>,

@@ -68,14 +68,123 @@ pub struct ListPage {
     pub items: Vec<StoredResource>,
 }
 
+/// What a journal entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    User,
+    Group,
+    /// A membership: `resource_id` (a user or a group) joined or left a group.
+    Member,
+}
+
 /// One entry of the change journal the sync engine consumes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub seq: i64,
     pub source: SourceId,
-    pub kind: ResourceKind,
+    pub kind: ChangeKind,
     pub resource_id: String,
-    /// `created`, `updated` or `deleted`.
+    /// `created`, `updated` or `deleted`; for members `joined` or `left`.
     pub change: String,
     pub at: String,
+}
+
+/// An application idsync provisions. `secret` is the encrypted credential blob.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRecord {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub secret: Vec<u8>,
+    pub created: String,
+    pub healthy: bool,
+    pub health_detail: String,
+    pub health_changed: Option<String>,
+}
+
+/// "Make this source user right in this target."
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutboxKey {
+    pub target: String,
+    pub source: String,
+    pub source_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub key: OutboxKey,
+    /// Changes with every enqueue; completing an older generation leaves the row.
+    pub generation: i64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// A change to what idsync owns in a target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnershipChange {
+    Link(model::target::UserLink),
+    /// Also drops the grants of the user.
+    Unlink {
+        source: String,
+        source_id: String,
+        name: String,
+    },
+    Rename {
+        source: String,
+        source_id: String,
+        old_name: String,
+        new_name: String,
+    },
+    Grant(model::target::Grant),
+    Revoke {
+        user: String,
+        group: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    /// `full`, `dry-run` or `realtime`.
+    pub kind: String,
+    pub target: String,
+    /// `running`, `done`, `failed`, `held`, `approved`, `rejected`.
+    pub state: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub summary: serde_json::Value,
+    pub hold_reason: Option<String>,
+    pub held: Option<serde_json::Value>,
+}
+
+/// One entry of the provisioning log.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    pub run_id: Option<i64>,
+    pub source: String,
+    pub target: String,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub action: String,
+    pub reason: String,
+    /// `planned`, `applied`, `failed`, `retrying`, `skipped`, `conflict`, `held`.
+    pub result: String,
+    /// What the target answered, for failures.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub target: Option<String>,
+    pub source: Option<String>,
+    pub result: Option<String>,
+    pub run_id: Option<i64>,
+    /// RFC 3339 bounds.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: u32,
 }

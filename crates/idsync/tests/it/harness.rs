@@ -75,7 +75,7 @@ impl Server {
     }
 
     pub fn scim(&self, source: &str, token: &str) -> Scim {
-        Scim { http: reqwest::Client::new(), base: format!("{}/scim/v2/{source}", self.root), token: token.to_string() }
+        Scim { http: http_client(), base: format!("{}/scim/v2/{source}", self.root), token: token.to_string() }
     }
 
     pub fn kill(&mut self) {
@@ -218,4 +218,11 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// An HTTP client for tests. The workspace builds reqwest without a built-in TLS provider, so
+/// install the one idsync uses before the first client is made.
+pub fn http_client() -> reqwest::Client {
+    targets::install_crypto();
+    reqwest::Client::new()
 }

@@ -5,7 +5,7 @@ use crate::harness::started;
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let (_d, server, scim) = started();
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let r = http.get(format!("{}/healthz", server.root)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = http.get(format!("{}/readyz", server.root)).send().await.unwrap();

@@ -6,6 +6,7 @@ mod filter_sql;
 mod reader;
 mod resources;
 mod sources;
+mod sync;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -40,7 +41,10 @@ impl FromStr for Durability {
     }
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, "sync", include_str!("../../migrations/sqlite/0002_sync.sql")),
+];
 
 pub struct SqliteStore {
     path: std::path::PathBuf,
@@ -258,5 +262,96 @@ impl crate::Store for SqliteStore {
     }
     async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<crate::Change>, StoreError> {
         self.changes_since_impl(after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::SyncStore for SqliteStore {
+    async fn create_target(
+        &self,
+        name: &str,
+        kind: &str,
+        url: &str,
+        secret: &[u8],
+    ) -> Result<crate::TargetRecord, StoreError> {
+        self.create_target_impl(name, kind, url, secret).await
+    }
+    async fn targets(&self) -> Result<Vec<crate::TargetRecord>, StoreError> {
+        self.targets_impl().await
+    }
+    async fn target(&self, name: &str) -> Result<Option<crate::TargetRecord>, StoreError> {
+        self.target_impl(name).await
+    }
+    async fn update_target(&self, name: &str, url: Option<&str>, secret: Option<&[u8]>) -> Result<(), StoreError> {
+        self.update_target_impl(name, url, secret).await
+    }
+    async fn remove_target(&self, name: &str) -> Result<(), StoreError> {
+        self.remove_target_impl(name).await
+    }
+    async fn set_target_health(&self, name: &str, healthy: bool, detail: &str) -> Result<bool, StoreError> {
+        self.set_target_health_impl(name, healthy, detail).await
+    }
+    async fn journal_cursor(&self) -> Result<i64, StoreError> {
+        self.journal_cursor_impl().await
+    }
+    async fn enqueue(&self, keys: &[crate::OutboxKey], cursor: i64) -> Result<(), StoreError> {
+        self.enqueue_impl(keys, cursor).await
+    }
+    async fn due(&self, target: &str, now: &str, limit: u32) -> Result<Vec<crate::OutboxItem>, StoreError> {
+        self.due_impl(target, now, limit).await
+    }
+    async fn pending(&self, target: &str) -> Result<u64, StoreError> {
+        self.pending_impl(target).await
+    }
+    async fn complete(&self, items: &[crate::OutboxItem]) -> Result<(), StoreError> {
+        self.complete_impl(items).await
+    }
+    async fn reschedule(&self, item: &crate::OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError> {
+        self.reschedule_impl(item, next_at, error).await
+    }
+    async fn ownership(
+        &self,
+        target: &str,
+        source_ids: &[(String, String)],
+        names: &[String],
+    ) -> Result<model::target::Ownership, StoreError> {
+        self.ownership_impl(target, source_ids, names).await
+    }
+    async fn all_ownership(&self, target: &str) -> Result<model::target::Ownership, StoreError> {
+        self.all_ownership_impl(target).await
+    }
+    async fn managed_users(&self, target: &str) -> Result<u64, StoreError> {
+        self.managed_users_impl(target).await
+    }
+    async fn record_ownership(&self, target: &str, changes: &[crate::OwnershipChange]) -> Result<(), StoreError> {
+        self.record_ownership_impl(target, changes).await
+    }
+    async fn create_run(&self, kind: &str, target: &str) -> Result<i64, StoreError> {
+        self.create_run_impl(kind, target).await
+    }
+    async fn update_run(
+        &self,
+        id: i64,
+        state: &str,
+        summary: &serde_json::Value,
+        hold_reason: Option<&str>,
+        held: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        self.update_run_impl(id, state, summary, hold_reason, held).await
+    }
+    async fn run(&self, id: i64) -> Result<Option<crate::RunRecord>, StoreError> {
+        self.run_impl(id).await
+    }
+    async fn runs(&self, target: Option<&str>, limit: u32) -> Result<Vec<crate::RunRecord>, StoreError> {
+        self.runs_impl(target, limit).await
+    }
+    async fn record_events(&self, events: &[crate::Event]) -> Result<(), StoreError> {
+        self.record_events_impl(events).await
+    }
+    async fn events(&self, query: &crate::EventQuery) -> Result<Vec<crate::Event>, StoreError> {
+        self.events_impl(query).await
+    }
+    async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError> {
+        self.deprovisioned_since_impl(target, since).await
     }
 }

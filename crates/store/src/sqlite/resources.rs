@@ -12,7 +12,9 @@ use rusqlite::types::Value as SqlValue;
 use super::filter_sql::{Arg, sort_expr, translate, translate_members};
 use super::reader;
 use super::{SqliteStore, is_unique_violation, now};
-use crate::{Change, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource};
+use crate::{
+    Change, ChangeKind, GroupRef, ListPage, ListQuery, Load, Member, Mutation, SourceId, StoreError, StoredResource,
+};
 
 const COLUMNS: &str = "r.pk, r.id, r.kind, r.data, r.created, r.last_modified, r.version";
 /// A user's groups as one JSON column, so reading users needs no second query. CROSS JOIN keeps
@@ -615,7 +617,11 @@ impl SqliteStore {
                 Ok(Change {
                     seq: r.try_get(0)?,
                     source: SourceId(r.try_get(1)?),
-                    kind: kind_from(&kind),
+                    kind: match kind.as_str() {
+                        "User" => ChangeKind::User,
+                        "Group" => ChangeKind::Group,
+                        _ => ChangeKind::Member,
+                    },
                     resource_id: r.try_get(3)?,
                     change: r.try_get(4)?,
                     at: r.try_get(5)?,

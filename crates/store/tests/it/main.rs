@@ -2,6 +2,7 @@
 //! writes land in the journal, memberships behave.
 
 mod filters;
+mod sync;
 mod writes;
 
 use std::sync::Arc;

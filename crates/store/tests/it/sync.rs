@@ -1,0 +1,147 @@
+//! The sync engine's state: membership journal, outbox generations, ownership, events.
+
+use model::ResourceKind;
+use model::resource::MemberRef;
+use model::target::{Grant, GrantOrigin, UserLink};
+use serde_json::json;
+use store::{ChangeKind, Event, EventQuery, OutboxKey, OwnershipChange, Store, SyncStore};
+
+fn obj(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[tokio::test]
+async fn membership_changes_are_journaled_per_member_even_when_the_group_goes() {
+    let (_d, store, src) = super::open().await;
+    let u = store.create(src, ResourceKind::User, obj(json!({"userName": "ann"})), vec![]).await.unwrap();
+    let g = store
+        .create(
+            src,
+            ResourceKind::Group,
+            obj(json!({"displayName": "devs"})),
+            vec![MemberRef { value: u.id.clone(), kind: None, display: None }],
+        )
+        .await
+        .unwrap();
+    let before = store.changes_since(0, 100).await.unwrap().last().unwrap().seq;
+    store.delete(src, ResourceKind::Group, &g.id, None).await.unwrap();
+    let after = store.changes_since(before, 100).await.unwrap();
+    assert!(
+        after.iter().any(|c| c.kind == ChangeKind::Member && c.resource_id == u.id && c.change == "left"),
+        "{after:?}"
+    );
+    let all = store.changes_since(0, 100).await.unwrap();
+    assert!(all.iter().any(|c| c.kind == ChangeKind::Member && c.change == "joined"));
+}
+
+fn key(id: &str) -> OutboxKey {
+    OutboxKey { target: "jira".into(), source: "entra".into(), source_id: id.into() }
+}
+
+#[tokio::test]
+async fn outbox_rows_coalesce_and_survive_a_newer_change() {
+    let (_d, store, _src) = super::open().await;
+    store.create_target("jira", "jira", "http://x", b"secret").await.unwrap();
+    store.enqueue(&[key("1"), key("1"), key("2")], 42).await.unwrap();
+    assert_eq!(store.journal_cursor().await.unwrap(), 42);
+    let due = store.due("jira", "9999", 10).await.unwrap();
+    assert_eq!(due.len(), 2, "two users, one row each");
+    // A change arrives while the row is being worked on: finishing the old work keeps the row.
+    store.enqueue(&[key("1")], 43).await.unwrap();
+    store.complete(&due).await.unwrap();
+    let left = store.due("jira", "9999", 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key.source_id, "1");
+    store.reschedule(&left[0], "9999", "target down").await.unwrap();
+    assert!(store.due("jira", "5000", 10).await.unwrap().is_empty());
+    let again = store.due("jira", "9999z", 10).await.unwrap();
+    assert_eq!((again[0].attempts, again[0].last_error.as_deref()), (1, Some("target down")));
+    // Rows for a target that does not exist are not kept.
+    store.enqueue(&[OutboxKey { target: "gone".into(), ..key("3") }], 44).await.unwrap();
+    assert_eq!(store.pending("gone").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn ownership_links_grants_and_renames() {
+    let (_d, store, _src) = super::open().await;
+    store.create_target("jira", "jira", "http://x", b"s").await.unwrap();
+    let link = UserLink { source: "entra".into(), source_id: "1".into(), name: "Ann".into() };
+    let grant =
+        Grant { source: "entra".into(), group: "Devs".into(), user: "Ann".into(), origin: GrantOrigin::DefaultForNew };
+    store
+        .record_ownership("jira", &[OwnershipChange::Link(link.clone()), OwnershipChange::Grant(grant.clone())])
+        .await
+        .unwrap();
+    let owned = store.ownership("jira", &[("entra".into(), "1".into())], &[]).await.unwrap();
+    assert_eq!(owned.users, vec![link.clone()]);
+    assert_eq!(owned.grants, vec![grant]);
+    let by_name = store.ownership("jira", &[], &["ANN".into()]).await.unwrap();
+    assert_eq!(by_name.users.len(), 1);
+    store
+        .record_ownership(
+            "jira",
+            &[OwnershipChange::Rename {
+                source: "entra".into(),
+                source_id: "1".into(),
+                old_name: "Ann".into(),
+                new_name: "ann.lee".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let owned = store.all_ownership("jira").await.unwrap();
+    assert_eq!(owned.users[0].name, "ann.lee");
+    assert_eq!(owned.grants[0].user, "ann.lee");
+    store
+        .record_ownership(
+            "jira",
+            &[OwnershipChange::Unlink { source: "entra".into(), source_id: "1".into(), name: "ann.lee".into() }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.all_ownership("jira").await.unwrap(), Default::default());
+    assert_eq!(store.managed_users("jira").await.unwrap(), 0);
+    // Removing the target removes what idsync owned there.
+    store.record_ownership("jira", &[OwnershipChange::Link(link)]).await.unwrap();
+    store.remove_target("jira").await.unwrap();
+    store.create_target("jira", "jira", "http://x", b"s").await.unwrap();
+    assert_eq!(store.managed_users("jira").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn events_filter_by_user_group_target_and_result() {
+    let (_d, store, _src) = super::open().await;
+    let ev = |user: &str, group: Option<&str>, result: &str, action: &str| Event {
+        source: "entra".into(),
+        target: "jira".into(),
+        user: Some(user.into()),
+        group: group.map(String::from),
+        action: action.into(),
+        reason: "because".into(),
+        result: result.into(),
+        ..Event::default()
+    };
+    store
+        .record_events(&[
+            ev("ann", None, "applied", "create_user"),
+            ev("ann", Some("devs"), "applied", "add_member"),
+            ev("bob", Some("devs"), "failed", "add_member"),
+            ev("bob", None, "applied", "deactivate_user"),
+        ])
+        .await
+        .unwrap();
+    let q = |f: fn(&mut EventQuery)| {
+        let mut q = EventQuery { limit: 100, ..EventQuery::default() };
+        f(&mut q);
+        q
+    };
+    assert_eq!(store.events(&q(|q| q.user = Some("ANN".into()))).await.unwrap().len(), 2);
+    assert_eq!(store.events(&q(|q| q.group = Some("devs".into()))).await.unwrap().len(), 2);
+    let failed = store.events(&q(|q| q.result = Some("failed".into()))).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].user.as_deref(), Some("bob"));
+    assert_eq!(store.events(&q(|q| q.target = Some("other".into()))).await.unwrap().len(), 0);
+    let newest = store.events(&q(|q| q.limit = 1)).await.unwrap();
+    assert_eq!(newest[0].action, "deactivate_user");
+    assert_eq!(store.deprovisioned_since("jira", "2000-01-01").await.unwrap(), 1);
+}
