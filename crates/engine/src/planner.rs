@@ -29,10 +29,17 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOp {
     pub source: String,
+    /// The source user the operation is for (None for group creation): a user's operations
+    /// run in order, different users' operations in parallel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
     #[serde(flatten)]
     pub op: Operation,
     pub reason: String,
     pub effect: Effect,
+    /// Part of deactivating or deleting a user (what the safeguard holds back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprovision: bool,
 }
 
 /// Ownership changes that need no call to the target.
@@ -68,8 +75,15 @@ impl Plan {
         self.ops.is_empty() && self.links.is_empty()
     }
 
+    /// How many users the plan deactivates or deletes (or, where the target cannot deactivate,
+    /// strips of every membership).
     pub fn deprovisioning(&self) -> usize {
-        self.ops.iter().filter(|p| p.op.is_deprovisioning()).count()
+        self.ops
+            .iter()
+            .filter(|p| p.deprovision)
+            .filter_map(|p| p.source_id.as_ref().map(|id| (&p.source, id)))
+            .collect::<BTreeSet<_>>()
+            .len()
     }
 }
 
@@ -190,19 +204,23 @@ fn source_active(user: &SourceUser) -> bool {
     }
 }
 
-/// The desired target user for a source user, or None when the user is out of this binding's scope.
-fn desire<'a>(binding: &Binding, user: &'a SourceUser) -> Option<Desired<'a>> {
-    let rules = binding.rules;
+/// The target username a source record maps to under these rules, or None when it is out of
+/// scope. The sync worker looks these names up in the target before planning.
+pub fn desired_name(rules: &CompiledRules, record: &serde_json::Value) -> Option<String> {
     if let Some(filter) = &rules.user_filter
-        && !matches(filter, &user.record)
+        && !matches(filter, record)
     {
         return None;
     }
+    let name = rules.transform_username(&extract(record, &rules.username)?);
+    (!name.trim().is_empty()).then_some(name)
+}
+
+/// The desired target user for a source user, or None when the user is out of this binding's scope.
+fn desire<'a>(binding: &Binding, user: &'a SourceUser) -> Option<Desired<'a>> {
+    let rules = binding.rules;
+    let name = desired_name(rules, &user.record)?;
     let raw_name = extract(&user.record, &rules.username)?;
-    let name = rules.transform_username(&raw_name);
-    if name.trim().is_empty() {
-        return None;
-    }
     let source = &binding.snapshot.source;
     let properties = rules.custom.iter().filter_map(|(k, p)| Some((k.clone(), extract(&user.record, p)?))).collect();
     let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -270,6 +288,8 @@ struct Planner<'a> {
     removed: BTreeSet<String>,
     /// Removed source ids whose target user a new source user of the same name took over.
     taken_over: BTreeSet<String>,
+    /// The source user being planned.
+    current: Option<String>,
     grants: HashMap<(String, String), &'a Grant>,
     created_groups: BTreeMap<String, String>,
     group_ops: Vec<PlannedOp>,
@@ -287,6 +307,7 @@ impl<'a> Planner<'a> {
             link_by_name: owned.users.iter().map(|l| (fold(&l.name), l)).collect(),
             removed: BTreeSet::new(),
             taken_over: BTreeSet::new(),
+            current: None,
             grants: owned.grants.iter().map(|g| ((fold(&g.user), fold(&g.group)), g)).collect(),
             created_groups: BTreeMap::new(),
             group_ops: Vec::new(),
@@ -307,40 +328,61 @@ impl<'a> Planner<'a> {
     }
 
     fn push(&mut self, source: &str, op: Operation, reason: String, effect: Effect) {
-        self.user_ops.push(PlannedOp { source: source.into(), op, reason, effect });
+        let source_id = self.current.clone();
+        self.user_ops.push(PlannedOp { source: source.into(), source_id, op, reason, effect, deprovision: false });
     }
 
     fn reconcile(&mut self, binding: &Binding, d: &Desired) {
+        self.current = Some(d.user.id.clone());
         let source = binding.snapshot.source.as_str();
         let rules = binding.rules;
         let target_name = self.target.name;
         let link = self.link_by_id.get(&(source, d.user.id.as_str())).copied();
         let mut created = false;
         let current: TargetUser = match link {
-            Some(link) => match self.state.user(&link.name) {
-                Some(existing) => {
-                    let mut existing = existing.clone();
-                    if fold(&link.name) != fold(&d.name) && !self.rename(binding, d, link, &mut existing) {
+            Some(link) => {
+                let found = self.state.user(&link.name).cloned();
+                // Renamed outside idsync, or renamed just before a crash kept the link from
+                // following: the user is found under the name the source wants.
+                let moved = match &found {
+                    None if !self.link_by_name.contains_key(&fold(&d.name)) => self.state.user(&d.name).cloned(),
+                    _ => None,
+                };
+                match (found, moved) {
+                    (Some(mut existing), _) => {
+                        if fold(&link.name) != fold(&d.name) && !self.rename(binding, d, link, &mut existing) {
+                            return;
+                        }
+                        existing
+                    }
+                    (None, Some(existing)) => {
+                        self.links.push(LinkChange::Adopt {
+                            link: UserLink {
+                                source: source.into(),
+                                source_id: d.user.id.clone(),
+                                name: existing.name.clone(),
+                            },
+                            reason: format!("{} was renamed to {} in {target_name}", link.name, existing.name),
+                        });
+                        existing
+                    }
+                    (None, None) if rules.rules.users.import && d.active => {
+                        created = true;
+                        self.create(
+                            source,
+                            d,
+                            format!("{} is managed for {source} but missing from {target_name}", link.name),
+                        )
+                    }
+                    (None, None) => {
+                        self.links.push(LinkChange::Forget {
+                            link: link.clone(),
+                            reason: format!("{} no longer exists in {target_name}", link.name),
+                        });
                         return;
                     }
-                    existing
                 }
-                None if rules.rules.users.import && d.active => {
-                    created = true;
-                    self.create(
-                        source,
-                        d,
-                        format!("{} is managed for {source} but missing from {target_name}", link.name),
-                    )
-                }
-                None => {
-                    self.links.push(LinkChange::Forget {
-                        link: link.clone(),
-                        reason: format!("{} no longer exists in {target_name}", link.name),
-                    });
-                    return;
-                }
-            },
+            }
             None => match self.state.user(&d.name) {
                 Some(existing) => {
                     let owner = self.link_by_name.get(&fold(&d.name)).copied();
@@ -623,9 +665,11 @@ impl<'a> Planner<'a> {
         self.created_groups.insert(key, name.to_string());
         self.group_ops.push(PlannedOp {
             source: source.into(),
+            source_id: None,
             op: Operation::CreateGroup { group: name.to_string() },
             reason: format!("{name} is needed by the rules of {source} and missing from {}", self.target.name),
             effect: Effect::None,
+            deprovision: false,
         });
         Some(name.to_string())
     }
@@ -633,6 +677,7 @@ impl<'a> Planner<'a> {
     /// Applies the removal policy to the target user linked to a source user that is gone or out
     /// of scope.
     fn deprovision_link(&mut self, binding: &Binding, source_id: &str, why: &str) {
+        self.current = Some(source_id.to_string());
         let source = binding.snapshot.source.as_str();
         let Some(link) = self.link_by_id.get(&(source, source_id)).copied() else { return };
         let Some(current) = self.state.user(&link.name) else {
@@ -675,6 +720,7 @@ impl<'a> Planner<'a> {
                         format!("{why}; {} cannot deactivate users, so access is revoked by removing every group membership", self.target.name),
                         Effect::Revoke,
                     );
+                    self.mark_deprovision();
                 }
                 return;
             }
@@ -702,6 +748,7 @@ impl<'a> Planner<'a> {
                 match fallback {
                     Some(to) if fold(to) != user_key => handoffs.push(PlannedOp {
                         source: source.into(),
+                        source_id: Some(source_id.to_string()),
                         op: Operation::SetLead { kind: lead.kind, id: lead.id.clone(), lead: to.clone() },
                         reason: format!(
                             "{} leads {kind} {} and is about to be {}; {to} takes over",
@@ -710,6 +757,7 @@ impl<'a> Planner<'a> {
                             past(policy)
                         ),
                         effect: Effect::None,
+                        deprovision: true,
                     }),
                     _ => {
                         let reason = format!(
@@ -730,6 +778,13 @@ impl<'a> Planner<'a> {
             _ => Effect::None,
         };
         self.push(source, action, why.to_string(), effect);
+        self.mark_deprovision();
+    }
+
+    fn mark_deprovision(&mut self) {
+        if let Some(last) = self.user_ops.last_mut() {
+            last.deprovision = true;
+        }
     }
 }
 

@@ -169,13 +169,15 @@ pub struct Rules {
 pub struct Safeguard {
     /// Hold when more users than this would be deactivated or deleted.
     pub max_count: u64,
-    /// Hold when more than this share (0–1) of the target's managed users would be.
+    /// Hold when more than this share (0–1) of the target's managed users would be ...
     pub max_share: f64,
+    /// ... and at least this many: a share of a handful of users says little.
+    pub min_count: u64,
 }
 
 impl Default for Safeguard {
     fn default() -> Self {
-        Safeguard { max_count: 25, max_share: 0.1 }
+        Safeguard { max_count: 25, max_share: 0.1, min_count: 5 }
     }
 }
 
@@ -363,4 +365,30 @@ impl CompiledRules {
 pub enum MappedBy {
     Manual,
     OnTheFly,
+}
+
+/// One binding as the config file holds it: which source feeds which target, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingSpec {
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub users: UserRules,
+    #[serde(default)]
+    pub groups: GroupRules,
+}
+
+impl BindingSpec {
+    pub fn rules(&self) -> Rules {
+        Rules { users: self.users.clone(), groups: self.groups.clone() }
+    }
+
+    /// Compiles the rules, naming the binding in any error.
+    pub fn compile(&self) -> Result<CompiledRules, RuleError> {
+        CompiledRules::compile(&self.rules()).map_err(|e| RuleError {
+            field: format!("binding {} → {}: {}", self.source, self.target, e.field),
+            message: e.message,
+        })
+    }
 }

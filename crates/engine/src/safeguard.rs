@@ -13,9 +13,8 @@ pub fn hold_reason(policy: &Safeguard, deprovisioning: u64, managed: u64) -> Opt
             policy.max_count
         ));
     }
-    // A single deprovisioning is never "a share": small installations would hold every one.
     let share = deprovisioning as f64 / managed.max(1) as f64;
-    if deprovisioning > 1 && share > policy.max_share {
+    if deprovisioning >= policy.min_count.max(1) && share > policy.max_share {
         return Some(format!(
             "{deprovisioning} of {managed} managed users ({:.0}%) would be deactivated or deleted, more than safeguard.max_share ({:.0}%)",
             share * 100.0,
@@ -31,12 +30,13 @@ mod tests {
 
     #[test]
     fn holds_above_count_or_share() {
-        let p = Safeguard { max_count: 10, max_share: 0.2 };
+        let p = Safeguard { max_count: 10, max_share: 0.2, min_count: 3 };
         assert_eq!(hold_reason(&p, 0, 100), None);
         assert_eq!(hold_reason(&p, 10, 1000), None);
         assert!(hold_reason(&p, 11, 1000).unwrap().contains("max_count (10)"));
         assert!(hold_reason(&p, 3, 10).unwrap().contains("30%"));
-        assert_eq!(hold_reason(&p, 2, 10), None);
+        assert_eq!(hold_reason(&p, 2, 10), None, "20% is not more than 20%");
+        assert_eq!(hold_reason(&p, 2, 4), None, "fewer than min_count users are never a share");
         assert_eq!(hold_reason(&p, 1, 1), None);
     }
 }

@@ -22,6 +22,13 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_seconds: u64,
     pub scim: ScimSettings,
+    /// How changes reach targets: concurrency, retries, the safeguard.
+    pub sync: engine::sync::SyncSettings,
+    /// Which source feeds which target, with the rules (`[[binding]]` tables).
+    pub binding: Vec<engine::BindingSpec>,
+    /// The file this configuration was read from (binding commands edit it).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +56,9 @@ impl Default for Config {
             durability: "process".into(),
             shutdown_grace_seconds: 30,
             scim: ScimSettings::default(),
+            sync: engine::sync::SyncSettings::default(),
+            binding: Vec::new(),
+            file: None,
         }
     }
 }
@@ -95,6 +105,9 @@ fn overlay_env(table: &mut toml::Table, prefix: &str, vars: &[(String, String)])
             toml::Value::Boolean(_) => {
                 toml::Value::Boolean(raw.parse().with_context(|| format!("{var} must be true or false, not '{raw}'"))?)
             }
+            toml::Value::Float(_) => {
+                toml::Value::Float(raw.parse().with_context(|| format!("{var} must be a number, not '{raw}'"))?)
+            }
             _ => toml::Value::String(raw.clone()),
         };
     }
@@ -102,6 +115,11 @@ fn overlay_env(table: &mut toml::Table, prefix: &str, vars: &[(String, String)])
 }
 
 impl Config {
+    /// The file to read: the one named, else `idsync.toml` in the working directory if it exists.
+    pub fn locate(file: Option<&Path>) -> Option<PathBuf> {
+        file.map(Path::to_path_buf).or_else(|| Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()))
+    }
+
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
         let mut table = toml::Table::try_from(Config::default()).context("default configuration")?;
         // Optional keys have no default to overlay, so name them here.
@@ -136,6 +154,7 @@ impl Config {
         if let Some(f) = overrides.log_format {
             config.log_format = f;
         }
+        config.file = file.map(Path::to_path_buf);
         config.validate()?;
         Ok(config)
     }
@@ -148,7 +167,19 @@ impl Config {
         if self.scim.max_count == 0 || self.scim.default_count > self.scim.max_count {
             bail!("scim.max_count must be at least 1 and at least scim.default_count");
         }
+        if !(0.0..=1.0).contains(&self.sync.safeguard.max_share) {
+            bail!("sync.safeguard.max_share must be between 0 and 1 (0.1 means 10%)");
+        }
+        if self.sync.concurrency == 0 || self.sync.batch_size == 0 {
+            bail!("sync.concurrency and sync.batch_size must be at least 1");
+        }
+        self.bindings()?;
         Ok(())
+    }
+
+    /// The bindings, compiled: any invalid rule is an error that names the binding and field.
+    pub fn bindings(&self) -> anyhow::Result<engine::sync::Bindings> {
+        engine::sync::Bindings::compile(&self.binding).map_err(|e| anyhow::anyhow!("invalid rule: {e}"))
     }
 
     pub fn scim(&self) -> scim::ScimConfig {
@@ -181,6 +212,9 @@ impl Config {
         format!("{}/scim/v2/{name}", root.trim_end_matches('/'))
     }
 }
+
+/// The configuration file used when none is named and it exists in the working directory.
+pub const DEFAULT_FILE: &str = "idsync.toml";
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
     for (k, v) in from {

@@ -1,9 +1,14 @@
 //! `idsync`: the server and the command line that manages it.
 #![forbid(unsafe_code)]
 
+mod binding;
 mod config;
+mod secrets;
 mod serve;
+mod simulate;
 mod source;
+mod sync_cli;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,12 +47,37 @@ enum Command {
     /// Manage sources: the identity providers that feed idsync.
     #[command(subcommand)]
     Source(source::SourceCommand),
+    /// Manage targets: the applications idsync provisions.
+    #[command(subcommand)]
+    Target(target::TargetCommand),
+    /// Manage bindings: which source feeds which target, and the rules.
+    #[command(subcommand)]
+    Binding(binding::BindingCommand),
+    /// Reconcile targets fully now (healing any drift), or preview it with --dry-run.
+    Sync {
+        /// One target; all bound targets when left out.
+        #[arg(long)]
+        target: Option<String>,
+        /// Print the exact plan, with reasons, without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs: full syncs, dry-runs, and deprovisioning held for approval.
+    #[command(subcommand)]
+    Runs(sync_cli::RunsCommand),
+    /// The provisioning log: every change idsync made or held, and why.
+    Log(sync_cli::LogArgs),
+    /// Serve a faithful fake of an application's REST API, for trying idsync out.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = Overrides { listen: cli.listen, data_dir: cli.data_dir, log_format: cli.log_format };
-    let config = match Config::load(cli.config.as_deref(), overrides) {
+    let file = Config::locate(cli.config.as_deref());
+    let config = match Config::load(file.as_deref(), overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("idsync: {e:#}");
@@ -65,6 +95,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve::run(config).await,
             Command::Source(cmd) => source::run(cmd, &config).await,
+            Command::Target(cmd) => target::run(cmd, &config).await,
+            Command::Binding(cmd) => binding::run(cmd, &config).await,
+            Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
+            Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
+            Command::Log(args) => sync_cli::log(args, &config).await,
+            Command::Simulate(args) => simulate::run(args).await,
         }
     });
     match result {

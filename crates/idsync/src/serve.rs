@@ -128,6 +128,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let app = app(store.clone(), &config, metrics);
+    let engine = crate::sync_cli::engine(&config, store.clone())?;
+    let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(engine.clone().run(engine_stopped));
+    let watcher = tokio::spawn(watch_bindings(config.clone(), engine));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let served = tokio::select! {
@@ -140,7 +144,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    let _ = stop_engine.send(true);
+    watcher.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     store.close().await;
     tracing::info!("database closed; bye");
     served
+}
+
+/// Reloads the bindings when the config file changes, so `idsync binding …` takes effect without
+/// a restart. An invalid file is reported and the bindings in use stay.
+async fn watch_bindings(config: Config, engine: Arc<engine::sync::Engine>) {
+    let Some(path) = config.file.clone() else { return };
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = modified(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let reloaded = std::fs::read_to_string(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| toml::from_str::<Config>(&text).map_err(anyhow::Error::from))
+            .and_then(|c| c.bindings());
+        match reloaded {
+            Ok(bindings) => {
+                tracing::info!(file = %path.display(), targets = bindings.targets().len(), "bindings reloaded");
+                engine.set_bindings(bindings);
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %format!("{e:#}"), "config file changed but is invalid; keeping the bindings in use")
+            }
+        }
+    }
 }

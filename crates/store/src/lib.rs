@@ -88,6 +88,9 @@ pub trait SyncStore: Send + Sync {
     async fn set_target_health(&self, name: &str, healthy: bool, detail: &str) -> Result<bool, StoreError>;
 
     async fn journal_cursor(&self) -> Result<i64, StoreError>;
+    /// Remembers a group's name (None: the group is gone) and says whether it differs from the
+    /// name remembered before. A group seen for the first time counts as unchanged.
+    async fn group_renamed(&self, source: SourceId, group_id: &str, name: Option<&str>) -> Result<bool, StoreError>;
     /// Puts users into the outbox and moves the journal cursor, in one transaction.
     async fn enqueue(&self, keys: &[OutboxKey], cursor: i64) -> Result<(), StoreError>;
     /// Outbox rows of a target that are due at `now`, oldest first.
@@ -96,6 +99,8 @@ pub trait SyncStore: Send + Sync {
     /// Removes finished rows unless they were enqueued again meanwhile.
     async fn complete(&self, items: &[OutboxItem]) -> Result<(), StoreError>;
     async fn reschedule(&self, item: &OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError>;
+    /// Makes every outbox row of a target due now (the target is back after an outage).
+    async fn wake(&self, target: &str) -> Result<(), StoreError>;
 
     /// Links of the given source users or names, and grants of the given names (folded).
     async fn ownership(
@@ -123,9 +128,14 @@ pub trait SyncStore: Send + Sync {
     async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
     /// Newest first.
     async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
-    /// How many deactivations and deletions were applied to a target since `since`.
+    /// How many users were deactivated or deleted in a target since `since`.
     async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
 }
+
+/// Both halves of the database, as one object the server and the engine share.
+pub trait Database: Store + SyncStore {}
+
+impl<T: Store + SyncStore> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

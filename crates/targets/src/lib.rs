@@ -122,9 +122,16 @@ pub enum TargetError {
 }
 
 impl TargetError {
-    /// Whether the same request may succeed later: outages, throttling and server errors.
+    /// Whether the same request may succeed later: outages, throttling, server errors, and
+    /// refused credentials (they succeed once an administrator fixes the token).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, TargetError::Unreachable { .. } | TargetError::Throttled { .. } | TargetError::Server { .. })
+        matches!(
+            self,
+            TargetError::Unreachable { .. }
+                | TargetError::Throttled { .. }
+                | TargetError::Server { .. }
+                | TargetError::Unauthorized { .. }
+        )
     }
 
     /// How long the target asked us to wait.

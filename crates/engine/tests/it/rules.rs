@@ -503,3 +503,18 @@ fn a_rejoining_user_takes_over_the_account_of_the_removed_one() {
     assert!(plan.ops.is_empty(), "no deactivation and no second account: {:?}", plan.ops);
     assert_eq!(w.owned.users, vec![UserLink { source: "entra".into(), source_id: "new".into(), name: "ann".into() }]);
 }
+
+#[test]
+fn a_user_renamed_in_the_target_is_found_under_the_new_name() {
+    let mut w = World::new(rules(""), snapshot("entra", vec![user("1", "ann", &[])], vec![]));
+    w.converge();
+    // The rename reached the target but not the link (a crash in between), then the source
+    // renames too.
+    let mut renamed = w.state.users.remove("ann").unwrap();
+    renamed.name = "ann.lee".into();
+    w.state.insert_user(renamed);
+    w.snapshots[0].users[0] = user("1", "ann.lee", &[]);
+    let plan = w.converge();
+    assert!(plan.ops.iter().all(|p| !matches!(p.op, Operation::CreateUser { .. })), "{:?}", plan.ops);
+    assert_eq!(w.owned.users[0].name, "ann.lee");
+}

@@ -14,6 +14,16 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN).arg("--data-dir").arg(data_dir).args(args).output().expect("run idsync")
 }
 
+/// Runs the CLI with environment variables set, e.g. the token `target add --token-env` reads.
+pub fn cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir").arg(data_dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run idsync")
+}
+
 /// Creates a push source and returns its token.
 pub fn add_source(data_dir: &Path, name: &str) -> String {
     let out = cli(data_dir, &["source", "add", "--kind", "scim", "--name", name, "--json"]);
@@ -35,8 +45,14 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::start_full(data_dir, &[], env)
+    }
+
+    /// With extra arguments (such as `--config FILE`) and environment variables.
+    pub fn start_full(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.args(args)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())

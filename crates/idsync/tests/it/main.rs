@@ -8,3 +8,4 @@ mod harness;
 mod large_groups;
 mod ops;
 mod scim_api;
+mod sync;

@@ -109,3 +109,12 @@ CREATE TABLE events (
 CREATE INDEX events_by_target ON events(target, id);
 CREATE INDEX events_by_user ON events(user_name COLLATE NOCASE, id);
 CREATE INDEX events_by_group ON events(group_name COLLATE NOCASE, id);
+
+-- Group names as the engine last saw them: a group whose version changed only because of its
+-- members needs no reconcile of every member, a renamed one does.
+CREATE TABLE known_groups (
+    source_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (source_id, group_id)
+) WITHOUT ROWID;

@@ -294,6 +294,14 @@ impl crate::SyncStore for SqliteStore {
     async fn journal_cursor(&self) -> Result<i64, StoreError> {
         self.journal_cursor_impl().await
     }
+    async fn group_renamed(
+        &self,
+        source: crate::SourceId,
+        group_id: &str,
+        name: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.group_renamed_impl(source, group_id, name).await
+    }
     async fn enqueue(&self, keys: &[crate::OutboxKey], cursor: i64) -> Result<(), StoreError> {
         self.enqueue_impl(keys, cursor).await
     }
@@ -308,6 +316,15 @@ impl crate::SyncStore for SqliteStore {
     }
     async fn reschedule(&self, item: &crate::OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError> {
         self.reschedule_impl(item, next_at, error).await
+    }
+    async fn wake(&self, target: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET next_at = ? WHERE target = ? AND next_at > ?")
+            .bind(now())
+            .bind(target)
+            .bind(now())
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
     async fn ownership(
         &self,

@@ -185,6 +185,44 @@ impl SqliteStore {
         Ok(sqlx::query("SELECT seq FROM journal_cursor WHERE id = 1").fetch_one(&self.write).await?.try_get(0)?)
     }
 
+    pub(super) async fn group_renamed_impl(
+        &self,
+        source: crate::SourceId,
+        group_id: &str,
+        name: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let before: Option<String> = sqlx::query("SELECT name FROM known_groups WHERE source_id = ? AND group_id = ?")
+            .bind(source.0)
+            .bind(group_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        match name {
+            Some(n) => {
+                sqlx::query(
+                    "INSERT INTO known_groups (source_id, group_id, name) VALUES (?, ?, ?) \
+                     ON CONFLICT (source_id, group_id) DO UPDATE SET name = excluded.name",
+                )
+                .bind(source.0)
+                .bind(group_id)
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM known_groups WHERE source_id = ? AND group_id = ?")
+                    .bind(source.0)
+                    .bind(group_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(matches!((before, name), (Some(b), Some(n)) if b != n))
+    }
+
     pub(super) async fn enqueue_impl(&self, keys: &[OutboxKey], cursor: i64) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
@@ -560,7 +598,7 @@ impl SqliteStore {
 
     pub(super) async fn deprovisioned_since_impl(&self, target: &str, since: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM events WHERE target = ? AND at >= ? AND result = 'applied' \
+            "SELECT COUNT(DISTINCT lower(user_name)) FROM events WHERE target = ? AND at >= ? AND result = 'applied' \
              AND action IN ('deactivate_user', 'delete_user')",
         )
         .bind(target)

@@ -1,0 +1,255 @@
+//! The engine's edge: it reads source records from the store and target state through the
+//! adapters, plans with the pure planner, applies the plan through the durable outbox, and records
+//! ownership, runs and the provisioning log.
+//!
+//! Work is level-triggered: the journal marks source users dirty per target (the outbox), and a
+//! worker per target recomputes what each dirty user should be at the moment it applies, so bursts
+//! coalesce and a retry after a crash or an outage is just another reconcile.
+
+mod execute;
+mod snapshot;
+mod worker;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use model::target::TargetUser;
+use serde::{Deserialize, Serialize};
+use store::{Database, StoreError, TargetRecord};
+use targets::{TargetClient, TargetError};
+
+use crate::rules::{BindingSpec, CompiledRules, RuleError, Safeguard};
+use crate::state::{SourceSnapshot, TargetState};
+use crate::{Binding, Plan, Target, plan};
+
+pub use execute::Outcome;
+pub use snapshot::{load_all, load_users, users_in_group};
+pub use worker::RunReport;
+
+/// How the sync worker behaves; the `[sync]` table of the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Requests in flight to one target at a time.
+    pub concurrency: usize,
+    /// Users reconciled together in one batch.
+    pub batch_size: u32,
+    /// How often the worker looks for new changes, in milliseconds.
+    pub poll_ms: u64,
+    /// First retry delay, doubled on every further attempt up to `max_backoff_seconds`.
+    pub base_backoff_ms: u64,
+    pub max_backoff_seconds: u64,
+    /// Seconds to wait for a target's answer.
+    pub timeout_seconds: u64,
+    pub safeguard: Safeguard,
+    /// Deprovisioning applied within this many minutes counts towards the safeguard.
+    pub safeguard_window_minutes: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            concurrency: 8,
+            batch_size: 200,
+            poll_ms: 100,
+            base_backoff_ms: 500,
+            max_backoff_seconds: 300,
+            timeout_seconds: 30,
+            safeguard: Safeguard::default(),
+            safeguard_window_minutes: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("target {target}: {error}")]
+    Target { target: String, error: TargetError },
+    #[error("{0}")]
+    Rules(#[from] RuleError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Turns a stored target into a client; the binary decrypts the credentials.
+pub trait Connector: Send + Sync {
+    fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String>;
+}
+
+/// The bindings of the config, compiled.
+#[derive(Default)]
+pub struct Bindings {
+    entries: Vec<(BindingSpec, CompiledRules)>,
+}
+
+impl Bindings {
+    pub fn compile(specs: &[BindingSpec]) -> Result<Self, RuleError> {
+        let mut seen = BTreeSet::new();
+        let mut entries = Vec::new();
+        for spec in specs {
+            if !seen.insert((spec.source.clone(), spec.target.clone())) {
+                return Err(RuleError {
+                    field: format!("binding {} → {}", spec.source, spec.target),
+                    message: "is configured twice; keep one".into(),
+                });
+            }
+            entries.push((spec.clone(), spec.compile()?));
+        }
+        Ok(Bindings { entries })
+    }
+
+    pub fn for_target<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a (BindingSpec, CompiledRules)> + 'a {
+        self.entries.iter().filter(move |(s, _)| s.target == target)
+    }
+
+    pub fn for_source<'a>(&'a self, source: &'a str) -> impl Iterator<Item = &'a (BindingSpec, CompiledRules)> + 'a {
+        self.entries.iter().filter(move |(s, _)| s.source == source)
+    }
+
+    pub fn targets(&self) -> BTreeSet<String> {
+        self.entries.iter().map(|(s, _)| s.target.clone()).collect()
+    }
+}
+
+/// A client and the stored target it was made from (credentials can change under it).
+type CachedClient = (TargetRecord, Arc<dyn TargetClient>);
+
+pub struct Engine {
+    db: Arc<dyn Database>,
+    connector: Arc<dyn Connector>,
+    bindings: RwLock<Arc<Bindings>>,
+    settings: SyncSettings,
+    clients: Mutex<HashMap<String, CachedClient>>,
+}
+
+impl Engine {
+    pub fn new(
+        db: Arc<dyn Database>,
+        connector: Arc<dyn Connector>,
+        bindings: Bindings,
+        settings: SyncSettings,
+    ) -> Arc<Self> {
+        Arc::new(Engine {
+            db,
+            connector,
+            bindings: RwLock::new(Arc::new(bindings)),
+            settings,
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn settings(&self) -> &SyncSettings {
+        &self.settings
+    }
+
+    /// Replaces the bindings (after the config file changed).
+    pub fn set_bindings(&self, bindings: Bindings) {
+        *self.bindings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bindings);
+    }
+
+    pub fn bindings(&self) -> Arc<Bindings> {
+        self.bindings.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn target_record(&self, name: &str) -> Result<TargetRecord, SyncError> {
+        self.db.target(name).await?.ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "there is no target named '{name}'; 'idsync target list' shows the ones there are"
+            ))
+        })
+    }
+
+    fn client(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, SyncError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((made_from, client)) = clients.get(&record.name)
+            && made_from.url == record.url
+            && made_from.secret == record.secret
+        {
+            return Ok(client.clone());
+        }
+        let client = self.connector.connect(record).map_err(SyncError::Invalid)?;
+        clients.insert(record.name.clone(), (record.clone(), client.clone()));
+        Ok(client)
+    }
+
+    fn retry_delay(&self, attempts: u32, asked: Option<Duration>) -> Duration {
+        let base = Duration::from_millis(self.settings.base_backoff_ms);
+        let exp = base.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+        let capped = exp.min(Duration::from_secs(self.settings.max_backoff_seconds));
+        let jitter = 0.8 + rand::random::<f64>() * 0.4;
+        capped.mul_f64(jitter).max(asked.unwrap_or_default())
+    }
+}
+
+/// Reads the target users a plan may touch (every desired and every linked name), the groups,
+/// and (when something would be deprovisioned) the leads; then plans.
+pub(crate) async fn prepare(
+    db: &dyn Database,
+    record: &TargetRecord,
+    client: &dyn TargetClient,
+    bindings: &[(&BindingSpec, &CompiledRules)],
+    snapshots: &[SourceSnapshot],
+    full: bool,
+    concurrency: usize,
+) -> Result<Plan, SyncError> {
+    let target_error = |error| SyncError::Target { target: record.name.clone(), error };
+    let mut names = BTreeSet::new();
+    let mut source_ids = Vec::new();
+    for ((_, rules), snapshot) in bindings.iter().zip(snapshots) {
+        for u in &snapshot.users {
+            if let Some(n) = crate::desired_name(rules, &u.record) {
+                names.insert(n);
+            }
+        }
+        if let crate::Scope::Users(ids) = &snapshot.scope {
+            source_ids.extend(ids.iter().map(|id| (snapshot.source.clone(), id.clone())));
+        }
+    }
+    let owned = if full {
+        db.all_ownership(&record.name).await?
+    } else {
+        db.ownership(&record.name, &source_ids, &names.iter().cloned().collect::<Vec<_>>()).await?
+    };
+    names.extend(owned.users.iter().map(|l| l.name.clone()));
+    let properties: Vec<String> = bindings
+        .iter()
+        .flat_map(|(_, r)| r.custom.iter().map(|(k, _)| k.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut state = TargetState::default();
+    for g in client.groups().await.map_err(target_error)? {
+        state.insert_group(&g);
+    }
+    for user in read_users(client, &names, &properties, concurrency).await.map_err(target_error)? {
+        state.insert_user(user);
+    }
+    let caps = client.capabilities();
+    let make_plan = |state: &TargetState| {
+        let bound: Vec<Binding> =
+            bindings.iter().zip(snapshots).map(|((_, rules), snapshot)| Binding { rules, snapshot }).collect();
+        plan(&Target { name: &record.name, caps }, &bound, state, &owned)
+    };
+    let mut planned = make_plan(&state);
+    if caps.leads && planned.deprovisioning() > 0 {
+        state.leads = client.leads().await.map_err(target_error)?;
+        planned = make_plan(&state);
+    }
+    Ok(planned)
+}
+
+async fn read_users(
+    client: &dyn TargetClient,
+    names: &BTreeSet<String>,
+    properties: &[String],
+    concurrency: usize,
+) -> Result<Vec<TargetUser>, TargetError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let lookups: Vec<_> = names.iter().map(|n| client.user(n, properties)).collect();
+    let found: Vec<Option<TargetUser>> =
+        stream::iter(lookups).buffer_unordered(concurrency.max(1)).try_collect().await?;
+    Ok(found.into_iter().flatten().collect())
+}

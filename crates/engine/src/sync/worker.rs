@@ -1,0 +1,513 @@
+//! The loops: the journal into the outbox, one worker per target draining its outbox, full
+//! reconciles and dry-runs, and the decisions on held runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use model::ResourceKind;
+use serde::Serialize;
+use serde_json::json;
+use store::{ChangeKind, Event, Load, OutboxKey, Source, SourceId};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::execute::{Outcome, apply_ops, event, record_decisions};
+use super::snapshot::{load_all, load_users, users_in_group};
+use super::{Engine, SyncError, prepare};
+use crate::planner::{Plan, PlannedOp};
+use crate::safeguard::hold_reason;
+
+/// What a full reconcile or a dry-run did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub target: String,
+    pub kind: String,
+    pub state: String,
+    pub plan: Plan,
+    pub applied: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Operations that will be retried by the worker (the target was down or throttling).
+    pub retrying: u64,
+    pub held: u64,
+    pub hold_reason: Option<String>,
+}
+
+/// RFC 3339 time `offset` from now, in the store's format.
+fn time_in(offset: Duration) -> String {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO);
+    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+}
+
+fn time_ago(offset: Duration) -> String {
+    let t = jiff::Timestamp::now() - jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO);
+    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+}
+
+impl Engine {
+    /// Runs until `shutdown` turns true: moves journal entries into the outbox and keeps one
+    /// worker per bound target.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        let mut refreshed: Option<Instant> = None;
+        let poll = Duration::from_millis(self.settings.poll_ms.max(10));
+        while !*shutdown.borrow() {
+            if let Err(e) = self.ingest().await {
+                tracing::warn!(error = %e, "reading the change journal failed; will retry");
+            }
+            if refreshed.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
+                refreshed = Some(Instant::now());
+                let wanted = self.bindings().targets();
+                let existing: BTreeSet<String> = match self.db.targets().await {
+                    Ok(t) => t.into_iter().map(|t| t.name).collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listing targets failed");
+                        continue;
+                    }
+                };
+                workers.retain(|name, handle| {
+                    let keep = wanted.contains(name) && existing.contains(name) && !handle.is_finished();
+                    if !keep {
+                        handle.abort();
+                    }
+                    keep
+                });
+                for name in wanted.intersection(&existing) {
+                    if !workers.contains_key(name) {
+                        let engine = self.clone();
+                        let rx = shutdown.clone();
+                        let target = name.clone();
+                        workers.insert(name.clone(), tokio::spawn(async move { engine.target_loop(target, rx).await }));
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        for (_, handle) in workers {
+            handle.abort();
+        }
+    }
+
+    /// Moves new journal entries into the outbox as (target, source user) rows. Returns how many
+    /// entries it read.
+    pub async fn ingest(&self) -> Result<usize, SyncError> {
+        let cursor = self.db.journal_cursor().await?;
+        let changes = self.db.changes_since(cursor, 2000).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else { return Ok(0) };
+        let bindings = self.bindings();
+        let sources: HashMap<SourceId, Source> = self.db.list_sources().await?.into_iter().map(|s| (s.id, s)).collect();
+        let mut keys = BTreeSet::new();
+        for c in &changes {
+            let Some(source) = sources.get(&c.source) else { continue };
+            let targets: Vec<String> = bindings.for_source(&source.name).map(|(s, _)| s.target.clone()).collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let users = self.affected_users(source, c.kind, &c.resource_id, &c.change).await?;
+            for t in &targets {
+                for u in &users {
+                    keys.insert(OutboxKey { target: t.clone(), source: source.name.clone(), source_id: u.clone() });
+                }
+            }
+        }
+        let keys: Vec<OutboxKey> = keys.into_iter().collect();
+        self.db.enqueue(&keys, last).await?;
+        metrics::counter!("idsync_journal_entries_total").increment(changes.len() as u64);
+        Ok(changes.len())
+    }
+
+    /// The users whose target state a journal entry may change.
+    async fn affected_users(
+        &self,
+        source: &Source,
+        kind: ChangeKind,
+        id: &str,
+        change: &str,
+    ) -> Result<Vec<String>, SyncError> {
+        let db: &dyn store::Store = &*self.db;
+        Ok(match kind {
+            ChangeKind::User => vec![id.to_string()],
+            ChangeKind::Member => match db.get(source.id, ResourceKind::Group, id, Load::default()).await? {
+                // A group joined or left a group: every user under it is affected.
+                Some(_) => users_in_group(db, source, id).await?,
+                None => vec![id.to_string()],
+            },
+            ChangeKind::Group if change == "deleted" => {
+                // Its members were journaled one by one before it went.
+                self.db.group_renamed(source.id, id, None).await?;
+                Vec::new()
+            }
+            ChangeKind::Group => {
+                let Some(group) = db.get(source.id, ResourceKind::Group, id, Load::default()).await? else {
+                    return Ok(Vec::new());
+                };
+                let name = group.data.get("displayName").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                // Membership changes are journaled per member; only a rename touches everyone.
+                if self.db.group_renamed(source.id, id, Some(&name)).await? {
+                    users_in_group(db, source, id).await?
+                } else {
+                    Vec::new()
+                }
+            }
+        })
+    }
+
+    async fn target_loop(self: Arc<Self>, target: String, mut shutdown: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        let poll = Duration::from_millis(self.settings.poll_ms.max(10));
+        while !*shutdown.borrow() {
+            let pause = match self.reconcile_due(&target).await {
+                Ok(Some(outcome)) => match outcome.outage {
+                    Some(error) => {
+                        failures += 1;
+                        self.health(&target, false, &error.to_string()).await;
+                        self.retry_delay(failures, error.retry_after())
+                    }
+                    None => {
+                        if failures > 0 {
+                            self.health(&target, true, "").await;
+                        }
+                        failures = 0;
+                        Duration::ZERO
+                    }
+                },
+                Ok(None) => {
+                    if failures > 0 {
+                        self.health(&target, true, "").await;
+                        failures = 0;
+                    }
+                    poll
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(target = %target, error = %e, "reconcile failed; will retry");
+                    self.health(&target, false, &e.to_string()).await;
+                    self.retry_delay(failures, None)
+                }
+            };
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn health(&self, target: &str, healthy: bool, detail: &str) {
+        let changed = match self.db.set_target_health(target, healthy, detail).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!(target = %target, error = %e, "cannot record target health");
+                return;
+            }
+        };
+        metrics::gauge!("idsync_target_healthy", "target" => target.to_string()).set(if healthy { 1.0 } else { 0.0 });
+        if !changed {
+            return;
+        }
+        let (action, reason) = if healthy {
+            tracing::info!(target = %target, "target is reachable again; resuming");
+            let _ = self.db.wake(target).await;
+            ("target_healthy", "the target answers again; pending changes resume".to_string())
+        } else {
+            tracing::warn!(target = %target, error = %detail, "target is unhealthy; changes wait and are retried");
+            ("target_unhealthy", format!("the target failed: {detail}; changes wait in the outbox and are retried"))
+        };
+        let event = Event {
+            source: "idsync".into(),
+            target: target.into(),
+            action: action.into(),
+            reason,
+            result: "applied".into(),
+            ..Event::default()
+        };
+        let _ = self.db.record_events(&[event]).await;
+    }
+
+    /// Reconciles the due outbox rows of one target. None when nothing was due.
+    pub async fn reconcile_due(&self, target: &str) -> Result<Option<Outcome>, SyncError> {
+        let items = self.db.due(target, &time_in(Duration::ZERO), self.settings.batch_size).await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let record = self.target_record(target).await?;
+        let bindings = self.bindings();
+        let bound: Vec<_> = bindings.for_target(target).map(|(s, r)| (s, r)).collect();
+        let mut ids: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for item in &items {
+            ids.entry(item.key.source.as_str()).or_default().insert(item.key.source_id.clone());
+        }
+        let mut used = Vec::new();
+        let mut snapshots = Vec::new();
+        for (spec, rules) in &bound {
+            let Some(wanted) = ids.get(spec.source.as_str()) else { continue };
+            let Some(source) = self.db.source(&spec.source).await? else { continue };
+            snapshots.push(load_users(&*self.db, &source, wanted).await?);
+            used.push((*spec, *rules));
+        }
+        let client = self.client(&record)?;
+        let planned =
+            match prepare(&*self.db, &record, &*client, &used, &snapshots, false, self.settings.concurrency).await {
+                Ok(p) => p,
+                Err(SyncError::Target { error, .. }) if error.is_retryable() => {
+                    for item in &items {
+                        let next = time_in(self.retry_delay(item.attempts, error.retry_after()));
+                        self.db.reschedule(item, &next, &error.to_string()).await?;
+                    }
+                    let outage = error.is_outage().then(|| error.clone());
+                    return Ok(Some(Outcome { outage, ..Outcome::default() }));
+                }
+                Err(e) => return Err(e),
+            };
+        let (to_apply, _) = self.guard(target, &planned, "realtime", None).await?;
+        record_decisions(&*self.db, target, &planned, None).await?;
+        let outcome = apply_ops(&*self.db, target, &*client, &to_apply, None, self.settings.concurrency).await?;
+        let mut done = Vec::new();
+        for item in items {
+            match outcome.retry.get(&(item.key.source.clone(), item.key.source_id.clone())) {
+                Some(error) => {
+                    let next = time_in(self.retry_delay(item.attempts, error.retry_after()));
+                    self.db.reschedule(&item, &next, &error.to_string()).await?;
+                }
+                None => done.push(item),
+            }
+        }
+        self.db.complete(&done).await?;
+        metrics::gauge!("idsync_outbox_pending", "target" => target.to_string())
+            .set(self.db.pending(target).await.unwrap_or(0) as f64);
+        Ok(Some(outcome))
+    }
+
+    /// Splits a plan into what may be applied now and what the safeguard holds for approval.
+    /// Held operations go into a held run (the one already waiting, if there is one).
+    async fn guard(
+        &self,
+        target: &str,
+        plan: &Plan,
+        kind: &str,
+        run_id: Option<i64>,
+    ) -> Result<(Vec<PlannedOp>, Option<(i64, String, usize)>), SyncError> {
+        let count = plan.deprovisioning() as u64;
+        if count == 0 {
+            return Ok((plan.ops.clone(), None));
+        }
+        let waiting = self.db.runs(Some(target), 100).await?.into_iter().find(|r| r.state == "held");
+        let reason = match &waiting {
+            Some(run) => Some(format!(
+                "run {} is waiting for approval, so further deactivations and deletions wait with it",
+                run.id
+            )),
+            None => {
+                let window = Duration::from_secs(self.settings.safeguard_window_minutes * 60);
+                let recent = self.db.deprovisioned_since(target, &time_ago(window)).await?;
+                let managed = self.db.managed_users(target).await?;
+                hold_reason(&self.settings.safeguard, count + recent, managed).map(|r| {
+                    if recent > 0 {
+                        format!(
+                            "{r} (counting {recent} applied in the last {} minutes)",
+                            self.settings.safeguard_window_minutes
+                        )
+                    } else {
+                        r
+                    }
+                })
+            }
+        };
+        let Some(reason) = reason else { return Ok((plan.ops.clone(), None)) };
+        let held_users: BTreeSet<(&String, &Option<String>)> =
+            plan.ops.iter().filter(|p| p.deprovision).map(|p| (&p.source, &p.source_id)).collect();
+        let (held, apply): (Vec<PlannedOp>, Vec<PlannedOp>) = plan
+            .ops
+            .iter()
+            .cloned()
+            .partition(|p| p.source_id.is_some() && held_users.contains(&(&p.source, &p.source_id)));
+        let (id, mut all_held) = match (waiting, run_id) {
+            (Some(run), _) => {
+                let before: Vec<PlannedOp> = run.held.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+                (run.id, before)
+            }
+            (None, Some(id)) => (id, Vec::new()),
+            (None, None) => (self.db.create_run(kind, target).await?, Vec::new()),
+        };
+        all_held.extend(held.iter().cloned());
+        let held_json = serde_json::to_value(&all_held).unwrap_or_default();
+        let summary = json!({"held_operations": all_held.len(), "held_users": held_users.len()});
+        self.db.update_run(id, "held", &summary, Some(&reason), Some(&held_json)).await?;
+        let events: Vec<Event> = held
+            .iter()
+            .map(|p| {
+                let mut e = event(target, Some(id), p, "held", None);
+                e.detail = Some(format!("{reason}; approve with 'idsync runs approve {id}'"));
+                e
+            })
+            .collect();
+        self.db.record_events(&events).await?;
+        tracing::warn!(target = %target, run = id, reason = %reason, "deprovisioning held for approval");
+        Ok((apply, Some((id, reason, held.len()))))
+    }
+
+    /// Reconciles a whole target against every source bound to it (healing any drift), or with
+    /// `dry_run` only says what that would do.
+    pub async fn full_sync(&self, target: &str, dry_run: bool) -> Result<RunReport, SyncError> {
+        let record = self.target_record(target).await?;
+        let bindings = self.bindings();
+        let bound: Vec<_> = bindings.for_target(target).map(|(s, r)| (s, r)).collect();
+        if bound.is_empty() {
+            return Err(SyncError::Invalid(format!(
+                "no binding feeds target '{target}'; add one with 'idsync binding add --source NAME --target {target}'"
+            )));
+        }
+        let mut snapshots = Vec::new();
+        for (spec, _) in &bound {
+            let source = self.db.source(&spec.source).await?.ok_or_else(|| {
+                SyncError::Invalid(format!(
+                    "binding {} → {target} names source '{}', which does not exist; 'idsync source list' shows the sources",
+                    spec.source, spec.source
+                ))
+            })?;
+            snapshots.push(load_all(&*self.db, &source).await?);
+        }
+        let kind = if dry_run { "dry-run" } else { "full" };
+        let run_id = self.db.create_run(kind, target).await?;
+        let client = self.client(&record)?;
+        let planned =
+            match prepare(&*self.db, &record, &*client, &bound, &snapshots, true, self.settings.concurrency).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.db.update_run(run_id, "failed", &json!({"error": e.to_string()}), None, None).await?;
+                    return Err(e);
+                }
+            };
+        let plan = planned;
+        let mut report = RunReport {
+            run_id,
+            target: target.to_string(),
+            kind: kind.to_string(),
+            state: "done".into(),
+            applied: 0,
+            failed: 0,
+            skipped: plan.skipped.len() as u64,
+            retrying: 0,
+            held: 0,
+            hold_reason: None,
+            plan: Plan::default(),
+        };
+        if dry_run {
+            let count = plan.deprovisioning() as u64;
+            let managed = self.db.managed_users(target).await?;
+            report.hold_reason = hold_reason(&self.settings.safeguard, count, managed);
+            let events: Vec<Event> = plan.ops.iter().map(|p| event(target, Some(run_id), p, "planned", None)).collect();
+            self.db.record_events(&events).await?;
+            let summary =
+                json!({"planned": plan.ops.len(), "skipped": plan.skipped.len(), "would_hold": report.hold_reason});
+            self.db.update_run(run_id, "done", &summary, None, None).await?;
+            report.plan = plan;
+            return Ok(report);
+        }
+        let (to_apply, held) = self.guard(target, &plan, "full", Some(run_id)).await?;
+        record_decisions(&*self.db, target, &plan, Some(run_id)).await?;
+        let outcome =
+            apply_ops(&*self.db, target, &*client, &to_apply, Some(run_id), self.settings.concurrency).await?;
+        if !outcome.retry.is_empty() {
+            // Hand what the target refused for now to the worker, so it is retried durably.
+            let keys: Vec<OutboxKey> = outcome
+                .retry
+                .keys()
+                .map(|(source, id)| OutboxKey {
+                    target: target.to_string(),
+                    source: source.clone(),
+                    source_id: id.clone(),
+                })
+                .collect();
+            let cursor = self.db.journal_cursor().await?;
+            self.db.enqueue(&keys, cursor).await?;
+        }
+        report.applied = outcome.applied;
+        report.failed = outcome.failed;
+        report.skipped += outcome.skipped;
+        report.retrying = outcome.retry.len() as u64;
+        if let Some((held_run, reason, n)) = held {
+            report.held = n as u64;
+            report.hold_reason = Some(reason);
+            if held_run == run_id {
+                report.state = "held".into();
+            }
+        }
+        let summary = json!({
+            "applied": report.applied, "failed": report.failed, "skipped": report.skipped,
+            "retrying": report.retrying, "held": report.held,
+        });
+        if report.state != "held" {
+            self.db.update_run(run_id, "done", &summary, None, None).await?;
+        }
+        report.plan = plan;
+        Ok(report)
+    }
+
+    /// Applies the operations a held run is waiting with.
+    pub async fn approve(&self, run_id: i64) -> Result<RunReport, SyncError> {
+        let run = self.held_run(run_id).await?;
+        let ops: Vec<PlannedOp> = run
+            .held
+            .clone()
+            .and_then(|h| serde_json::from_value(h).ok())
+            .ok_or_else(|| SyncError::Invalid(format!("run {run_id} holds no readable operations")))?;
+        let record = self.target_record(&run.target).await?;
+        let client = self.client(&record)?;
+        let outcome =
+            apply_ops(&*self.db, &run.target, &*client, &ops, Some(run_id), self.settings.concurrency).await?;
+        let left: Vec<PlannedOp> = ops
+            .iter()
+            .filter(|p| outcome.retry.contains_key(&(p.source.clone(), p.source_id.clone().unwrap_or_default())))
+            .cloned()
+            .collect();
+        let summary = json!({"applied": outcome.applied, "failed": outcome.failed, "left": left.len()});
+        let state = if left.is_empty() { "approved" } else { "held" };
+        let held = serde_json::to_value(&left).unwrap_or_default();
+        self.db.update_run(run_id, state, &summary, None, Some(&held)).await?;
+        Ok(RunReport {
+            run_id,
+            target: run.target,
+            kind: run.kind,
+            state: state.into(),
+            plan: Plan { ops, ..Plan::default() },
+            applied: outcome.applied,
+            failed: outcome.failed,
+            skipped: outcome.skipped,
+            retrying: left.len() as u64,
+            held: left.len() as u64,
+            hold_reason: (!left.is_empty())
+                .then(|| "the target could not take every operation now; approve again later".into()),
+        })
+    }
+
+    /// Discards the operations a held run is waiting with.
+    pub async fn reject(&self, run_id: i64) -> Result<(), SyncError> {
+        let run = self.held_run(run_id).await?;
+        let ops: Vec<PlannedOp> = run.held.clone().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+        let events: Vec<Event> = ops.iter().map(|p| event(&run.target, Some(run_id), p, "rejected", None)).collect();
+        self.db.record_events(&events).await?;
+        self.db.update_run(run_id, "rejected", &run.summary, None, None).await?;
+        Ok(())
+    }
+
+    async fn held_run(&self, run_id: i64) -> Result<store::RunRecord, SyncError> {
+        let run = self.db.run(run_id).await?.ok_or_else(|| {
+            SyncError::Invalid(format!("there is no run {run_id}; 'idsync runs list' shows the recent ones"))
+        })?;
+        if run.state != "held" {
+            return Err(SyncError::Invalid(format!(
+                "run {run_id} is {}, not held: there is nothing to decide",
+                run.state
+            )));
+        }
+        Ok(run)
+    }
+}

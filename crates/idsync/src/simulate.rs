@@ -1,0 +1,42 @@
+//! `idsync simulate jira|confluence|bitbucket`: a simulated application to point idsync at.
+
+use anyhow::Context;
+use clap::Args;
+use simulators::{Credentials, Simulator};
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// jira, confluence or bitbucket.
+    kind: String,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The product version to behave as (Jira: 8.2.0 lacks deactivation, 10.3.0 has /user/list;
+    /// Confluence: below 8.4 lacks user administration).
+    #[arg(long)]
+    version: Option<String>,
+}
+
+pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let credentials = Credentials::default();
+    let sim = match (args.kind.as_str(), args.version) {
+        ("jira", Some(version)) => Simulator::Jira(simulators::jira::Jira::new(
+            credentials.clone(),
+            simulators::jira::JiraOptions { version, ..Default::default() },
+        )),
+        ("confluence", Some(version)) => Simulator::Confluence(simulators::confluence::Confluence::new(
+            credentials.clone(),
+            simulators::confluence::ConfluenceOptions { version, ..Default::default() },
+        )),
+        (kind, _) => Simulator::by_kind(kind, credentials.clone())
+            .with_context(|| format!("there is no simulator for '{kind}': use jira, confluence or bitbucket"))?,
+    };
+    let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("simulated {} at {}", args.kind, running.base_url);
+    println!("  admin token:  {}", credentials.admin_token);
+    println!("  basic auth:   {}:{}", credentials.admin_user, credentials.admin_password);
+    println!("  viewer token: {} (no admin rights)", credentials.viewer_token);
+    println!("  state:        {}/_sim/state   faults: POST {}/_sim/faults", running.base_url, running.base_url);
+    println!("stop with Ctrl-C");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

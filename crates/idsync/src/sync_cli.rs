@@ -1,0 +1,284 @@
+//! `idsync sync`, `idsync runs …` and `idsync log`: full reconciles and their preview, held runs,
+//! and the provisioning log.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use engine::sync::{Engine, RunReport};
+use serde_json::json;
+use store::{Event, EventQuery, SyncStore};
+
+use crate::config::Config;
+use crate::serve::open_store;
+
+pub fn engine(config: &Config, store: Arc<store::sqlite::SqliteStore>) -> anyhow::Result<Arc<Engine>> {
+    let connector = crate::target::connector(config)?;
+    Ok(Engine::new(store, Arc::new(connector), config.bindings()?, config.sync.clone()))
+}
+
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs: full syncs, dry-runs and held deprovisioning.
+    List {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run, with the operations it holds.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the deactivations and deletions a held run waits with.
+    Approve { id: i64 },
+    /// Discard them.
+    Reject { id: i64 },
+}
+
+fn print_plan(report: &RunReport) {
+    let plan = &report.plan;
+    if plan.ops.is_empty() && plan.links.is_empty() && plan.skipped.is_empty() {
+        println!("{}: nothing to do; the target matches the sources and rules", report.target);
+        return;
+    }
+    for link in &plan.links {
+        match link {
+            engine::LinkChange::Adopt { link, reason } => println!("  adopt        {:<24} {reason}", link.name),
+            engine::LinkChange::Forget { link, reason } => println!("  forget       {:<24} {reason}", link.name),
+        }
+    }
+    for p in &plan.ops {
+        let object = match (p.op.user(), p.op.group()) {
+            (Some(u), Some(g)) => format!("{u} in {g}"),
+            (Some(u), None) => u.to_string(),
+            (None, Some(g)) => g.to_string(),
+            (None, None) => String::new(),
+        };
+        println!("  {:<16} {:<24} {}", p.op.action(), object, p.reason);
+    }
+    for s in &plan.skipped {
+        let kind = if s.conflict { "conflict" } else { "skip" };
+        println!("  {kind:<16} {:<24} {}", s.user, s.reason);
+    }
+}
+
+pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(config).await?);
+    let engine = engine(config, store.clone())?;
+    let targets: Vec<String> = match target {
+        Some(t) => vec![t],
+        None => engine.bindings().targets().into_iter().collect(),
+    };
+    if targets.is_empty() {
+        bail!("no binding feeds any target; add one with 'idsync binding add --source SOURCE --target TARGET'");
+    }
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for t in targets {
+        let report = engine.full_sync(&t, dry_run).await.with_context(|| format!("sync of {t} failed"))?;
+        failed |= report.failed > 0;
+        if !json {
+            if dry_run {
+                println!(
+                    "dry run of {t} (run {}): {} operations would be applied",
+                    report.run_id,
+                    report.plan.ops.len()
+                );
+                print_plan(&report);
+                if let Some(r) = &report.hold_reason {
+                    println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
+                }
+            } else {
+                println!(
+                    "sync of {t} (run {}): {} applied, {} failed, {} skipped, {} to retry, {} held",
+                    report.run_id, report.applied, report.failed, report.skipped, report.retrying, report.held
+                );
+                if let Some(r) = &report.hold_reason {
+                    println!("  held for approval: {r}; see 'idsync runs show {}'", report.run_id);
+                }
+                if report.failed > 0 {
+                    println!("  see the failures with 'idsync log --run {} --result failed'", report.run_id);
+                }
+            }
+        }
+        reports.push(report);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    store.close().await;
+    if failed {
+        bail!("some operations failed");
+    }
+    Ok(())
+}
+
+pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(config).await?);
+    match cmd {
+        RunsCommand::List { target, limit, json } => {
+            let runs = store.runs(target.as_deref(), limit).await?;
+            if json {
+                let v: Vec<_> = runs
+                    .iter()
+                    .map(|r| {
+                        json!({"id": r.id, "kind": r.kind, "target": r.target, "state": r.state, "started": r.started,
+                               "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:>5}  {:<8} {:<16} {:<9} {:<25} summary", "id", "kind", "target", "state", "started");
+                for r in runs {
+                    println!(
+                        "{:>5}  {:<8} {:<16} {:<9} {:<25} {}",
+                        r.id, r.kind, r.target, r.state, r.started, r.summary
+                    );
+                }
+            }
+        }
+        RunsCommand::Show { id, json } => {
+            let r = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
+            if json {
+                let v = json!({"id": r.id, "kind": r.kind, "target": r.target, "state": r.state, "started": r.started,
+                               "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason, "held": r.held});
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("run {} ({} of {}): {}", r.id, r.kind, r.target, r.state);
+                println!("started {}{}", r.started, r.finished.map(|f| format!(", finished {f}")).unwrap_or_default());
+                println!("summary {}", r.summary);
+                if let Some(reason) = &r.hold_reason {
+                    println!("held because {reason}");
+                }
+                let held: Vec<engine::PlannedOp> =
+                    r.held.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+                if !held.is_empty() && r.state == "held" {
+                    println!("waiting for approval:");
+                    for p in &held {
+                        println!("  {:<16} {:<24} {}", p.op.action(), p.op.user().unwrap_or_default(), p.reason);
+                    }
+                    println!("decide with 'idsync runs approve {id}' or 'idsync runs reject {id}'");
+                }
+            }
+        }
+        RunsCommand::Approve { id } => {
+            let engine = engine(config, store.clone())?;
+            let report = engine.approve(id).await?;
+            println!("run {id}: {} applied, {} failed; now {}", report.applied, report.failed, report.state);
+            if let Some(r) = report.hold_reason {
+                println!("{r}");
+            }
+        }
+        RunsCommand::Reject { id } => {
+            let engine = engine(config, store.clone())?;
+            engine.reject(id).await?;
+            println!("run {id} rejected: nothing was deactivated or deleted");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `1h`, `30m`, `2d` ago, or an RFC 3339 time.
+fn parse_since(text: &str) -> anyhow::Result<String> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(format_time(t));
+    }
+    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("'{text}' is neither a time (2026-01-31T12:00:00Z) nor an age (90s, 15m, 2h, 7d)"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("'{text}' is neither a time (2026-01-31T12:00:00Z) nor an age (90s, 15m, 2h, 7d)"),
+    };
+    Ok(format_time(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds)))
+}
+
+fn format_time(t: jiff::Timestamp) -> String {
+    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+}
+
+#[derive(clap::Args)]
+pub struct LogArgs {
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long)]
+    source: Option<String>,
+    /// applied, failed, retrying, skipped, conflict, held, planned, rejected.
+    #[arg(long)]
+    result: Option<String>,
+    #[arg(long)]
+    run: Option<i64>,
+    /// Age (15m, 2h, 7d) or RFC 3339 time.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+fn event_json(e: &Event) -> serde_json::Value {
+    json!({"id": e.id, "at": e.at, "run": e.run_id, "source": e.source, "target": e.target, "user": e.user,
+           "group": e.group, "action": e.action, "reason": e.reason, "result": e.result, "detail": e.detail})
+}
+
+pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let query = EventQuery {
+        user: args.user,
+        group: args.group,
+        target: args.target,
+        source: args.source,
+        result: args.result,
+        run_id: args.run,
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        until: args.until.as_deref().map(parse_since).transpose()?,
+        limit: args.limit,
+    };
+    let mut events = store.events(&query).await?;
+    events.reverse();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&events.iter().map(event_json).collect::<Vec<_>>())?);
+    } else if events.is_empty() {
+        println!("no matching events");
+    } else {
+        for e in &events {
+            let object = match (&e.user, &e.group) {
+                (Some(u), Some(g)) => format!("{u} in {g}"),
+                (Some(u), None) => u.clone(),
+                (None, Some(g)) => g.clone(),
+                (None, None) => String::new(),
+            };
+            println!(
+                "{} {:<9} {:<10} {:<16} {:<24} {}",
+                &e.at[..19.min(e.at.len())],
+                e.result,
+                e.target,
+                e.action,
+                object,
+                e.reason
+            );
+            if let Some(d) = &e.detail {
+                println!("{:>30} {d}", "→");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}

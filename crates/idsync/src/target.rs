@@ -1,0 +1,298 @@
+//! `idsync target …`: the applications idsync provisions, with their credentials sealed at rest.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use store::{SyncStore, TargetRecord};
+use targets::{CheckStatus, Credentials, Kind, TargetClient, TargetConfig};
+
+use crate::config::Config;
+use crate::secrets::SecretBox;
+use crate::serve::open_store;
+
+#[derive(Subcommand)]
+pub enum TargetCommand {
+    /// Add a target: Jira, Confluence or Bitbucket Data Center, or any SCIM 2.0 application.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// jira, confluence, bitbucket or scim.
+        #[arg(long)]
+        kind: String,
+        /// Base URL, e.g. https://jira.example.com, https://wiki.example.com/confluence, or the
+        /// SCIM base URL of an application.
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        credentials: CredentialArgs,
+        /// Save without checking that the target answers.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// List targets with their health and pending work.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one target (never its credentials).
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check reachability, credentials, administrator rights and a writable user directory.
+    Test {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a target's URL or credentials.
+    Set {
+        name: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        credentials: CredentialArgs,
+    },
+    /// Remove a target. idsync forgets what it managed there; the application keeps its users.
+    Remove { name: String },
+}
+
+/// Secrets are read from a file or an environment variable, never from the command line, where
+/// other users of the machine could see them.
+#[derive(Args, Default)]
+pub struct CredentialArgs {
+    /// File holding a personal access token (Jira, Confluence), HTTP access token (Bitbucket) or
+    /// bearer token (SCIM).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Environment variable holding the token.
+    #[arg(long)]
+    token_env: Option<String>,
+    /// User for basic authentication (with --password-file or --password-env).
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    #[arg(long)]
+    password_env: Option<String>,
+}
+
+fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyhow::Result<Option<String>> {
+    let value = match (file, env) {
+        (Some(_), Some(_)) => bail!("give the {what} either as a file or as an environment variable, not both"),
+        (Some(f), None) => {
+            Some(std::fs::read_to_string(f).with_context(|| format!("cannot read {what} file {}", f.display()))?)
+        }
+        (None, Some(v)) => {
+            Some(std::env::var(v).with_context(|| format!("environment variable {v} (the {what}) is not set"))?)
+        }
+        (None, None) => None,
+    };
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if v.is_empty() => bail!("the {what} is empty"),
+        other => Ok(other),
+    }
+}
+
+impl CredentialArgs {
+    fn read(&self) -> anyhow::Result<Option<Credentials>> {
+        let token = read_secret(&self.token_file, &self.token_env, "token")?;
+        let password = read_secret(&self.password_file, &self.password_env, "password")?;
+        Ok(match (token, &self.username, password) {
+            (Some(token), None, None) => Some(Credentials::Bearer { token }),
+            (None, Some(username), Some(password)) => Some(Credentials::Basic { username: username.clone(), password }),
+            (None, None, None) => None,
+            (Some(_), _, _) => bail!("give either a token or a username and password, not both"),
+            (None, Some(_), None) => bail!("--username needs --password-file or --password-env"),
+            (None, None, Some(_)) => bail!("a password needs --username"),
+        })
+    }
+}
+
+fn bound_to(name: &str) -> String {
+    format!("target:{name}")
+}
+
+pub fn seal(secrets: &SecretBox, name: &str, credentials: &Credentials) -> anyhow::Result<Vec<u8>> {
+    secrets.seal(&serde_json::to_vec(credentials)?, &bound_to(name))
+}
+
+fn unseal(secrets: &SecretBox, record: &TargetRecord) -> anyhow::Result<Credentials> {
+    let plain = secrets.open_sealed(&record.secret, &bound_to(&record.name))?;
+    serde_json::from_slice(&plain)
+        .context("stored credentials are not readable; set them again with 'idsync target set'")
+}
+
+/// Makes clients from stored targets, decrypting their credentials.
+pub struct SealedConnector {
+    pub secrets: SecretBox,
+    pub timeout: Duration,
+}
+
+impl SealedConnector {
+    pub fn client(&self, record: &TargetRecord) -> anyhow::Result<Box<dyn TargetClient>> {
+        let kind = Kind::parse(&record.kind)
+            .with_context(|| format!("target {} has unknown kind {}", record.name, record.kind))?;
+        let config = TargetConfig {
+            name: record.name.clone(),
+            kind,
+            url: record.url.clone(),
+            credentials: unseal(&self.secrets, record)?,
+            timeout: self.timeout,
+        };
+        Ok(targets::connect(&config)?)
+    }
+}
+
+impl engine::sync::Connector for SealedConnector {
+    fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String> {
+        self.client(record).map(Arc::from).map_err(|e| format!("{e:#}"))
+    }
+}
+
+pub fn connector(config: &Config) -> anyhow::Result<SealedConnector> {
+    targets::install_crypto();
+    Ok(SealedConnector {
+        secrets: SecretBox::open(&config.data_dir)?,
+        timeout: Duration::from_secs(config.sync.timeout_seconds),
+    })
+}
+
+/// Prints check lines; true when none failed.
+fn print_checks(name: &str, checks: &[targets::Check]) -> bool {
+    for c in checks {
+        let mark = match c.status {
+            CheckStatus::Ok => "ok  ",
+            CheckStatus::Warning => "note",
+            CheckStatus::Failed => "FAIL",
+        };
+        println!("  {mark} {}", c.what);
+    }
+    let ok = checks.iter().all(|c| c.status != CheckStatus::Failed);
+    if ok {
+        println!("target {name} is ready");
+    }
+    ok
+}
+
+pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let connector = connector(config)?;
+    match cmd {
+        TargetCommand::Add { name, kind, url, credentials, no_check } => {
+            model::validate_source_name(&name).map_err(|e| anyhow::anyhow!(e.replace("source name", "target name")))?;
+            let kind_parsed = Kind::parse(&kind)
+                .with_context(|| format!("--kind must be jira, confluence, bitbucket or scim, not '{kind}'"))?;
+            let credentials = credentials.read()?.context(
+                "credentials are needed: --token-file/--token-env for a token, or --username with --password-file/--password-env",
+            )?;
+            let sealed = seal(&connector.secrets, &name, &credentials)?;
+            let record = TargetRecord {
+                name: name.clone(),
+                kind: kind_parsed.as_str().into(),
+                url: url.clone(),
+                secret: sealed.clone(),
+                created: String::new(),
+                healthy: true,
+                health_detail: String::new(),
+                health_changed: None,
+            };
+            if !no_check {
+                let checks = connector.client(&record)?.check().await;
+                if !print_checks(&name, &checks) {
+                    bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
+                }
+            }
+            store.create_target(&name, kind_parsed.as_str(), &url, &sealed).await?;
+            println!("added target {name} ({}) at {url}", kind_parsed.label());
+            println!("next: bind a source to it with 'idsync binding add --source SOURCE --target {name}'");
+        }
+        TargetCommand::List { json } => {
+            let records = store.targets().await?;
+            let mut rows = Vec::new();
+            for t in &records {
+                rows.push(json!({
+                    "name": t.name, "kind": t.kind, "url": t.url, "healthy": t.healthy, "health_detail": t.health_detail,
+                    "managed_users": store.managed_users(&t.name).await?, "pending": store.pending(&t.name).await?,
+                }));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if rows.is_empty() {
+                println!(
+                    "no targets yet; add one with 'idsync target add --kind jira --name jira --url https://jira.example.com --token-file token.txt'"
+                );
+            } else {
+                println!("{:<20} {:<11} {:<9} {:>8} {:>8}  url", "name", "kind", "health", "managed", "pending");
+                for r in rows {
+                    println!(
+                        "{:<20} {:<11} {:<9} {:>8} {:>8}  {}",
+                        r["name"].as_str().unwrap_or_default(),
+                        r["kind"].as_str().unwrap_or_default(),
+                        if r["healthy"] == json!(true) { "ok" } else { "DOWN" },
+                        r["managed_users"],
+                        r["pending"],
+                        r["url"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TargetCommand::Show { name, json } => {
+            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
+            let auth = match unseal(&connector.secrets, &t)? {
+                Credentials::Bearer { .. } => "token".to_string(),
+                Credentials::Basic { username, .. } => format!("basic ({username})"),
+            };
+            let bindings: Vec<String> =
+                config.binding.iter().filter(|b| b.target == name).map(|b| b.source.clone()).collect();
+            let v = json!({
+                "name": t.name, "kind": t.kind, "url": t.url, "auth": auth, "created": t.created,
+                "healthy": t.healthy, "health_detail": t.health_detail, "health_changed": t.health_changed,
+                "managed_users": store.managed_users(&name).await?, "pending": store.pending(&name).await?,
+                "fed_by": bindings,
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    println!("{k:<15} {}", val.as_str().map(String::from).unwrap_or_else(|| val.to_string()));
+                }
+            }
+        }
+        TargetCommand::Test { name, json } => {
+            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
+            let checks = connector.client(&t)?.check().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&checks)?);
+                if checks.iter().any(|c| c.status == CheckStatus::Failed) {
+                    std::process::exit(1);
+                }
+            } else if !print_checks(&name, &checks) {
+                bail!("target {name} is not ready");
+            }
+        }
+        TargetCommand::Set { name, url, credentials } => {
+            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
+            let sealed = credentials.read()?.map(|c| seal(&connector.secrets, &t.name, &c)).transpose()?;
+            if url.is_none() && sealed.is_none() {
+                bail!("nothing to change: give --url and/or new credentials");
+            }
+            store.update_target(&name, url.as_deref(), sealed.as_deref()).await?;
+            println!("updated target {name}; running servers use the change within a few seconds");
+        }
+        TargetCommand::Remove { name } => {
+            store.remove_target(&name).await?;
+            println!("removed target {name}; its users, groups and memberships are unchanged in the application");
+            if config.binding.iter().any(|b| b.target == name) {
+                println!("bindings to {name} remain in the config file; remove them with 'idsync binding remove'");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}

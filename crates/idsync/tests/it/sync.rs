@@ -1,0 +1,406 @@
+//! Provisioning end to end: SCIM pushes to the real binary reach a simulated Jira (in this test
+//! process) through the rules, the outbox and the adapters; outages, 429 storms, kill -9,
+//! the safeguard, ownership and conflicts between sources.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use simulators::jira::{Jira, JiraData};
+use simulators::{Credentials, Faults, Running, Simulator};
+
+use crate::harness::{Scim, Server, add_source, cli, cli_env};
+
+const TOKEN_ENV: &str = "TEST_JIRA_TOKEN";
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub jira: std::sync::Arc<Jira>,
+    pub sim: Simulator,
+    pub running: Option<Running>,
+    pub server: Server,
+    pub scim: Scim,
+    pub entra_token: String,
+}
+
+/// Config text: fast polling and short back-off for tests, then the given TOML.
+fn config_text(extra: &str) -> String {
+    format!("[sync]\npoll_ms = 50\nbase_backoff_ms = 100\nmax_backoff_seconds = 1\n{extra}\n")
+}
+
+pub fn binding(source: &str, target: &str, rules: &str) -> String {
+    format!("[[binding]]\nsource = \"{source}\"\ntarget = \"{target}\"\n{rules}\n")
+}
+
+pub fn add_target(dir: &Path, name: &str, url: &str) {
+    let token = Credentials::default().admin_token;
+    let out = cli_env(
+        dir,
+        &["target", "add", "--name", name, "--kind", "jira", "--url", url, "--token-env", TOKEN_ENV],
+        &[(TOKEN_ENV, &token)],
+    );
+    assert!(
+        out.status.success(),
+        "target add: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub async fn setup(config: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let jira = Jira::new(Credentials::default(), Default::default());
+    let sim = Simulator::Jira(jira.clone());
+    let running = sim.start("127.0.0.1:0").await.unwrap();
+    let path = dir.path().join("idsync.toml");
+    std::fs::write(&path, config_text(config)).unwrap();
+    let entra_token = add_source(dir.path(), "entra");
+    add_target(dir.path(), "jira", &running.base_url);
+    let server = Server::start_full(dir.path(), &["--config", path.to_str().unwrap()], &[]);
+    let scim = server.scim("entra", &entra_token);
+    Setup { dir, config: path, jira, sim, running: Some(running), server, scim, entra_token }
+}
+
+impl Setup {
+    pub fn data(&self) -> std::sync::MutexGuard<'_, JiraData> {
+        self.jira.data.lock().unwrap()
+    }
+
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["--config", self.config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        cli(self.dir.path(), &full)
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    pub fn restart(&mut self) {
+        self.server.kill();
+        self.server = Server::start_full(self.dir.path(), &["--config", self.config.to_str().unwrap()], &[]);
+        self.scim = self.server.scim("entra", &self.entra_token);
+    }
+}
+
+/// Polls until `check` holds or `secs` pass.
+pub async fn wait(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub async fn push_user(scim: &Scim, name: &str, extra: Value) -> String {
+    let mut body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "displayName": format!("{name} (display)"),
+        "emails": [{"value": format!("{}@mail.example.com", name.split('@').next().unwrap()), "primary": true}],
+        "active": true,
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    let r = scim.post("/Users", &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn groups(data: &JiraData, user: &str) -> Vec<String> {
+    data.groups_of(user)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_reach_jira_through_the_rules() {
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let rules = format!(
+        "[binding.users]\nusername_transform = {{ pattern = '(.*)@example\\.com', replacement = '$1' }}\n\
+         custom_attributes = {{ department = '{enterprise}:department' }}\n\
+         [binding.groups]\ndefault_for_all = ['everyone']\ndefault_for_new = ['jira-software-users']\n\
+         mapping = {{ Engineering = ['jira-developers', 'jira-dev-leads'] }}\nexclude = ['re:secret-.*']\n"
+    );
+    let s = setup(&binding("entra", "jira", &rules)).await;
+    let ann = push_user(&s.scim, "ann@example.com", json!({enterprise: {"department": "R&D"}})).await;
+    s.scim.create_group("Engineering", std::slice::from_ref(&ann)).await;
+    s.scim.create_group("Designers", std::slice::from_ref(&ann)).await;
+    s.scim.create_group("secret-club", std::slice::from_ref(&ann)).await;
+    wait(10, "ann in all her groups", || {
+        groups(&s.data(), "ann")
+            == ["Designers", "everyone", "jira-dev-leads", "jira-developers", "jira-software-users"]
+    })
+    .await;
+    {
+        let data = s.data();
+        let u = data.user("ann").unwrap();
+        assert_eq!(u.email, "ann@mail.example.com");
+        assert_eq!(u.display_name, "ann@example.com (display)");
+        assert_eq!(u.properties.get("department"), Some(&json!("R&D")));
+    }
+    // Inactive in the IdP: deactivated; active again: reactivated.
+    s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
+    wait(10, "ann deactivated", || !s.data().user("ann").unwrap().active).await;
+    s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "Replace", "value": {"active": "True"}}])).await;
+    wait(10, "ann active again", || s.data().user("ann").unwrap().active).await;
+    // Leaving the IdP group removes the mapped memberships idsync granted, and only those.
+    let eng = s.scim.get("/Groups?filter=displayName%20eq%20%22Engineering%22").await.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.scim
+        .patch(&format!("/Groups/{eng}"), json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]))
+        .await;
+    wait(10, "ann out of the Engineering mappings", || {
+        groups(&s.data(), "ann") == ["Designers", "everyone", "jira-software-users"]
+    })
+    .await;
+    // Removed from the IdP: deactivated (the default), not deleted.
+    s.scim.delete(&format!("/Users/{ann}")).await;
+    wait(10, "ann deactivated after removal", || !s.data().user("ann").unwrap().active).await;
+    let log = s.cli_json(&["log", "--user", "ann", "--json", "--limit", "100"]);
+    let reasons: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.contains(&"new entra user ann@example.com"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"ann@example.com is in entra group Engineering (mapped to jira-developers)"),
+        "{reasons:?}"
+    );
+    assert!(reasons.contains(&"inactive in entra"), "{reasons:?}");
+    assert!(reasons.contains(&"removed from entra"), "{reasons:?}");
+    assert!(log.as_array().unwrap().iter().all(|e| e["result"] == "applied"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_loses_nothing_and_heals_by_itself() {
+    let mut s = setup(&binding("entra", "jira", "")).await;
+    let running = s.running.take().unwrap();
+    let addr = running.addr;
+    running.stop();
+    for i in 0..5 {
+        push_user(&s.scim, &format!("user{i}"), json!({})).await;
+    }
+    // Unhealthy and waiting, not spinning.
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = s.cli_json(&["target", "list", "--json"]);
+        if listed[0]["healthy"] == json!(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed[0]["healthy"], json!(false), "{listed}");
+    assert_eq!(listed[0]["pending"], json!(5), "{listed}");
+    // 503s for a while, then the application is back on the same address.
+    s.running = Some(s.sim.start(&addr.to_string()).await.unwrap());
+    s.sim.control().set_faults(Faults { down: true, ..Faults::default() });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.data().users.len(), 1, "nothing applied while Jira answers 503");
+    s.sim.control().set_faults(Faults::default());
+    wait(15, "all five users after the outage", || (0..5).all(|i| s.data().user(&format!("user{i}")).is_some())).await;
+    wait(5, "healthy again", || s.cli_json(&["target", "list", "--json"])[0]["healthy"] == json!(true)).await;
+    let log = s.cli_json(&["log", "--target", "jira", "--json", "--limit", "500"]);
+    let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"target_unhealthy") && actions.contains(&"target_healthy"), "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_is_waited_out_not_hammered() {
+    let s = setup(&binding("entra", "jira", "")).await;
+    s.sim.control().set_faults(Faults { storm_429: 1000, retry_after_seconds: 2, ..Faults::default() });
+    let started = Instant::now();
+    for i in 0..3 {
+        push_user(&s.scim, &format!("user{i}"), json!({})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = s.sim.control().total_requests();
+    assert!(during <= 6, "{during} requests in 1.5 s of a storm with Retry-After: 2");
+    s.sim.control().set_faults(Faults::default());
+    wait(15, "users after the storm", || (0..3).all(|i| s.data().user(&format!("user{i}")).is_some())).await;
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_run_then_restart_converges_without_duplicates() {
+    let mut s = setup(&binding("entra", "jira", "")).await;
+    s.sim.control().set_faults(Faults { delay_ms: 40, ..Faults::default() });
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(push_user(&s.scim, &format!("user{i:02}"), json!({})).await);
+    }
+    s.scim.create_group("crew", &ids).await;
+    wait(20, "some users created", || s.data().users.len() > 5).await;
+    s.server.kill();
+    let created_before = s.data().users.len();
+    assert!(created_before < 41, "the kill came too late to test anything");
+    s.restart();
+    wait(60, "all 40 users in crew", || (0..40).all(|i| groups(&s.data(), &format!("user{i:02}")) == ["crew"])).await;
+    let requests = s.sim.control().requests();
+    assert_eq!(requests.get("POST /rest/api/2/user"), Some(&40), "each user created exactly once: {requests:?}");
+    // One more for the write check of 'target add'.
+    assert_eq!(requests.get("POST /rest/api/2/group"), Some(&2), "{requests:?}");
+    let failed = s.cli_json(&["log", "--result", "failed", "--json"]);
+    assert_eq!(failed, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mass_deprovisioning_is_held_for_approval() {
+    let s = setup(&format!(
+        "[sync.safeguard]\nmax_count = 3\nmax_share = 1.0\nmin_count = 1\n{}",
+        binding("entra", "jira", "")
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(push_user(&s.scim, &format!("user{i}"), json!({})).await);
+    }
+    wait(10, "ten users", || s.data().users.len() == 11).await;
+    for id in &ids {
+        s.scim.delete(&format!("/Users/{id}")).await;
+    }
+    let mut held = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let runs = s.cli_json(&["runs", "list", "--json"]);
+        if let Some(r) = runs.as_array().unwrap().iter().find(|r| r["state"] == "held") {
+            held = r.clone();
+        }
+        if held["summary"]["held_users"].as_u64().unwrap_or(0) + inactive(&s.data()) >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(held["state"], "held", "{held}");
+    let deactivated = inactive(&s.data());
+    assert!(deactivated <= 3, "at most max_count users deactivated before the hold: {deactivated}");
+    let id = held["id"].as_i64().unwrap().to_string();
+    let shown = s.cli(&["runs", "show", &id]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("runs approve"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    let out = s.cli(&["runs", "approve", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(inactive(&s.data()), 10);
+    assert_eq!(s.cli_json(&["runs", "show", &id, "--json"])["state"], "approved");
+}
+
+fn inactive(data: &JiraData) -> u64 {
+    data.users.values().filter(|u| !u.active).count() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmanaged_users_groups_and_memberships_are_never_touched() {
+    let s = setup(&binding("entra", "jira", "[binding.groups]\nkeep_existing = true\n")).await;
+    let http = crate::harness::http_client();
+    let base = format!("{}/rest/api/2", s.running.as_ref().unwrap().base_url);
+    let token = Credentials::default().admin_token;
+    let post = |path: &str, body: Value| {
+        let req = http.post(format!("{base}{path}")).bearer_auth(&token).json(&body);
+        async move { assert!(req.send().await.unwrap().status().is_success()) }
+    };
+    post("/user", json!({"name": "local", "emailAddress": "local@x.org"})).await;
+    post("/user", json!({"name": "bob", "emailAddress": "bob@x.org"})).await;
+    post("/group", json!({"name": "local-admins"})).await;
+    post("/group/user?groupname=local-admins", json!({"name": "local"})).await;
+    post("/group/user?groupname=local-admins", json!({"name": "bob"})).await;
+    let bob = push_user(&s.scim, "bob", json!({})).await;
+    s.scim.create_group("devs", &[bob]).await;
+    wait(10, "bob adopted and in devs", || groups(&s.data(), "bob") == ["devs", "local-admins"]).await;
+    for _ in 0..2 {
+        let out = s.cli(&["sync", "--target", "jira"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let data = s.data();
+    assert_eq!(groups(&data, "local"), ["local-admins"]);
+    assert_eq!(data.user("local").unwrap().email, "local@x.org");
+    assert!(data.user("local").unwrap().active);
+    assert_eq!(groups(&data, "bob"), ["devs", "local-admins"]);
+    assert_eq!(groups(&data, "admin"), ["jira-administrators"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sources_claiming_one_user_never_flip_flop() {
+    let text = format!("{}{}", binding("entra", "jira", ""), binding("okta", "jira", ""));
+    let s = setup(&text).await;
+    let okta_token = add_source(s.dir.path(), "okta");
+    let okta = s.server.scim("okta", &okta_token);
+    push_user(&s.scim, "ann", json!({"displayName": "Ann from Entra"})).await;
+    wait(10, "ann from entra", || s.data().user("ann").is_some()).await;
+    push_user(&okta, "ann", json!({"displayName": "Ann from Okta"})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let conflicts = s.cli_json(&["log", "--result", "conflict", "--json"]);
+        if conflicts.as_array().is_some_and(|c| c.iter().any(|e| e["source"] == "okta")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no conflict recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..2 {
+        assert!(s.cli(&["sync", "--target", "jira"]).status.success());
+        assert_eq!(s.data().user("ann").unwrap().display_name, "Ann from Entra");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_shows_the_plan_and_changes_nothing() {
+    let s = setup("").await;
+    push_user(&s.scim, "ann", json!({})).await;
+    let out = s.cli(&["binding", "add", "--source", "entra", "--target", "jira"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.cli(&["binding", "set", "entra", "jira", "groups.default_for_all", "[\"everyone\"]"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad =
+        s.cli(&["binding", "set", "entra", "jira", "users.username_transform", "{ pattern = '(', replacement = 'x' }"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("users.username_transform.pattern"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let reports = s.cli_json(&["sync", "--target", "jira", "--dry-run", "--json"]);
+    let ops = reports[0]["plan"]["ops"].as_array().unwrap().clone();
+    let actions: Vec<&str> = ops.iter().map(|o| o["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["create_group", "create_user", "add_member"], "{ops:?}");
+    assert_eq!(ops[1]["reason"], "new entra user ann");
+    assert!(s.data().user("ann").is_none(), "a dry run changes nothing");
+    let text = String::from_utf8_lossy(&s.cli(&["sync", "--target", "jira", "--dry-run"]).stdout).to_string();
+    assert!(text.contains("create_user") && text.contains("new entra user ann"), "{text}");
+    assert!(s.cli(&["sync", "--target", "jira"]).status.success());
+    assert_eq!(groups(&s.data(), "ann"), ["everyone"]);
+    let again = s.cli_json(&["sync", "--target", "jira", "--dry-run", "--json"]);
+    assert_eq!(again[0]["plan"]["ops"], json!([]), "applying the plan leaves nothing to do");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_credentials_are_checked_sealed_and_never_printed() {
+    let s = setup("").await;
+    let url = s.running.as_ref().unwrap().base_url.clone();
+    let out = cli_env(
+        s.dir.path(),
+        &["target", "add", "--name", "bad", "--kind", "jira", "--url", &url, "--token-env", TOKEN_ENV],
+        &[(TOKEN_ENV, "wrong-token")],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("credentials refused") && text.contains("not saved"), "{text}");
+    let out = cli_env(
+        s.dir.path(),
+        &["target", "add", "--name", "viewer", "--kind", "jira", "--url", &url, "--token-env", TOKEN_ENV],
+        &[(TOKEN_ENV, &Credentials::default().viewer_token)],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lacks the Jira Administrators global permission"));
+    let shown = s.cli(&["target", "show", "jira", "--json"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("\"auth\": \"token\"") && !text.contains(&Credentials::default().admin_token), "{text}");
+    let db = std::fs::read(s.dir.path().join("idsync.db")).unwrap();
+    let token = Credentials::default().admin_token;
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "the token is stored encrypted");
+    let test = s.cli(&["target", "test", "jira"]);
+    assert!(test.status.success() && String::from_utf8_lossy(&test.stdout).contains("writable"));
+}
