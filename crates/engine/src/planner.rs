@@ -2,10 +2,11 @@
 //! there, the operations that make the target right, each with the reason for it. A pure
 //! function; the dry-run and the sync worker call the same one.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::eval::matches;
-use model::target::{LeadKind, NewUser, Operation, TargetUser, fold};
+use model::target::{LeadKind, NewUser, Operation, TargetUser, fold, fold_cow, same_name};
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{extract, fallback_display_name};
@@ -98,6 +99,48 @@ pub struct Target<'a> {
     pub caps: Capabilities,
 }
 
+/// Why a user belongs in a target group. Put into words only for the memberships an operation
+/// or a skip mentions: a full plan weighs hundreds of thousands and writes few.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    DefaultForAll,
+    DefaultForNew,
+    KeptDefault,
+    Mapped { group: &'a str, via: Option<&'a str>, manual: bool },
+}
+
+/// Target group names, folded and as spelled.
+type GroupNames = Vec<(String, String)>;
+
+/// A binding's source groups resolved to target groups once per plan, not once per member.
+struct GroupTargets<'a> {
+    /// Source group id → its targets and whether a manual mapping chose them.
+    mapped: HashMap<&'a str, (GroupNames, bool)>,
+    default_for_all: GroupNames,
+    default_for_new: GroupNames,
+}
+
+impl<'a> GroupTargets<'a> {
+    fn new(binding: &Binding<'a>) -> Self {
+        let folded = |names: &[String]| names.iter().map(|n| (fold(n), n.clone())).collect::<Vec<_>>();
+        let mapped = binding
+            .snapshot
+            .groups
+            .iter()
+            .filter_map(|(id, g)| {
+                let (targets, how) = binding.rules.map_group(&g.name)?;
+                Some((id.as_str(), (folded(&targets), how == MappedBy::Manual)))
+            })
+            .collect();
+        let groups = &binding.rules.rules.groups;
+        GroupTargets {
+            mapped,
+            default_for_all: folded(&groups.default_for_all),
+            default_for_new: folded(&groups.default_for_new),
+        }
+    }
+}
+
 /// What a source user should be in the target.
 struct Desired<'a> {
     user: &'a SourceUser,
@@ -107,14 +150,15 @@ struct Desired<'a> {
     display_name: Option<String>,
     active: bool,
     properties: BTreeMap<String, String>,
-    /// Folded target group → (spelling, reason).
-    groups: BTreeMap<String, (String, String)>,
+    /// Folded target group → (spelling, why).
+    groups: BTreeMap<&'a str, (&'a str, Why<'a>)>,
 }
 
 pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &Ownership) -> Plan {
     let mut planner = Planner::new(target, state, owned);
+    let caches: Vec<GroupTargets> = bindings.iter().map(GroupTargets::new).collect();
     let desired: Vec<Vec<Option<Desired>>> =
-        bindings.iter().map(|b| b.snapshot.users.iter().map(|u| desire(b, u)).collect()).collect();
+        bindings.iter().zip(&caches).map(|(b, cache)| desire_all(b, cache)).collect();
 
     // Who claims each username, to find conflicts before anything is planned.
     let mut claims: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
@@ -165,7 +209,7 @@ pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &
                         );
                         continue;
                     }
-                    planner.reconcile(binding, d);
+                    planner.reconcile(binding, &caches[bi], d);
                 }
                 None => planner.deprovision_link(binding, &user.id, &out_of_scope_reason(binding, user)),
             }
@@ -216,29 +260,38 @@ pub fn desired_name(rules: &CompiledRules, record: &serde_json::Value) -> Option
     (!name.trim().is_empty()).then_some(name)
 }
 
+/// The desired users of a binding, computed on every core: it is most of a full plan's work.
+fn desire_all<'a>(binding: &Binding<'a>, cache: &'a GroupTargets<'a>) -> Vec<Option<Desired<'a>>> {
+    let users = &binding.snapshot.users;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || users.len() < 5_000 {
+        return users.iter().map(|u| desire(binding, cache, u)).collect();
+    }
+    let chunk = users.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = users
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|u| desire(binding, cache, u)).collect::<Vec<_>>()))
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
 /// The desired target user for a source user, or None when the user is out of this binding's scope.
-fn desire<'a>(binding: &Binding, user: &'a SourceUser) -> Option<Desired<'a>> {
+fn desire<'a>(binding: &Binding<'a>, cache: &'a GroupTargets<'a>, user: &'a SourceUser) -> Option<Desired<'a>> {
     let rules = binding.rules;
     let name = desired_name(rules, &user.record)?;
     let raw_name = extract(&user.record, &rules.username)?;
-    let source = &binding.snapshot.source;
     let properties = rules.custom.iter().filter_map(|(k, p)| Some((k.clone(), extract(&user.record, p)?))).collect();
-    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for g in &rules.rules.groups.default_for_all {
-        groups.entry(fold(g)).or_insert_with(|| (g.clone(), format!("{g} is a default group for all users")));
+    let mut groups: BTreeMap<&'a str, (&'a str, Why<'a>)> = BTreeMap::new();
+    for (key, spelled) in &cache.default_for_all {
+        groups.entry(key).or_insert((spelled, Why::DefaultForAll));
     }
     for (group_id, via) in ancestry(binding, user) {
+        let Some((targets, manual)) = cache.mapped.get(group_id) else { continue };
         let Some(group) = binding.snapshot.groups.get(group_id) else { continue };
-        let Some((targets, how)) = rules.map_group(&group.name) else { continue };
-        for t in targets {
-            let origin = match (&via, how) {
-                (None, MappedBy::Manual) => format!("{raw_name} is in {source} group {} (mapped to {t})", group.name),
-                (None, MappedBy::OnTheFly) => format!("{raw_name} is in {source} group {}", group.name),
-                (Some(inner), _) => {
-                    format!("{raw_name} is in {source} group {} through nested group {inner}", group.name)
-                }
-            };
-            groups.entry(fold(&t)).or_insert((t, origin));
+        for (key, spelled) in targets {
+            groups.entry(key).or_insert((spelled, Why::Mapped { group: &group.name, via, manual: *manual }));
         }
     }
     Some(Desired {
@@ -255,7 +308,7 @@ fn desire<'a>(binding: &Binding, user: &'a SourceUser) -> Option<Desired<'a>> {
 
 /// The ids of the groups a user is in, directly or (with flattening) through nesting, each with
 /// the name of the direct group it was reached through. Cycles end the walk.
-fn ancestry<'a>(binding: &'a Binding, user: &'a SourceUser) -> Vec<(&'a str, Option<&'a str>)> {
+fn ancestry<'a>(binding: &Binding<'a>, user: &'a SourceUser) -> Vec<(&'a str, Option<&'a str>)> {
     let groups = &binding.snapshot.groups;
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut out = Vec::new();
@@ -283,14 +336,14 @@ struct Planner<'a> {
     target: &'a Target<'a>,
     state: &'a TargetState,
     link_by_id: HashMap<(&'a str, &'a str), &'a UserLink>,
-    link_by_name: HashMap<String, &'a UserLink>,
+    link_by_name: HashMap<Cow<'a, str>, &'a UserLink>,
     /// Source ids of the current binding whose users are gone from the source.
     removed: BTreeSet<String>,
     /// Removed source ids whose target user a new source user of the same name took over.
     taken_over: BTreeSet<String>,
     /// The source user being planned.
     current: Option<String>,
-    grants: HashMap<(String, String), &'a Grant>,
+    grants_by_user: HashMap<Cow<'a, str>, Vec<&'a Grant>>,
     created_groups: BTreeMap<String, String>,
     group_ops: Vec<PlannedOp>,
     user_ops: Vec<PlannedOp>,
@@ -304,11 +357,14 @@ impl<'a> Planner<'a> {
             target,
             state,
             link_by_id: owned.users.iter().map(|l| ((l.source.as_str(), l.source_id.as_str()), l)).collect(),
-            link_by_name: owned.users.iter().map(|l| (fold(&l.name), l)).collect(),
+            link_by_name: owned.users.iter().map(|l| (fold_cow(&l.name), l)).collect(),
             removed: BTreeSet::new(),
             taken_over: BTreeSet::new(),
             current: None,
-            grants: owned.grants.iter().map(|g| ((fold(&g.user), fold(&g.group)), g)).collect(),
+            grants_by_user: owned.grants.iter().fold(HashMap::new(), |mut m, g| {
+                m.entry(fold_cow(&g.user)).or_insert_with(Vec::new).push(g);
+                m
+            }),
             created_groups: BTreeMap::new(),
             group_ops: Vec::new(),
             user_ops: Vec::new(),
@@ -332,29 +388,33 @@ impl<'a> Planner<'a> {
         self.user_ops.push(PlannedOp { source: source.into(), source_id, op, reason, effect, deprovision: false });
     }
 
-    fn reconcile(&mut self, binding: &Binding, d: &Desired) {
+    fn reconcile(&mut self, binding: &Binding, cache: &GroupTargets, d: &Desired) {
         self.current = Some(d.user.id.clone());
         let source = binding.snapshot.source.as_str();
         let rules = binding.rules;
         let target_name = self.target.name;
         let link = self.link_by_id.get(&(source, d.user.id.as_str())).copied();
         let mut created = false;
-        let current: TargetUser = match link {
+        let state = self.state;
+        // Borrowed from the known state unless created or renamed here: most users need no copy.
+        let current: Cow<TargetUser> = match link {
             Some(link) => {
-                let found = self.state.user(&link.name).cloned();
+                let found = state.user(&link.name);
                 // Renamed outside idsync, or renamed just before a crash kept the link from
                 // following: the user is found under the name the source wants.
                 let moved = match &found {
-                    None if !self.link_by_name.contains_key(&fold(&d.name)) => self.state.user(&d.name).cloned(),
+                    None if !self.link_by_name.contains_key(fold_cow(&d.name).as_ref()) => state.user(&d.name),
                     _ => None,
                 };
                 match (found, moved) {
-                    (Some(mut existing), _) => {
-                        if fold(&link.name) != fold(&d.name) && !self.rename(binding, d, link, &mut existing) {
+                    (Some(existing), _) if !same_name(&link.name, &d.name) => {
+                        let mut renamed = existing.clone();
+                        if !self.rename(binding, d, link, &mut renamed) {
                             return;
                         }
-                        existing
+                        Cow::Owned(renamed)
                     }
+                    (Some(existing), _) => Cow::Borrowed(existing),
                     (None, Some(existing)) => {
                         self.links.push(LinkChange::Adopt {
                             link: UserLink {
@@ -364,15 +424,15 @@ impl<'a> Planner<'a> {
                             },
                             reason: format!("{} was renamed to {} in {target_name}", link.name, existing.name),
                         });
-                        existing
+                        Cow::Borrowed(existing)
                     }
                     (None, None) if rules.rules.users.import && d.active => {
                         created = true;
-                        self.create(
+                        Cow::Owned(self.create(
                             source,
                             d,
                             format!("{} is managed for {source} but missing from {target_name}", link.name),
-                        )
+                        ))
                     }
                     (None, None) => {
                         self.links.push(LinkChange::Forget {
@@ -383,9 +443,9 @@ impl<'a> Planner<'a> {
                     }
                 }
             }
-            None => match self.state.user(&d.name) {
+            None => match state.user(&d.name) {
                 Some(existing) => {
-                    let owner = self.link_by_name.get(&fold(&d.name)).copied();
+                    let owner = self.link_by_name.get(fold_cow(&d.name).as_ref()).copied();
                     if let Some(owner) = owner
                         && owner.source == source
                         && self.removed.contains(&owner.source_id)
@@ -433,7 +493,7 @@ impl<'a> Planner<'a> {
                             ),
                         });
                     }
-                    existing.clone()
+                    Cow::Borrowed(existing)
                 }
                 None if !rules.rules.users.import => {
                     self.skip(source, &d.name, "not in the target and users.import is off".into(), false);
@@ -445,7 +505,7 @@ impl<'a> Planner<'a> {
                 }
                 None => {
                     created = true;
-                    self.create(source, d, format!("new {source} user {}", d.source_name))
+                    Cow::Owned(self.create(source, d, format!("new {source} user {}", d.source_name)))
                 }
             },
         };
@@ -511,7 +571,7 @@ impl<'a> Planner<'a> {
         }
         // Grants are recorded under the name the user had before a rename in this plan.
         let granted_as = link.map_or(current.name.as_str(), |l| l.name.as_str()).to_string();
-        self.memberships(binding, d, &current, &granted_as, created);
+        self.memberships(binding, cache, d, &current, &granted_as, created);
     }
 
     fn create(&mut self, source: &str, d: &Desired, reason: String) -> TargetUser {
@@ -588,38 +648,60 @@ impl<'a> Planner<'a> {
         );
     }
 
-    fn memberships(&mut self, binding: &Binding, d: &Desired, current: &TargetUser, granted_as: &str, created: bool) {
+    fn explain(&self, source: &str, d: &Desired, current: &TargetUser, group: &str, why: Why) -> String {
+        match why {
+            Why::DefaultForAll => format!("{group} is a default group for all users"),
+            Why::DefaultForNew => format!("{group} is a default group for new users"),
+            Why::KeptDefault => format!("{group} was given as a default group when {} was created", current.name),
+            Why::Mapped { group: from, via: None, manual: true } => {
+                format!("{} is in {source} group {from} (mapped to {group})", d.source_name)
+            }
+            Why::Mapped { group: from, via: None, manual: false } => {
+                format!("{} is in {source} group {from}", d.source_name)
+            }
+            Why::Mapped { group: from, via: Some(inner), .. } => {
+                format!("{} is in {source} group {from} through nested group {inner}", d.source_name)
+            }
+        }
+    }
+
+    fn memberships(
+        &mut self,
+        binding: &Binding,
+        cache: &GroupTargets,
+        d: &Desired,
+        current: &TargetUser,
+        granted_as: &str,
+        created: bool,
+    ) {
         let source = binding.snapshot.source.as_str();
         let rules = &binding.rules.rules.groups;
-        let user_key = fold(granted_as);
-        let mut wanted: BTreeMap<String, (String, String, GrantOrigin)> =
-            d.groups.iter().map(|(k, (n, r))| (k.clone(), (n.clone(), r.clone(), GrantOrigin::Rule))).collect();
+        let user_grants: Vec<&'a Grant> =
+            self.grants_by_user.get(fold_cow(granted_as).as_ref()).cloned().unwrap_or_default();
+        let mut wanted: BTreeMap<&str, (&str, Why, GrantOrigin)> =
+            d.groups.iter().map(|(k, (n, why))| (*k, (*n, *why, GrantOrigin::Rule))).collect();
         if created {
-            for g in &rules.default_for_new {
-                wanted.entry(fold(g)).or_insert_with(|| {
-                    (g.clone(), format!("{g} is a default group for new users"), GrantOrigin::DefaultForNew)
-                });
+            for (key, spelled) in &cache.default_for_new {
+                wanted.entry(key).or_insert((spelled, Why::DefaultForNew, GrantOrigin::DefaultForNew));
             }
         }
-        for ((u, g), grant) in &self.grants {
-            if *u == user_key && grant.origin == GrantOrigin::DefaultForNew && grant.source == source {
-                wanted.entry(g.clone()).or_insert_with(|| {
-                    (
-                        grant.group.clone(),
-                        format!("{} was given as a default group when {} was created", grant.group, current.name),
-                        GrantOrigin::DefaultForNew,
-                    )
-                });
-            }
+        let kept: Vec<(Cow<str>, &str)> = user_grants
+            .iter()
+            .filter(|g| g.origin == GrantOrigin::DefaultForNew && g.source == source)
+            .map(|g| (fold_cow(&g.group), g.group.as_str()))
+            .collect();
+        for (key, spelled) in &kept {
+            wanted.entry(key.as_ref()).or_insert((spelled, Why::KeptDefault, GrantOrigin::DefaultForNew));
         }
-        let have: BTreeMap<String, &String> = current.groups.iter().map(|g| (fold(g), g)).collect();
+        let has = |key: &str| current.groups.iter().any(|g| same_name(g, key));
         for (key, (name, why, origin)) in &wanted {
-            if have.contains_key(key) {
+            if has(key) {
                 continue;
             }
+            let reason = self.explain(source, d, current, name, *why);
             let Some(group) = self.ensure_group(source, name, rules.create_missing) else {
                 let reason = format!(
-                    "{} should join {name} ({why}), but {} has no such group and groups.create_missing is off",
+                    "{} should join {name} ({reason}), but {} has no such group and groups.create_missing is off",
                     current.name, self.target.name
                 );
                 self.skip(source, &current.name, reason, false);
@@ -628,15 +710,15 @@ impl<'a> Planner<'a> {
             self.push(
                 source,
                 Operation::AddMember { group, user: current.name.clone() },
-                why.clone(),
+                reason,
                 Effect::Grant { origin: *origin },
             );
         }
-        for (key, name) in have {
-            if wanted.contains_key(&key) {
+        for name in &current.groups {
+            if wanted.contains_key(fold_cow(name).as_ref()) {
                 continue;
             }
-            let granted = self.grants.get(&(user_key.clone(), key.clone())).is_some_and(|g| g.source == source);
+            let granted = user_grants.iter().any(|g| same_name(&g.group, name) && g.source == source);
             let reason = if granted {
                 format!("{} is no longer in a {source} group that maps to {name}", d.source_name)
             } else if !rules.keep_existing {

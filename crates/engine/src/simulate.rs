@@ -2,6 +2,8 @@
 //! target. The dry-run shows the state after a plan with it, the sync worker records ownership
 //! with [`record`], and the property tests check that a plan, once applied, leaves nothing to do.
 
+use std::collections::BTreeMap;
+
 use model::target::{Operation, TargetUser, fold};
 
 use crate::planner::{Effect, LinkChange, Plan, PlannedOp};
@@ -75,69 +77,95 @@ pub fn apply(state: &mut TargetState, op: &Operation) {
     }
 }
 
-/// Records what an applied operation changes in idsync's ownership.
-pub fn record(owned: &mut Ownership, planned: &PlannedOp) {
-    let source = &planned.source;
-    match (&planned.effect, &planned.op) {
-        (Effect::Link { source_id }, Operation::CreateUser { user }) => {
-            owned.users.retain(|l| !(l.source == *source && l.source_id == *source_id));
-            owned.users.push(UserLink {
-                source: source.clone(),
-                source_id: source_id.clone(),
-                name: user.name.clone(),
-            });
-        }
-        (Effect::Rename { source_id }, Operation::RenameUser { name, new_name }) => {
-            for link in owned.users.iter_mut().filter(|l| l.source == *source && l.source_id == *source_id) {
-                link.name.clone_from(new_name);
-            }
-            for grant in owned.grants.iter_mut().filter(|g| fold(&g.user) == fold(name)) {
-                grant.user.clone_from(new_name);
-            }
-        }
-        (Effect::Unlink { source_id }, Operation::DeleteUser { name }) => {
-            owned.users.retain(|l| !(l.source == *source && l.source_id == *source_id));
-            owned.grants.retain(|g| fold(&g.user) != fold(name));
-        }
-        (Effect::Grant { origin }, Operation::AddMember { group, user }) => {
-            owned.grants.retain(|g| !(fold(&g.user) == fold(user) && fold(&g.group) == fold(group)));
-            owned.grants.push(Grant {
-                source: source.clone(),
-                group: group.clone(),
-                user: user.clone(),
-                origin: *origin,
-            });
-        }
-        (Effect::Revoke, Operation::RemoveMember { group, user }) => {
-            owned.grants.retain(|g| !(fold(&g.user) == fold(user) && fold(&g.group) == fold(group)));
-        }
-        _ => {}
-    }
+/// Ownership indexed for applying many operations: links by (source, source id), grants by
+/// (folded user, folded group).
+struct Index {
+    links: BTreeMap<(String, String), UserLink>,
+    grants: BTreeMap<(String, String), Grant>,
 }
 
-/// Records a link change (adoption or a forgotten link).
-pub fn record_link(owned: &mut Ownership, change: &LinkChange) {
-    match change {
-        LinkChange::Adopt { link, .. } => {
-            owned.users.retain(|l| {
-                l.source != link.source || (l.source_id != link.source_id && fold(&l.name) != fold(&link.name))
-            });
-            owned.users.push(link.clone());
+impl Index {
+    fn new(owned: &Ownership) -> Self {
+        Index {
+            links: owned.users.iter().map(|l| ((l.source.clone(), l.source_id.clone()), l.clone())).collect(),
+            grants: owned.grants.iter().map(|g| ((fold(&g.user), fold(&g.group)), g.clone())).collect(),
         }
-        LinkChange::Forget { link, .. } => {
-            owned.users.retain(|l| !(l.source == link.source && l.source_id == link.source_id));
-            owned.grants.retain(|g| fold(&g.user) != fold(&link.name));
+    }
+
+    fn into_ownership(self) -> Ownership {
+        Ownership { users: self.links.into_values().collect(), grants: self.grants.into_values().collect() }
+    }
+
+    fn drop_grants_of(&mut self, user: &str) {
+        let user = fold(user);
+        self.grants.retain(|(u, _), _| *u != user);
+    }
+
+    /// Records what an applied operation changes in idsync's ownership.
+    fn record(&mut self, planned: &PlannedOp) {
+        let source = &planned.source;
+        match (&planned.effect, &planned.op) {
+            (Effect::Link { source_id }, Operation::CreateUser { user }) => {
+                let link = UserLink { source: source.clone(), source_id: source_id.clone(), name: user.name.clone() };
+                self.links.insert((source.clone(), source_id.clone()), link);
+            }
+            (Effect::Rename { source_id }, Operation::RenameUser { name, new_name }) => {
+                if let Some(link) = self.links.get_mut(&(source.clone(), source_id.clone())) {
+                    link.name.clone_from(new_name);
+                }
+                let moved: Vec<Grant> = self
+                    .grants
+                    .iter()
+                    .filter(|((u, _), _)| *u == fold(name))
+                    .map(|(_, g)| Grant { user: new_name.clone(), ..g.clone() })
+                    .collect();
+                self.drop_grants_of(name);
+                for g in moved {
+                    self.grants.insert((fold(&g.user), fold(&g.group)), g);
+                }
+            }
+            (Effect::Unlink { source_id }, Operation::DeleteUser { name }) => {
+                self.links.remove(&(source.clone(), source_id.clone()));
+                self.drop_grants_of(name);
+            }
+            (Effect::Grant { origin }, Operation::AddMember { group, user }) => {
+                let grant = Grant { source: source.clone(), group: group.clone(), user: user.clone(), origin: *origin };
+                self.grants.insert((fold(user), fold(group)), grant);
+            }
+            (Effect::Revoke, Operation::RemoveMember { group, user }) => {
+                self.grants.remove(&(fold(user), fold(group)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Records a link change (adoption or a forgotten link).
+    fn record_link(&mut self, change: &LinkChange) {
+        match change {
+            LinkChange::Adopt { link, .. } => {
+                // One owner per name: the new link replaces any other of the same source to it.
+                self.links.retain(|(s, id), l| {
+                    !(*s == link.source && (*id == link.source_id || fold(&l.name) == fold(&link.name)))
+                });
+                self.links.insert((link.source.clone(), link.source_id.clone()), link.clone());
+            }
+            LinkChange::Forget { link, .. } => {
+                self.links.remove(&(link.source.clone(), link.source_id.clone()));
+                self.drop_grants_of(&link.name);
+            }
         }
     }
 }
 
 /// Applies a whole plan to a model of the target and to the ownership records.
 pub fn apply_plan(state: &mut TargetState, owned: &mut Ownership, plan: &Plan) {
+    let mut index = Index::new(owned);
     for change in &plan.links {
-        record_link(owned, change);
+        index.record_link(change);
     }
     for planned in &plan.ops {
         apply(state, &planned.op);
-        record(owned, planned);
+        index.record(planned);
     }
+    *owned = index.into_ownership();
 }

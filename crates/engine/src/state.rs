@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use model::target::{Lead, TargetUser, fold};
+use model::target::{Lead, TargetUser, fold, fold_cow};
 use serde_json::Value;
 
 /// A user as its source knows it.
@@ -56,7 +56,7 @@ pub struct TargetState {
 
 impl TargetState {
     pub fn user(&self, name: &str) -> Option<&TargetUser> {
-        self.users.get(&fold(name))
+        self.users.get(fold_cow(name).as_ref())
     }
 
     pub fn insert_user(&mut self, user: TargetUser) {

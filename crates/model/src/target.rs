@@ -11,6 +11,20 @@ pub fn fold(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// [`fold`] without a copy for names that are folded already (most are).
+pub fn fold_cow(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(|c| c.is_uppercase() || !c.is_ascii()) {
+        std::borrow::Cow::Owned(fold(name))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+/// Whether two names are the same once folded, without allocating.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+}
+
 /// A user as the target reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetUser {

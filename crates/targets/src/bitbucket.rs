@@ -128,7 +128,10 @@ impl TargetClient for Bitbucket {
                     ("addToDefaultGroup", "false"),
                     ("notify", "false"),
                 ];
-                self.post("admin/users", &query, None).await
+                match self.post("admin/users", &query, None).await {
+                    Err(TargetError::Rejected { status: 409, .. }) => Ok(()),
+                    other => other,
+                }
             }
             Operation::UpdateUser { name, email, display_name } => {
                 let mut body = json!({"name": name});

@@ -133,7 +133,10 @@ impl TargetClient for Confluence {
                     "email": user.email.as_deref().unwrap_or_default(),
                     "password": random_password(),
                 });
-                send(Method::POST, self.url("admin/user", &[]), Some(body)).await
+                match send(Method::POST, self.url("admin/user", &[]), Some(body)).await {
+                    Err(TargetError::Rejected { status: 409, .. }) => Ok(()),
+                    other => other,
+                }
             }
             Operation::UpdateUser { name, email, display_name } => {
                 let mut body = json!({});

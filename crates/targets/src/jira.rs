@@ -176,7 +176,10 @@ impl TargetClient for Jira {
                     body["emailAddress"] = json!(e);
                 }
                 body["displayName"] = json!(user.display_name.as_deref().unwrap_or(&user.name));
-                self.send(Method::POST, "user", &[], Some(&body)).await
+                match self.send(Method::POST, "user", &[], Some(&body)).await {
+                    Err(TargetError::Rejected { message, .. }) if message.contains("already exists") => Ok(Value::Null),
+                    other => other,
+                }
             }
             Operation::UpdateUser { name, email, display_name } => {
                 let mut body = json!({});

@@ -220,7 +220,9 @@ pub trait TargetClient: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Applies one operation. Repeating an operation that already took effect succeeds.
+    /// Applies one operation. Repeating an operation that already took effect succeeds: creating
+    /// a user or group that exists, adding a member twice, removing what is gone. (A retry after
+    /// a crash can find the effect of its own earlier, interrupted request.)
     async fn apply(&self, op: &Operation) -> Result<(), TargetError>;
 
     /// Deletes a group; idsync itself only does this for the write check of `target test`.

@@ -209,11 +209,16 @@ impl TargetClient for Scim {
                 if let Some(e) = &user.email {
                     body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
                 }
-                let created = self.http.send(Method::POST, self.url("Users", &[]), &[], Some(&body)).await?;
-                if let Some(id) = created.body["id"].as_str() {
-                    lock(&self.user_ids).insert(fold(&user.name), id.to_string());
+                match self.http.send(Method::POST, self.url("Users", &[]), &[], Some(&body)).await {
+                    Ok(created) => {
+                        if let Some(id) = created.body["id"].as_str() {
+                            lock(&self.user_ids).insert(fold(&user.name), id.to_string());
+                        }
+                        Ok(())
+                    }
+                    Err(TargetError::Rejected { status: 409, .. }) => Ok(()),
+                    Err(e) => Err(e),
                 }
-                Ok(())
             }
             Operation::UpdateUser { name, email, display_name } => {
                 let mut ops = Vec::new();
