@@ -499,3 +499,86 @@ async fn confluence_bitbucket_and_a_scim_app_are_provisioned_too() {
     })
     .await;
 }
+
+/// The generic SCIM target against an independent implementation: scim2-server from PyPI, which
+/// `scripts/test` installs and names in IDSYNC_SCIM2_SERVER. Without it the test says so and
+/// passes, so `cargo test` alone still runs everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_scim_server_is_provisioned() {
+    let Ok(bin) = std::env::var("IDSYNC_SCIM2_SERVER") else {
+        eprintln!("IDSYNC_SCIM2_SERVER is not set: skipping the scim2-server target test (scripts/test sets it)");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let token = "peer-token-0123456789";
+    let mut peer = std::process::Command::new(&bin)
+        .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start scim2-server");
+    let base = format!("http://127.0.0.1:{port}/v2");
+    let http = crate::harness::http_client();
+    let peer_ready = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/ServiceProviderConfig")).bearer_auth(token).send().await.is_err() {
+        assert!(Instant::now() < peer_ready, "scim2-server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idsync.toml");
+    std::fs::write(&config, format!("{}{}", config_text(""), binding("entra", "peer", ""))).unwrap();
+    let entra = add_source(dir.path(), "entra");
+    add_target_of(dir.path(), "peer", "scim", &base, token);
+    let server = Server::start_full(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let scim = server.scim("entra", &entra);
+    let peer_scim = Scim { http: http.clone(), base: base.clone(), token: token.into() };
+    let ann = push_user(&scim, "ann", json!({})).await;
+    scim.create_group("devs", std::slice::from_ref(&ann)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let peer_ann = loop {
+        let users = peer_scim.get("/Users?filter=userName%20eq%20%22ann%22").await.body;
+        let groups = peer_scim.get("/Groups?filter=displayName%20eq%20%22devs%22").await.body;
+        let ann_id = users["Resources"][0]["id"].as_str().map(String::from);
+        let members: Vec<String> = groups["Resources"][0]["members"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|x| x["value"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        if let Some(id) = ann_id.filter(|id| members.contains(id)) {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "scim2-server not provisioned: users {users} groups {groups}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while peer_scim.get(&format!("/Users/{peer_ann}")).await.body["active"] != json!(false) {
+        assert!(Instant::now() < deadline, "ann not deactivated in scim2-server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = peer.kill();
+    let _ = peer.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_and_component_leads_are_handed_over_before_deactivation() {
+    let rules = "[binding.users]\ndefault_project_lead = 'admin'\ndefault_component_lead = 'admin'\n";
+    let s = setup(&binding("entra", "jira", rules)).await;
+    let ann = push_user(&s.scim, "ann", json!({})).await;
+    wait(10, "ann in Jira", || s.data().user("ann").is_some()).await;
+    let http = crate::harness::http_client();
+    let base = format!("{}/rest/api/2", s.running.as_ref().unwrap().base_url);
+    let token = Credentials::default().admin_token;
+    for (path, body) in [
+        ("/project", json!({"key": "OPS", "name": "Operations", "lead": "ann"})),
+        ("/component", json!({"project": "OPS", "name": "Backend", "leadUserName": "ann"})),
+    ] {
+        let r = http.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+    s.scim.delete(&format!("/Users/{ann}")).await;
+    wait(10, "ann deactivated", || !s.data().user("ann").unwrap().active).await;
+    let data = s.data();
+    let admin_key = data.user("admin").unwrap().key.clone();
+    assert_eq!(data.projects["OPS"].lead, admin_key);
+    assert!(data.components.values().all(|c| c.lead.as_deref() == Some(admin_key.as_str())));
+}
