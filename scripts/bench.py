@@ -220,6 +220,135 @@ def grow_idsync(t, total):
     return ids
 
 
+def plan_benchmark(put):
+    """The pure planner on 100,000 users in 200 groups (engine example plan_bench)."""
+    out = subprocess.run(["cargo", "run", "--quiet", "--release", "--locked", "-p", "engine", "--example", "plan_bench"],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    r = json.loads(out)
+    log(f"planner: {r}")
+    put(f"Plan {r['users']:,} users × {r['groups']} groups, empty target ({r['initial_operations']:,} operations)", "s", "idsync", round(r["initial_plan_seconds"], 3))
+    put(f"Plan {r['users']:,} users × {r['groups']} groups, target already matching", "s", "idsync", round(r["steady_plan_seconds"], 3))
+    put("Planner: memory for an empty target's plan (RSS after plan − RSS with inputs)", "MB", "idsync",
+        round(r["rss_after_initial_plan_mb"] - r["rss_with_inputs_mb"], 1))
+
+
+class Sim:
+    """`idsync simulate jira` in its own process, reached over its REST API."""
+    TOKEN = "sim-admin-token"
+
+    def __init__(self):
+        port = free_port()
+        self.proc = subprocess.Popen([IDSYNC, "simulate", "jira", "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.port = port
+        for _ in range(200):
+            try:
+                self.call("GET", "/rest/api/2/serverInfo")
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("the Jira simulator did not start")
+
+    def call(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request(method, path, json.dumps(body) if body is not None else None,
+                     {"Authorization": f"Bearer {self.TOKEN}", "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, (json.loads(data) if data else None)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start_synced_idsync(sim, concurrency):
+    """idsync with one push source bound to the simulated Jira."""
+    data = tempfile.mkdtemp(prefix="idsync-sync-bench-")
+    config = Path(data) / "idsync.toml"
+    config.write_text(f"[sync]\nconcurrency = {concurrency}\nmax_backoff_seconds = 1\n\n[[binding]]\nsource = \"bench\"\ntarget = \"jira\"\n")
+    out = subprocess.run([IDSYNC, "--data-dir", data, "source", "add", "--name", "bench", "--json"], check=True, capture_output=True, text=True)
+    token = json.loads(out.stdout)["token"]
+    env = dict(os.environ, SIM_TOKEN=Sim.TOKEN)
+    subprocess.run([IDSYNC, "--data-dir", data, "target", "add", "--name", "jira", "--kind", "jira", "--url", f"http://127.0.0.1:{sim.port}",
+                    "--token-env", "SIM_TOKEN"], check=True, env=env, capture_output=True)
+    port = free_port()
+    env = dict(os.environ, IDSYNC_SCIM__RATE_LIMIT_PER_SECOND="0", RUST_LOG="warn")
+    proc = subprocess.Popen([IDSYNC, "--config", str(config), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=env, stderr=subprocess.DEVNULL)
+    t = Target("idsync", "idsync", port, "/scim/v2/bench", token, proc)
+    t.wait_ready()
+    return t
+
+
+def push_to_jira_latency(put):
+    """SCIM push to idsync → the user exists in the simulated Jira: p50 and p99."""
+    sim = Sim()
+    t = start_synced_idsync(sim, 8)
+    try:
+        timings = []
+        for i in range(SAMPLES // 2):
+            name = f"latency-{i}"
+            t0 = time.perf_counter()
+            status, _ = t.call("POST", "/Users", user_body(name))
+            if status != 201:
+                raise SystemExit(f"push answered {status}")
+            while sim.call("GET", f"/rest/api/2/user?username=bench-{name}")[0] != 200:
+                if time.perf_counter() - t0 > 30:
+                    raise SystemExit(f"user bench-{name} never reached the simulator")
+                time.sleep(0.002)
+            timings.append((time.perf_counter() - t0) * 1000)
+        timings.sort()
+        p50, p99 = statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+        log(f"push → Jira: p50 {p50:.0f} ms, p99 {p99:.0f} ms over {len(timings)} users")
+        put("SCIM push → user created in Jira simulator (p50)", "ms", "idsync", round(p50, 1))
+        put("SCIM push → user created in Jira simulator (p99)", "ms", "idsync", round(p99, 1))
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def outbox_throughput(put, concurrency, users=3000):
+    """Creates applied per second against a simulator that answers every request in 5 ms."""
+    sim = Sim()
+    sim.call("POST", "/_sim/faults", {"delay_ms": 5})
+    t = start_synced_idsync(sim, concurrency)
+    try:
+        def push(i):
+            status, body = t.call("POST", "/Users", user_body(f"tp-{i}"))
+            if status != 201:
+                raise SystemExit(f"push answered {status}: {body}")
+        pusher = threading.Thread(target=lambda: list(concurrent.futures.ThreadPoolExecutor(8).map(push, range(users))))
+        pusher.start()
+        first = last = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            created = sim.call("GET", "/_sim/requests")[1].get("POST /rest/api/2/user", 0)
+            now = time.monotonic()
+            if created and first is None:
+                first = now
+            if created >= users:
+                last = now
+                break
+            time.sleep(0.02)
+        pusher.join()
+        if last is None:
+            raise SystemExit("the outbox did not drain in 300 s")
+        rate = users / (last - first)
+        log(f"outbox at concurrency {concurrency}: {rate:.0f} creates/s ({users} users, 5 ms per request)")
+        put(f"Outbox: users created per second, target answering in 5 ms, concurrency {concurrency}", "ops/s", "idsync", round(rate))
+        put(f"Peak RSS of idsync while provisioning {users:,} users (concurrency {concurrency})", "MB", "idsync", peak_rss_mb(t.proc.pid))
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def sync_benchmarks(put):
+    plan_benchmark(put)
+    push_to_jira_latency(put)
+    for concurrency in (8, 32):
+        outbox_throughput(put, concurrency)
+
+
 def peak_rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -229,12 +358,27 @@ def peak_rss_mb(pid):
 
 
 def main():
-    token = os.urandom(16).hex()
-    tmp = tempfile.mkdtemp(prefix="idsync-bench-")
-    targets = [start_idsync(tmp), start_scimmy(token), start_scim2_server(token)]
     results = {}
     def put(name, unit, key, value):
         results.setdefault((name, unit), {})[key] = value
+    if os.environ.get("BENCH_ONLY") != "sync":
+        scim_benchmarks(put)
+    sync_benchmarks(put)
+    rows = [{"name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")} for (n, u), v in results.items()]
+    out = ROOT / "bench" / "results.json"
+    if os.environ.get("BENCH_ONLY") == "sync" and out.exists():
+        # Keep the SCIM figures of the last full run.
+        kept = [r for r in json.loads(out.read_text()) if r["name"] not in {x["name"] for x in rows} and r["scimmy"] is not None]
+        rows = kept + rows
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    log(f"wrote {out}")
+    update_readme(rows)
+
+
+def scim_benchmarks(put):
+    token = os.urandom(16).hex()
+    tmp = tempfile.mkdtemp(prefix="idsync-bench-")
+    targets = [start_idsync(tmp), start_scimmy(token), start_scim2_server(token)]
     try:
         for t in targets:
             t.wait_ready()
@@ -263,17 +407,12 @@ def main():
     finally:
         for t in targets:
             t.stop()
-    rows = [{"name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")} for (n, u), v in results.items()]
-    out = ROOT / "bench" / "results.json"
-    out.write_text(json.dumps(rows, indent=2) + "\n")
-    log(f"wrote {out}")
-    update_readme(rows)
 
 
 def ratio(a, b, unit):
     if a is None or b is None or a == 0 or b == 0:
         return ""
-    r = a / b if unit == "req/s" else b / a
+    r = a / b if unit in ("req/s", "ops/s") else b / a
     return f"{r:.1f}×"
 
 

@@ -3,6 +3,7 @@
 
 mod binding;
 mod config;
+mod demo;
 mod secrets;
 mod serve;
 mod simulate;
@@ -71,6 +72,8 @@ enum Command {
     Log(sync_cli::LogArgs),
     /// Serve a faithful fake of an application's REST API, for trying idsync out.
     Simulate(simulate::SimulateArgs),
+    /// Watch idsync provision a simulated Jira and Confluence from scripted SCIM pushes.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
             Command::Log(args) => sync_cli::log(args, &config).await,
             Command::Simulate(args) => simulate::run(args).await,
+            Command::Demo(args) => demo::run(args, &config).await,
         }
     });
     match result {

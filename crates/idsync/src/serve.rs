@@ -115,16 +115,25 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config.log_format);
-    let metrics = install_metrics()?;
-    let store = Arc::new(open_store(&config).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
         format!("cannot listen on {}; is another server using it? pick another with --listen", config.listen)
     })?;
+    serve(config, listener, shutdown_signal()).await
+}
+
+/// Serves SCIM, the operations endpoints and the sync worker on `listener` until `shutdown`
+/// completes, then lets requests in flight finish (up to the configured grace).
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = install_metrics()?;
+    let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let app = app(store.clone(), &config, metrics);
@@ -133,11 +142,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let watcher = tokio::spawn(watch_bindings(config.clone(), engine));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stopping.send(true);
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let mut stopped_for_grace = stopped.clone();
     let served = tokio::select! {
         r = server => r.context("server failed"),
-        () = async {
-            shutdown_signal().await;
+        () = async move {
+            let _ = stopped_for_grace.wait_for(|s| *s).await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!("requests still running after {}s; stopping anyway", grace.as_secs());

@@ -51,7 +51,7 @@ pub enum SourceCommand {
 }
 
 /// A new 256-bit token, hex-encoded behind a prefix that secret scanners can spot.
-fn new_token() -> String {
+pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     let mut s = String::with_capacity(71);
     s.push_str("idsync_");

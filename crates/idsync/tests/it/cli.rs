@@ -119,3 +119,25 @@ fn config_file_and_environment_are_read() {
         .unwrap();
     assert!(text(&out).contains("IDSYNC_SCIM__MAX_COUNT"), "{}", text(&out));
 }
+
+#[test]
+fn the_demo_provisions_its_simulated_targets_and_explains_why() {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["demo", "--exit", "--pace", "0"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run idsync demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "create_user      ann",
+        "ann is in demo-idp group Engineering (mapped to jira-developers)",
+        "deactivate_user  bob",
+        "carl is no longer in a demo-idp group that maps to Design",
+        "set_lead",
+        "project OPS led by admin",
+        "confluence now: ann (deactivated)",
+    ] {
+        assert!(text.contains(expected), "demo output lacks '{expected}':\n{text}");
+    }
+}
