@@ -155,7 +155,7 @@ struct Desired<'a> {
 }
 
 pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &Ownership) -> Plan {
-    let mut planner = Planner::new(target, state, owned);
+    let known = Known::new(target, state, owned);
     let caches: Vec<GroupTargets> = bindings.iter().map(GroupTargets::new).collect();
     let desired: Vec<Vec<Option<Desired>>> =
         bindings.iter().zip(&caches).map(|(b, cache)| desire_all(b, cache)).collect();
@@ -170,10 +170,12 @@ pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &
         }
     }
 
+    let nothing_removed = BTreeSet::new();
+    let mut whole = Planner::new(&known, &nothing_removed);
     for (bi, binding) in bindings.iter().enumerate() {
         let source = &binding.snapshot.source;
         let seen: BTreeSet<&str> = binding.snapshot.users.iter().map(|u| u.id.as_str()).collect();
-        planner.removed = owned
+        let removed: BTreeSet<String> = owned
             .users
             .iter()
             .filter(|l| &l.source == source && !seen.contains(l.source_id.as_str()))
@@ -183,44 +185,70 @@ pub fn plan(target: &Target, bindings: &[Binding], state: &TargetState, owned: &
             })
             .map(|l| l.source_id.clone())
             .collect();
-        for (ui, user) in binding.snapshot.users.iter().enumerate() {
-            if let Scope::Users(ids) = &binding.snapshot.scope
-                && !ids.contains(&user.id)
-            {
-                continue;
-            }
-            match &desired[bi][ui] {
-                Some(d) => {
-                    let rivals: Vec<String> = claims[&fold(&d.name)]
-                        .iter()
-                        .filter(|&&(b, u)| (b, u) != (bi, ui))
-                        .map(|&(b, u)| describe_claim(bindings, b, u))
-                        .collect();
-                    if !rivals.is_empty() {
-                        planner.skip(
-                            source,
-                            &d.name,
-                            format!(
+        let in_scope: Vec<usize> = binding
+            .snapshot
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| match &binding.snapshot.scope {
+                Scope::Full => true,
+                Scope::Users(ids) => ids.contains(&u.id),
+            })
+            .map(|(ui, _)| ui)
+            .collect();
+        let plan_part = |part: &[usize]| {
+            let mut planner = Planner::new(&known, &removed);
+            for &ui in part {
+                let user = &binding.snapshot.users[ui];
+                match &desired[bi][ui] {
+                    Some(d) => {
+                        let rivals: Vec<String> = claims[&fold(&d.name)]
+                            .iter()
+                            .filter(|&&(b, u)| (b, u) != (bi, ui))
+                            .map(|&(b, u)| describe_claim(bindings, b, u))
+                            .collect();
+                        if !rivals.is_empty() {
+                            let reason = format!(
                                 "username {} is also claimed by {}; left alone until only one source claims it",
                                 d.name,
                                 rivals.join(", ")
-                            ),
-                            true,
-                        );
-                        continue;
+                            );
+                            planner.skip(source, &d.name, reason, true);
+                            continue;
+                        }
+                        planner.reconcile(binding, &caches[bi], d);
                     }
-                    planner.reconcile(binding, &caches[bi], d);
+                    None => planner.deprovision_link(binding, &user.id, &out_of_scope_reason(binding, user)),
                 }
-                None => planner.deprovision_link(binding, &user.id, &out_of_scope_reason(binding, user)),
+            }
+            planner
+        };
+        for part in in_parts(&in_scope, plan_part) {
+            whole.absorb(part);
+        }
+        let mut rest = Planner::new(&known, &removed);
+        for source_id in &removed {
+            if !whole.taken_over.contains(source_id) {
+                rest.deprovision_link(binding, source_id, &format!("removed from {source}"));
             }
         }
-        for source_id in std::mem::take(&mut planner.removed) {
-            if !planner.taken_over.contains(&source_id) {
-                planner.deprovision_link(binding, &source_id, &format!("removed from {source}"));
-            }
-        }
+        whole.absorb(rest);
     }
-    planner.finish()
+    whole.finish()
+}
+
+/// Runs `work` over parts of `items` on every core (in order), or at once when they are few.
+fn in_parts<'p, T: Sync, R: Send>(items: &'p [T], work: impl Fn(&'p [T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || items.len() < 5_000 {
+        return vec![work(items)];
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(move || work(part))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }
 
 fn describe_claim(bindings: &[Binding], b: usize, u: usize) -> String {
@@ -262,19 +290,12 @@ pub fn desired_name(rules: &CompiledRules, record: &serde_json::Value) -> Option
 
 /// The desired users of a binding, computed on every core: it is most of a full plan's work.
 fn desire_all<'a>(binding: &Binding<'a>, cache: &'a GroupTargets<'a>) -> Vec<Option<Desired<'a>>> {
-    let users = &binding.snapshot.users;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || users.len() < 5_000 {
-        return users.iter().map(|u| desire(binding, cache, u)).collect();
-    }
-    let chunk = users.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = users
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|u| desire(binding, cache, u)).collect::<Vec<_>>()))
-            .collect();
-        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    in_parts(&binding.snapshot.users, |part: &'a [SourceUser]| {
+        part.iter().map(|u| desire(binding, cache, u)).collect::<Vec<_>>()
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The desired target user for a source user, or None when the user is out of this binding's scope.
@@ -332,18 +353,42 @@ fn ancestry<'a>(binding: &Binding<'a>, user: &'a SourceUser) -> Vec<(&'a str, Op
     out
 }
 
-struct Planner<'a> {
+/// What every part of a plan reads: the target, its state, and indexes of what idsync owns.
+/// Shared by the threads that plan parts of a large source.
+struct Known<'a> {
     target: &'a Target<'a>,
     state: &'a TargetState,
     link_by_id: HashMap<(&'a str, &'a str), &'a UserLink>,
     link_by_name: HashMap<Cow<'a, str>, &'a UserLink>,
+    grants_by_user: HashMap<Cow<'a, str>, Vec<&'a Grant>>,
+}
+
+impl<'a> Known<'a> {
+    fn new(target: &'a Target<'a>, state: &'a TargetState, owned: &'a Ownership) -> Self {
+        Known {
+            target,
+            state,
+            link_by_id: owned.users.iter().map(|l| ((l.source.as_str(), l.source_id.as_str()), l)).collect(),
+            link_by_name: owned.users.iter().map(|l| (fold_cow(&l.name), l)).collect(),
+            grants_by_user: owned.grants.iter().fold(HashMap::new(), |mut m, g| {
+                m.entry(fold_cow(&g.user)).or_insert_with(Vec::new).push(g);
+                m
+            }),
+        }
+    }
+}
+
+/// Plans one part of a plan; parts are merged in order.
+struct Planner<'a> {
+    known: &'a Known<'a>,
+    target: &'a Target<'a>,
+    state: &'a TargetState,
     /// Source ids of the current binding whose users are gone from the source.
-    removed: BTreeSet<String>,
+    removed: &'a BTreeSet<String>,
     /// Removed source ids whose target user a new source user of the same name took over.
     taken_over: BTreeSet<String>,
     /// The source user being planned.
     current: Option<String>,
-    grants_by_user: HashMap<Cow<'a, str>, Vec<&'a Grant>>,
     created_groups: BTreeMap<String, String>,
     group_ops: Vec<PlannedOp>,
     user_ops: Vec<PlannedOp>,
@@ -352,25 +397,36 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    fn new(target: &'a Target<'a>, state: &'a TargetState, owned: &'a Ownership) -> Self {
+    fn new(known: &'a Known<'a>, removed: &'a BTreeSet<String>) -> Self {
         Planner {
-            target,
-            state,
-            link_by_id: owned.users.iter().map(|l| ((l.source.as_str(), l.source_id.as_str()), l)).collect(),
-            link_by_name: owned.users.iter().map(|l| (fold_cow(&l.name), l)).collect(),
-            removed: BTreeSet::new(),
+            known,
+            target: known.target,
+            state: known.state,
+            removed,
             taken_over: BTreeSet::new(),
             current: None,
-            grants_by_user: owned.grants.iter().fold(HashMap::new(), |mut m, g| {
-                m.entry(fold_cow(&g.user)).or_insert_with(Vec::new).push(g);
-                m
-            }),
             created_groups: BTreeMap::new(),
             group_ops: Vec::new(),
             user_ops: Vec::new(),
             links: Vec::new(),
             skipped: Vec::new(),
         }
+    }
+
+    /// Appends a later part, keeping one creation per group.
+    fn absorb(&mut self, part: Planner) {
+        for op in part.group_ops {
+            if let Operation::CreateGroup { group } = &op.op
+                && self.created_groups.insert(fold(group), group.clone()).is_some()
+            {
+                continue;
+            }
+            self.group_ops.push(op);
+        }
+        self.user_ops.extend(part.user_ops);
+        self.links.extend(part.links);
+        self.skipped.extend(part.skipped);
+        self.taken_over.extend(part.taken_over);
     }
 
     fn finish(self) -> Plan {
@@ -393,7 +449,7 @@ impl<'a> Planner<'a> {
         let source = binding.snapshot.source.as_str();
         let rules = binding.rules;
         let target_name = self.target.name;
-        let link = self.link_by_id.get(&(source, d.user.id.as_str())).copied();
+        let link = self.known.link_by_id.get(&(source, d.user.id.as_str())).copied();
         let mut created = false;
         let state = self.state;
         // Borrowed from the known state unless created or renamed here: most users need no copy.
@@ -403,7 +459,7 @@ impl<'a> Planner<'a> {
                 // Renamed outside idsync, or renamed just before a crash kept the link from
                 // following: the user is found under the name the source wants.
                 let moved = match &found {
-                    None if !self.link_by_name.contains_key(fold_cow(&d.name).as_ref()) => state.user(&d.name),
+                    None if !self.known.link_by_name.contains_key(fold_cow(&d.name).as_ref()) => state.user(&d.name),
                     _ => None,
                 };
                 match (found, moved) {
@@ -445,7 +501,7 @@ impl<'a> Planner<'a> {
             }
             None => match state.user(&d.name) {
                 Some(existing) => {
-                    let owner = self.link_by_name.get(fold_cow(&d.name).as_ref()).copied();
+                    let owner = self.known.link_by_name.get(fold_cow(&d.name).as_ref()).copied();
                     if let Some(owner) = owner
                         && owner.source == source
                         && self.removed.contains(&owner.source_id)
@@ -677,7 +733,7 @@ impl<'a> Planner<'a> {
         let source = binding.snapshot.source.as_str();
         let rules = &binding.rules.rules.groups;
         let user_grants: Vec<&'a Grant> =
-            self.grants_by_user.get(fold_cow(granted_as).as_ref()).cloned().unwrap_or_default();
+            self.known.grants_by_user.get(fold_cow(granted_as).as_ref()).cloned().unwrap_or_default();
         let mut wanted: BTreeMap<&str, (&str, Why, GrantOrigin)> =
             d.groups.iter().map(|(k, (n, why))| (*k, (*n, *why, GrantOrigin::Rule))).collect();
         if created {
@@ -761,7 +817,7 @@ impl<'a> Planner<'a> {
     fn deprovision_link(&mut self, binding: &Binding, source_id: &str, why: &str) {
         self.current = Some(source_id.to_string());
         let source = binding.snapshot.source.as_str();
-        let Some(link) = self.link_by_id.get(&(source, source_id)).copied() else { return };
+        let Some(link) = self.known.link_by_id.get(&(source, source_id)).copied() else { return };
         let Some(current) = self.state.user(&link.name) else {
             self.links.push(LinkChange::Forget {
                 link: link.clone(),

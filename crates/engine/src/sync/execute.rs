@@ -156,7 +156,23 @@ pub(crate) async fn record_decisions(
     Ok(plan.skipped.len() as u64)
 }
 
+/// What a sequence did, to be written to the store in one go.
+#[derive(Default)]
+struct Written {
+    outcome: Outcome,
+    events: Vec<Event>,
+    /// Releases of applied operations and undone claims of failed ones.
+    ownership: Vec<OwnershipChange>,
+}
+
 /// Applies the operations of a plan (not its decisions: see [`record_decisions`]).
+///
+/// Everything the operations claim is recorded in one transaction before the first call, and
+/// what they release, with the log entries, in one after the last: two writes per batch instead
+/// of two per operation. A crash in between leaves claims of operations that never ran (the next
+/// reconcile recreates or forgets them) and releases not yet recorded (a stale link is forgotten
+/// when its user is found missing; a stale grant names a membership that is gone) — never an
+/// object idsync made without owning it. Log entries of that batch can be lost; changes cannot.
 pub(crate) async fn apply_ops(
     db: &dyn Database,
     target: &str,
@@ -166,97 +182,88 @@ pub(crate) async fn apply_ops(
     concurrency: usize,
 ) -> Result<Outcome, StoreError> {
     use futures_util::stream::{self, StreamExt};
-    let mut outcome = Outcome::default();
+    let claimed: Vec<OwnershipChange> = ops.iter().filter_map(claims).collect();
+    db.record_ownership(target, &claimed).await?;
     let (groups, users): (Vec<&PlannedOp>, Vec<&PlannedOp>) = ops.iter().partition(|p| p.source_id.is_none());
     // Users' memberships need the groups: if creating one fails for now, the whole batch waits.
-    let group_outcome = apply_sequence(db, target, client, &groups, run_id).await?;
-    let groups_blocked = group_outcome.retry.values().next().cloned();
-    outcome.merge(group_outcome);
+    let mut written = apply_sequence(target, client, &groups, run_id).await;
+    let groups_blocked = written.outcome.retry.values().next().cloned();
     let mut sequences: BTreeMap<(String, String), Vec<&PlannedOp>> = BTreeMap::new();
     for p in users {
         let key = (p.source.clone(), p.source_id.clone().unwrap_or_default());
         sequences.entry(key).or_default().push(p);
     }
-    if let Some(error) = groups_blocked {
-        for key in sequences.into_keys() {
-            outcome.retry.insert(key, error.clone());
+    match groups_blocked {
+        Some(error) => {
+            for key in sequences.into_keys() {
+                written.outcome.retry.insert(key, error.clone());
+            }
         }
-        return Ok(outcome);
+        None => {
+            // Built up front so no closure ends up inside the future (it would need a lifetime for all).
+            let runs: Vec<_> =
+                sequences.into_values().map(|seq| apply_sequence_owned(target, client, seq, run_id)).collect();
+            let results: Vec<Written> = stream::iter(runs).buffer_unordered(concurrency.max(1)).collect().await;
+            for r in results {
+                written.outcome.merge(r.outcome);
+                written.events.extend(r.events);
+                written.ownership.extend(r.ownership);
+            }
+        }
     }
-    // Built up front so no closure ends up inside the future (it would need a lifetime for all).
-    let runs: Vec<_> =
-        sequences.into_values().map(|seq| apply_sequence_owned(db, target, client, seq, run_id)).collect();
-    let results: Vec<Result<Outcome, StoreError>> =
-        stream::iter(runs).buffer_unordered(concurrency.max(1)).collect().await;
-    for r in results {
-        outcome.merge(r?);
-    }
-    Ok(outcome)
+    db.record_ownership(target, &written.ownership).await?;
+    db.record_events(&written.events).await?;
+    Ok(written.outcome)
 }
 
 async fn apply_sequence_owned(
-    db: &dyn Database,
     target: &str,
     client: &dyn TargetClient,
     seq: Vec<&PlannedOp>,
     run_id: Option<i64>,
-) -> Result<Outcome, StoreError> {
-    apply_sequence(db, target, client, &seq, run_id).await
+) -> Written {
+    apply_sequence(target, client, &seq, run_id).await
 }
 
 /// Applies operations one after the other, stopping at the first failure.
-async fn apply_sequence(
-    db: &dyn Database,
-    target: &str,
-    client: &dyn TargetClient,
-    seq: &[&PlannedOp],
-    run_id: Option<i64>,
-) -> Result<Outcome, StoreError> {
-    let mut outcome = Outcome::default();
-    let mut events = Vec::new();
+async fn apply_sequence(target: &str, client: &dyn TargetClient, seq: &[&PlannedOp], run_id: Option<i64>) -> Written {
+    let mut w = Written::default();
     for (i, p) in seq.iter().enumerate() {
-        let claim = claims(p);
-        if let Some(c) = &claim {
-            db.record_ownership(target, std::slice::from_ref(c)).await?;
-        }
         match client.apply(&p.op).await {
             Ok(()) => {
-                if let Some(r) = releases(p) {
-                    db.record_ownership(target, &[r]).await?;
-                }
-                outcome.applied += 1;
+                w.ownership.extend(releases(p));
+                w.outcome.applied += 1;
                 count(target, p, "applied");
-                events.push(event(target, run_id, p, "applied", None));
+                w.events.push(event(target, run_id, p, "applied", None));
             }
             Err(error) if error.is_retryable() => {
+                // The claim stays: the retry will do what it was made for.
                 count(target, p, "retrying");
-                events.push(event(target, run_id, p, "retrying", Some(error.to_string())));
+                w.events.push(event(target, run_id, p, "retrying", Some(error.to_string())));
                 if error.is_outage() {
-                    outcome.outage = Some(error.clone());
+                    w.outcome.outage = Some(error.clone());
                 }
-                outcome.retry.insert((p.source.clone(), p.source_id.clone().unwrap_or_default()), error);
+                w.outcome.retry.insert((p.source.clone(), p.source_id.clone().unwrap_or_default()), error);
                 break;
             }
             Err(error) => {
-                if let Some(undo) = claim.as_ref().and_then(unclaim) {
-                    db.record_ownership(target, &[undo]).await?;
-                }
+                w.ownership.extend(claims(p).as_ref().and_then(unclaim));
                 if error.is_outage() {
-                    outcome.outage = Some(error.clone());
+                    w.outcome.outage = Some(error.clone());
                 }
-                outcome.failed += 1;
+                w.outcome.failed += 1;
                 count(target, p, "failed");
-                events.push(event(target, run_id, p, "failed", Some(error.to_string())));
+                w.events.push(event(target, run_id, p, "failed", Some(error.to_string())));
                 for rest in &seq[i + 1..] {
-                    outcome.skipped += 1;
+                    w.ownership.extend(claims(rest).as_ref().and_then(unclaim));
+                    w.outcome.skipped += 1;
                     let mut e = event(target, run_id, rest, "skipped", None);
                     e.detail = Some(format!("not tried: {} failed before it", p.op.action()));
-                    events.push(e);
+                    w.events.push(e);
                 }
                 break;
             }
         }
     }
-    db.record_events(&events).await?;
-    Ok(outcome)
+    w
 }

@@ -50,7 +50,7 @@ pub struct SyncSettings {
 impl Default for SyncSettings {
     fn default() -> Self {
         SyncSettings {
-            concurrency: 8,
+            concurrency: 16,
             batch_size: 200,
             poll_ms: 100,
             base_backoff_ms: 500,
