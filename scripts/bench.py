@@ -363,16 +363,19 @@ def peak_rss_mb(pid):
 
 def main():
     results = {}
-    def put(name, unit, key, value):
-        results.setdefault((name, unit), {})[key] = value
+    def putter(part):
+        def put(name, unit, key, value):
+            results.setdefault((part, name, unit), {})[key] = value
+        return put
     if os.environ.get("BENCH_ONLY") != "sync":
-        scim_benchmarks(put)
-    sync_benchmarks(put)
-    rows = [{"name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")} for (n, u), v in results.items()]
+        scim_benchmarks(putter("scim"))
+    sync_benchmarks(putter("sync"))
+    rows = [{"part": p, "name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")}
+            for (p, n, u), v in results.items()]
     out = ROOT / "bench" / "results.json"
     if os.environ.get("BENCH_ONLY") == "sync" and out.exists():
         # Keep the SCIM figures of the last full run.
-        kept = [r for r in json.loads(out.read_text()) if r["name"] not in {x["name"] for x in rows} and r["scimmy"] is not None]
+        kept = [r for r in json.loads(out.read_text()) if r.get("part", "scim") == "scim"]
         rows = kept + rows
     out.write_text(json.dumps(rows, indent=2) + "\n")
     log(f"wrote {out}")

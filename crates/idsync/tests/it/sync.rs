@@ -582,3 +582,51 @@ async fn project_and_component_leads_are_handed_over_before_deactivation() {
     assert_eq!(data.projects["OPS"].lead, admin_key);
     assert!(data.components.values().all(|c| c.lead.as_deref() == Some(admin_key.as_str())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_nesting_transforms_and_stricter_rules_reach_jira() {
+    let rules = "[binding.users]\nupdate = false\non_inactive = \"delete\"\nfilter = 'userType eq \"Employee\"'\n\
+                 [binding.groups]\nname_transform = { pattern = 'idp-(.*)', replacement = 'jira-$1' }\ncreate_missing = false\n";
+    let s = setup(&binding("entra", "jira", rules)).await;
+    {
+        let http = crate::harness::http_client();
+        let base = format!("{}/rest/api/2", s.running.as_ref().unwrap().base_url);
+        for g in ["jira-web", "jira-eng"] {
+            let r = http
+                .post(format!("{base}/group"))
+                .bearer_auth(Credentials::default().admin_token)
+                .json(&json!({"name": g}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    }
+    let employee = json!({"userType": "Employee"});
+    let ann = push_user(&s.scim, "ann", employee.clone()).await;
+    let carl = push_user(&s.scim, "carl", employee.clone()).await;
+    push_user(&s.scim, "bob", json!({"userType": "Contractor"})).await;
+    let web = s.scim.create_group("idp-web", std::slice::from_ref(&ann)).await;
+    s.scim.create_group("idp-eng", &[web]).await;
+    s.scim.create_group("idp-ops", std::slice::from_ref(&ann)).await;
+    s.scim.create_group("Other", std::slice::from_ref(&ann)).await;
+    // Nested idp-web inside idp-eng: ann is in both mapped groups; idp-ops maps to a missing
+    // group (not created), Other does not match the transform (not mapped).
+    wait(10, "ann in jira-web and jira-eng", || groups(&s.data(), "ann") == ["jira-eng", "jira-web"]).await;
+    let skipped = s.cli_json(&["log", "--result", "skipped", "--json"]);
+    assert!(
+        skipped.as_array().unwrap().iter().any(|e| e["reason"].as_str().unwrap_or_default().contains("jira-ops")),
+        "{skipped}"
+    );
+    assert!(s.data().user("bob").is_none(), "out of scope: userType is not Employee");
+    assert!(!s.data().groups.contains_key("jira-ops") && !s.data().groups.contains_key("other"));
+    // update = false: a new display name stays in the source.
+    s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "displayName", "value": "Ann New"}])).await;
+    // on_inactive = delete.
+    s.scim.patch(&format!("/Users/{carl}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
+    wait(10, "carl deleted", || s.data().user("carl").is_none()).await;
+    assert_eq!(s.data().user("ann").unwrap().display_name, "ann (display)");
+    // Leaving the filter's scope counts as removed: deactivated (on_removed's default).
+    s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "userType", "value": "Contractor"}])).await;
+    wait(10, "ann deactivated once out of scope", || !s.data().user("ann").unwrap().active).await;
+}
