@@ -136,8 +136,9 @@ pub async fn serve(
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
-    let app = app(store.clone(), &config, metrics);
     let engine = crate::sync_cli::engine(&config, store.clone())?;
+    let app =
+        app(store.clone(), &config, metrics).layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let watcher = tokio::spawn(watch_bindings(config.clone(), engine));
@@ -166,6 +167,21 @@ pub async fn serve(
     store.close().await;
     tracing::info!("database closed; bye");
     served
+}
+
+/// Rings the sync worker after every successful SCIM write, so changes reach the targets without
+/// waiting for its next poll.
+async fn wake_engine(
+    State(engine): State<Arc<engine::sync::Engine>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = request.method() != axum::http::Method::GET && request.uri().path().starts_with("/scim/");
+    let response = next.run(request).await;
+    if writes && response.status().is_success() {
+        engine.journal_written();
+    }
+    response
 }
 
 /// Reloads the bindings when the config file changes, so `idsync binding …` takes effect without

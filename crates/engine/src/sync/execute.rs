@@ -20,6 +20,8 @@ pub struct Outcome {
     pub retry: BTreeMap<(String, String), TargetError>,
     /// Set when an error says the whole target is down or refuses us.
     pub outage: Option<TargetError>,
+    /// Set when the target throttled us: the wait it asked for applies to every request.
+    pub throttled: Option<std::time::Duration>,
 }
 
 impl Outcome {
@@ -30,6 +32,17 @@ impl Outcome {
         self.retry.extend(other.retry);
         if self.outage.is_none() {
             self.outage = other.outage;
+        }
+        self.throttled = self.throttled.max(other.throttled);
+    }
+
+    /// Notes what an error says about the whole target.
+    pub(crate) fn observe(&mut self, error: &TargetError) {
+        if error.is_outage() && self.outage.is_none() {
+            self.outage = Some(error.clone());
+        }
+        if let TargetError::Throttled { retry_after, .. } = error {
+            self.throttled = self.throttled.max(Some(retry_after.unwrap_or(std::time::Duration::from_secs(1))));
         }
     }
 }
@@ -240,17 +253,13 @@ async fn apply_sequence(target: &str, client: &dyn TargetClient, seq: &[&Planned
                 // The claim stays: the retry will do what it was made for.
                 count(target, p, "retrying");
                 w.events.push(event(target, run_id, p, "retrying", Some(error.to_string())));
-                if error.is_outage() {
-                    w.outcome.outage = Some(error.clone());
-                }
+                w.outcome.observe(&error);
                 w.outcome.retry.insert((p.source.clone(), p.source_id.clone().unwrap_or_default()), error);
                 break;
             }
             Err(error) => {
                 w.ownership.extend(claims(p).as_ref().and_then(unclaim));
-                if error.is_outage() {
-                    w.outcome.outage = Some(error.clone());
-                }
+                w.outcome.observe(&error);
                 w.outcome.failed += 1;
                 count(target, p, "failed");
                 w.events.push(event(target, run_id, p, "failed", Some(error.to_string())));

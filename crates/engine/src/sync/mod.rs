@@ -123,6 +123,10 @@ pub struct Engine {
     bindings: RwLock<Arc<Bindings>>,
     settings: SyncSettings,
     clients: Mutex<HashMap<String, CachedClient>>,
+    /// Rung after every accepted SCIM write, so the journal is read at once, not at the next poll.
+    journal_written: tokio::sync::Notify,
+    /// Rung per target when its outbox receives work.
+    outbox_filled: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 impl Engine {
@@ -138,7 +142,20 @@ impl Engine {
             bindings: RwLock::new(Arc::new(bindings)),
             settings,
             clients: Mutex::new(HashMap::new()),
+            journal_written: tokio::sync::Notify::new(),
+            outbox_filled: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Tells the worker that the journal has new entries (the server calls this after SCIM
+    /// writes); without it the worker still finds them within `poll_ms`.
+    pub fn journal_written(&self) {
+        self.journal_written.notify_one();
+    }
+
+    fn outbox_bell(&self, target: &str) -> Arc<tokio::sync::Notify> {
+        let mut bells = self.outbox_filled.lock().unwrap_or_else(|e| e.into_inner());
+        bells.entry(target.to_string()).or_default().clone()
     }
 
     pub fn settings(&self) -> &SyncSettings {

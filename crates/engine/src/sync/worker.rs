@@ -85,6 +85,7 @@ impl Engine {
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
+                _ = self.journal_written.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -117,6 +118,10 @@ impl Engine {
         }
         let keys: Vec<OutboxKey> = keys.into_iter().collect();
         self.db.enqueue(&keys, last).await?;
+        let touched: BTreeSet<&str> = keys.iter().map(|k| k.target.as_str()).collect();
+        for target in touched {
+            self.outbox_bell(target).notify_one();
+        }
         metrics::counter!("idsync_journal_entries_total").increment(changes.len() as u64);
         Ok(changes.len())
     }
@@ -158,22 +163,24 @@ impl Engine {
     }
 
     async fn target_loop(self: Arc<Self>, target: String, mut shutdown: watch::Receiver<bool>) {
+        let bell = self.outbox_bell(&target);
         let mut failures = 0u32;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         while !*shutdown.borrow() {
             let pause = match self.reconcile_due(&target).await {
-                Ok(Some(outcome)) => match outcome.outage {
-                    Some(error) => {
+                Ok(Some(outcome)) => match (outcome.outage, outcome.throttled) {
+                    (Some(error), _) => {
                         failures += 1;
                         self.health(&target, false, &error.to_string()).await;
                         self.retry_delay(failures, error.retry_after())
                     }
-                    None => {
+                    (None, throttled) => {
                         if failures > 0 {
                             self.health(&target, true, "").await;
                         }
                         failures = 0;
-                        Duration::ZERO
+                        // A 429 limits the account, not one user: the whole target waits.
+                        throttled.unwrap_or(Duration::ZERO)
                     }
                 },
                 Ok(None) => {
@@ -181,7 +188,13 @@ impl Engine {
                         self.health(&target, true, "").await;
                         failures = 0;
                     }
-                    poll
+                    // Idle: wait for the bell (new work) or the poll interval (due retries).
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = bell.notified() => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    Duration::ZERO
                 }
                 Err(e) => {
                     failures += 1;
@@ -261,8 +274,9 @@ impl Engine {
                         let next = time_in(self.retry_delay(item.attempts, error.retry_after()));
                         self.db.reschedule(item, &next, &error.to_string()).await?;
                     }
-                    let outage = error.is_outage().then(|| error.clone());
-                    return Ok(Some(Outcome { outage, ..Outcome::default() }));
+                    let mut outcome = Outcome::default();
+                    outcome.observe(&error);
+                    return Ok(Some(outcome));
                 }
                 Err(e) => return Err(e),
             };
@@ -451,33 +465,50 @@ impl Engine {
         Ok(report)
     }
 
-    /// Applies the operations a held run is waiting with.
+    /// Deprovisions the users a held run is waiting with. Their plan is made again from what the
+    /// sources and the target say now, so a user reactivated since the hold stays active.
     pub async fn approve(&self, run_id: i64) -> Result<RunReport, SyncError> {
         let run = self.held_run(run_id).await?;
-        let ops: Vec<PlannedOp> = run
+        let held: Vec<PlannedOp> = run
             .held
             .clone()
             .and_then(|h| serde_json::from_value(h).ok())
             .ok_or_else(|| SyncError::Invalid(format!("run {run_id} holds no readable operations")))?;
+        let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in &held {
+            if let Some(id) = &p.source_id {
+                ids.entry(p.source.clone()).or_default().insert(id.clone());
+            }
+        }
         let record = self.target_record(&run.target).await?;
+        let bindings = self.bindings();
+        let mut used = Vec::new();
+        let mut snapshots = Vec::new();
+        for (spec, rules) in bindings.for_target(&run.target) {
+            let (Some(wanted), Some(source)) = (ids.get(&spec.source), self.db.source(&spec.source).await?) else {
+                continue;
+            };
+            snapshots.push(load_users(&*self.db, &source, wanted).await?);
+            used.push((spec, rules));
+        }
         let client = self.client(&record)?;
+        let plan = prepare(&*self.db, &record, &*client, &used, &snapshots, false, self.settings.concurrency).await?;
+        record_decisions(&*self.db, &run.target, &plan, Some(run_id)).await?;
         let outcome =
-            apply_ops(&*self.db, &run.target, &*client, &ops, Some(run_id), self.settings.concurrency).await?;
-        let left: Vec<PlannedOp> = ops
-            .iter()
+            apply_ops(&*self.db, &run.target, &*client, &plan.ops, Some(run_id), self.settings.concurrency).await?;
+        let left: Vec<PlannedOp> = held
+            .into_iter()
             .filter(|p| outcome.retry.contains_key(&(p.source.clone(), p.source_id.clone().unwrap_or_default())))
-            .cloned()
             .collect();
         let summary = json!({"applied": outcome.applied, "failed": outcome.failed, "left": left.len()});
         let state = if left.is_empty() { "approved" } else { "held" };
-        let held = serde_json::to_value(&left).unwrap_or_default();
-        self.db.update_run(run_id, state, &summary, None, Some(&held)).await?;
+        let held_json = serde_json::to_value(&left).unwrap_or_default();
+        self.db.update_run(run_id, state, &summary, None, Some(&held_json)).await?;
         Ok(RunReport {
             run_id,
             target: run.target,
             kind: run.kind,
             state: state.into(),
-            plan: Plan { ops, ..Plan::default() },
             applied: outcome.applied,
             failed: outcome.failed,
             skipped: outcome.skipped,
@@ -485,6 +516,7 @@ impl Engine {
             held: left.len() as u64,
             hold_reason: (!left.is_empty())
                 .then(|| "the target could not take every operation now; approve again later".into()),
+            plan,
         })
     }
 

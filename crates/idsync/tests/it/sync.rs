@@ -262,7 +262,7 @@ async fn mass_deprovisioning_is_held_for_approval() {
     }
     wait(10, "ten users", || s.data().users.len() == 11).await;
     for id in &ids {
-        s.scim.delete(&format!("/Users/{id}")).await;
+        s.scim.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
     }
     let mut held = Value::Null;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -286,9 +286,13 @@ async fn mass_deprovisioning_is_held_for_approval() {
         "{}",
         String::from_utf8_lossy(&shown.stdout)
     );
+    // One of them is back before anyone approves: approving re-plans, so user0 stays active.
+    s.scim.patch(&format!("/Users/{}", ids[0]), json!([{"op": "replace", "path": "active", "value": true}])).await;
+    wait(10, "user0 active", || s.data().user("user0").unwrap().active).await;
     let out = s.cli(&["runs", "approve", &id]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(inactive(&s.data()), 10);
+    assert_eq!(inactive(&s.data()), 9);
+    assert!(s.data().user("user0").unwrap().active);
     assert_eq!(s.cli_json(&["runs", "show", &id, "--json"])["state"], "approved");
 }
 
