@@ -472,14 +472,12 @@ impl<'a> Planner<'a> {
                     }
                     (Some(existing), _) => Cow::Borrowed(existing),
                     (None, Some(existing)) => {
-                        self.links.push(LinkChange::Adopt {
-                            link: UserLink {
-                                source: source.into(),
-                                source_id: d.user.id.clone(),
-                                name: existing.name.clone(),
-                            },
-                            reason: format!("{} was renamed to {} in {target_name}", link.name, existing.name),
-                        });
+                        self.adopt(
+                            source,
+                            d,
+                            existing,
+                            format!("{} was renamed to {} in {target_name}", link.name, existing.name),
+                        );
                         Cow::Borrowed(existing)
                     }
                     (None, None) if rules.rules.users.import && d.active => {
@@ -509,18 +507,11 @@ impl<'a> Planner<'a> {
                         // The IdP deleted the user and created another with the same name (a
                         // leaver who rejoins): the new one takes the account over.
                         self.taken_over.insert(owner.source_id.clone());
-                        let link = UserLink {
-                            source: source.into(),
-                            source_id: d.user.id.clone(),
-                            name: existing.name.clone(),
-                        };
-                        self.links.push(LinkChange::Adopt {
-                            link,
-                            reason: format!(
-                                "{source} user {} replaces removed {source} user {} as the owner of {}",
-                                d.source_name, owner.source_id, existing.name
-                            ),
-                        });
+                        let reason = format!(
+                            "{source} user {} replaces removed {source} user {} as the owner of {}",
+                            d.source_name, owner.source_id, existing.name
+                        );
+                        self.adopt(source, d, existing, reason);
                     } else if let Some(owner) = owner {
                         let reason = format!(
                             "{target_name} user {} is managed for {} user {}; left alone",
@@ -536,18 +527,11 @@ impl<'a> Planner<'a> {
                         self.skip(source, &d.name, reason, true);
                         return;
                     } else {
-                        let link = UserLink {
-                            source: source.into(),
-                            source_id: d.user.id.clone(),
-                            name: existing.name.clone(),
-                        };
-                        self.links.push(LinkChange::Adopt {
-                            link,
-                            reason: format!(
-                                "existing {target_name} user {} matches {source} user {}",
-                                existing.name, d.source_name
-                            ),
-                        });
+                        let reason = format!(
+                            "existing {target_name} user {} matches {source} user {}",
+                            existing.name, d.source_name
+                        );
+                        self.adopt(source, d, existing, reason);
                     }
                     Cow::Borrowed(existing)
                 }
@@ -628,6 +612,12 @@ impl<'a> Planner<'a> {
         // Grants are recorded under the name the user had before a rename in this plan.
         let granted_as = link.map_or(current.name.as_str(), |l| l.name.as_str()).to_string();
         self.memberships(binding, cache, d, &current, &granted_as, created);
+    }
+
+    /// Links an existing target user to the source user `d`.
+    fn adopt(&mut self, source: &str, d: &Desired, existing: &TargetUser, reason: String) {
+        let link = UserLink { source: source.into(), source_id: d.user.id.clone(), name: existing.name.clone() };
+        self.links.push(LinkChange::Adopt { link, reason });
     }
 
     fn create(&mut self, source: &str, d: &Desired, reason: String) -> TargetUser {

@@ -82,13 +82,14 @@ impl Bitbucket {
             .route("/admin/groups/more-members", get(group_members))
             .route("/admin/groups/add-users", post(add_users))
             .route("/admin/groups/remove-user", post(remove_user));
-        Router::new()
-            .nest("/rest/api/1.0", api.clone())
-            .nest("/rest/api/latest", api)
-            .route("/_sim/state", get(dump_state))
-            .with_state(self.clone())
-            .merge(crate::common::control_routes(self.control.clone()))
-            .layer(axum::middleware::from_fn_with_state(self.control.clone(), crate::common::faults_layer))
+        crate::common::mount(
+            self.clone(),
+            self.control.clone(),
+            &["/rest/api/1.0", "/rest/api/latest"],
+            api,
+            Router::new(),
+            get(dump_state),
+        )
     }
 }
 
@@ -359,14 +360,25 @@ async fn add_groups(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn remove_group(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = authorize(&b, &headers) {
+    remove_membership(&b, &headers, &body, "context", "itemName").await
+}
+
+/// Both removal calls take `{"context", "itemName"}`: a user and a group, in either order.
+async fn remove_membership(
+    b: &Bitbucket,
+    headers: &HeaderMap,
+    body: &Bytes,
+    user_key: &str,
+    group_key: &str,
+) -> Response {
+    if let Err(r) = authorize(b, headers) {
         return r;
     }
-    let body = match parse_body(&body) {
+    let body = match parse_body(body) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let (Some(user), Some(group)) = (body["context"].as_str(), body["itemName"].as_str()) else {
+    let (Some(user), Some(group)) = (body[user_key].as_str(), body[group_key].as_str()) else {
         return error(
             StatusCode::BAD_REQUEST,
             "context and itemName are required",
@@ -463,24 +475,7 @@ async fn add_users(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn remove_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = authorize(&b, &headers) {
-        return r;
-    }
-    let body = match parse_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (Some(group), Some(user)) = (body["context"].as_str(), body["itemName"].as_str()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "context and itemName are required",
-            "validation.ArgumentValidationException",
-        );
-    };
-    match change_membership(&mut lock(&b.data), user, group, false) {
-        Ok(()) => reply(StatusCode::OK, Value::Null),
-        Err(r) => r,
-    }
+    remove_membership(&b, &headers, &body, "itemName", "context").await
 }
 
 async fn dump_state(State(b): S) -> Response {

@@ -234,6 +234,27 @@ pub fn control_routes<S: Clone + Send + Sync + 'static>(control: Arc<Control>) -
         )
 }
 
+/// A product's router: `api` under each of `prefixes` (the products alias their versioned path as
+/// `latest`), `root` routes as they are, `GET /_sim/state`, the control endpoints, and fault
+/// injection and counting in front of every API request.
+pub fn mount<T: Send + Sync + 'static>(
+    state: Arc<T>,
+    control: Arc<Control>,
+    prefixes: &[&str],
+    api: Router<Arc<T>>,
+    root: Router<Arc<T>>,
+    dump_state: axum::routing::MethodRouter<Arc<T>>,
+) -> Router {
+    let mut router = root.route("/_sim/state", dump_state);
+    for prefix in prefixes {
+        router = router.nest(prefix, api.clone());
+    }
+    router
+        .with_state(state)
+        .merge(control_routes(control.clone()))
+        .layer(axum::middleware::from_fn_with_state(control, faults_layer))
+}
+
 /// Reads a query parameter as a number, with a default.
 pub fn number(query: &BTreeMap<String, String>, key: &str, default: usize) -> usize {
     query.get(key).and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -114,13 +114,14 @@ impl Confluence {
             .route("/admin/group", post(create_group))
             .route("/admin/group/{group}", delete(delete_group))
             .route("/user/{user}/group/{group}", put(add_member).delete(remove_member));
-        Router::new()
-            .nest("/rest/api", api)
-            .route("/rest/applinks/1.0/manifest", get(manifest))
-            .route("/_sim/state", get(dump_state))
-            .with_state(self.clone())
-            .merge(crate::common::control_routes(self.control.clone()))
-            .layer(axum::middleware::from_fn_with_state(self.control.clone(), crate::common::faults_layer))
+        crate::common::mount(
+            self.clone(),
+            self.control.clone(),
+            &["/rest/api"],
+            api,
+            Router::new().route("/rest/applinks/1.0/manifest", get(manifest)),
+            get(dump_state),
+        )
     }
 
     fn at_least_8_4(&self) -> bool {

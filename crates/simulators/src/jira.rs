@@ -174,13 +174,14 @@ impl Jira {
             .route("/project/{key}/components", get(project_components))
             .route("/component", axum::routing::post(create_component))
             .route("/component/{id}", put(update_component));
-        Router::new()
-            .nest("/rest/api/2", api.clone())
-            .nest("/rest/api/latest", api)
-            .route("/_sim/state", get(dump_state))
-            .with_state(self.clone())
-            .merge(crate::common::control_routes(self.control.clone()))
-            .layer(axum::middleware::from_fn_with_state(self.control.clone(), crate::common::faults_layer))
+        crate::common::mount(
+            self.clone(),
+            self.control.clone(),
+            &["/rest/api/2", "/rest/api/latest"],
+            api,
+            Router::new(),
+            get(dump_state),
+        )
     }
 }
 

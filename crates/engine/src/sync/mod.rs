@@ -127,6 +127,8 @@ pub struct Engine {
     journal_written: tokio::sync::Notify,
     /// Rung per target when its outbox receives work.
     outbox_filled: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// The journal position read up to, and when it was last written to the store.
+    cursor: Mutex<Option<(i64, std::time::Instant)>>,
 }
 
 impl Engine {
@@ -144,6 +146,7 @@ impl Engine {
             clients: Mutex::new(HashMap::new()),
             journal_written: tokio::sync::Notify::new(),
             outbox_filled: Mutex::new(HashMap::new()),
+            cursor: Mutex::new(None),
         })
     }
 
@@ -156,10 +159,6 @@ impl Engine {
     fn outbox_bell(&self, target: &str) -> Arc<tokio::sync::Notify> {
         let mut bells = self.outbox_filled.lock().unwrap_or_else(|e| e.into_inner());
         bells.entry(target.to_string()).or_default().clone()
-    }
-
-    pub fn settings(&self) -> &SyncSettings {
-        &self.settings
     }
 
     /// Replaces the bindings (after the config file changed).

@@ -85,7 +85,10 @@ impl Engine {
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = self.journal_written.notified() => {}
+                _ = self.journal_written.notified() => {
+                    // Writes come in bursts: gather a few milliseconds of them per read.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
                 _ = shutdown.changed() => {}
             }
         }
@@ -97,7 +100,11 @@ impl Engine {
     /// Moves new journal entries into the outbox as (target, source user) rows. Returns how many
     /// entries it read.
     pub async fn ingest(&self) -> Result<usize, SyncError> {
-        let cursor = self.db.journal_cursor().await?;
+        let remembered = *self.cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let cursor = match remembered {
+            Some((seq, _)) => seq,
+            None => self.db.journal_cursor().await?,
+        };
         let changes = self.db.changes_since(cursor, 2000).await?;
         let Some(last) = changes.last().map(|c| c.seq) else { return Ok(0) };
         let bindings = self.bindings();
@@ -117,7 +124,16 @@ impl Engine {
             }
         }
         let keys: Vec<OutboxKey> = keys.into_iter().collect();
-        self.db.enqueue(&keys, last).await?;
+        // Entries that concern no target move the cursor in memory only, written now and then:
+        // re-reading them after a crash enqueues nothing, and a write transaction per SCIM write
+        // of an unbound source would halve its write throughput.
+        let persisted_at = remembered.map(|(_, at)| at);
+        if !keys.is_empty() || persisted_at.is_none_or(|at| at.elapsed() > Duration::from_secs(5)) {
+            self.db.enqueue(&keys, last).await?;
+            *self.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some((last, Instant::now()));
+        } else if let Some(at) = persisted_at {
+            *self.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some((last, at));
+        }
         let touched: BTreeSet<&str> = keys.iter().map(|k| k.target.as_str()).collect();
         for target in touched {
             self.outbox_bell(target).notify_one();
