@@ -128,6 +128,8 @@ pub trait SyncStore: Send + Sync {
     async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
     /// Newest first.
     async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
+    /// Deletes log entries, and finished runs, older than `before`; returns how many entries went.
+    async fn prune_log(&self, before: &str) -> Result<u64, StoreError>;
     /// How many users were deactivated or deleted in a target since `since`.
     async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
 }

@@ -45,6 +45,8 @@ pub struct SyncSettings {
     pub safeguard: Safeguard,
     /// Deprovisioning applied within this many minutes counts towards the safeguard.
     pub safeguard_window_minutes: u64,
+    /// Provisioning log entries and finished runs are kept this many days (0: for ever).
+    pub log_retention_days: u64,
 }
 
 impl Default for SyncSettings {
@@ -58,6 +60,7 @@ impl Default for SyncSettings {
             timeout_seconds: 30,
             safeguard: Safeguard::default(),
             safeguard_window_minutes: 10,
+            log_retention_days: 365,
         }
     }
 }

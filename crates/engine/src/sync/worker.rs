@@ -52,10 +52,20 @@ impl Engine {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
         let mut refreshed: Option<Instant> = None;
+        let mut pruned: Option<Instant> = None;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         while !*shutdown.borrow() {
             if let Err(e) = self.ingest().await {
                 tracing::warn!(error = %e, "reading the change journal failed; will retry");
+            }
+            if self.settings.log_retention_days > 0 && pruned.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                pruned = Some(Instant::now());
+                let before = time_ago(Duration::from_secs(self.settings.log_retention_days * 86_400));
+                match self.db.prune_log(&before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(entries = n, before = %before, "pruned the provisioning log"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the provisioning log failed; will retry"),
+                }
             }
             if refreshed.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
                 refreshed = Some(Instant::now());

@@ -368,6 +368,9 @@ impl crate::SyncStore for SqliteStore {
     async fn events(&self, query: &crate::EventQuery) -> Result<Vec<crate::Event>, StoreError> {
         self.events_impl(query).await
     }
+    async fn prune_log(&self, before: &str) -> Result<u64, StoreError> {
+        self.prune_log_impl(before).await
+    }
     async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError> {
         self.deprovisioned_since_impl(target, since).await
     }

@@ -596,6 +596,18 @@ impl SqliteStore {
         rows.iter().map(event_from).collect()
     }
 
+    pub(super) async fn prune_log_impl(&self, before: &str) -> Result<u64, StoreError> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let events = sqlx::query("DELETE FROM events WHERE at < ?").bind(before).execute(&mut *tx).await?;
+        // Held runs wait for a decision however old they are.
+        sqlx::query("DELETE FROM runs WHERE finished IS NOT NULL AND finished < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(events.rows_affected())
+    }
+
     pub(super) async fn deprovisioned_since_impl(&self, target: &str, since: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query(
             "SELECT COUNT(DISTINCT lower(user_name)) FROM events WHERE target = ? AND at >= ? AND result = 'applied' \

@@ -144,4 +144,9 @@ async fn events_filter_by_user_group_target_and_result() {
     let newest = store.events(&q(|q| q.limit = 1)).await.unwrap();
     assert_eq!(newest[0].action, "deactivate_user");
     assert_eq!(store.deprovisioned_since("jira", "2000-01-01").await.unwrap(), 1);
+    // Retention: entries older than the cut-off go, newer ones stay.
+    let old = Event { at: "2001-01-01T00:00:00.000Z".into(), ..ev("old", None, "applied", "create_user") };
+    store.record_events(&[old]).await.unwrap();
+    assert_eq!(store.prune_log("2020-01-01T00:00:00.000Z").await.unwrap(), 1);
+    assert_eq!(store.events(&q(|q| q.limit = 100)).await.unwrap().len(), 4);
 }
