@@ -69,28 +69,12 @@ impl Engine {
             }
             if refreshed.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
                 refreshed = Some(Instant::now());
-                let wanted = self.bindings().targets();
-                let existing: BTreeSet<String> = match self.db.targets().await {
-                    Ok(t) => t.into_iter().map(|t| t.name).collect(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "listing targets failed");
-                        continue;
+                match self.db.targets().await {
+                    Ok(targets) => {
+                        let existing: BTreeSet<String> = targets.into_iter().map(|t| t.name).collect();
+                        self.keep_workers(&mut workers, &existing, &shutdown);
                     }
-                };
-                workers.retain(|name, handle| {
-                    let keep = wanted.contains(name) && existing.contains(name) && !handle.is_finished();
-                    if !keep {
-                        handle.abort();
-                    }
-                    keep
-                });
-                for name in wanted.intersection(&existing) {
-                    if !workers.contains_key(name) {
-                        let engine = self.clone();
-                        let rx = shutdown.clone();
-                        let target = name.clone();
-                        workers.insert(name.clone(), tokio::spawn(async move { engine.target_loop(target, rx).await }));
-                    }
+                    Err(e) => tracing::warn!(error = %e, "listing targets failed; will retry"),
                 }
             }
             tokio::select! {
@@ -104,6 +88,31 @@ impl Engine {
         }
         for (_, handle) in workers {
             handle.abort();
+        }
+    }
+
+    /// One worker per target that is bound and exists; workers of others stop.
+    fn keep_workers(
+        self: &Arc<Self>,
+        workers: &mut HashMap<String, JoinHandle<()>>,
+        existing: &BTreeSet<String>,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        let wanted = self.bindings().targets();
+        workers.retain(|name, handle| {
+            let keep = wanted.contains(name) && existing.contains(name) && !handle.is_finished();
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for name in wanted.intersection(existing) {
+            if !workers.contains_key(name) {
+                let engine = self.clone();
+                let rx = shutdown.clone();
+                let target = name.clone();
+                workers.insert(name.clone(), tokio::spawn(async move { engine.target_loop(target, rx).await }));
+            }
         }
     }
 
