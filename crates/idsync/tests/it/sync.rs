@@ -228,23 +228,25 @@ async fn kill_9_mid_run_then_restart_converges_without_duplicates() {
     let mut s = setup(&binding("entra", "jira", "")).await;
     s.sim.control().set_faults(Faults { delay_ms: 40, ..Faults::default() });
     let mut ids = Vec::new();
-    for i in 0..40 {
+    for i in 0..60 {
         ids.push(push_user(&s.scim, &format!("user{i:02}"), json!({})).await);
     }
     s.scim.create_group("crew", &ids).await;
-    wait(20, "some users created", || s.data().users.len() > 5).await;
-    s.server.kill();
-    let created_before = s.data().users.len();
-    assert!(created_before < 41, "the kill came too late to test anything");
-    s.restart();
-    wait(60, "all 40 users in crew", || (0..40).all(|i| groups(&s.data(), &format!("user{i:02}")) == ["crew"])).await;
+    // Three kills at different points of the run, each followed by a restart.
+    for (round, at_least) in [5, 20, 35].into_iter().enumerate() {
+        wait(20, "more users created", || s.data().users.len() > at_least).await;
+        s.server.kill();
+        assert!(s.data().users.len() < 61, "kill {round} came after everything was done");
+        s.restart();
+    }
+    wait(60, "all 60 users in crew", || (0..60).all(|i| groups(&s.data(), &format!("user{i:02}")) == ["crew"])).await;
     // A request the killed process had sent may still be served after the restart read the user
-    // as missing: at most one per request in flight (sync.concurrency) is sent twice, and the
-    // second one finds the user and succeeds.
+    // as missing: at most one per request in flight (sync.concurrency, 16) per kill is sent
+    // twice, and the second one finds the user and succeeds.
     let requests = s.sim.control().requests();
     let creates = requests.get("POST /rest/api/2/user").copied().unwrap_or(0);
-    assert!((40..=48).contains(&creates), "{requests:?}");
-    assert_eq!(s.data().users.len(), 41, "40 users and the admin, no duplicates");
+    assert!((60..=60 + 3 * 16).contains(&creates), "{requests:?}");
+    assert_eq!(s.data().users.len(), 61, "60 users and the admin, no duplicates");
     let failed = s.cli_json(&["log", "--result", "failed", "--json"]);
     assert_eq!(failed, json!([]));
 }
