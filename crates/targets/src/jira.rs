@@ -220,12 +220,10 @@ impl TargetClient for Jira {
                 self.http.send(Method::PUT, url, &[("username", name)], Some(&json!(value))).await.map(|a| a.body)
             }
             Operation::CreateGroup { group } => {
+                // "exists" is success: the group listing (the groups picker) may be capped on a
+                // large instance, so idsync can try to create a group it did not see.
                 match self.send(Method::POST, "group", &[], Some(&json!({"name": group}))).await {
-                    Err(TargetError::Rejected { .. })
-                        if self.groups().await?.iter().any(|g| g.eq_ignore_ascii_case(group)) =>
-                    {
-                        Ok(Value::Null)
-                    }
+                    Err(TargetError::Rejected { message, .. }) if message.contains("already exists") => Ok(Value::Null),
                     other => other,
                 }
             }
