@@ -6,8 +6,7 @@ use model::target::{Operation, TargetUser, fold};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::http::Http;
-use crate::{Check, Kind, TargetClient, TargetError, random_password, write_check};
+use crate::{Check, Http, Kind, TargetClient, TargetError, random_password, write_check};
 
 pub struct Bitbucket {
     http: Http,

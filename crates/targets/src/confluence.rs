@@ -7,8 +7,7 @@ use model::target::{Operation, TargetUser};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::http::Http;
-use crate::{Check, Kind, TargetClient, TargetError, random_password, write_check};
+use crate::{Check, Http, Kind, TargetClient, TargetError, random_password, write_check};
 
 pub struct Confluence {
     http: Http,

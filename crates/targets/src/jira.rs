@@ -5,8 +5,7 @@ use model::target::{Lead, LeadKind, Operation, TargetUser};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::http::Http;
-use crate::{Check, Kind, TargetClient, TargetError, write_check};
+use crate::{Check, Http, Kind, TargetClient, TargetError, write_check};
 
 pub struct Jira {
     http: Http,

@@ -6,16 +6,16 @@
 
 mod bitbucket;
 mod confluence;
-pub mod http;
 mod jira;
 mod scim;
 
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use model::target::{Capabilities, Lead, Operation, TargetUser};
 use serde::{Deserialize, Serialize};
+
+pub use rest::{Check, CheckStatus, Credentials, Http, RestError as TargetError, install_crypto};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,29 +65,6 @@ impl Kind {
     }
 }
 
-/// How idsync authenticates to a target. Never printed: `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum Credentials {
-    /// Personal access token (Jira, Confluence), HTTP access token (Bitbucket), SCIM bearer token.
-    Bearer {
-        token: String,
-    },
-    Basic {
-        username: String,
-        password: String,
-    },
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credentials::Bearer { .. } => f.write_str("Bearer(…)"),
-            Credentials::Basic { username, .. } => write!(f, "Basic({username}, …)"),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
     pub name: String,
@@ -95,87 +72,6 @@ pub struct TargetConfig {
     pub url: String,
     pub credentials: Credentials,
     pub timeout: Duration,
-}
-
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum TargetError {
-    #[error("{0}")]
-    Config(String),
-    #[error("unreachable: {detail}")]
-    Unreachable { detail: String },
-    #[error("throttled (429){}: {message}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
-    Throttled { retry_after: Option<Duration>, message: String },
-    #[error("server error: {message}")]
-    Server { status: u16, retry_after: Option<Duration>, message: String },
-    #[error("credentials refused: {message}; check the token or password stored for this target")]
-    Unauthorized { message: String },
-    #[error("permission denied: {message}; the account needs administrator rights")]
-    Forbidden { message: String },
-    #[error("not found: {message}")]
-    NotFound { message: String },
-    #[error("rejected: {message}")]
-    Rejected { status: u16, message: String },
-    #[error("unexpected answer: {0}")]
-    Protocol(String),
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-impl TargetError {
-    /// Whether the same request may succeed later: outages, throttling, server errors, and
-    /// refused credentials (they succeed once an administrator fixes the token).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TargetError::Unreachable { .. }
-                | TargetError::Throttled { .. }
-                | TargetError::Server { .. }
-                | TargetError::Unauthorized { .. }
-        )
-    }
-
-    /// How long the target asked us to wait.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            TargetError::Throttled { retry_after, .. } | TargetError::Server { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// Whether the target as a whole is unusable (not just this one request).
-    pub fn is_outage(&self) -> bool {
-        matches!(self, TargetError::Unreachable { .. } | TargetError::Unauthorized { .. } | TargetError::Server { .. })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
-    Ok,
-    /// Works, with a limitation the administrator should know about.
-    Warning,
-    Failed,
-}
-
-/// One line of `target test`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub status: CheckStatus,
-    pub what: String,
-}
-
-impl Check {
-    pub fn ok(what: impl Into<String>) -> Self {
-        Check { status: CheckStatus::Ok, what: what.into() }
-    }
-
-    pub fn warning(what: impl Into<String>) -> Self {
-        Check { status: CheckStatus::Warning, what: what.into() }
-    }
-
-    pub fn failed(what: impl Into<String>) -> Self {
-        Check { status: CheckStatus::Failed, what: what.into() }
-    }
 }
 
 /// Creates and deletes a throwaway group: the one way to learn that the directory idsync writes
@@ -229,13 +125,8 @@ pub trait TargetClient: Send + Sync {
     async fn delete_group(&self, group: &str) -> Result<(), TargetError>;
 }
 
-/// Installs the TLS crypto provider; call once at start-up before any target is contacted.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 pub fn connect(config: &TargetConfig) -> Result<Box<dyn TargetClient>, TargetError> {
-    let http = http::Http::new(&config.url, config.credentials.clone(), config.timeout)?;
+    let http = Http::new(&config.url, config.credentials.clone(), config.timeout)?;
     Ok(match config.kind {
         Kind::Jira => Box::new(jira::Jira::new(http)),
         Kind::Confluence => Box::new(confluence::Confluence::new(http)),

@@ -9,8 +9,7 @@ use model::target::{Operation, TargetUser, fold};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::http::Http;
-use crate::{Check, Kind, TargetClient, TargetError, write_check};
+use crate::{Check, Http, Kind, TargetClient, TargetError, write_check};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";

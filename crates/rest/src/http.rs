@@ -1,5 +1,4 @@
-//! The one HTTP client all adapters use: authentication, timeouts, and the translation of every
-//! failure into a [`TargetError`] that says whether to retry and what the target said.
+//! The client: authentication, timeouts, and every failure as a [`RestError`].
 
 use std::time::Duration;
 
@@ -7,7 +6,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-use crate::{Credentials, TargetError};
+use crate::{Credentials, RestError};
 
 #[derive(Clone)]
 pub struct Http {
@@ -23,11 +22,11 @@ pub struct Answer {
 }
 
 impl Http {
-    pub fn new(base_url: &str, credentials: Credentials, timeout: Duration) -> Result<Self, TargetError> {
+    pub fn new(base_url: &str, credentials: Credentials, timeout: Duration) -> Result<Self, RestError> {
         let mut base =
-            Url::parse(base_url).map_err(|e| TargetError::Config(format!("'{base_url}' is not a URL: {e}")))?;
+            Url::parse(base_url).map_err(|e| RestError::Config(format!("'{base_url}' is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(TargetError::Config(format!("'{base_url}' must start with https:// (or http://)")));
+            return Err(RestError::Config(format!("'{base_url}' must start with https:// (or http://)")));
         }
         // Joining relative paths needs the base to end with a slash.
         if !base.path().ends_with('/') {
@@ -39,7 +38,7 @@ impl Http {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("idsync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| TargetError::Config(format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| RestError::Config(format!("cannot build an HTTP client: {e}")))?;
         Ok(Http { client, base, credentials })
     }
 
@@ -61,7 +60,7 @@ impl Http {
         url: Url,
         query: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> Result<Answer, TargetError> {
+    ) -> Result<Answer, RestError> {
         let mut request = self.client.request(method.clone(), url.clone()).query(query);
         request = match &self.credentials {
             Credentials::Bearer { token } => request.bearer_auth(token),
@@ -79,11 +78,11 @@ impl Http {
             } else {
                 root_cause(&e)
             };
-            TargetError::Unreachable { detail: format!("{what}: {detail}") }
+            RestError::Unreachable { detail: format!("{what}: {detail}") }
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| TargetError::Unreachable { detail: format!("{what}: {e}") })?;
+        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -94,18 +93,18 @@ impl Http {
         }
         let message = format!("{what} answered {}: {}", status.as_u16(), message_of(&body));
         Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => TargetError::Throttled { retry_after: retry_after(&headers), message },
-            StatusCode::UNAUTHORIZED => TargetError::Unauthorized { message },
-            StatusCode::FORBIDDEN => TargetError::Forbidden { message },
-            StatusCode::NOT_FOUND => TargetError::NotFound { message },
+            StatusCode::TOO_MANY_REQUESTS => RestError::Throttled { retry_after: retry_after(&headers), message },
+            StatusCode::UNAUTHORIZED => RestError::Unauthorized { message },
+            StatusCode::FORBIDDEN => RestError::Forbidden { message },
+            StatusCode::NOT_FOUND => RestError::NotFound { message },
             s if s.is_server_error() => {
-                TargetError::Server { status: s.as_u16(), retry_after: retry_after(&headers), message }
+                RestError::Server { status: s.as_u16(), retry_after: retry_after(&headers), message }
             }
-            s => TargetError::Rejected { status: s.as_u16(), message },
+            s => RestError::Rejected { status: s.as_u16(), message },
         })
     }
 
-    pub async fn get(&self, url: Url, query: &[(&str, &str)]) -> Result<Value, TargetError> {
+    pub async fn get(&self, url: Url, query: &[(&str, &str)]) -> Result<Value, RestError> {
         Ok(self.send(Method::GET, url, query, None).await?.body)
     }
 }
