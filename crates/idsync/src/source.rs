@@ -8,17 +8,39 @@ use store::{Store, StoreError};
 
 use crate::config::Config;
 use crate::serve::open_store;
+use crate::target::print_checks;
 
 #[derive(Subcommand)]
 pub enum SourceCommand {
     /// Create a source and print its SCIM base URL and bearer token (shown this once).
+    ///
+    /// Without --url: a push source (the identity provider sends SCIM requests to idsync).
+    /// With --url: a pull source (idsync reads another SCIM service provider).
     Add {
         #[arg(long)]
         name: String,
-        /// Only `scim` (push) for now.
+        /// `scim`.
         #[arg(long, default_value = "scim")]
         kind: String,
+        /// Pull from this SCIM base URL instead of receiving pushes.
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        credentials: crate::target::CredentialArgs,
+        /// Save a pull source without checking that it answers.
+        #[arg(long)]
+        no_check: bool,
         /// Print one JSON object {"name", "base_url", "token"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a pull source: reachability, credentials, read permissions.
+    Test { name: String },
+    /// Show every attribute a pull source returns for one user.
+    Lookup { name: String, username: String },
+    /// Read a pull source now and store what changed; bound targets follow.
+    Sync {
+        name: String,
         #[arg(long)]
         json: bool,
     },
@@ -95,7 +117,33 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
 
 async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     match cmd {
-        SourceCommand::Add { name, kind, json } => {
+        SourceCommand::Add { name, kind, url: Some(url), credentials, no_check, json } => {
+            model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
+            let pull = match kind.as_str() {
+                "scim" => sources::SourceConfig::Scim { url: url.clone() },
+                other => bail!("pull sources of kind '{other}' are not available yet; 'scim' (any SCIM 2.0 server) is"),
+            };
+            let credentials = credentials.read()?.context(
+                "a pull source needs credentials: --token-file or --token-env (a bearer token with read access)",
+            )?;
+            let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+            if !no_check {
+                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
+                if !print_checks(&checks) {
+                    bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
+                }
+            }
+            let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
+            // Nobody holds a token for a pull source: its SCIM endpoint stays closed.
+            store.create_source(&name, &kind, &scim::hash_token(&new_token())).await.map_err(explain)?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await.map_err(explain)?;
+            if json {
+                println!("{}", json!({"name": name, "pull": pull}));
+            } else {
+                println!("Source '{name}' reads {url}. Read it now with 'idsync source sync {name}'.");
+            }
+        }
+        SourceCommand::Add { name, kind, url: None, json, .. } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             if kind != "scim" {
                 bail!("source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is");
@@ -113,6 +161,53 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
                 println!(
                     "Entra ID: Tenant URL = base URL, Secret Token = token. Okta: Base URL = base URL, API Token = token."
                 );
+            }
+        }
+        SourceCommand::Test { name } => {
+            let connector = stored_connector(store, &name, config).await?;
+            if !print_checks(&connector.check().await) {
+                bail!("source {name} is not ready");
+            }
+            println!("source {name} is ready");
+        }
+        SourceCommand::Lookup { name, username } => {
+            let connector = stored_connector(store, &name, config).await?;
+            match connector.lookup(&username).await.map_err(|e| anyhow::anyhow!("looking {username} up failed: {e}"))? {
+                Some(found) => println!("{}", serde_json::to_string_pretty(&found)?),
+                None => bail!("source {name} has no user {username}"),
+            }
+        }
+        SourceCommand::Sync { name, json } => {
+            let source = store
+                .source(&name)
+                .await
+                .map_err(explain)?
+                .with_context(|| format!("there is no source named '{name}'"))?;
+            let connector = stored_connector(store, &name, config).await?;
+            let snapshot = connector.read().await;
+            let summary = engine::sync::apply_snapshot(store, &source, snapshot).await.map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "read {} users and {} groups in {} requests: users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; {} unchanged",
+                    summary.users_read,
+                    summary.groups_read,
+                    summary.requests,
+                    summary.users_created,
+                    summary.users_updated,
+                    summary.users_deleted,
+                    summary.groups_created,
+                    summary.groups_updated,
+                    summary.groups_deleted,
+                    summary.unchanged
+                );
+                for p in &summary.problems {
+                    println!("  problem: {p}");
+                }
+            }
+            if !summary.complete {
+                bail!("the read of {name} was incomplete; nothing was removed");
             }
         }
         SourceCommand::List { json } => {
@@ -195,6 +290,32 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
         }
     }
     Ok(())
+}
+
+fn pull_connector(
+    pull: &sources::SourceConfig,
+    credentials: rest::Credentials,
+    config: &Config,
+) -> anyhow::Result<Box<dyn sources::Connector>> {
+    rest::install_crypto();
+    Ok(sources::connect(pull, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
+}
+
+/// The connector of a stored pull source, its credentials unsealed.
+async fn stored_connector(
+    store: &dyn Store,
+    name: &str,
+    config: &Config,
+) -> anyhow::Result<Box<dyn sources::Connector>> {
+    let settings = store.pull(name).await.map_err(explain)?.with_context(|| {
+        format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")
+    })?;
+    let pull: sources::SourceConfig =
+        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+    let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+    let credentials: rest::Credentials =
+        serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
+    pull_connector(&pull, credentials, config)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyh
 }
 
 impl CredentialArgs {
-    fn read(&self) -> anyhow::Result<Option<Credentials>> {
+    pub fn read(&self) -> anyhow::Result<Option<Credentials>> {
         let token = read_secret(&self.token_file, &self.token_env, "token")?;
         let password = read_secret(&self.password_file, &self.password_env, "password")?;
         Ok(match (token, &self.username, password) {
@@ -163,8 +163,8 @@ pub fn connector(config: &Config) -> anyhow::Result<SealedConnector> {
     })
 }
 
-/// Prints check lines; true when none failed.
-fn print_checks(name: &str, checks: &[targets::Check]) -> bool {
+/// Prints check lines (of `target test` or `source test`); true when none failed.
+pub fn print_checks(checks: &[targets::Check]) -> bool {
     for c in checks {
         let mark = match c.status {
             CheckStatus::Ok => "ok  ",
@@ -173,11 +173,7 @@ fn print_checks(name: &str, checks: &[targets::Check]) -> bool {
         };
         println!("  {mark} {}", c.what);
     }
-    let ok = checks.iter().all(|c| c.status != CheckStatus::Failed);
-    if ok {
-        println!("target {name} is ready");
-    }
-    ok
+    checks.iter().all(|c| c.status != CheckStatus::Failed)
 }
 
 pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
@@ -204,9 +200,10 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             };
             if !no_check {
                 let checks = connector.client(&record)?.check().await;
-                if !print_checks(&name, &checks) {
+                if !print_checks(&checks) {
                     bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
                 }
+                println!("target {name} is ready");
             }
             store.create_target(&name, kind_parsed.as_str(), &url, &sealed).await?;
             println!("added target {name} ({}) at {url}", kind_parsed.label());
@@ -272,8 +269,10 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                 if checks.iter().any(|c| c.status == CheckStatus::Failed) {
                     std::process::exit(1);
                 }
-            } else if !print_checks(&name, &checks) {
+            } else if !print_checks(&checks) {
                 bail!("target {name} is not ready");
+            } else {
+                println!("target {name} is ready");
             }
         }
         TargetCommand::Set { name, url, credentials } => {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 mod http;
 
 pub use http::{Answer, Http, message_of};
+pub use reqwest::{Method, Url};
 
 /// How idsync authenticates to an application or an identity provider. Never printed: `Debug`
 /// hides the secret.

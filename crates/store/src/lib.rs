@@ -36,6 +36,10 @@ pub trait Store: Send + Sync {
     /// Removes the source; refuses while it owns resources unless `purge`.
     async fn remove_source(&self, name: &str, purge: bool) -> Result<(), StoreError>;
     async fn tokens(&self, name: &str) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Makes a source a pull source: the connector's settings (JSON) and sealed credentials.
+    async fn set_pull(&self, name: &str, config: &str, secret: &[u8]) -> Result<(), StoreError>;
+    /// A pull source's settings; None for push sources.
+    async fn pull(&self, name: &str) -> Result<Option<PullSettings>, StoreError>;
 
     async fn create(
         &self,

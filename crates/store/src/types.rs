@@ -15,6 +15,15 @@ pub struct Source {
     pub groups: u64,
 }
 
+/// How idsync reads a pull source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullSettings {
+    /// The connector's settings, as JSON.
+    pub config: String,
+    /// Sealed credentials.
+    pub secret: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceAuth {
     pub id: SourceId,

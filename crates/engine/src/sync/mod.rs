@@ -7,6 +7,7 @@
 //! coalesce and a retry after a crash or an outage is just another reconcile.
 
 mod execute;
+mod pull;
 mod snapshot;
 mod worker;
 
@@ -24,6 +25,7 @@ use crate::state::{SourceSnapshot, TargetState};
 use crate::{Binding, Plan, Target, plan};
 
 pub use execute::Outcome;
+pub use pull::{PullSummary, apply_snapshot};
 pub use snapshot::{load_all, load_users, users_in_group};
 pub use worker::RunReport;
 

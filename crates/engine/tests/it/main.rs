@@ -1,3 +1,4 @@
 mod fixtures;
 mod properties;
+mod pull;
 mod rules;

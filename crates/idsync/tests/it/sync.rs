@@ -506,30 +506,55 @@ async fn confluence_bitbucket_and_a_scim_app_are_provisioned_too() {
     .await;
 }
 
+/// scim2-server from PyPI, which `scripts/test` installs and names in IDSYNC_SCIM2_SERVER. Without
+/// it the tests that need it say so and pass, so `cargo test` alone still runs everywhere.
+struct Scim2Server {
+    child: std::process::Child,
+    base: String,
+    token: &'static str,
+}
+
+impl Scim2Server {
+    async fn start(test: &str) -> Option<Scim2Server> {
+        let Ok(bin) = std::env::var("IDSYNC_SCIM2_SERVER") else {
+            eprintln!("IDSYNC_SCIM2_SERVER is not set: skipping {test} (scripts/test sets it)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let token = "peer-token-0123456789";
+        let child = std::process::Command::new(&bin)
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start scim2-server");
+        let base = format!("http://127.0.0.1:{port}/v2");
+        let http = crate::harness::http_client();
+        let ready = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/ServiceProviderConfig")).bearer_auth(token).send().await.is_err() {
+            assert!(Instant::now() < ready, "scim2-server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(Scim2Server { child, base, token })
+    }
+
+    fn scim(&self) -> Scim {
+        Scim { http: crate::harness::http_client(), base: self.base.clone(), token: self.token.into() }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The generic SCIM target against an independent implementation: scim2-server from PyPI, which
 /// `scripts/test` installs and names in IDSYNC_SCIM2_SERVER. Without it the test says so and
 /// passes, so `cargo test` alone still runs everywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_scim_server_is_provisioned() {
-    let Ok(bin) = std::env::var("IDSYNC_SCIM2_SERVER") else {
-        eprintln!("IDSYNC_SCIM2_SERVER is not set: skipping the scim2-server target test (scripts/test sets it)");
-        return;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let token = "peer-token-0123456789";
-    let mut peer = std::process::Command::new(&bin)
-        .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start scim2-server");
-    let base = format!("http://127.0.0.1:{port}/v2");
-    let http = crate::harness::http_client();
-    let peer_ready = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/ServiceProviderConfig")).bearer_auth(token).send().await.is_err() {
-        assert!(Instant::now() < peer_ready, "scim2-server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let Some(mut peer) = Scim2Server::start("the scim2-server target test").await else { return };
+    let (base, token) = (peer.base.clone(), peer.token);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("idsync.toml");
     std::fs::write(&config, format!("{}{}", config_text(""), binding("entra", "peer", ""))).unwrap();
@@ -537,7 +562,7 @@ async fn an_independent_scim_server_is_provisioned() {
     add_target_of(dir.path(), "peer", "scim", &base, token);
     let server = Server::start_full(dir.path(), &["--config", config.to_str().unwrap()], &[]);
     let scim = server.scim("entra", &entra);
-    let peer_scim = Scim { http: http.clone(), base: base.clone(), token: token.into() };
+    let peer_scim = peer.scim();
     let ann = push_user(&scim, "ann", json!({})).await;
     scim.create_group("devs", std::slice::from_ref(&ann)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -561,8 +586,7 @@ async fn an_independent_scim_server_is_provisioned() {
         assert!(Instant::now() < deadline, "ann not deactivated in scim2-server");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = peer.kill();
-    let _ = peer.wait();
+    peer.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -635,4 +659,89 @@ async fn scope_nesting_transforms_and_stricter_rules_reach_jira() {
     // Leaving the filter's scope counts as removed: deactivated (on_removed's default).
     s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "userType", "value": "Contractor"}])).await;
     wait(10, "ann deactivated once out of scope", || !s.data().user("ann").unwrap().active).await;
+}
+
+/// A pull source: idsync reads another SCIM service provider (here a push source of the same
+/// server, "origin") and provisions the Jira simulator from what it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_scim_source_reaches_jira_and_only_changes_are_written() {
+    let s = setup(&binding("mirror", "jira", "")).await;
+    let origin_token = add_source(s.dir.path(), "origin");
+    let origin = s.server.scim("origin", &origin_token);
+    let ann = push_user(&origin, "ann", json!({})).await;
+    let bob = push_user(&origin, "bob", json!({})).await;
+    origin.create_group("devs", &[ann.clone(), bob.clone()]).await;
+    let url = format!("{}/scim/v2/origin", s.server.root);
+    add_pull_source(&s, "mirror", &url, &origin_token);
+    let test = s.cli(&["source", "test", "mirror"]);
+    assert!(
+        String::from_utf8_lossy(&test.stdout).contains("may read users (2 there)"),
+        "{}",
+        String::from_utf8_lossy(&test.stdout)
+    );
+    let lookup = s.cli_json(&["source", "lookup", "mirror", "ANN"]);
+    assert_eq!(lookup["userName"], "ann");
+    let first = s.cli_json(&["source", "sync", "mirror", "--json"]);
+    assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(2), Some(1)), "{first}");
+    wait(10, "ann and bob in devs", || groups(&s.data(), "ann") == ["devs"] && groups(&s.data(), "bob") == ["devs"])
+        .await;
+    // Nothing changed: nothing written.
+    let again = s.cli_json(&["source", "sync", "mirror", "--json"]);
+    assert_eq!(
+        (again["users_updated"].as_u64(), again["groups_updated"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(0), Some(2)),
+        "{again}"
+    );
+    // Changes at the origin: bob deactivated, ann out of devs; a deleted user is removed.
+    origin.patch(&format!("/Users/{bob}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
+    let devs = origin.get("/Groups?filter=displayName%20eq%20%22devs%22").await.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    origin
+        .patch(&format!("/Groups/{devs}"), json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]))
+        .await;
+    let third = s.cli_json(&["source", "sync", "mirror", "--json"]);
+    assert_eq!((third["users_updated"].as_u64(), third["groups_updated"].as_u64()), (Some(1), Some(1)), "{third}");
+    wait(10, "bob deactivated and ann out of devs", || {
+        !s.data().user("bob").unwrap().active && groups(&s.data(), "ann").is_empty()
+    })
+    .await;
+    origin.delete(&format!("/Users/{ann}")).await;
+    let fourth = s.cli_json(&["source", "sync", "mirror", "--json"]);
+    assert_eq!(fourth["users_deleted"].as_u64(), Some(1), "{fourth}");
+    wait(10, "ann deactivated after leaving the origin", || !s.data().user("ann").unwrap().active).await;
+}
+
+/// A SCIM source read from an independent implementation (scim2-server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_server_as_a_pull_source() {
+    let Some(mut peer) = Scim2Server::start("the scim2-server source test").await else { return };
+    let remote = peer.scim();
+    let mut ids = Vec::new();
+    for name in ["ann", "bob", "carl"] {
+        ids.push(push_user(&remote, name, json!({})).await);
+    }
+    let r = remote
+        .post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "devs", "members": [{"value": ids[0]}, {"value": ids[1]}]}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let s = setup(&binding("peer", "jira", "")).await;
+    add_pull_source(&s, "peer", &peer.base, peer.token);
+    let summary = s.cli_json(&["source", "sync", "peer", "--json"]);
+    assert_eq!(
+        (summary["users_created"].as_u64(), summary["groups_created"].as_u64()),
+        (Some(3), Some(1)),
+        "{summary}"
+    );
+    wait(10, "the peer's users in Jira", || groups(&s.data(), "ann") == ["devs"] && s.data().user("carl").is_some())
+        .await;
+    peer.stop();
+}
+
+fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
+    let config = s.config.to_str().unwrap();
+    let args = ["--config", config, "source", "add", "--name", name, "--url", url, "--token-env", TOKEN_ENV];
+    let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

@@ -44,6 +44,7 @@ impl FromStr for Durability {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "sync", include_str!("../../migrations/sqlite/0002_sync.sql")),
+    (3, "pull", include_str!("../../migrations/sqlite/0003_pull.sql")),
 ];
 
 pub struct SqliteStore {
@@ -213,6 +214,12 @@ impl crate::Store for SqliteStore {
     }
     async fn tokens(&self, name: &str) -> Result<Vec<crate::TokenInfo>, StoreError> {
         self.tokens_impl(name).await
+    }
+    async fn set_pull(&self, name: &str, config: &str, secret: &[u8]) -> Result<(), StoreError> {
+        self.set_pull_impl(name, config, secret).await
+    }
+    async fn pull(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
+        self.pull_impl(name).await
     }
     async fn create(
         &self,

@@ -161,3 +161,27 @@ impl SqliteStore {
         Ok(())
     }
 }
+
+impl SqliteStore {
+    pub(super) async fn set_pull_impl(&self, name: &str, config: &str, secret: &[u8]) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sources SET pull_config = ?, pull_secret = ? WHERE name = ?")
+            .bind(config)
+            .bind(secret)
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(name));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn pull_impl(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
+        let row =
+            sqlx::query("SELECT pull_config, pull_secret FROM sources WHERE name = ? AND pull_config IS NOT NULL")
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await?;
+        row.map(|r| Ok(crate::PullSettings { config: r.try_get(0)?, secret: r.try_get(1)? })).transpose()
+    }
+}

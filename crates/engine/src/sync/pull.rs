@@ -1,0 +1,206 @@
+//! A pull run's snapshot into the store: records are matched by the provider's id (kept as
+//! `externalId`), and only what changed is written, so the journal — and with it the targets —
+//! sees a run's real changes and nothing else. Nothing is removed when the read was incomplete.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use model::ResourceKind;
+use model::patch::MemberChange;
+use model::resource::{MemberRef, normalize};
+use model::schema::{GROUP_TYPE, USER_TYPE};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sources::Snapshot;
+use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
+
+/// What a pull run changed in idsync's copy of the source.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct PullSummary {
+    pub users_read: usize,
+    pub groups_read: usize,
+    pub users_created: u64,
+    pub users_updated: u64,
+    pub users_deleted: u64,
+    pub groups_created: u64,
+    pub groups_updated: u64,
+    pub groups_deleted: u64,
+    pub unchanged: u64,
+    /// False when the read was incomplete: nothing was removed.
+    pub complete: bool,
+    pub requests: u64,
+    pub problems: Vec<String>,
+}
+
+/// Stored records of one kind by external id.
+async fn stored(
+    db: &dyn Store,
+    source: &Source,
+    kind: ResourceKind,
+    members: bool,
+) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut start = 1;
+    loop {
+        let load = Load { members, groups: false, member_limit: None };
+        let query = ListQuery { filter: None, sort_by: None, descending: false, start_index: start, count: 1000, load };
+        let page = db.list(source.id, kind, &query).await?;
+        let got = page.items.len() as u64;
+        for r in page.items {
+            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
+                out.insert(ext.to_string(), r);
+            }
+        }
+        if got < 1000 {
+            return Ok(out);
+        }
+        start += got;
+    }
+}
+
+fn replace_with(data: Map<String, Value>) -> store::Mutation {
+    Box::new(move |current: &mut Map<String, Value>| {
+        *current = data.clone();
+        Ok(Vec::new())
+    })
+}
+
+pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot) -> Result<PullSummary, StoreError> {
+    let mut summary = PullSummary {
+        users_read: snapshot.users.len(),
+        groups_read: snapshot.groups.len(),
+        complete: snapshot.complete,
+        requests: snapshot.requests,
+        problems: snapshot.problems,
+        ..PullSummary::default()
+    };
+    // Users.
+    let mut users = stored(db, source, ResourceKind::User, false).await?;
+    let mut ids: BTreeMap<String, (String, ResourceKind)> = BTreeMap::new();
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for pulled in snapshot.users {
+        keep.insert(pulled.external_id.clone());
+        let mut body = pulled.record;
+        body.insert("externalId".into(), json!(pulled.external_id));
+        body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
+        let data = match normalize(Value::Object(body), &USER_TYPE) {
+            Ok(n) => n.data,
+            Err(e) => {
+                summary.problems.push(format!("user {} left as it was: {}", pulled.external_id, e.detail));
+                continue;
+            }
+        };
+        match users.remove(&pulled.external_id) {
+            Some(existing) => {
+                ids.insert(pulled.external_id, (existing.id.clone(), ResourceKind::User));
+                if existing.data == data {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                match db
+                    .update(source.id, ResourceKind::User, &existing.id, None, replace_with(data), Load::default())
+                    .await
+                {
+                    Ok(_) => summary.users_updated += 1,
+                    Err(StoreError::Conflict(m) | StoreError::Rejected(model::ScimError { detail: m, .. })) => {
+                        summary.problems.push(format!("user {} not updated: {m}", existing.id))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            None => match db.create(source.id, ResourceKind::User, data, Vec::new()).await {
+                Ok(created) => {
+                    ids.insert(pulled.external_id, (created.id, ResourceKind::User));
+                    summary.users_created += 1;
+                }
+                Err(StoreError::Conflict(m)) => {
+                    summary.problems.push(format!("user {} not created: {m}", pulled.external_id))
+                }
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    // Groups: their own data first, so members can name groups created in this run.
+    let mut groups = stored(db, source, ResourceKind::Group, true).await?;
+    let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for pulled in &snapshot.groups {
+        keep.insert(pulled.external_id.clone());
+        let body =
+            json!({"schemas": [GROUP_TYPE.schema.id], "displayName": pulled.name, "externalId": pulled.external_id});
+        let data = match normalize(body, &GROUP_TYPE) {
+            Ok(n) => n.data,
+            Err(e) => {
+                summary.problems.push(format!("group {} left as it was: {}", pulled.external_id, e.detail));
+                continue;
+            }
+        };
+        match groups.remove(&pulled.external_id) {
+            Some(existing) => {
+                let members: BTreeSet<String> =
+                    existing.members.clone().unwrap_or_default().into_iter().map(|m| m.id).collect();
+                current_members.insert(existing.id.clone(), members);
+                ids.insert(pulled.external_id.clone(), (existing.id.clone(), ResourceKind::Group));
+                if existing.data != data {
+                    db.update(source.id, ResourceKind::Group, &existing.id, None, replace_with(data), Load::default())
+                        .await?;
+                    summary.groups_updated += 1;
+                }
+            }
+            None => {
+                let created = db.create(source.id, ResourceKind::Group, data, Vec::new()).await?;
+                current_members.insert(created.id.clone(), BTreeSet::new());
+                ids.insert(pulled.external_id.clone(), (created.id, ResourceKind::Group));
+                summary.groups_created += 1;
+            }
+        }
+    }
+    // Memberships: only the difference is written.
+    for pulled in &snapshot.groups {
+        let Some((group_id, _)) = ids.get(&pulled.external_id) else { continue };
+        let wanted: BTreeMap<&String, ResourceKind> =
+            pulled.members.iter().filter_map(|m| ids.get(m)).map(|(id, kind)| (id, *kind)).collect();
+        let have = current_members.remove(group_id).unwrap_or_default();
+        let add: Vec<MemberRef> = wanted
+            .iter()
+            .filter(|(id, _)| !have.contains(id.as_str()))
+            .map(|(id, kind)| MemberRef { value: (*id).clone(), kind: Some(kind.as_str().to_string()), display: None })
+            .collect();
+        let remove: Vec<String> = have.into_iter().filter(|id| !wanted.contains_key(id)).collect();
+        if add.is_empty() && remove.is_empty() {
+            continue;
+        }
+        let mut changes = Vec::new();
+        if !add.is_empty() {
+            changes.push(MemberChange::Add(add));
+        }
+        if !remove.is_empty() {
+            changes.push(MemberChange::Remove(remove));
+        }
+        let mutation: store::Mutation = Box::new(move |_| Ok(changes.clone()));
+        db.update(source.id, ResourceKind::Group, group_id, None, mutation, Load::default()).await?;
+        summary.groups_updated += 1;
+    }
+    // What the provider no longer has — only when everything was read.
+    let gone_users: Vec<StoredResource> =
+        users.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
+    let gone_groups: Vec<StoredResource> =
+        groups.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
+    if !summary.complete {
+        if !gone_users.is_empty() || !gone_groups.is_empty() {
+            summary.problems.push(format!(
+                "the read was incomplete, so {} users and {} groups missing from it were kept",
+                gone_users.len(),
+                gone_groups.len()
+            ));
+        }
+        return Ok(summary);
+    }
+    for r in gone_users {
+        db.delete(source.id, ResourceKind::User, &r.id, None).await?;
+        summary.users_deleted += 1;
+    }
+    for r in gone_groups {
+        db.delete(source.id, ResourceKind::Group, &r.id, None).await?;
+        summary.groups_deleted += 1;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,88 @@
+//! Pull connectors: each reads an identity provider's users and groups through its API and hands
+//! them over as SCIM-shaped records, the same form the SCIM server stores, so the sync engine treats
+//! pushed and pulled identities alike. Shared here: the snapshot types and the retrying page
+//! fetch; each connector holds only what is particular to its provider.
+#![forbid(unsafe_code)]
+
+mod fetch;
+mod scim;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rest::{Check, Credentials, Http, RestError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use fetch::Retry;
+
+/// A user as read from the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledUser {
+    /// The provider's immutable id: the key that ties the record to the one idsync stores.
+    pub external_id: String,
+    /// SCIM 2.0 representation (core and enterprise extension).
+    pub record: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledGroup {
+    pub external_id: String,
+    pub name: String,
+    /// External ids of the member users and groups.
+    pub members: Vec<String>,
+}
+
+/// Everything one run read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub users: Vec<PulledUser>,
+    pub groups: Vec<PulledGroup>,
+    /// False when some read failed for good: then nothing may be removed on its account.
+    pub complete: bool,
+    /// What went wrong, in words an administrator can act on.
+    pub problems: Vec<String>,
+    /// Requests sent to the provider.
+    pub requests: u64,
+}
+
+/// What a pull source is and where it lives; stored as JSON with the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Any SCIM 2.0 service provider, read with a bearer token.
+    Scim { url: String },
+}
+
+impl SourceConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Scim { .. } => "scim",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Reachability, credentials and read permissions, each failure in words an administrator can
+    /// act on. Stops at the first failure.
+    async fn check(&self) -> Vec<Check>;
+
+    /// Every attribute the provider returns for one user, as it returns it; None if unknown.
+    async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError>;
+
+    /// All users and groups.
+    async fn read(&self) -> Snapshot;
+}
+
+pub fn connect(
+    config: &SourceConfig,
+    credentials: Credentials,
+    timeout: Duration,
+) -> Result<Box<dyn Connector>, RestError> {
+    match config {
+        SourceConfig::Scim { url } => {
+            Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, Retry::default())))
+        }
+    }
+}

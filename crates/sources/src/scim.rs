@@ -1,0 +1,134 @@
+//! Any SCIM 2.0 service provider as a source: users and groups read page by page
+//! (`startIndex`/`count`), members from the groups.
+
+use async_trait::async_trait;
+use rest::{Check, Http, RestError};
+use serde_json::{Map, Value};
+
+use crate::fetch::{Retry, get};
+use crate::{Connector, PulledGroup, PulledUser, Snapshot};
+
+const PAGE: u64 = 100;
+
+pub struct Scim {
+    http: Http,
+    retry: Retry,
+}
+
+impl Scim {
+    pub fn new(http: Http, retry: Retry) -> Self {
+        Scim { http, retry }
+    }
+
+    /// Every resource of an endpoint; on a failure, what was read so far and the error.
+    async fn all(&self, endpoint: &str, requests: &mut u64) -> (Vec<Value>, Option<RestError>) {
+        let mut out = Vec::new();
+        let mut start = 1u64;
+        loop {
+            let start_text = start.to_string();
+            let count = PAGE.to_string();
+            let query = [("startIndex", start_text.as_str()), ("count", count.as_str())];
+            let page = match get(&self.http, self.http.url(endpoint, &[]), &query, self.retry, requests).await {
+                Ok(p) => p,
+                Err(e) => return (out, Some(e)),
+            };
+            let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+            let got = resources.len() as u64;
+            out.extend(resources);
+            let total = page["totalResults"].as_u64().unwrap_or(0);
+            if got == 0 || start - 1 + got >= total {
+                return (out, None);
+            }
+            start += got;
+        }
+    }
+}
+
+/// The stored form of a remote user: what it says, without what the remote server assigns.
+fn user_record(resource: &Value) -> Map<String, Value> {
+    let mut record = resource.as_object().cloned().unwrap_or_default();
+    for read_only in ["id", "meta", "groups"] {
+        record.remove(read_only);
+    }
+    record
+}
+
+#[async_trait]
+impl Connector for Scim {
+    async fn check(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut requests = 0;
+        match get(&self.http, self.http.url("ServiceProviderConfig", &[]), &[], self.retry, &mut requests).await {
+            Ok(_) => out.push(Check::ok("reachable: the service provider configuration answers")),
+            Err(e @ RestError::Unauthorized { .. }) => {
+                out.push(Check::failed(format!("signing in failed: {e}")));
+                return out;
+            }
+            Err(e) => {
+                out.push(Check::failed(format!(
+                    "cannot read {}ServiceProviderConfig ({e}); the URL must be the SCIM base URL (the part before /Users)",
+                    self.http.url("", &[])
+                )));
+                return out;
+            }
+        }
+        for (endpoint, what) in [("Users", "users"), ("Groups", "groups")] {
+            match get(&self.http, self.http.url(endpoint, &[]), &[("count", "1")], self.retry, &mut requests).await {
+                Ok(page) => out.push(Check::ok(format!(
+                    "the token may read {what} ({} there)",
+                    page["totalResults"].as_u64().map_or("?".into(), |n| n.to_string())
+                ))),
+                Err(e) => {
+                    out.push(Check::failed(format!(
+                        "cannot list {what}: {e}; the token needs read access to {endpoint}"
+                    )));
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
+        let filter = format!("userName eq \"{}\"", username.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut requests = 0;
+        let list =
+            get(&self.http, self.http.url("Users", &[]), &[("filter", &filter)], self.retry, &mut requests).await?;
+        Ok(list["Resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|u| u["userName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(username))))
+            .cloned())
+    }
+
+    async fn read(&self) -> Snapshot {
+        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
+        let (users, failed) = self.all("Users", &mut snapshot.requests).await;
+        if let Some(e) = failed {
+            snapshot.complete = false;
+            snapshot.problems.push(format!("reading users stopped after {}: {e}", users.len()));
+        }
+        for u in &users {
+            match u["id"].as_str() {
+                Some(id) => snapshot.users.push(PulledUser { external_id: id.to_string(), record: user_record(u) }),
+                None => snapshot.problems.push(format!("a user without id was skipped: {}", u["userName"])),
+            }
+        }
+        let (groups, failed) = self.all("Groups", &mut snapshot.requests).await;
+        if let Some(e) = failed {
+            snapshot.complete = false;
+            snapshot.problems.push(format!("reading groups stopped after {}: {e}", groups.len()));
+        }
+        for g in &groups {
+            let (Some(id), Some(name)) = (g["id"].as_str(), g["displayName"].as_str()) else {
+                snapshot.problems.push(format!("a group without id or displayName was skipped: {g}"));
+                continue;
+            };
+            let members = g["members"]
+                .as_array()
+                .map(|m| m.iter().filter_map(|x| x["value"].as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+        }
+        snapshot
+    }
+}
