@@ -4,6 +4,7 @@
 mod binding;
 mod config;
 mod demo;
+mod scheduler;
 mod secrets;
 mod serve;
 mod simulate;

@@ -142,6 +142,7 @@ pub async fn serve(
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let watcher = tokio::spawn(watch_bindings(config.clone(), engine));
+    let scheduler = tokio::spawn(crate::scheduler::run(store.clone(), config.clone(), stop_engine.subscribe()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let signal = async move {
@@ -163,6 +164,7 @@ pub async fn serve(
     };
     let _ = stop_engine.send(true);
     watcher.abort();
+    scheduler.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     store.close().await;
     tracing::info!("database closed; bye");

@@ -7,6 +7,7 @@ use serde_json::json;
 use store::{Store, StoreError};
 
 use crate::config::Config;
+use crate::scheduler::Schedule;
 use crate::serve::open_store;
 use crate::target::print_checks;
 
@@ -30,6 +31,13 @@ pub enum SourceCommand {
         /// Save a pull source without checking that it answers.
         #[arg(long)]
         no_check: bool,
+        /// When a pull source runs: 'every 15m', 'hourly', 'twice daily', 'daily 02:30',
+        /// 'weekly mon 03:00' or 'cron 0 */2 * * *'. Without it, only 'source sync' reads it.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Time zone of the schedule, e.g. Europe/Berlin [default: UTC].
+        #[arg(long)]
+        timezone: Option<String>,
         /// Print one JSON object {"name", "base_url", "token"}.
         #[arg(long)]
         json: bool,
@@ -43,6 +51,13 @@ pub enum SourceCommand {
         name: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Set a pull source's schedule ('off' to run it only by hand).
+    Schedule {
+        name: String,
+        schedule: String,
+        #[arg(long)]
+        timezone: Option<String>,
     },
     /// List sources.
     List {
@@ -115,20 +130,22 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     result
 }
 
-async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
+async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     match cmd {
-        SourceCommand::Add { name, kind, url: Some(url), credentials, no_check, json } => {
+        SourceCommand::Add { name, kind, url: Some(url), credentials, no_check, schedule, timezone, json } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
-            let pull = match kind.as_str() {
+            let connector = match kind.as_str() {
                 "scim" => sources::SourceConfig::Scim { url: url.clone() },
                 other => bail!("pull sources of kind '{other}' are not available yet; 'scim' (any SCIM 2.0 server) is"),
             };
+            let pull = PullConfig { connector, schedule, timezone };
+            pull.schedule()?;
             let credentials = credentials.read()?.context(
                 "a pull source needs credentials: --token-file or --token-env (a bearer token with read access)",
             )?;
             let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {
-                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
+                let checks = pull_connector(&pull.connector, credentials.clone(), config)?.check().await;
                 if !print_checks(&checks) {
                     bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
                 }
@@ -178,14 +195,7 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
             }
         }
         SourceCommand::Sync { name, json } => {
-            let source = store
-                .source(&name)
-                .await
-                .map_err(explain)?
-                .with_context(|| format!("there is no source named '{name}'"))?;
-            let connector = stored_connector(store, &name, config).await?;
-            let snapshot = connector.read().await;
-            let summary = engine::sync::apply_snapshot(store, &source, snapshot).await.map_err(explain)?;
+            let summary = pull_now(store, &name, config).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -208,6 +218,24 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
             }
             if !summary.complete {
                 bail!("the read of {name} was incomplete; nothing was removed");
+            }
+        }
+        SourceCommand::Schedule { name, schedule, timezone } => {
+            let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            let mut pull: PullConfig =
+                serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+            pull.schedule = (schedule != "off").then_some(schedule);
+            pull.timezone = timezone;
+            let parsed = pull.schedule()?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &settings.secret).await.map_err(explain)?;
+            // The next run is worked out afresh from the new schedule.
+            store.set_pull_state(&name, "{}").await.map_err(explain)?;
+            match parsed {
+                Some(_) => println!(
+                    "{name} runs {}; a running server picks this up within seconds",
+                    pull.schedule.unwrap_or_default()
+                ),
+                None => println!("{name} now runs only with 'idsync source sync {name}'"),
             }
         }
         SourceCommand::List { json } => {
@@ -292,13 +320,37 @@ async fn run_with(store: &dyn Store, cmd: SourceCommand, config: &Config) -> any
     Ok(())
 }
 
+/// A pull source as stored: its connector and when it runs.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    pub connector: sources::SourceConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+impl PullConfig {
+    pub fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
+        self.schedule
+            .as_deref()
+            .map(|s| Schedule::parse(s, self.timezone.as_deref()).map_err(anyhow::Error::msg))
+            .transpose()
+    }
+}
+
+fn not_pull(name: &str) -> String {
+    format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")
+}
+
 fn pull_connector(
-    pull: &sources::SourceConfig,
+    connector: &sources::SourceConfig,
     credentials: rest::Credentials,
     config: &Config,
 ) -> anyhow::Result<Box<dyn sources::Connector>> {
     rest::install_crypto();
-    Ok(sources::connect(pull, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
+    Ok(sources::connect(connector, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
 }
 
 /// The connector of a stored pull source, its credentials unsealed.
@@ -307,15 +359,49 @@ async fn stored_connector(
     name: &str,
     config: &Config,
 ) -> anyhow::Result<Box<dyn sources::Connector>> {
-    let settings = store.pull(name).await.map_err(explain)?.with_context(|| {
-        format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")
-    })?;
-    let pull: sources::SourceConfig =
+    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    let pull: PullConfig =
         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
     let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
     let credentials: rest::Credentials =
         serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
-    pull_connector(&pull, credentials, config)
+    pull_connector(&pull.connector, credentials, config)
+}
+
+/// Reads a pull source and stores what changed, recorded as a run (`idsync runs list`).
+pub async fn pull_now(
+    store: &dyn store::Database,
+    name: &str,
+    config: &Config,
+) -> anyhow::Result<engine::sync::PullSummary> {
+    let source =
+        store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
+    // One run of a source at a time, across processes; a run that died with its process stops
+    // counting after an hour.
+    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let busy = store.runs(Some(name), 20).await.map_err(explain)?.into_iter().find(|r| {
+        r.kind == "pull" && r.state == "running" && r.started.parse::<jiff::Timestamp>().is_ok_and(|t| t > hour_ago)
+    });
+    if let Some(r) = busy {
+        bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started);
+    }
+    let run = store.create_run("pull", name).await.map_err(explain)?;
+    let result = async {
+        let connector = stored_connector(store, name, config).await?;
+        let snapshot = connector.read().await;
+        engine::sync::apply_snapshot(store, &source, snapshot).await.map_err(explain)
+    }
+    .await;
+    match &result {
+        Ok(summary) => {
+            let state = if summary.complete { "done" } else { "failed" };
+            store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await.map_err(explain)?;
+        }
+        Err(e) => {
+            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await.map_err(explain)?;
+        }
+    }
+    result
 }
 
 #[cfg(test)]

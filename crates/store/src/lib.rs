@@ -40,6 +40,7 @@ pub trait Store: Send + Sync {
     async fn set_pull(&self, name: &str, config: &str, secret: &[u8]) -> Result<(), StoreError>;
     /// A pull source's settings; None for push sources.
     async fn pull(&self, name: &str) -> Result<Option<PullSettings>, StoreError>;
+    async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError>;
 
     async fn create(
         &self,

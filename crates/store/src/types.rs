@@ -22,6 +22,8 @@ pub struct PullSettings {
     pub config: String,
     /// Sealed credentials.
     pub secret: Vec<u8>,
+    /// What the scheduler and incremental reads remember between runs, as JSON.
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone)]

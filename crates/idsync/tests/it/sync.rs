@@ -745,3 +745,26 @@ fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
     let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_pull_runs_keep_the_target_in_step() {
+    let s = setup(&binding("mirror", "jira", "")).await;
+    let origin_token = add_source(s.dir.path(), "origin");
+    let origin = s.server.scim("origin", &origin_token);
+    push_user(&origin, "ann", json!({})).await;
+    let url = format!("{}/scim/v2/origin", s.server.root);
+    add_pull_source(&s, "mirror", &url, &origin_token);
+    let bad = s.cli(&["source", "schedule", "mirror", "now and then"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("is not a schedule"));
+    let out = s.cli(&["source", "schedule", "mirror", "every 1s"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait(15, "ann pulled and provisioned on schedule", || s.data().user("ann").is_some()).await;
+    push_user(&origin, "bob", json!({})).await;
+    wait(15, "bob too, at a later run", || s.data().user("bob").is_some()).await;
+    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let pulls: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull").collect();
+    assert!(pulls.len() >= 2, "{runs}");
+    assert!(pulls.iter().all(|r| r["state"] != "failed"), "{runs}");
+    let out = s.cli(&["source", "schedule", "mirror", "off"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("only with"));
+}

@@ -221,6 +221,14 @@ impl crate::Store for SqliteStore {
     async fn pull(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
         self.pull_impl(name).await
     }
+    async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sources SET pull_state = ? WHERE name = ?")
+            .bind(state)
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
     async fn create(
         &self,
         source: crate::SourceId,

@@ -177,11 +177,13 @@ impl SqliteStore {
     }
 
     pub(super) async fn pull_impl(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
-        let row =
-            sqlx::query("SELECT pull_config, pull_secret FROM sources WHERE name = ? AND pull_config IS NOT NULL")
-                .bind(name)
-                .fetch_optional(&self.read)
-                .await?;
-        row.map(|r| Ok(crate::PullSettings { config: r.try_get(0)?, secret: r.try_get(1)? })).transpose()
+        let row = sqlx::query(
+            "SELECT pull_config, pull_secret, pull_state FROM sources WHERE name = ? AND pull_config IS NOT NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| Ok(crate::PullSettings { config: r.try_get(0)?, secret: r.try_get(1)?, state: r.try_get(2)? }))
+            .transpose()
     }
 }
