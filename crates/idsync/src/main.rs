@@ -4,6 +4,7 @@
 mod binding;
 mod config;
 mod demo;
+mod login_sync;
 mod scheduler;
 mod secrets;
 mod serve;

@@ -77,7 +77,7 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .context("cannot install the metrics recorder")
 }
 
-pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle) -> Router {
+pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, api: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let ops = Router::new()
         .route("/healthz", get(healthz))
@@ -89,7 +89,8 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle) ->
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
     });
     let auth_cache = scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60));
-    ops.merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
+    ops.merge(api)
+        .merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -138,7 +139,8 @@ pub async fn serve(
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let engine = crate::sync_cli::engine(&config, store.clone())?;
     let app =
-        app(store.clone(), &config, metrics).layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
+        app(store.clone(), &config, metrics, crate::login_sync::router(store.clone(), engine.clone(), config.clone()))
+            .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let watcher = tokio::spawn(watch_bindings(config.clone(), engine));

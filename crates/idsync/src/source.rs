@@ -52,6 +52,13 @@ pub enum SourceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Issue the token an SSO plugin uses to sync a user of this pull source at login (shown once;
+    /// the previous one stops working).
+    LoginToken {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a pull source's schedule ('off' to run it only by hand).
     Schedule {
         name: String,
@@ -220,6 +227,21 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 bail!("the read of {name} was incomplete; nothing was removed");
             }
         }
+        SourceCommand::LoginToken { name, json } => {
+            store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            let token = new_token();
+            store.set_login_token(&name, &scim::hash_token(&token)).await.map_err(explain)?;
+            let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+            let url = format!("{}/api/v1/sources/{name}/login-sync", root.trim_end_matches('/'));
+            if json {
+                println!("{}", json!({"url": url, "token": token}));
+            } else {
+                println!("POST {url}");
+                println!("Authorization: Bearer {token}");
+                println!("body: {{\"username\": \"<the user signing in>\"}}");
+                println!("The token is shown only this once; the previous one no longer works.");
+            }
+        }
         SourceCommand::Schedule { name, schedule, timezone } => {
             let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
             let mut pull: PullConfig =
@@ -354,7 +376,7 @@ fn pull_connector(
 }
 
 /// The connector of a stored pull source, its credentials unsealed.
-async fn stored_connector(
+pub async fn stored_connector(
     store: &dyn Store,
     name: &str,
     config: &Config,

@@ -73,6 +73,10 @@ pub trait Connector: Send + Sync {
 
     /// All users and groups.
     async fn read(&self) -> Snapshot;
+
+    /// One user and the groups it is in (each with that user as its only member listed): what a
+    /// sync at login needs. None when the provider has no such user.
+    async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError>;
 }
 
 pub fn connect(

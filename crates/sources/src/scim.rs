@@ -100,6 +100,26 @@ impl Connector for Scim {
             .cloned())
     }
 
+    async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {
+        let Some(found) = self.lookup(username).await? else { return Ok(None) };
+        let Some(id) = found["id"].as_str().map(String::from) else {
+            return Err(RestError::Protocol(format!("user {username} has no id")));
+        };
+        let groups = found["groups"]
+            .as_array()
+            .map(|gs| {
+                gs.iter()
+                    .filter_map(|g| {
+                        let ext = g["value"].as_str()?;
+                        let name = g["display"].as_str().unwrap_or(ext);
+                        Some(PulledGroup { external_id: ext.into(), name: name.into(), members: vec![id.clone()] })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some((PulledUser { external_id: id, record: user_record(&found) }, groups)))
+    }
+
     async fn read(&self) -> Snapshot {
         let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
         let (users, failed) = self.all("Users", &mut snapshot.requests).await;

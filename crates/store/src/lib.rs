@@ -41,6 +41,9 @@ pub trait Store: Send + Sync {
     /// A pull source's settings; None for push sources.
     async fn pull(&self, name: &str) -> Result<Option<PullSettings>, StoreError>;
     async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError>;
+    /// The hash of the token that may ask for a sync at login (one per source; replaced).
+    async fn set_login_token(&self, name: &str, hash: &[u8; 32]) -> Result<(), StoreError>;
+    async fn login_token(&self, name: &str) -> Result<Option<[u8; 32]>, StoreError>;
 
     async fn create(
         &self,
@@ -104,6 +107,8 @@ pub trait SyncStore: Send + Sync {
     /// Removes finished rows unless they were enqueued again meanwhile.
     async fn complete(&self, items: &[OutboxItem]) -> Result<(), StoreError>;
     async fn reschedule(&self, item: &OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError>;
+    /// The outbox row of one target user, if there is one.
+    async fn queued(&self, key: &OutboxKey) -> Result<Option<OutboxItem>, StoreError>;
     /// Makes every outbox row of a target due now (the target is back after an outage).
     async fn wake(&self, target: &str) -> Result<(), StoreError>;
 

@@ -25,7 +25,7 @@ use crate::state::{SourceSnapshot, TargetState};
 use crate::{Binding, Plan, Target, plan};
 
 pub use execute::Outcome;
-pub use pull::{PullSummary, apply_snapshot};
+pub use pull::{PullSummary, apply_snapshot, apply_user};
 pub use snapshot::{load_all, load_users, users_in_group};
 pub use worker::RunReport;
 
@@ -49,6 +49,8 @@ pub struct SyncSettings {
     pub safeguard_window_minutes: u64,
     /// Provisioning log entries and finished runs are kept this many days (0: for ever).
     pub log_retention_days: u64,
+    /// How long a sync at login may take, reading the user included.
+    pub login_timeout_seconds: u64,
 }
 
 impl Default for SyncSettings {
@@ -63,6 +65,7 @@ impl Default for SyncSettings {
             safeguard: Safeguard::default(),
             safeguard_window_minutes: 10,
             log_retention_days: 365,
+            login_timeout_seconds: 10,
         }
     }
 }

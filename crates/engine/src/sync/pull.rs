@@ -204,3 +204,77 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
     }
     Ok(summary)
 }
+
+/// The stored record of a kind with this external id, if any.
+async fn by_external_id(
+    db: &dyn Store,
+    source: &Source,
+    kind: ResourceKind,
+    external_id: &str,
+) -> Result<Option<StoredResource>, StoreError> {
+    let rt = match kind {
+        ResourceKind::User => &*USER_TYPE,
+        ResourceKind::Group => &*GROUP_TYPE,
+    };
+    let quoted = external_id.replace('\\', "\\\\").replace('"', "\\\"");
+    let filter = model::Filter::parse(&format!("externalId eq \"{quoted}\""), rt, model::FilterLimits::default())
+        .map_err(StoreError::Rejected)?;
+    let query = ListQuery {
+        filter: Some(&filter),
+        sort_by: None,
+        descending: false,
+        start_index: 1,
+        count: 2,
+        load: Load { members: false, groups: true, member_limit: None },
+    };
+    Ok(db.list(source.id, kind, &query).await?.items.into_iter().next())
+}
+
+/// One user and its groups into the store, for a sync at login: the user is created or updated,
+/// joins the groups it is in (created when new) and leaves the pulled groups it is no longer in.
+/// Other users and groups are not touched. Returns the user's id in the store.
+pub async fn apply_user(
+    db: &dyn Store,
+    source: &Source,
+    user: sources::PulledUser,
+    groups: Vec<sources::PulledGroup>,
+) -> Result<String, StoreError> {
+    let mut body = user.record;
+    body.insert("externalId".into(), json!(user.external_id));
+    body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
+    let data = normalize(Value::Object(body), &USER_TYPE).map_err(StoreError::Rejected)?.data;
+    let (id, current_groups) = match by_external_id(db, source, ResourceKind::User, &user.external_id).await? {
+        Some(existing) => {
+            if existing.data != data {
+                db.update(source.id, ResourceKind::User, &existing.id, None, replace_with(data), Load::default())
+                    .await?;
+            }
+            (existing.id, existing.groups.unwrap_or_default())
+        }
+        None => (db.create(source.id, ResourceKind::User, data, Vec::new()).await?.id, Vec::new()),
+    };
+    let mut wanted = BTreeSet::new();
+    for g in groups {
+        let group_id = match by_external_id(db, source, ResourceKind::Group, &g.external_id).await? {
+            Some(existing) => existing.id,
+            None => {
+                let body =
+                    json!({"schemas": [GROUP_TYPE.schema.id], "displayName": g.name, "externalId": g.external_id});
+                let data = normalize(body, &GROUP_TYPE).map_err(StoreError::Rejected)?.data;
+                db.create(source.id, ResourceKind::Group, data, Vec::new()).await?.id
+            }
+        };
+        if !current_groups.iter().any(|c| c.id == group_id) {
+            let member = MemberRef { value: id.clone(), kind: Some("User".into()), display: None };
+            let mutation: store::Mutation = Box::new(move |_| Ok(vec![MemberChange::Add(vec![member.clone()])]));
+            db.update(source.id, ResourceKind::Group, &group_id, None, mutation, Load::default()).await?;
+        }
+        wanted.insert(group_id);
+    }
+    for left in current_groups.into_iter().filter(|g| !wanted.contains(&g.id)) {
+        let user_id = id.clone();
+        let mutation: store::Mutation = Box::new(move |_| Ok(vec![MemberChange::Remove(vec![user_id.clone()])]));
+        db.update(source.id, ResourceKind::Group, &left.id, None, mutation, Load::default()).await?;
+    }
+    Ok(id)
+}

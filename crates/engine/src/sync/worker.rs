@@ -500,6 +500,46 @@ impl Engine {
         Ok(report)
     }
 
+    /// Reconciles one source user in every target bound to its source now and waits, up to
+    /// `timeout`, for the result: per target, what happened.
+    pub async fn sync_user_now(
+        &self,
+        source: &str,
+        source_id: &str,
+        timeout: Duration,
+    ) -> Result<Vec<(String, String)>, SyncError> {
+        let bindings = self.bindings();
+        let keys: Vec<OutboxKey> = bindings
+            .for_source(source)
+            .map(|(spec, _)| OutboxKey {
+                target: spec.target.clone(),
+                source: source.to_string(),
+                source_id: source_id.to_string(),
+            })
+            .collect();
+        let cursor = self.db.journal_cursor().await?;
+        self.db.enqueue(&keys, cursor).await?;
+        for k in &keys {
+            self.outbox_bell(&k.target).notify_one();
+        }
+        let deadline = Instant::now() + timeout;
+        let mut results = Vec::new();
+        for key in keys {
+            let status = loop {
+                match self.db.queued(&key).await? {
+                    None => break "applied".to_string(),
+                    Some(item) if item.attempts > 0 => {
+                        break format!("not applied yet, will be retried: {}", item.last_error.unwrap_or_default());
+                    }
+                    Some(_) if Instant::now() >= deadline => break "still in progress".to_string(),
+                    Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            };
+            results.push((key.target, status));
+        }
+        Ok(results)
+    }
+
     /// Deprovisions the users a held run is waiting with. Their plan is made again from what the
     /// sources and the target say now, so a user reactivated since the hold stays active.
     pub async fn approve(&self, run_id: i64) -> Result<RunReport, SyncError> {

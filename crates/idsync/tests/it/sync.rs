@@ -768,3 +768,70 @@ async fn scheduled_pull_runs_keep_the_target_in_step() {
     let out = s.cli(&["source", "schedule", "mirror", "off"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("only with"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sync_provisions_one_user_before_answering() {
+    let s = setup(&binding("mirror", "jira", "")).await;
+    let origin_token = add_source(s.dir.path(), "origin");
+    let origin = s.server.scim("origin", &origin_token);
+    let url = format!("{}/scim/v2/origin", s.server.root);
+    add_pull_source(&s, "mirror", &url, &origin_token);
+    let issued = s.cli_json(&["source", "login-token", "mirror", "--json"]);
+    let token = issued["token"].as_str().unwrap().to_string();
+    let endpoint = format!("{}/api/v1/sources/mirror/login-sync", s.server.root);
+    let ann = push_user(&origin, "ann", json!({})).await;
+    origin.create_group("devs", &[ann]).await;
+    let http = crate::harness::http_client();
+    let call = |token: &str, body: Value| http.post(&endpoint).bearer_auth(token).json(&body).send();
+    // Wrong token, bad body, unknown user: clear answers, nothing stored.
+    assert_eq!(call("wrong", json!({"username": "ann"})).await.unwrap().status(), 401);
+    let bad = call(&token, json!({"user": "ann"})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let nobody = call(&token, json!({"username": "nobody"})).await.unwrap();
+    assert_eq!(nobody.status(), 404);
+    assert!(nobody.text().await.unwrap().contains("has no user nobody"));
+    // The real thing: when the call returns, ann is in Jira with her group.
+    let answer = call(&token, json!({"username": "ann"})).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["targets"], json!([{"target": "jira", "result": "applied"}]), "{body}");
+    assert_eq!(groups(&s.data(), "ann"), ["devs"]);
+    // A new token replaces the old one.
+    s.cli_json(&["source", "login-token", "mirror", "--json"]);
+    assert_eq!(call(&token, json!({"username": "ann"})).await.unwrap().status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sync_answers_in_bounded_time_when_the_provider_is_slow() {
+    let s = setup(&format!("login_timeout_seconds = 1\n{}", binding("slow", "jira", ""))).await;
+    // A provider that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    let args = [
+        "--config",
+        s.config.to_str().unwrap(),
+        "source",
+        "add",
+        "--name",
+        "slow",
+        "--url",
+        &url,
+        "--token-env",
+        TOKEN_ENV,
+        "--no-check",
+    ];
+    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
+    let token = s.cli_json(&["source", "login-token", "slow", "--json"])["token"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let answer = crate::harness::http_client()
+        .post(format!("{}/api/v1/sources/slow/login-sync", s.server.root))
+        .bearer_auth(&token)
+        .json(&json!({"username": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(answer.text().await.unwrap().contains("did not answer within 1 s"));
+    drop(silent);
+}

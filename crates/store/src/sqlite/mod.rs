@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "sync", include_str!("../../migrations/sqlite/0002_sync.sql")),
     (3, "pull", include_str!("../../migrations/sqlite/0003_pull.sql")),
+    (4, "login_sync", include_str!("../../migrations/sqlite/0004_login_sync.sql")),
 ];
 
 pub struct SqliteStore {
@@ -221,6 +222,28 @@ impl crate::Store for SqliteStore {
     async fn pull(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
         self.pull_impl(name).await
     }
+    async fn set_login_token(&self, name: &str, hash: &[u8; 32]) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sources SET login_token_hash = ? WHERE name = ?")
+            .bind(&hash[..])
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("there is no source named '{name}'")));
+        }
+        Ok(())
+    }
+    async fn login_token(&self, name: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        let row = sqlx::query("SELECT login_token_hash FROM sources WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        let bytes: Option<Vec<u8>> = match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        Ok(bytes.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()))
+    }
     async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE sources SET pull_state = ? WHERE name = ?")
             .bind(state)
@@ -331,6 +354,25 @@ impl crate::SyncStore for SqliteStore {
     }
     async fn reschedule(&self, item: &crate::OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError> {
         self.reschedule_impl(item, next_at, error).await
+    }
+    async fn queued(&self, key: &crate::OutboxKey) -> Result<Option<crate::OutboxItem>, StoreError> {
+        let row = sqlx::query(
+            "SELECT generation, attempts, last_error FROM outbox WHERE target = ? AND source = ? AND source_id = ?",
+        )
+        .bind(&key.target)
+        .bind(&key.source)
+        .bind(&key.source_id)
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|r| {
+            Ok(crate::OutboxItem {
+                key: key.clone(),
+                generation: r.try_get(0)?,
+                attempts: r.try_get::<i64, _>(1)? as u32,
+                last_error: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
     async fn wake(&self, target: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET next_at = ? WHERE target = ? AND next_at > ?")
