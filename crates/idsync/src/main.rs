@@ -72,7 +72,7 @@ enum Command {
     Runs(sync_cli::RunsCommand),
     /// The provisioning log: every change idsync made or held, and why.
     Log(sync_cli::LogArgs),
-    /// Serve a faithful fake of an application's REST API, for trying idsync out.
+    /// Serve a faithful fake of an application's or identity provider's API, for trying idsync out.
     Simulate(simulate::SimulateArgs),
     /// Watch idsync provision a simulated Jira and Confluence from scripted SCIM pushes.
     Demo(demo::DemoArgs),

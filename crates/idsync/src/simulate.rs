@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence or bitbucket.
+    /// jira, confluence, bitbucket or keycloak.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -27,11 +27,19 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             credentials.clone(),
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
-        (kind, _) => Simulator::by_kind(kind, credentials.clone())
-            .with_context(|| format!("there is no simulator for '{kind}': use jira, confluence or bitbucket"))?,
+        (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket or keycloak")
+        })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("simulated {} at {}", args.kind, running.base_url);
+    if let Simulator::Keycloak(kc) = &sim {
+        println!("  realm {}, client id {}, client secret {}", kc.realm, kc.client_id, kc.client_secret);
+        println!("  (empty; add users and groups through the simulator's Rust API)");
+        println!("stop with Ctrl-C");
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     println!("  admin token:  {}", credentials.admin_token);
     println!("  basic auth:   {}:{}", credentials.admin_user, credentials.admin_password);
     println!("  viewer token: {} (no admin rights)", credentials.viewer_token);

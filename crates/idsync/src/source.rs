@@ -23,9 +23,14 @@ pub enum SourceCommand {
         /// `scim`.
         #[arg(long, default_value = "scim")]
         kind: String,
-        /// Pull from this SCIM base URL instead of receiving pushes.
+        /// Pull from this URL instead of receiving pushes: a SCIM base URL (kind scim) or the
+        /// Keycloak base URL (kind keycloak).
         #[arg(long)]
         url: Option<String>,
+        /// Keycloak realm (kind keycloak); the client id and secret are --username and
+        /// --password-file/--password-env.
+        #[arg(long)]
+        realm: Option<String>,
         #[command(flatten)]
         credentials: crate::target::CredentialArgs,
         /// Save a pull source without checking that it answers.
@@ -139,11 +144,13 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
 
 async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     match cmd {
-        SourceCommand::Add { name, kind, url: Some(url), credentials, no_check, schedule, timezone, json } => {
+        SourceCommand::Add { name, kind, url: Some(url), realm, credentials, no_check, schedule, timezone, json } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
-            let connector = match kind.as_str() {
-                "scim" => sources::SourceConfig::Scim { url: url.clone() },
-                other => bail!("pull sources of kind '{other}' are not available yet; 'scim' (any SCIM 2.0 server) is"),
+            let connector = match (kind.as_str(), realm) {
+                ("scim", _) => sources::SourceConfig::Scim { url: url.clone() },
+                ("keycloak", Some(realm)) => sources::SourceConfig::Keycloak { url: url.clone(), realm },
+                ("keycloak", None) => bail!("a keycloak source needs --realm"),
+                (other, _) => bail!("pull sources of kind '{other}' are not available yet; 'scim' and 'keycloak' are"),
             };
             let pull = PullConfig { connector, schedule, timezone };
             pull.schedule()?;

@@ -104,6 +104,31 @@ impl Http {
         })
     }
 
+    /// POSTs a form without the stored credentials: token requests carry their own (OAuth 2.0
+    /// client credentials in the form).
+    pub async fn post_form(&self, url: Url, form: &[(&str, &str)]) -> Result<Value, RestError> {
+        let what = format!("POST {}", url.path());
+        let response = self.client.post(url).form(form).send().await.map_err(|e| RestError::Unreachable {
+            detail: format!(
+                "{what}: {}",
+                if e.is_timeout() { "no answer in time".to_string() } else { root_cause(&e) }
+            ),
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = format!("{what} answered {}: {}", status.as_u16(), message_of(&body));
+        Err(match status.as_u16() {
+            400 | 401 => RestError::Unauthorized { message },
+            429 => RestError::Throttled { retry_after: None, message },
+            s if s >= 500 => RestError::Server { status: s, retry_after: None, message },
+            s => RestError::Rejected { status: s, message },
+        })
+    }
+
     pub async fn get(&self, url: Url, query: &[(&str, &str)]) -> Result<Value, RestError> {
         Ok(self.send(Method::GET, url, query, None).await?.body)
     }
@@ -138,7 +163,7 @@ pub fn message_of(body: &Value) -> String {
         }
         _ => {}
     }
-    for key in ["message", "detail"] {
+    for key in ["message", "detail", "error_description"] {
         if let Some(m) = body.get(key).and_then(Value::as_str) {
             parts.push(m.to_string());
         }

@@ -9,6 +9,7 @@ pub mod bitbucket;
 pub mod common;
 pub mod confluence;
 pub mod jira;
+pub mod keycloak;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,15 +26,17 @@ pub enum Simulator {
     Jira(Arc<jira::Jira>),
     Confluence(Arc<confluence::Confluence>),
     Bitbucket(Arc<bitbucket::Bitbucket>),
+    Keycloak(Arc<keycloak::Keycloak>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
             "confluence" => Simulator::Confluence(confluence::Confluence::new(credentials, Default::default())),
             "bitbucket" => Simulator::Bitbucket(bitbucket::Bitbucket::new(credentials)),
+            "keycloak" => Simulator::Keycloak(keycloak::Keycloak::new(credentials)),
             _ => return None,
         })
     }
@@ -43,6 +46,7 @@ impl Simulator {
             Simulator::Jira(s) => &s.control,
             Simulator::Confluence(s) => &s.control,
             Simulator::Bitbucket(s) => &s.control,
+            Simulator::Keycloak(s) => &s.control,
         }
     }
 
@@ -51,6 +55,7 @@ impl Simulator {
             Simulator::Jira(s) => s.set_base_url(base),
             Simulator::Confluence(s) => s.set_base_url(base),
             Simulator::Bitbucket(s) => s.set_base_url(base),
+            Simulator::Keycloak(_) => {}
         }
     }
 
@@ -59,6 +64,7 @@ impl Simulator {
             Simulator::Jira(s) => s.router(),
             Simulator::Confluence(s) => s.router(),
             Simulator::Bitbucket(s) => s.router(),
+            Simulator::Keycloak(s) => s.router(),
         }
     }
 

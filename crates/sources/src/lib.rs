@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod fetch;
+mod keycloak;
 mod scim;
 
 use std::time::Duration;
@@ -52,12 +53,15 @@ pub struct Snapshot {
 pub enum SourceConfig {
     /// Any SCIM 2.0 service provider, read with a bearer token.
     Scim { url: String },
+    /// Keycloak's Admin REST API, signed in with a client id and secret (client credentials).
+    Keycloak { url: String, realm: String },
 }
 
 impl SourceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Scim { .. } => "scim",
+            SourceConfig::Keycloak { .. } => "keycloak",
         }
     }
 }
@@ -84,9 +88,20 @@ pub fn connect(
     credentials: Credentials,
     timeout: Duration,
 ) -> Result<Box<dyn Connector>, RestError> {
+    connect_with(config, credentials, timeout, Retry::default())
+}
+
+/// [`connect`] with a chosen retry policy.
+pub fn connect_with(
+    config: &SourceConfig,
+    credentials: Credentials,
+    timeout: Duration,
+    retry: Retry,
+) -> Result<Box<dyn Connector>, RestError> {
     match config {
-        SourceConfig::Scim { url } => {
-            Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, Retry::default())))
+        SourceConfig::Scim { url } => Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, retry))),
+        SourceConfig::Keycloak { url, realm } => {
+            Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))
         }
     }
 }

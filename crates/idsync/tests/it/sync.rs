@@ -835,3 +835,46 @@ async fn login_sync_answers_in_bounded_time_when_the_provider_is_slow() {
     assert!(answer.text().await.unwrap().contains("did not answer within 1 s"));
     drop(silent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keycloak_users_and_nested_groups_reach_jira() {
+    let kc = simulators::keycloak::Keycloak::new(Credentials::default());
+    let kc_run = Simulator::Keycloak(kc.clone()).start("127.0.0.1:0").await.unwrap();
+    {
+        let mut data = kc.data.lock().unwrap();
+        let ann = data.add_user("ann", true);
+        data.add_user("bob", false);
+        let eng = data.add_group("engineering", None, &[]);
+        data.add_group("web", Some(&eng), &[&ann]);
+    }
+    let s = setup(&binding("kc", "jira", "")).await;
+    let args = [
+        "--config",
+        s.config.to_str().unwrap(),
+        "source",
+        "add",
+        "--kind",
+        "keycloak",
+        "--name",
+        "kc",
+        "--url",
+        &kc_run.base_url,
+        "--realm",
+        "acme",
+        "--username",
+        "idsync",
+        "--password-env",
+        TOKEN_ENV,
+    ];
+    let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, &kc.client_secret)]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let summary = s.cli_json(&["source", "sync", "kc", "--json"]);
+    assert_eq!(
+        (summary["users_created"].as_u64(), summary["groups_created"].as_u64()),
+        (Some(2), Some(2)),
+        "{summary}"
+    );
+    // ann is in web, which is inside engineering: both, flattened; bob is disabled: not created.
+    wait(10, "ann in web and engineering", || groups(&s.data(), "ann") == ["engineering", "web"]).await;
+    assert!(s.data().user("bob").is_none());
+}

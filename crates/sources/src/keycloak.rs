@@ -1,0 +1,257 @@
+//! Keycloak through its Admin REST API (external-apis.md A4): a confidential client with a service
+//! account signs in with client credentials; users and groups are read with `first`/`max` paging,
+//! sub-groups through `children` (Keycloak 23+), members per group.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rest::{Check, Credentials, Http, RestError};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use crate::fetch::{Retry, get};
+use crate::{Connector, PulledGroup, PulledUser, Snapshot};
+
+const PAGE: usize = 100;
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+pub struct Keycloak {
+    base: String,
+    realm: String,
+    client_id: String,
+    client_secret: String,
+    timeout: Duration,
+    retry: Retry,
+    /// The access token and when to stop using it.
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+impl Keycloak {
+    pub fn new(
+        base: &str,
+        realm: &str,
+        credentials: Credentials,
+        timeout: Duration,
+        retry: Retry,
+    ) -> Result<Self, RestError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RestError::Config("Keycloak signs in with a client id and secret: give --username CLIENT_ID and --password-file/--password-env".into()));
+        };
+        Ok(Keycloak {
+            base: base.trim_end_matches('/').to_string(),
+            realm: realm.to_string(),
+            client_id: username,
+            client_secret: password,
+            timeout,
+            retry,
+            token: Mutex::new(None),
+        })
+    }
+
+    /// A client for the admin API with a fresh enough access token.
+    async fn admin(&self, requests: &mut u64) -> Result<Http, RestError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && *until > Instant::now()
+        {
+            return self.admin_with(token);
+        }
+        let issuer = Http::new(&self.base, Credentials::Bearer { token: String::new() }, self.timeout)?;
+        let url = issuer.url(&format!("realms/{}/protocol/openid-connect/token", self.realm), &[]);
+        *requests += 1;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ];
+        let answer = issuer.post_form(url, &form).await?;
+        let token = answer["access_token"]
+            .as_str()
+            .ok_or_else(|| RestError::Protocol("the token endpoint answered without access_token".into()))?
+            .to_string();
+        // Renewed a little early: a token that expires mid-request costs a retry.
+        let lifetime =
+            Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(60)).saturating_sub(Duration::from_secs(10));
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        self.admin_with(&token)
+    }
+
+    fn admin_with(&self, token: &str) -> Result<Http, RestError> {
+        Http::new(
+            &format!("{}/admin/realms/{}", self.base, self.realm),
+            Credentials::Bearer { token: token.into() },
+            self.timeout,
+        )
+    }
+
+    /// GETs an admin path; a 401 (the token expired early) gets one new token.
+    async fn fetch(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
+        for renewed in [false, true] {
+            let http = self.admin(requests).await?;
+            match get(&http, http.url(path, &[]), query, self.retry, requests).await {
+                Err(RestError::Unauthorized { .. }) if !renewed => *self.token.lock().await = None,
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// Every item of a `first`/`max` collection.
+    async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
+        let mut out = Vec::new();
+        loop {
+            let first = out.len().to_string();
+            let max = PAGE.to_string();
+            let mut q = query.to_vec();
+            q.push(("first", &first));
+            q.push(("max", &max));
+            let page = self.fetch(path, &q, requests).await?;
+            let items =
+                page.as_array().cloned().ok_or_else(|| RestError::Protocol(format!("{path} did not answer a list")))?;
+            let got = items.len();
+            out.extend(items);
+            if got < PAGE {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Top-level groups and, depth first, their sub-groups.
+    async fn groups(&self, requests: &mut u64) -> Result<Vec<Value>, RestError> {
+        let mut out = Vec::new();
+        let mut queue = self.all("groups", &[("briefRepresentation", "true")], requests).await?;
+        while let Some(g) = queue.pop() {
+            let id = g["id"].as_str().unwrap_or_default().to_string();
+            if g["subGroupCount"].as_u64().unwrap_or(0) > 0 {
+                queue.extend(self.all(&format!("groups/{id}/children"), &[], requests).await?);
+            }
+            queue.extend(g["subGroups"].as_array().cloned().unwrap_or_default());
+            out.push(g);
+        }
+        Ok(out)
+    }
+}
+
+/// A Keycloak user in SCIM form.
+fn user_record(u: &Value) -> Map<String, Value> {
+    let given = u["firstName"].as_str().unwrap_or_default();
+    let family = u["lastName"].as_str().unwrap_or_default();
+    let mut record = json!({
+        "schemas": [USER_SCHEMA],
+        "userName": u["username"],
+        "active": u["enabled"].as_bool().unwrap_or(true),
+        "name": {"givenName": given, "familyName": family},
+        "displayName": format!("{given} {family}").trim(),
+    });
+    if let Some(email) = u["email"].as_str().filter(|e| !e.is_empty()) {
+        record["emails"] = json!([{"value": email, "primary": true}]);
+    }
+    record.as_object().cloned().unwrap_or_default()
+}
+
+fn pulled_user(u: &Value) -> Option<PulledUser> {
+    Some(PulledUser { external_id: u["id"].as_str()?.to_string(), record: user_record(u) })
+}
+
+#[async_trait]
+impl Connector for Keycloak {
+    async fn check(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut requests = 0;
+        match self.admin(&mut requests).await {
+            Ok(_) => out.push(Check::ok(format!("signed in to realm {} as client {}", self.realm, self.client_id))),
+            Err(e @ RestError::Unreachable { .. }) => {
+                out.push(Check::failed(format!(
+                    "cannot reach Keycloak at {} ({e}); older versions need /auth at the end of the URL",
+                    self.base
+                )));
+                return out;
+            }
+            Err(e) => {
+                out.push(Check::failed(format!(
+                    "the token request was refused ({e}): check the realm, client id and secret, and that the client has 'Service accounts enabled'"
+                )));
+                return out;
+            }
+        }
+        for (path, what) in [("users", "users"), ("groups", "groups")] {
+            match self.fetch(path, &[("max", "1")], &mut requests).await {
+                Ok(_) => out.push(Check::ok(format!("the service account may read {what}"))),
+                Err(e) => {
+                    out.push(Check::failed(format!(
+                        "cannot read {what} ({e}): give the client's service account the realm-management roles view-users, query-users and query-groups"
+                    )));
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
+        let mut requests = 0;
+        let found = self.fetch("users", &[("username", username), ("exact", "true")], &mut requests).await?;
+        Ok(found.as_array().and_then(|l| l.first()).cloned())
+    }
+
+    async fn read(&self) -> Snapshot {
+        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
+        let mut requests = 0;
+        match self.all("users", &[("briefRepresentation", "true")], &mut requests).await {
+            Ok(users) => snapshot.users = users.iter().filter_map(pulled_user).collect(),
+            Err(e) => {
+                snapshot.complete = false;
+                snapshot.problems.push(format!("reading users failed: {e}"));
+            }
+        }
+        match self.groups(&mut requests).await {
+            Ok(groups) => {
+                for g in &groups {
+                    let (Some(id), Some(name)) = (g["id"].as_str(), g["name"].as_str()) else { continue };
+                    let mut members: Vec<String> = groups
+                        .iter()
+                        .filter(|c| c["parentId"].as_str() == Some(id))
+                        .filter_map(|c| c["id"].as_str().map(String::from))
+                        .collect();
+                    match self
+                        .all(&format!("groups/{id}/members"), &[("briefRepresentation", "true")], &mut requests)
+                        .await
+                    {
+                        Ok(users) => members.extend(users.iter().filter_map(|u| u["id"].as_str().map(String::from))),
+                        Err(e) => {
+                            snapshot.complete = false;
+                            snapshot.problems.push(format!("reading the members of {name} failed: {e}"));
+                        }
+                    }
+                    snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+                }
+            }
+            Err(e) => {
+                snapshot.complete = false;
+                snapshot.problems.push(format!("reading groups failed: {e}"));
+            }
+        }
+        snapshot.requests = requests;
+        snapshot
+    }
+
+    async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {
+        let Some(found) = self.lookup(username).await? else { return Ok(None) };
+        let Some(user) = pulled_user(&found) else {
+            return Err(RestError::Protocol(format!("user {username} has no id")));
+        };
+        let mut requests = 0;
+        let groups = self.all(&format!("users/{}/groups", user.external_id), &[], &mut requests).await?;
+        let groups = groups
+            .iter()
+            .filter_map(|g| {
+                Some(PulledGroup {
+                    external_id: g["id"].as_str()?.into(),
+                    name: g["name"].as_str()?.into(),
+                    members: vec![user.external_id.clone()],
+                })
+            })
+            .collect();
+        Ok(Some((user, groups)))
+    }
+}

@@ -1,0 +1,91 @@
+//! Connectors against their simulators: full reads across pages, nesting, token expiry,
+//! throttling waited out, credential errors explained, failures that leave a read incomplete.
+
+use std::time::{Duration, Instant};
+
+use rest::{CheckStatus, Credentials, RestError};
+use simulators::{Faults, Simulator};
+use sources::{Retry, SourceConfig, connect_with};
+
+async fn keycloak() -> (std::sync::Arc<simulators::keycloak::Keycloak>, simulators::Running) {
+    let kc = simulators::keycloak::Keycloak::new(simulators::Credentials::default());
+    let running = Simulator::Keycloak(kc.clone()).start("127.0.0.1:0").await.unwrap();
+    (kc, running)
+}
+
+fn client(url: &str, secret: &str) -> Box<dyn sources::Connector> {
+    rest::install_crypto();
+    let config = SourceConfig::Keycloak { url: url.into(), realm: "acme".into() };
+    let credentials = Credentials::Basic { username: "idsync".into(), password: secret.into() };
+    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    connect_with(&config, credentials, Duration::from_secs(2), retry).unwrap()
+}
+
+#[tokio::test]
+async fn keycloak_reads_everything_across_pages_with_nesting() {
+    let (kc, running) = keycloak().await;
+    let (ann, parent) = {
+        let mut data = kc.data.lock().unwrap();
+        for i in 0..250 {
+            data.add_user(&format!("user{i:03}"), i % 10 != 0);
+        }
+        let ann = data.add_user("ann.lee", true);
+        let parent = data.add_group("engineering", None, &[]);
+        data.add_group("web", Some(&parent), &[&ann]);
+        (ann, parent)
+    };
+    let c = client(&running.base_url, "sim-client-secret");
+    let checks = c.check().await;
+    assert!(checks.iter().all(|c| c.status == CheckStatus::Ok), "{checks:?}");
+    let snapshot = c.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(snapshot.users.len(), 251);
+    let ann_user = snapshot.users.iter().find(|u| u.external_id == ann).unwrap();
+    assert_eq!(ann_user.record["userName"], "ann.lee");
+    assert_eq!(ann_user.record["emails"][0]["value"], "ann.lee@example.com");
+    assert_eq!(ann_user.record["name"]["givenName"], "ann");
+    assert_eq!(snapshot.users.iter().filter(|u| u.record["active"] == false).count(), 25, "enabled maps to active");
+    let engineering = snapshot.groups.iter().find(|g| g.external_id == parent).unwrap();
+    let web = snapshot.groups.iter().find(|g| g.name == "web").unwrap();
+    assert_eq!(engineering.members, vec![web.external_id.clone()], "sub-groups are members of their parent");
+    assert_eq!(web.members, vec![ann.clone()]);
+    let users_pages = kc.control.requests().get("GET /admin/realms/acme/users").copied().unwrap_or(0);
+    assert!(users_pages >= 3, "250 users take three pages of 100: {users_pages}");
+    let (user, groups) = c.read_user("ANN.LEE").await.unwrap().unwrap();
+    assert_eq!(user.external_id, ann);
+    assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["web"]);
+    assert!(c.read_user("nobody").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn keycloak_renews_an_expired_token_and_waits_out_throttling() {
+    let (kc, running) = keycloak().await;
+    kc.data.lock().unwrap().add_user("ann", true);
+    let c = client(&running.base_url, "sim-client-secret");
+    assert!(c.lookup("ann").await.unwrap().is_some());
+    kc.revoke_tokens();
+    assert!(c.lookup("ann").await.unwrap().is_some(), "a 401 gets one new token");
+    kc.control.set_faults(Faults { storm_429: 1, retry_after_seconds: 1, ..Faults::default() });
+    let started = Instant::now();
+    assert!(c.lookup("ann").await.unwrap().is_some());
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn keycloak_failures_are_explained_and_make_reads_incomplete() {
+    let (kc, running) = keycloak().await;
+    kc.data.lock().unwrap().add_user("ann", true);
+    let checks = client(&running.base_url, "wrong").check().await;
+    let last = checks.last().unwrap();
+    assert_eq!(last.status, CheckStatus::Failed);
+    assert!(last.what.contains("Service accounts enabled") && last.what.contains("Invalid client"), "{}", last.what);
+    let c = client(&running.base_url, "sim-client-secret");
+    assert!(c.lookup("ann").await.unwrap().is_some());
+    // Every request fails from now on, beyond the retries: the read says it is incomplete.
+    kc.control.set_faults(Faults { errors_500: 1000, ..Faults::default() });
+    let snapshot = c.read().await;
+    assert!(!snapshot.complete);
+    assert!(snapshot.problems[0].contains("reading users failed"), "{:?}", snapshot.problems);
+    let err = c.lookup("ann").await.unwrap_err();
+    assert!(matches!(err, RestError::Server { status: 500, .. }), "{err}");
+}
