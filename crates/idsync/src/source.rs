@@ -150,7 +150,10 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 ("scim", _) => sources::SourceConfig::Scim { url: url.clone() },
                 ("keycloak", Some(realm)) => sources::SourceConfig::Keycloak { url: url.clone(), realm },
                 ("keycloak", None) => bail!("a keycloak source needs --realm"),
-                (other, _) => bail!("pull sources of kind '{other}' are not available yet; 'scim' and 'keycloak' are"),
+                ("okta", _) => sources::SourceConfig::Okta { url: url.clone() },
+                (other, _) => {
+                    bail!("pull sources of kind '{other}' are not available yet; 'scim', 'keycloak' and 'okta' are")
+                }
             };
             let pull = PullConfig { connector, schedule, timezone };
             pull.schedule()?;

@@ -242,7 +242,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
         TargetCommand::Show { name, json } => {
             let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
             let auth = match unseal(&connector.secrets, &t)? {
-                Credentials::Bearer { .. } => "token".to_string(),
+                Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
                 Credentials::Basic { username, .. } => format!("basic ({username})"),
             };
             let bindings: Vec<String> =

@@ -18,6 +18,7 @@ pub struct Http {
 /// A successful answer.
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -65,6 +66,7 @@ impl Http {
         request = match &self.credentials {
             Credentials::Bearer { token } => request.bearer_auth(token),
             Credentials::Basic { username, password } => request.basic_auth(username, Some(password)),
+            Credentials::Ssws { token } => request.header(reqwest::header::AUTHORIZATION, format!("SSWS {token}")),
         };
         if let Some(b) = body {
             request = request.json(b);
@@ -89,7 +91,7 @@ impl Http {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         if status.is_success() {
-            return Ok(Answer { status, body });
+            return Ok(Answer { status, headers, body });
         }
         let message = format!("{what} answered {}: {}", status.as_u16(), message_of(&body));
         Err(match status {
@@ -142,9 +144,16 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// The wait a throttled answer asks for: `Retry-After` (seconds), or Okta's `X-Rate-Limit-Reset`
+/// (the epoch second the window resets).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(seconds) = header(RETRY_AFTER.as_str()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    let reset = header("x-rate-limit-reset")?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
 }
 
 /// The human part of an error body, whichever product sent it: Jira's `errorMessages`/`errors`,
@@ -182,6 +191,18 @@ pub fn message_of(body: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn waits_come_from_retry_after_or_okta_reset() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        let in_30s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 30;
+        h.insert("x-rate-limit-reset", in_30s.to_string().parse().unwrap());
+        let wait = retry_after(&h).unwrap();
+        assert!((Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait), "{wait:?}");
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
 
     #[test]
     fn messages_of_every_product() {

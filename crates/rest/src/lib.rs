@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 mod http;
 
 pub use http::{Answer, Http, message_of};
+pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, Url};
 
 /// How idsync authenticates to an application or an identity provider. Never printed: `Debug`
@@ -26,6 +27,10 @@ pub enum Credentials {
         username: String,
         password: String,
     },
+    /// Okta API token: `Authorization: SSWS <token>`.
+    Ssws {
+        token: String,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -33,6 +38,7 @@ impl fmt::Debug for Credentials {
         match self {
             Credentials::Bearer { .. } => f.write_str("Bearer(…)"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, …)"),
+            Credentials::Ssws { .. } => f.write_str("Ssws(…)"),
         }
     }
 }

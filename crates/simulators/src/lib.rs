@@ -10,6 +10,7 @@ pub mod common;
 pub mod confluence;
 pub mod jira;
 pub mod keycloak;
+pub mod okta;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,16 +28,18 @@ pub enum Simulator {
     Confluence(Arc<confluence::Confluence>),
     Bitbucket(Arc<bitbucket::Bitbucket>),
     Keycloak(Arc<keycloak::Keycloak>),
+    Okta(Arc<okta::Okta>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
             "confluence" => Simulator::Confluence(confluence::Confluence::new(credentials, Default::default())),
             "bitbucket" => Simulator::Bitbucket(bitbucket::Bitbucket::new(credentials)),
             "keycloak" => Simulator::Keycloak(keycloak::Keycloak::new(credentials)),
+            "okta" => Simulator::Okta(okta::Okta::new(credentials)),
             _ => return None,
         })
     }
@@ -47,6 +50,7 @@ impl Simulator {
             Simulator::Confluence(s) => &s.control,
             Simulator::Bitbucket(s) => &s.control,
             Simulator::Keycloak(s) => &s.control,
+            Simulator::Okta(s) => &s.control,
         }
     }
 
@@ -55,6 +59,7 @@ impl Simulator {
             Simulator::Jira(s) => s.set_base_url(base),
             Simulator::Confluence(s) => s.set_base_url(base),
             Simulator::Bitbucket(s) => s.set_base_url(base),
+            Simulator::Okta(s) => s.set_base_url(base),
             Simulator::Keycloak(_) => {}
         }
     }
@@ -65,6 +70,7 @@ impl Simulator {
             Simulator::Confluence(s) => s.router(),
             Simulator::Bitbucket(s) => s.router(),
             Simulator::Keycloak(s) => s.router(),
+            Simulator::Okta(s) => s.router(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rest::{Http, RestError, Url};
+use rest::{Answer, Http, Method, RestError, Url};
 use serde_json::Value;
 
 /// How often and how long a page is retried.
@@ -29,12 +29,23 @@ pub async fn get(
     retry: Retry,
     requests: &mut u64,
 ) -> Result<Value, RestError> {
+    Ok(get_answer(http, url, query, retry, requests).await?.body)
+}
+
+/// [`get`] with the answer's headers (for paging by `Link`).
+pub async fn get_answer(
+    http: &Http,
+    url: Url,
+    query: &[(&str, &str)],
+    retry: Retry,
+    requests: &mut u64,
+) -> Result<Answer, RestError> {
     let mut wait = retry.first_wait;
     let mut attempt = 1;
     loop {
         *requests += 1;
-        match http.get(url.clone(), query).await {
-            Ok(v) => return Ok(v),
+        match http.send(Method::GET, url.clone(), query, None).await {
+            Ok(a) => return Ok(a),
             Err(e) if e.is_retryable() && attempt < retry.attempts => {
                 let asked = e.retry_after().unwrap_or(wait);
                 tokio::time::sleep(asked.max(wait).min(retry.longest_wait)).await;

@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::fetch::{Retry, get};
-use crate::{Connector, PulledGroup, PulledUser, Snapshot};
+use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
 
 const PAGE: usize = 100;
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 pub struct Keycloak {
     base: String,
@@ -134,19 +133,14 @@ impl Keycloak {
 
 /// A Keycloak user in SCIM form.
 fn user_record(u: &Value) -> Map<String, Value> {
-    let given = u["firstName"].as_str().unwrap_or_default();
-    let family = u["lastName"].as_str().unwrap_or_default();
-    let mut record = json!({
-        "schemas": [USER_SCHEMA],
-        "userName": u["username"],
-        "active": u["enabled"].as_bool().unwrap_or(true),
-        "name": {"givenName": given, "familyName": family},
-        "displayName": format!("{given} {family}").trim(),
-    });
-    if let Some(email) = u["email"].as_str().filter(|e| !e.is_empty()) {
-        record["emails"] = json!([{"value": email, "primary": true}]);
-    }
-    record.as_object().cloned().unwrap_or_default()
+    let text = |k: &str| u[k].as_str().unwrap_or_default();
+    scim_user(
+        &u["username"],
+        text("firstName"),
+        text("lastName"),
+        u["email"].as_str(),
+        u["enabled"].as_bool().unwrap_or(true),
+    )
 }
 
 fn pulled_user(u: &Value) -> Option<PulledUser> {
@@ -200,8 +194,7 @@ impl Connector for Keycloak {
         match self.all("users", &[("briefRepresentation", "true")], &mut requests).await {
             Ok(users) => snapshot.users = users.iter().filter_map(pulled_user).collect(),
             Err(e) => {
-                snapshot.complete = false;
-                snapshot.problems.push(format!("reading users failed: {e}"));
+                snapshot.failed(format!("reading users failed: {e}"));
             }
         }
         match self.groups(&mut requests).await {
@@ -219,16 +212,14 @@ impl Connector for Keycloak {
                     {
                         Ok(users) => members.extend(users.iter().filter_map(|u| u["id"].as_str().map(String::from))),
                         Err(e) => {
-                            snapshot.complete = false;
-                            snapshot.problems.push(format!("reading the members of {name} failed: {e}"));
+                            snapshot.failed(format!("reading the members of {name} failed: {e}"));
                         }
                     }
                     snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
                 }
             }
             Err(e) => {
-                snapshot.complete = false;
-                snapshot.problems.push(format!("reading groups failed: {e}"));
+                snapshot.failed(format!("reading groups failed: {e}"));
             }
         }
         snapshot.requests = requests;
@@ -242,16 +233,7 @@ impl Connector for Keycloak {
         };
         let mut requests = 0;
         let groups = self.all(&format!("users/{}/groups", user.external_id), &[], &mut requests).await?;
-        let groups = groups
-            .iter()
-            .filter_map(|g| {
-                Some(PulledGroup {
-                    external_id: g["id"].as_str()?.into(),
-                    name: g["name"].as_str()?.into(),
-                    members: vec![user.external_id.clone()],
-                })
-            })
-            .collect();
+        let groups = groups_of_user(&user, &Value::Array(groups), |g| g["name"].as_str());
         Ok(Some((user, groups)))
     }
 }

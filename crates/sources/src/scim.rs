@@ -124,8 +124,7 @@ impl Connector for Scim {
         let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
         let (users, failed) = self.all("Users", &mut snapshot.requests).await;
         if let Some(e) = failed {
-            snapshot.complete = false;
-            snapshot.problems.push(format!("reading users stopped after {}: {e}", users.len()));
+            snapshot.failed(format!("reading users stopped after {}: {e}", users.len()));
         }
         for u in &users {
             match u["id"].as_str() {
@@ -135,8 +134,7 @@ impl Connector for Scim {
         }
         let (groups, failed) = self.all("Groups", &mut snapshot.requests).await;
         if let Some(e) = failed {
-            snapshot.complete = false;
-            snapshot.problems.push(format!("reading groups stopped after {}: {e}", groups.len()));
+            snapshot.failed(format!("reading groups stopped after {}: {e}", groups.len()));
         }
         for g in &groups {
             let (Some(id), Some(name)) = (g["id"].as_str(), g["displayName"].as_str()) else {

@@ -89,3 +89,65 @@ async fn keycloak_failures_are_explained_and_make_reads_incomplete() {
     let err = c.lookup("ann").await.unwrap_err();
     assert!(matches!(err, RestError::Server { status: 500, .. }), "{err}");
 }
+
+async fn okta() -> (std::sync::Arc<simulators::okta::Okta>, simulators::Running) {
+    let o = simulators::okta::Okta::new(simulators::Credentials::default());
+    let running = Simulator::Okta(o.clone()).start("127.0.0.1:0").await.unwrap();
+    (o, running)
+}
+
+fn okta_client(url: &str, token: &str) -> Box<dyn sources::Connector> {
+    rest::install_crypto();
+    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    connect_with(
+        &SourceConfig::Okta { url: url.into() },
+        Credentials::Bearer { token: token.into() },
+        Duration::from_secs(2),
+        retry,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn okta_follows_link_headers_and_keeps_deprovisioned_users_as_inactive() {
+    let (o, running) = okta().await;
+    let (ann, gone) = {
+        let mut data = o.data.lock().unwrap();
+        for i in 0..450 {
+            data.add_user(&format!("user{i:03}@example.com"), "ACTIVE");
+        }
+        let ann = data.add_user("ann.lee@example.com", "ACTIVE");
+        let gone = data.add_user("gone@example.com", "DEPROVISIONED");
+        data.add_user("new@example.com", "STAGED");
+        data.add_group("devs", &[&ann, &gone]);
+        (ann, gone)
+    };
+    let c = okta_client(&running.base_url, &simulators::Credentials::default().admin_token);
+    assert!(c.check().await.iter().all(|c| c.status == CheckStatus::Ok));
+    let snapshot = c.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(snapshot.users.len(), 453, "deprovisioned users are read too");
+    let pages = o.control.requests().get("GET /api/v1/users").copied().unwrap_or(0);
+    assert!(pages >= 4, "452 users in pages of 200, plus the deprovisioned: {pages}");
+    let by_id = |id: &str| snapshot.users.iter().find(|u| u.external_id == id).unwrap();
+    assert_eq!(by_id(&ann).record["userName"], "ann.lee@example.com");
+    assert_eq!(by_id(&ann).record["active"], true);
+    assert_eq!(by_id(&gone).record["active"], false);
+    assert_eq!(
+        snapshot.users.iter().find(|u| u.record["userName"] == "new@example.com").unwrap().record["active"],
+        false
+    );
+    assert_eq!(snapshot.groups[0].members, vec![ann.clone(), gone]);
+    let (user, groups) = c.read_user("ann.lee@example.com").await.unwrap().unwrap();
+    assert_eq!((user.external_id, groups[0].name.as_str()), (ann, "devs"));
+    assert!(c.read_user("nobody@example.com").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn okta_token_problems_say_what_to_do() {
+    let (_o, running) = okta().await;
+    let wrong = okta_client(&running.base_url, "wrong").check().await;
+    assert!(wrong[0].what.contains("Security → API → Tokens"), "{wrong:?}");
+    let viewer = okta_client(&running.base_url, &simulators::Credentials::default().viewer_token).check().await;
+    assert!(viewer[0].what.contains("Read-only Administrator"), "{viewer:?}");
+}

@@ -1,0 +1,232 @@
+//! Okta Management API simulator (external-apis.md A2 and Part C): `SSWS` tokens, cursor paging
+//! by `Link` headers (one line per relation) with `after`, `limit` clamped per resource,
+//! `X-Rate-Limit-*` headers on every answer and Okta's 429 (reset time, no `Retry-After`),
+//! `DEPROVISIONED` users hidden from unfiltered lists, Okta's error body.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::common::{Control, Credentials, lock, number, reply};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OktaUser {
+    pub id: String,
+    pub login: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// ACTIVE, STAGED, PROVISIONED, SUSPENDED, DEPROVISIONED, …
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OktaGroup {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct OktaData {
+    pub users: Vec<OktaUser>,
+    pub groups: Vec<OktaGroup>,
+}
+
+impl OktaData {
+    pub fn add_user(&mut self, login: &str, status: &str) -> String {
+        let id = format!("00u{:017}", self.users.len() + 1);
+        let (first, last) = login.split('@').next().unwrap_or(login).split_once('.').unwrap_or((login, "Test"));
+        self.users.push(OktaUser {
+            id: id.clone(),
+            login: login.into(),
+            email: login.into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            status: status.into(),
+        });
+        id
+    }
+
+    pub fn add_group(&mut self, name: &str, members: &[&str]) -> String {
+        let id = format!("00g{:017}", self.groups.len() + 1);
+        self.groups.push(OktaGroup {
+            id: id.clone(),
+            name: name.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        });
+        id
+    }
+}
+
+pub struct Okta {
+    pub control: Arc<Control>,
+    pub data: Mutex<OktaData>,
+    base: Mutex<String>,
+}
+
+impl Okta {
+    pub fn new(credentials: Credentials) -> Arc<Self> {
+        Arc::new(Okta {
+            control: Control::new(credentials),
+            data: Mutex::new(OktaData::default()),
+            base: Mutex::new(String::new()),
+        })
+    }
+
+    pub fn set_base_url(&self, base: &str) {
+        *lock(&self.base) = base.trim_end_matches('/').to_string();
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        let api = Router::new()
+            .route("/users", get(users))
+            .route("/users/{id}", get(user))
+            .route("/users/{id}/groups", get(user_groups))
+            .route("/groups", get(groups))
+            .route("/groups/{id}/users", get(group_users));
+        crate::common::mount(self.clone(), self.control.clone(), &["/api/v1"], api, Router::new(), get(dump_state))
+    }
+}
+
+type Q = Query<BTreeMap<String, String>>;
+type S = State<Arc<Okta>>;
+
+fn error(status: StatusCode, code: &str, summary: &str) -> Response {
+    reply(
+        status,
+        json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oaeSimulated", "errorCauses": []}),
+    )
+}
+
+fn authorize(okta: &Okta, headers: &HeaderMap) -> Result<(), Response> {
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("SSWS "));
+    match token {
+        Some(t) if t == okta.control.credentials.admin_token => Ok(()),
+        Some(t) if t == okta.control.credentials.viewer_token => {
+            Err(error(StatusCode::FORBIDDEN, "E0000006", "You do not have permission to perform the requested action"))
+        }
+        _ => Err(error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided")),
+    }
+}
+
+/// One page of `items` after the cursor, with Okta's `Link` and rate-limit headers.
+fn paged(okta: &Okta, path: &str, items: Vec<(String, Value)>, q: &BTreeMap<String, String>, max: usize) -> Response {
+    let limit = number(q, "limit", max).clamp(1, max);
+    let after = q.get("after").cloned().unwrap_or_default();
+    let rest: Vec<&(String, Value)> = items.iter().filter(|(id, _)| after.is_empty() || *id > after).collect();
+    let page: Vec<Value> = rest.iter().take(limit).map(|(_, v)| v.clone()).collect();
+    let base = lock(&okta.base).clone();
+    let mut response = (StatusCode::OK, axum::Json(Value::Array(page))).into_response();
+    let headers = response.headers_mut();
+    let filter =
+        q.get("filter").map(|f| format!("&filter={}", f.replace(' ', "%20").replace('"', "%22"))).unwrap_or_default();
+    headers.append(
+        header::LINK,
+        HeaderValue::from_str(&format!("<{base}{path}?limit={limit}{filter}>; rel=\"self\"")).expect("ascii"),
+    );
+    if rest.len() > limit
+        && let Some((last, _)) = rest.get(limit - 1)
+    {
+        let next = format!("<{base}{path}?after={last}&limit={limit}{filter}>; rel=\"next\"");
+        headers.append(header::LINK, HeaderValue::from_str(&next).expect("ascii"));
+    }
+    rate_headers(headers);
+    response
+}
+
+fn rate_headers(headers: &mut HeaderMap) {
+    let reset = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() + 60).unwrap_or(0);
+    headers.insert("X-Rate-Limit-Limit", HeaderValue::from(600));
+    headers.insert("X-Rate-Limit-Remaining", HeaderValue::from(599));
+    headers.insert("X-Rate-Limit-Reset", HeaderValue::from(reset));
+}
+
+fn user_json(u: &OktaUser) -> Value {
+    json!({
+        "id": u.id, "status": u.status, "created": "2023-06-24T16:39:18.000Z", "lastUpdated": "2024-05-02T21:36:25.344Z",
+        "type": {"id": "oty1abcdEFGHijkl0h7"},
+        "profile": {"login": u.login, "email": u.email, "firstName": u.first_name, "lastName": u.last_name, "secondEmail": null},
+        "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}}
+    })
+}
+
+fn group_json(g: &OktaGroup) -> Value {
+    json!({"id": g.id, "type": "OKTA_GROUP", "objectClass": ["okta:user_group"], "profile": {"name": g.name, "description": null}})
+}
+
+async fn users(State(okta): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    let filter = q.get("filter").cloned().unwrap_or_default();
+    let items = data
+        .users
+        .iter()
+        .filter(|u| match filter.strip_prefix("status eq ") {
+            Some(status) => u.status == status.trim_matches('"'),
+            None => match filter.strip_prefix("profile.login eq ") {
+                Some(login) => u.login.eq_ignore_ascii_case(login.trim_matches('"')),
+                // Unfiltered lists leave deprovisioned users out.
+                None => u.status != "DEPROVISIONED",
+            },
+        })
+        .map(|u| (u.id.clone(), user_json(u)))
+        .collect();
+    paged(&okta, "/api/v1/users", items, &q, 200)
+}
+
+async fn user(State(okta): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    match data.users.iter().find(|u| u.id == id || u.login.eq_ignore_ascii_case(&id)) {
+        Some(u) => reply(StatusCode::OK, user_json(u)),
+        None => error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (User)")),
+    }
+}
+
+async fn user_groups(State(okta): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    let out: Vec<Value> = data.groups.iter().filter(|g| g.members.contains(&id)).map(group_json).collect();
+    reply(StatusCode::OK, Value::Array(out))
+}
+
+async fn groups(State(okta): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let items = lock(&okta.data).groups.iter().map(|g| (g.id.clone(), group_json(g))).collect();
+    paged(&okta, "/api/v1/groups", items, &q, 200)
+}
+
+async fn group_users(State(okta): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    let Some(group) = data.groups.iter().find(|g| g.id == id) else {
+        return error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (UserGroup)"));
+    };
+    let items =
+        data.users.iter().filter(|u| group.members.contains(&u.id)).map(|u| (u.id.clone(), user_json(u))).collect();
+    paged(&okta, &format!("/api/v1/groups/{id}/users"), items, &q, 1000)
+}
+
+async fn dump_state(State(okta): S) -> Response {
+    let data = lock(&okta.data);
+    reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
+}
