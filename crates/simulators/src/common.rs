@@ -100,8 +100,18 @@ struct Bucket {
 }
 
 /// Shared control state of one simulator.
+/// Which headers a product's 429 carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttling {
+    /// Atlassian Data Center: `Retry-After` and `X-RateLimit-*`.
+    DataCenter,
+    /// Okta: `X-Rate-Limit-Limit/Remaining/Reset` (the reset as an epoch second), no `Retry-After`.
+    Okta,
+}
+
 pub struct Control {
     pub credentials: Credentials,
+    throttling: Throttling,
     faults: Mutex<Faults>,
     bucket: Mutex<Bucket>,
     requests: Mutex<BTreeMap<String, u64>>,
@@ -109,8 +119,13 @@ pub struct Control {
 
 impl Control {
     pub fn new(credentials: Credentials) -> Arc<Self> {
+        Self::with_throttling(credentials, Throttling::DataCenter)
+    }
+
+    pub fn with_throttling(credentials: Credentials, throttling: Throttling) -> Arc<Self> {
         Arc::new(Control {
             credentials,
+            throttling,
             faults: Mutex::new(Faults::default()),
             bucket: Mutex::new(Bucket { tokens: 0.0, at: Instant::now() }),
             requests: Mutex::new(BTreeMap::new()),
@@ -196,7 +211,16 @@ fn fault_response(control: &Control, status: StatusCode, retry_after: Option<u64
         _ => "Internal server error",
     };
     let mut response = (status, Json(json!({"errorMessages": [message], "errors": {}}))).into_response();
-    if let Some(seconds) = retry_after {
+    if let Some(seconds) = retry_after
+        && control.throttling == Throttling::Okta
+    {
+        let reset =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) + seconds;
+        let headers = response.headers_mut();
+        headers.insert("X-Rate-Limit-Limit", HeaderValue::from(600));
+        headers.insert("X-Rate-Limit-Remaining", HeaderValue::from(0));
+        headers.insert("X-Rate-Limit-Reset", HeaderValue::from(reset));
+    } else if let Some(seconds) = retry_after {
         let headers = response.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         headers.insert("X-RateLimit-Limit", HeaderValue::from(faults.rate_limit_capacity));

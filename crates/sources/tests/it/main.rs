@@ -151,3 +151,16 @@ async fn okta_token_problems_say_what_to_do() {
     let viewer = okta_client(&running.base_url, &simulators::Credentials::default().viewer_token).check().await;
     assert!(viewer[0].what.contains("Read-only Administrator"), "{viewer:?}");
 }
+
+#[tokio::test]
+async fn okta_throttling_is_waited_out_by_its_reset_header() {
+    let (o, running) = okta().await;
+    o.data.lock().unwrap().add_user("ann@example.com", "ACTIVE");
+    let c = okta_client(&running.base_url, &simulators::Credentials::default().admin_token);
+    o.control.set_faults(Faults { storm_429: 1, retry_after_seconds: 2, ..Faults::default() });
+    let started = Instant::now();
+    assert!(c.lookup("ann@example.com").await.unwrap().is_some());
+    // The reset is a whole epoch second, so the wait is at least one second.
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(o.control.total_requests(), 2, "one 429, then the answer: no tight loop");
+}
