@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence, bitbucket or keycloak.
+    /// jira, confluence, bitbucket, keycloak, okta or onelogin.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -28,13 +28,20 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
         (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
-            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket or keycloak")
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta or onelogin")
         })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("simulated {} at {}", args.kind, running.base_url);
-    if let Simulator::Keycloak(kc) = &sim {
-        println!("  realm {}, client id {}, client secret {}", kc.realm, kc.client_id, kc.client_secret);
+    let client = match &sim {
+        Simulator::Keycloak(kc) => {
+            Some(format!("realm {}, client id {}, client secret {}", kc.realm, kc.client_id, kc.client_secret))
+        }
+        Simulator::OneLogin(ol) => Some(format!("client id {}, client secret {}", ol.client_id, ol.client_secret)),
+        _ => None,
+    };
+    if let Some(client) = client {
+        println!("  {client}");
         println!("  (empty; add users and groups through the simulator's Rust API)");
         println!("stop with Ctrl-C");
         tokio::signal::ctrl_c().await?;

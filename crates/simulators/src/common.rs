@@ -57,7 +57,7 @@ impl Credentials {
     }
 }
 
-fn base64_decode(input: &str) -> Option<String> {
+pub(crate) fn base64_decode(input: &str) -> Option<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut nbits = 0;

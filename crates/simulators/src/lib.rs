@@ -11,6 +11,7 @@ pub mod confluence;
 pub mod jira;
 pub mod keycloak;
 pub mod okta;
+pub mod onelogin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,10 +30,11 @@ pub enum Simulator {
     Bitbucket(Arc<bitbucket::Bitbucket>),
     Keycloak(Arc<keycloak::Keycloak>),
     Okta(Arc<okta::Okta>),
+    OneLogin(Arc<onelogin::OneLogin>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
@@ -40,6 +42,7 @@ impl Simulator {
             "bitbucket" => Simulator::Bitbucket(bitbucket::Bitbucket::new(credentials)),
             "keycloak" => Simulator::Keycloak(keycloak::Keycloak::new(credentials)),
             "okta" => Simulator::Okta(okta::Okta::new(credentials)),
+            "onelogin" => Simulator::OneLogin(onelogin::OneLogin::new(credentials)),
             _ => return None,
         })
     }
@@ -51,6 +54,7 @@ impl Simulator {
             Simulator::Bitbucket(s) => &s.control,
             Simulator::Keycloak(s) => &s.control,
             Simulator::Okta(s) => &s.control,
+            Simulator::OneLogin(s) => &s.control,
         }
     }
 
@@ -60,7 +64,7 @@ impl Simulator {
             Simulator::Confluence(s) => s.set_base_url(base),
             Simulator::Bitbucket(s) => s.set_base_url(base),
             Simulator::Okta(s) => s.set_base_url(base),
-            Simulator::Keycloak(_) => {}
+            Simulator::Keycloak(_) | Simulator::OneLogin(_) => {}
         }
     }
 
@@ -71,6 +75,7 @@ impl Simulator {
             Simulator::Bitbucket(s) => s.router(),
             Simulator::Keycloak(s) => s.router(),
             Simulator::Okta(s) => s.router(),
+            Simulator::OneLogin(s) => s.router(),
         }
     }
 

@@ -2,14 +2,14 @@
 //! account signs in with client credentials; users and groups are read with `first`/`max` paging,
 //! sub-groups through `children` (Keycloak 23+), members per group.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
 
 use crate::fetch::{Retry, get};
+use crate::oauth::{TokenRequest, TokenSource};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
 
 const PAGE: usize = 100;
@@ -18,11 +18,9 @@ pub struct Keycloak {
     base: String,
     realm: String,
     client_id: String,
-    client_secret: String,
     timeout: Duration,
     retry: Retry,
-    /// The access token and when to stop using it.
-    token: Mutex<Option<(String, Instant)>>,
+    tokens: TokenSource,
 }
 
 impl Keycloak {
@@ -36,51 +34,17 @@ impl Keycloak {
         let Credentials::Basic { username, password } = credentials else {
             return Err(RestError::Config("Keycloak signs in with a client id and secret: give --username CLIENT_ID and --password-file/--password-env".into()));
         };
-        Ok(Keycloak {
-            base: base.trim_end_matches('/').to_string(),
-            realm: realm.to_string(),
-            client_id: username,
-            client_secret: password,
-            timeout,
-            retry,
-            token: Mutex::new(None),
-        })
+        let base = base.trim_end_matches('/').to_string();
+        let url = format!("{base}/realms/{realm}/protocol/openid-connect/token");
+        let tokens =
+            TokenSource::new(TokenRequest::Form { url, client_id: username.clone(), secret: password }, timeout);
+        Ok(Keycloak { base, realm: realm.to_string(), client_id: username, timeout, retry, tokens })
     }
 
     /// A client for the admin API with a fresh enough access token.
     async fn admin(&self, requests: &mut u64) -> Result<Http, RestError> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && *until > Instant::now()
-        {
-            return self.admin_with(token);
-        }
-        let issuer = Http::new(&self.base, Credentials::Bearer { token: String::new() }, self.timeout)?;
-        let url = issuer.url(&format!("realms/{}/protocol/openid-connect/token", self.realm), &[]);
-        *requests += 1;
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", &self.client_id),
-            ("client_secret", &self.client_secret),
-        ];
-        let answer = issuer.post_form(url, &form).await?;
-        let token = answer["access_token"]
-            .as_str()
-            .ok_or_else(|| RestError::Protocol("the token endpoint answered without access_token".into()))?
-            .to_string();
-        // Renewed a little early: a token that expires mid-request costs a retry.
-        let lifetime =
-            Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(60)).saturating_sub(Duration::from_secs(10));
-        *cached = Some((token.clone(), Instant::now() + lifetime));
-        self.admin_with(&token)
-    }
-
-    fn admin_with(&self, token: &str) -> Result<Http, RestError> {
-        Http::new(
-            &format!("{}/admin/realms/{}", self.base, self.realm),
-            Credentials::Bearer { token: token.into() },
-            self.timeout,
-        )
+        let token = self.tokens.token(requests).await?;
+        Http::new(&format!("{}/admin/realms/{}", self.base, self.realm), Credentials::Bearer { token }, self.timeout)
     }
 
     /// GETs an admin path; a 401 (the token expired early) gets one new token.
@@ -88,7 +52,7 @@ impl Keycloak {
         for renewed in [false, true] {
             let http = self.admin(requests).await?;
             match get(&http, http.url(path, &[]), query, self.retry, requests).await {
-                Err(RestError::Unauthorized { .. }) if !renewed => *self.token.lock().await = None,
+                Err(RestError::Unauthorized { .. }) if !renewed => self.tokens.invalidate().await,
                 other => return other,
             }
         }

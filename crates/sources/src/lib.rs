@@ -6,7 +6,9 @@
 
 mod fetch;
 mod keycloak;
+mod oauth;
 mod okta;
+mod onelogin;
 mod scim;
 
 use std::time::Duration;
@@ -107,6 +109,9 @@ pub enum SourceConfig {
     Keycloak { url: String, realm: String },
     /// Okta's Management API with an API token (`SSWS`).
     Okta { url: String },
+    /// OneLogin API v2 with an API credential (client id and secret).
+    #[serde(rename = "onelogin")]
+    OneLogin { url: String },
 }
 
 impl SourceConfig {
@@ -115,6 +120,7 @@ impl SourceConfig {
             SourceConfig::Scim { .. } => "scim",
             SourceConfig::Keycloak { .. } => "keycloak",
             SourceConfig::Okta { .. } => "okta",
+            SourceConfig::OneLogin { .. } => "onelogin",
         }
     }
 }
@@ -164,5 +170,6 @@ pub fn connect_with(
             };
             Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry)))
         }
+        SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
     }
 }

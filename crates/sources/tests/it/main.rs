@@ -164,3 +164,47 @@ async fn okta_throttling_is_waited_out_by_its_reset_header() {
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(o.control.total_requests(), 2, "one 429, then the answer: no tight loop");
 }
+
+#[tokio::test]
+async fn onelogin_follows_after_cursor_and_maps_roles_and_statuses() {
+    let ol = simulators::onelogin::OneLogin::new(simulators::Credentials::default());
+    let running = Simulator::OneLogin(ol.clone()).start("127.0.0.1:0").await.unwrap();
+    let (ann, suspended) = {
+        let mut data = ol.data.lock().unwrap();
+        for i in 0..230 {
+            data.add_user(&format!("user{i:03}"), 1);
+        }
+        let ann = data.add_user("ann", 1);
+        let suspended = data.add_user("sam", 2);
+        data.add_role("Jira Users", &[ann, suspended]);
+        (ann, suspended)
+    };
+    rest::install_crypto();
+    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let connect = |secret: &str| {
+        let credentials = Credentials::Basic { username: "ol-client".into(), password: secret.into() };
+        connect_with(
+            &SourceConfig::OneLogin { url: running.base_url.clone() },
+            credentials,
+            Duration::from_secs(2),
+            retry,
+        )
+        .unwrap()
+    };
+    let wrong = connect("nope").check().await;
+    assert!(wrong[0].status == CheckStatus::Failed && wrong[0].what.contains("API Credentials"), "{wrong:?}");
+    let c = connect("ol-secret");
+    assert!(c.check().await.iter().all(|c| c.status == CheckStatus::Ok));
+    let snapshot = c.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(snapshot.users.len(), 232);
+    let pages = ol.control.requests().get("GET /api/2/users").copied().unwrap_or(0);
+    assert!(pages >= 3, "232 users in pages of 100: {pages}");
+    let by_id = |id: u64| snapshot.users.iter().find(|u| u.external_id == id.to_string()).unwrap();
+    assert_eq!(by_id(ann).record["active"], true);
+    assert_eq!(by_id(suspended).record["active"], false, "suspended is inactive");
+    assert_eq!(snapshot.groups[0].name, "Jira Users");
+    assert_eq!(snapshot.groups[0].members, vec![ann.to_string(), suspended.to_string()]);
+    let (user, groups) = c.read_user("ann").await.unwrap().unwrap();
+    assert_eq!((user.external_id, groups[0].name.as_str()), (ann.to_string(), "Jira Users"));
+}

@@ -1,0 +1,194 @@
+//! OneLogin through API v2 (external-apis.md A6): client credentials (Basic + JSON) for a 10-hour
+//! token, cursor paging by the `After-Cursor` header, roles as the groups of access.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rest::{Check, Credentials, Http, RestError};
+use serde_json::{Map, Value};
+
+use crate::fetch::{Retry, get_answer};
+use crate::oauth::{TokenRequest, TokenSource};
+use crate::{Connector, PulledGroup, PulledUser, Snapshot, scim_user};
+
+pub struct OneLogin {
+    base: String,
+    timeout: Duration,
+    retry: Retry,
+    tokens: TokenSource,
+}
+
+/// Statuses in which a person can sign in count as active (1 active, 3 locked, 4 password
+/// expired, 5 awaiting reset, 7 password pending, 8 security questions).
+fn active(status: u64) -> bool {
+    matches!(status, 1 | 3 | 4 | 5 | 7 | 8)
+}
+
+fn user_record(u: &Value) -> Map<String, Value> {
+    let text = |k: &str| u[k].as_str().unwrap_or_default();
+    let user_name = match text("username") {
+        "" => u["email"].clone(),
+        _ => u["username"].clone(),
+    };
+    scim_user(
+        &user_name,
+        text("firstname"),
+        text("lastname"),
+        u["email"].as_str(),
+        active(u["status"].as_u64().unwrap_or(0)),
+    )
+}
+
+fn pulled_user(u: &Value) -> Option<PulledUser> {
+    Some(PulledUser { external_id: u["id"].as_u64()?.to_string(), record: user_record(u) })
+}
+
+impl OneLogin {
+    pub fn new(base: &str, credentials: Credentials, timeout: Duration, retry: Retry) -> Result<Self, RestError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RestError::Config(
+                "OneLogin signs in with an API credential: give --username CLIENT_ID and --password-file/--password-env".into(),
+            ));
+        };
+        let base = base.trim_end_matches('/').to_string();
+        let url = format!("{base}/auth/oauth2/v2/token");
+        let tokens = TokenSource::new(TokenRequest::BasicJson { url, client_id: username, secret: password }, timeout);
+        Ok(OneLogin { base, timeout, retry, tokens })
+    }
+
+    /// Every item of a collection, following `After-Cursor`; a 401 gets one new token.
+    async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
+        self.pages(path, query, usize::MAX, requests).await
+    }
+
+    async fn pages(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        most: usize,
+        requests: &mut u64,
+    ) -> Result<Vec<Value>, RestError> {
+        let mut pages = 0;
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.to_vec();
+            q.push(("limit", "100"));
+            if let Some(c) = &cursor {
+                q.push(("cursor", c));
+            }
+            let mut answer = None;
+            for renewed in [false, true] {
+                let token = self.tokens.token(requests).await?;
+                let http = Http::new(&self.base, Credentials::Bearer { token }, self.timeout)?;
+                match get_answer(&http, http.url(path, &[]), &q, self.retry, requests).await {
+                    Err(RestError::Unauthorized { .. }) if !renewed => self.tokens.invalidate().await,
+                    other => {
+                        answer = Some(other?);
+                        break;
+                    }
+                }
+            }
+            let answer = answer.ok_or_else(|| RestError::Protocol("no answer".into()))?;
+            out.extend(
+                answer
+                    .body
+                    .as_array()
+                    .cloned()
+                    .ok_or_else(|| RestError::Protocol(format!("{path} did not answer a list")))?,
+            );
+            pages += 1;
+            match answer.headers.get("after-cursor").and_then(|v| v.to_str().ok()).filter(|c| !c.is_empty()) {
+                Some(next) if pages < most => cursor = Some(next.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn roles(&self, requests: &mut u64) -> Result<BTreeMap<String, String>, RestError> {
+        let roles = self.all("api/2/roles", &[], requests).await?;
+        Ok(roles
+            .iter()
+            .filter_map(|r| Some((r["id"].as_u64()?.to_string(), r["name"].as_str()?.to_string())))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Connector for OneLogin {
+    async fn check(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut requests = 0;
+        if let Err(e) = self.tokens.token(&mut requests).await {
+            out.push(Check::failed(format!(
+                "the token request was refused ({e}): check the API credential's client id and secret (Developers → API Credentials)"
+            )));
+            return out;
+        }
+        out.push(Check::ok("signed in with the API credential"));
+        for (path, what) in [("api/2/users", "users"), ("api/2/roles", "roles")] {
+            match self.pages(path, &[("fields", "id")], 1, &mut requests).await {
+                Ok(_) => out.push(Check::ok(format!("the credential may read {what}"))),
+                Err(e) => {
+                    out.push(Check::failed(format!(
+                        "cannot read {what} ({e}); the API credential needs the 'Read All' scope"
+                    )));
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
+        let mut requests = 0;
+        Ok(self.all("api/2/users", &[("username", username)], &mut requests).await?.into_iter().next())
+    }
+
+    async fn read(&self) -> Snapshot {
+        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
+        let mut requests = 0;
+        match self.all("api/2/users", &[], &mut requests).await {
+            Ok(users) => snapshot.users = users.iter().filter_map(pulled_user).collect(),
+            Err(e) => snapshot.failed(format!("reading users failed: {e}")),
+        }
+        match self.roles(&mut requests).await {
+            Ok(roles) => {
+                for (id, name) in roles {
+                    match self.all(&format!("api/2/roles/{id}/users"), &[], &mut requests).await {
+                        Ok(members) => {
+                            let members =
+                                members.iter().filter_map(|m| m["id"].as_u64().map(|i| i.to_string())).collect();
+                            snapshot.groups.push(PulledGroup { external_id: id, name, members });
+                        }
+                        Err(e) => snapshot.failed(format!("reading the members of role {name} failed: {e}")),
+                    }
+                }
+            }
+            Err(e) => snapshot.failed(format!("reading roles failed: {e}")),
+        }
+        snapshot.requests = requests;
+        snapshot
+    }
+
+    async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {
+        let Some(found) = self.lookup(username).await? else { return Ok(None) };
+        let Some(user) = pulled_user(&found) else {
+            return Err(RestError::Protocol(format!("user {username} has no id")));
+        };
+        let mut requests = 0;
+        let names = self.roles(&mut requests).await?;
+        let groups = found["role_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let id = r.as_u64()?.to_string();
+                let name = names.get(&id)?.clone();
+                Some(PulledGroup { external_id: id, name, members: vec![user.external_id.clone()] })
+            })
+            .collect();
+        Ok(Some((user, groups)))
+    }
+}
