@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence, bitbucket, keycloak, okta or onelogin.
+    /// jira, confluence, bitbucket, keycloak, okta, onelogin or oracle.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -28,7 +28,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
         (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
-            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta or onelogin")
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin or oracle")
         })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -38,6 +38,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             Some(format!("realm {}, client id {}, client secret {}", kc.realm, kc.client_id, kc.client_secret))
         }
         Simulator::OneLogin(ol) => Some(format!("client id {}, client secret {}", ol.client_id, ol.client_secret)),
+        Simulator::Oracle(o) => Some(format!("client id {}, client secret {}", o.client_id, o.client_secret)),
         _ => None,
     };
     if let Some(client) = client {

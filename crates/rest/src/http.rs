@@ -109,8 +109,23 @@ impl Http {
     /// POSTs a form without the stored credentials: token requests carry their own (OAuth 2.0
     /// client credentials in the form).
     pub async fn post_form(&self, url: Url, form: &[(&str, &str)]) -> Result<Value, RestError> {
+        self.form(self.client.post(url.clone()).form(form), &url).await
+    }
+
+    /// POSTs a form with the stored credentials (OAuth 2.0 clients authenticated by HTTP Basic).
+    pub async fn post_form_authenticated(&self, url: Url, form: &[(&str, &str)]) -> Result<Value, RestError> {
+        let request = match &self.credentials {
+            Credentials::Basic { username, password } => {
+                self.client.post(url.clone()).basic_auth(username, Some(password))
+            }
+            _ => self.client.post(url.clone()),
+        };
+        self.form(request.form(form), &url).await
+    }
+
+    async fn form(&self, request: reqwest::RequestBuilder, url: &Url) -> Result<Value, RestError> {
         let what = format!("POST {}", url.path());
-        let response = self.client.post(url).form(form).send().await.map_err(|e| RestError::Unreachable {
+        let response = request.send().await.map_err(|e| RestError::Unreachable {
             detail: format!(
                 "{what}: {}",
                 if e.is_timeout() { "no answer in time".to_string() } else { root_cause(&e) }

@@ -57,7 +57,7 @@ impl Credentials {
     }
 }
 
-pub(crate) fn base64_decode(input: &str) -> Option<String> {
+fn base64_decode(input: &str) -> Option<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut nbits = 0;
@@ -73,6 +73,31 @@ pub(crate) fn base64_decode(input: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Access tokens an OAuth-speaking simulator has issued.
+#[derive(Default)]
+pub struct Tokens(Mutex<std::collections::BTreeSet<String>>);
+
+impl Tokens {
+    pub fn issue(&self, prefix: &str) -> String {
+        let mut tokens = lock(&self.0);
+        let token = format!("{prefix}{}", tokens.len() + 1);
+        tokens.insert(token.clone());
+        token
+    }
+
+    /// Whether the request carries a bearer token issued here.
+    pub fn admits(&self, headers: &HeaderMap) -> bool {
+        let token =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        token.is_some_and(|t| lock(&self.0).contains(t))
+    }
+}
+
+/// `client_id:secret` from an HTTP Basic header, as OAuth clients authenticate.
+pub fn basic_client(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ").and_then(base64_decode)
 }
 
 /// Faults a test switches on through `POST /_sim/faults` or [`Control::set_faults`].

@@ -12,6 +12,7 @@ pub mod jira;
 pub mod keycloak;
 pub mod okta;
 pub mod onelogin;
+pub mod oracle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,10 +32,11 @@ pub enum Simulator {
     Keycloak(Arc<keycloak::Keycloak>),
     Okta(Arc<okta::Okta>),
     OneLogin(Arc<onelogin::OneLogin>),
+    Oracle(Arc<oracle::Oracle>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
@@ -43,6 +45,7 @@ impl Simulator {
             "keycloak" => Simulator::Keycloak(keycloak::Keycloak::new(credentials)),
             "okta" => Simulator::Okta(okta::Okta::new(credentials)),
             "onelogin" => Simulator::OneLogin(onelogin::OneLogin::new(credentials)),
+            "oracle" => Simulator::Oracle(oracle::Oracle::new(credentials)),
             _ => return None,
         })
     }
@@ -55,6 +58,7 @@ impl Simulator {
             Simulator::Keycloak(s) => &s.control,
             Simulator::Okta(s) => &s.control,
             Simulator::OneLogin(s) => &s.control,
+            Simulator::Oracle(s) => &s.control,
         }
     }
 
@@ -64,7 +68,7 @@ impl Simulator {
             Simulator::Confluence(s) => s.set_base_url(base),
             Simulator::Bitbucket(s) => s.set_base_url(base),
             Simulator::Okta(s) => s.set_base_url(base),
-            Simulator::Keycloak(_) | Simulator::OneLogin(_) => {}
+            Simulator::Keycloak(_) | Simulator::OneLogin(_) | Simulator::Oracle(_) => {}
         }
     }
 
@@ -76,6 +80,7 @@ impl Simulator {
             Simulator::Keycloak(s) => s.router(),
             Simulator::Okta(s) => s.router(),
             Simulator::OneLogin(s) => s.router(),
+            Simulator::Oracle(s) => s.router(),
         }
     }
 

@@ -2,19 +2,19 @@
 //! with HTTP Basic and a JSON body, cursor paging through the `After-Cursor` header, `limit` at
 //! most 100, integer user `status`, roles as the groups of access.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Control, Credentials, lock, number, reply};
+use crate::common::{Control, Credentials, Tokens, basic_client, lock, number, reply};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OlUser {
@@ -64,7 +64,7 @@ pub struct OneLogin {
     pub control: Arc<Control>,
     pub client_id: String,
     pub client_secret: String,
-    tokens: Mutex<BTreeSet<String>>,
+    tokens: Tokens,
     pub data: Mutex<OlData>,
 }
 
@@ -74,7 +74,7 @@ impl OneLogin {
             control: Control::new(credentials),
             client_id: "ol-client".into(),
             client_secret: "ol-secret".into(),
-            tokens: Mutex::new(BTreeSet::new()),
+            tokens: Tokens::default(),
             data: Mutex::new(OlData::default()),
         })
     }
@@ -98,28 +98,20 @@ fn error(status: StatusCode, name: &str, message: &str) -> Response {
 }
 
 fn authorize(ol: &OneLogin, headers: &HeaderMap) -> Result<(), Response> {
-    let token =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match token {
-        Some(t) if lock(&ol.tokens).contains(t) => Ok(()),
-        _ => Err(error(StatusCode::UNAUTHORIZED, "Unauthorized", "Authentication Failure")),
+    if ol.tokens.admits(headers) {
+        return Ok(());
     }
+    Err(error(StatusCode::UNAUTHORIZED, "Unauthorized", "Authentication Failure"))
 }
 
 async fn token(State(ol): S, headers: HeaderMap, body: Bytes) -> Response {
     let expected = format!("{}:{}", ol.client_id, ol.client_secret);
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(crate::common::base64_decode);
+    let presented = basic_client(&headers);
     let grant: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if presented.as_deref() != Some(expected.as_str()) || grant["grant_type"] != "client_credentials" {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized", "Authentication Failure");
     }
-    let mut tokens = lock(&ol.tokens);
-    let token = format!("ol-sim-{}", tokens.len() + 1);
-    tokens.insert(token.clone());
+    let token = ol.tokens.issue("ol-sim-");
     reply(
         StatusCode::OK,
         json!({"access_token": token, "expires_in": 36000, "token_type": "bearer", "account_id": 123456}),

@@ -109,6 +109,9 @@ pub enum SourceConfig {
     Keycloak { url: String, realm: String },
     /// Okta's Management API with an API token (`SSWS`).
     Okta { url: String },
+    /// An Oracle IDCS / OCI IAM identity domain (SCIM) with a confidential application's client
+    /// credentials.
+    Oracle { url: String },
     /// OneLogin API v2 with an API credential (client id and secret).
     #[serde(rename = "onelogin")]
     OneLogin { url: String },
@@ -121,6 +124,7 @@ impl SourceConfig {
             SourceConfig::Keycloak { .. } => "keycloak",
             SourceConfig::Okta { .. } => "okta",
             SourceConfig::OneLogin { .. } => "onelogin",
+            SourceConfig::Oracle { .. } => "oracle",
         }
     }
 }
@@ -158,7 +162,30 @@ pub fn connect_with(
     retry: Retry,
 ) -> Result<Box<dyn Connector>, RestError> {
     match config {
-        SourceConfig::Scim { url } => Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, retry))),
+        SourceConfig::Scim { url } => {
+            Ok(Box::new(scim::Scim::new(scim::Access::Fixed(Http::new(url, credentials, timeout)?), retry, None)))
+        }
+        SourceConfig::Oracle { url } => {
+            let Credentials::Basic { username, password } = credentials else {
+                return Err(RestError::Config(
+                    "an Oracle identity domain signs in with a confidential application: give --username CLIENT_ID and --password-file/--password-env".into(),
+                ));
+            };
+            let base = url.trim_end_matches('/');
+            let request = oauth::TokenRequest::BasicForm {
+                url: format!("{base}/oauth2/v1/token"),
+                client_id: username,
+                secret: password,
+                scope: "urn:opc:idm:__myscopes__".into(),
+            };
+            let access = scim::Access::OAuth {
+                base: format!("{base}/admin/v1"),
+                tokens: oauth::TokenSource::new(request, timeout),
+                timeout,
+            };
+            // Oracle returns a group's members only when they are asked for.
+            Ok(Box::new(scim::Scim::new(access, retry, Some("displayName,members"))))
+        }
         SourceConfig::Keycloak { url, realm } => {
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))
         }

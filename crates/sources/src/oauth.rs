@@ -15,6 +15,8 @@ pub enum TokenRequest {
     Form { url: String, client_id: String, secret: String },
     /// Client id and secret as HTTP Basic, `{"grant_type": "client_credentials"}` as JSON (OneLogin).
     BasicJson { url: String, client_id: String, secret: String },
+    /// Client id and secret as HTTP Basic, grant and scope in a form (Oracle identity domains).
+    BasicForm { url: String, client_id: String, secret: String, scope: String },
 }
 
 pub struct TokenSource {
@@ -48,6 +50,12 @@ impl TokenSource {
                     ("client_secret", secret.as_str()),
                 ];
                 http.post_form(endpoint(url)?, &form).await?
+            }
+            TokenRequest::BasicForm { url, client_id, secret, scope } => {
+                let credentials = Credentials::Basic { username: client_id.clone(), password: secret.clone() };
+                let http = Http::new(url, credentials, self.timeout)?;
+                http.post_form_authenticated(endpoint(url)?, &[("grant_type", "client_credentials"), ("scope", scope)])
+                    .await?
             }
             TokenRequest::BasicJson { url, client_id, secret } => {
                 let credentials = Credentials::Basic { username: client_id.clone(), password: secret.clone() };

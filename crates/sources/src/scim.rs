@@ -1,23 +1,58 @@
 //! Any SCIM 2.0 service provider as a source: users and groups read page by page
 //! (`startIndex`/`count`), members from the groups.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use rest::{Check, Http, RestError};
+use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get};
+use crate::oauth::TokenSource;
 use crate::{Connector, PulledGroup, PulledUser, Snapshot};
 
 const PAGE: u64 = 100;
 
+/// How requests are authenticated: a fixed token, or OAuth client credentials (Oracle).
+pub enum Access {
+    Fixed(Http),
+    OAuth { base: String, tokens: TokenSource, timeout: Duration },
+}
+
 pub struct Scim {
-    http: Http,
+    access: Access,
     retry: Retry,
+    /// Asked for with groups, for servers that return members only on request (Oracle).
+    group_attributes: Option<&'static str>,
 }
 
 impl Scim {
-    pub fn new(http: Http, retry: Retry) -> Self {
-        Scim { http, retry }
+    pub fn new(access: Access, retry: Retry, group_attributes: Option<&'static str>) -> Self {
+        Scim { access, retry, group_attributes }
+    }
+
+    fn base(&self) -> String {
+        match &self.access {
+            Access::Fixed(http) => http.url("", &[]).to_string(),
+            Access::OAuth { base, .. } => format!("{}/", base.trim_end_matches('/')),
+        }
+    }
+
+    /// GETs an endpoint below the base; with OAuth, a 401 gets one new token.
+    async fn get(&self, endpoint: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
+        match &self.access {
+            Access::Fixed(http) => get(http, http.url(endpoint, &[]), query, self.retry, requests).await,
+            Access::OAuth { base, tokens, timeout } => {
+                for renewed in [false, true] {
+                    let http = Http::new(base, Credentials::Bearer { token: tokens.token(requests).await? }, *timeout)?;
+                    match get(&http, http.url(endpoint, &[]), query, self.retry, requests).await {
+                        Err(RestError::Unauthorized { .. }) if !renewed => tokens.invalidate().await,
+                        other => return other,
+                    }
+                }
+                unreachable!("the loop returns on its second pass")
+            }
+        }
     }
 
     /// Every resource of an endpoint; on a failure, what was read so far and the error.
@@ -27,8 +62,13 @@ impl Scim {
         loop {
             let start_text = start.to_string();
             let count = PAGE.to_string();
-            let query = [("startIndex", start_text.as_str()), ("count", count.as_str())];
-            let page = match get(&self.http, self.http.url(endpoint, &[]), &query, self.retry, requests).await {
+            let mut query = vec![("startIndex", start_text.as_str()), ("count", count.as_str())];
+            if endpoint == "Groups"
+                && let Some(attributes) = self.group_attributes
+            {
+                query.push(("attributes", attributes));
+            }
+            let page = match self.get(endpoint, &query, requests).await {
                 Ok(p) => p,
                 Err(e) => return (out, Some(e)),
             };
@@ -58,7 +98,7 @@ impl Connector for Scim {
     async fn check(&self) -> Vec<Check> {
         let mut out = Vec::new();
         let mut requests = 0;
-        match get(&self.http, self.http.url("ServiceProviderConfig", &[]), &[], self.retry, &mut requests).await {
+        match self.get("ServiceProviderConfig", &[], &mut requests).await {
             Ok(_) => out.push(Check::ok("reachable: the service provider configuration answers")),
             Err(e @ RestError::Unauthorized { .. }) => {
                 out.push(Check::failed(format!("signing in failed: {e}")));
@@ -67,13 +107,13 @@ impl Connector for Scim {
             Err(e) => {
                 out.push(Check::failed(format!(
                     "cannot read {}ServiceProviderConfig ({e}); the URL must be the SCIM base URL (the part before /Users)",
-                    self.http.url("", &[])
+                    self.base()
                 )));
                 return out;
             }
         }
         for (endpoint, what) in [("Users", "users"), ("Groups", "groups")] {
-            match get(&self.http, self.http.url(endpoint, &[]), &[("count", "1")], self.retry, &mut requests).await {
+            match self.get(endpoint, &[("count", "1")], &mut requests).await {
                 Ok(page) => out.push(Check::ok(format!(
                     "the token may read {what} ({} there)",
                     page["totalResults"].as_u64().map_or("?".into(), |n| n.to_string())
@@ -92,8 +132,7 @@ impl Connector for Scim {
     async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
         let filter = format!("userName eq \"{}\"", username.replace('\\', "\\\\").replace('"', "\\\""));
         let mut requests = 0;
-        let list =
-            get(&self.http, self.http.url("Users", &[]), &[("filter", &filter)], self.retry, &mut requests).await?;
+        let list = self.get("Users", &[("filter", &filter)], &mut requests).await?;
         Ok(list["Resources"]
             .as_array()
             .and_then(|r| r.iter().find(|u| u["userName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(username))))

@@ -208,3 +208,41 @@ async fn onelogin_follows_after_cursor_and_maps_roles_and_statuses() {
     let (user, groups) = c.read_user("ann").await.unwrap().unwrap();
     assert_eq!((user.external_id, groups[0].name.as_str()), (ann.to_string(), "Jira Users"));
 }
+
+#[tokio::test]
+async fn oracle_signs_in_with_client_credentials_and_asks_for_members() {
+    let idcs = simulators::oracle::Oracle::new(simulators::Credentials::default());
+    let running = Simulator::Oracle(idcs.clone()).start("127.0.0.1:0").await.unwrap();
+    let (ann, off) = {
+        let mut data = idcs.data.lock().unwrap();
+        for i in 0..150 {
+            data.add_user(&format!("user{i:03}"), true);
+        }
+        let ann = data.add_user("ann.lee", true);
+        let off = data.add_user("off", false);
+        data.add_group("jira-software-users", &[&ann, &off]);
+        (ann, off)
+    };
+    rest::install_crypto();
+    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let connect = |secret: &str| {
+        let credentials = Credentials::Basic { username: "idcs-client".into(), password: secret.into() };
+        connect_with(
+            &SourceConfig::Oracle { url: running.base_url.clone() },
+            credentials,
+            Duration::from_secs(2),
+            retry,
+        )
+        .unwrap()
+    };
+    assert_eq!(connect("wrong").check().await[0].status, CheckStatus::Failed);
+    let c = connect("idcs-secret");
+    assert!(c.check().await.iter().all(|c| c.status == CheckStatus::Ok));
+    let snapshot = c.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(snapshot.users.len(), 152);
+    assert_eq!(snapshot.users.iter().find(|u| u.external_id == off).unwrap().record["active"], false);
+    assert_eq!(snapshot.groups[0].members, vec![ann.clone(), off], "members asked for, and read");
+    let (user, groups) = c.read_user("ANN.LEE").await.unwrap().unwrap();
+    assert_eq!((user.external_id, groups[0].name.as_str()), (ann, "jira-software-users"));
+}
