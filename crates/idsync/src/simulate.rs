@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence, bitbucket, keycloak, okta, onelogin or oracle.
+    /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle or entra.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -28,7 +28,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
         (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
-            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin or oracle")
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle or entra")
         })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -39,6 +39,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         }
         Simulator::OneLogin(ol) => Some(format!("client id {}, client secret {}", ol.client_id, ol.client_secret)),
         Simulator::Oracle(o) => Some(format!("client id {}, client secret {}", o.client_id, o.client_secret)),
+        Simulator::Entra(e) => {
+            Some(format!("tenant {}, client id {}, client secret {}", e.tenant, e.client_id, e.client_secret))
+        }
         _ => None,
     };
     if let Some(client) = client {

@@ -11,6 +11,8 @@ use crate::scheduler::Schedule;
 use crate::serve::open_store;
 use crate::target::print_checks;
 
+// Parsed once per process, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum SourceCommand {
     /// Create a source and print its SCIM base URL and bearer token (shown this once).
@@ -31,6 +33,16 @@ pub enum SourceCommand {
         /// --password-file/--password-env.
         #[arg(long)]
         realm: Option<String>,
+        /// Entra ID tenant id (kind entra; --url is https://graph.microsoft.com).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Entra ID sign-in host [default: https://login.microsoftonline.com].
+        #[arg(long)]
+        login_url: Option<String>,
+        /// Entra ID attribute that becomes the username: userPrincipalName (default), mail,
+        /// onPremisesSamAccountName.
+        #[arg(long)]
+        username_attribute: Option<String>,
         #[command(flatten)]
         credentials: crate::target::CredentialArgs,
         /// Save a pull source without checking that it answers.
@@ -144,21 +156,42 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
 
 async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     match cmd {
-        SourceCommand::Add { name, kind, url: Some(url), realm, credentials, no_check, schedule, timezone, json } => {
+        SourceCommand::Add {
+            name,
+            kind,
+            url: Some(url),
+            realm,
+            tenant,
+            login_url,
+            username_attribute,
+            credentials,
+            no_check,
+            schedule,
+            timezone,
+            json,
+        } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             let connector = match (kind.as_str(), realm) {
                 ("scim", _) => sources::SourceConfig::Scim { url: url.clone() },
                 ("keycloak", Some(realm)) => sources::SourceConfig::Keycloak { url: url.clone(), realm },
                 ("keycloak", None) => bail!("a keycloak source needs --realm"),
                 ("okta", _) => sources::SourceConfig::Okta { url: url.clone() },
-                (other, _) => {
-                    bail!("pull sources of kind '{other}' are not available yet; 'scim', 'keycloak' and 'okta' are")
-                }
+                ("onelogin", _) => sources::SourceConfig::OneLogin { url: url.clone() },
+                ("oracle", _) => sources::SourceConfig::Oracle { url: url.clone() },
+                ("entra", _) => sources::SourceConfig::Entra {
+                    tenant: tenant.context("an entra source needs --tenant (the directory (tenant) id)")?,
+                    graph_url: url.clone(),
+                    login_url: login_url.unwrap_or_else(|| "https://login.microsoftonline.com".into()),
+                    username_attribute: username_attribute.unwrap_or_else(|| "userPrincipalName".into()),
+                },
+                (other, _) => bail!(
+                    "pull sources of kind '{other}' are not available yet; scim, entra, keycloak, okta, onelogin and oracle are"
+                ),
             };
             let pull = PullConfig { connector, schedule, timezone };
             pull.schedule()?;
             let credentials = credentials.read()?.context(
-                "a pull source needs credentials: --token-file or --token-env (a bearer token with read access)",
+                "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle)",
             )?;
             let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {

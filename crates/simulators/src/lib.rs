@@ -8,6 +8,7 @@
 pub mod bitbucket;
 pub mod common;
 pub mod confluence;
+pub mod entra;
 pub mod jira;
 pub mod keycloak;
 pub mod okta;
@@ -33,10 +34,11 @@ pub enum Simulator {
     Okta(Arc<okta::Okta>),
     OneLogin(Arc<onelogin::OneLogin>),
     Oracle(Arc<oracle::Oracle>),
+    Entra(Arc<entra::Entra>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
@@ -46,6 +48,7 @@ impl Simulator {
             "okta" => Simulator::Okta(okta::Okta::new(credentials)),
             "onelogin" => Simulator::OneLogin(onelogin::OneLogin::new(credentials)),
             "oracle" => Simulator::Oracle(oracle::Oracle::new(credentials)),
+            "entra" => Simulator::Entra(entra::Entra::new(credentials)),
             _ => return None,
         })
     }
@@ -59,6 +62,7 @@ impl Simulator {
             Simulator::Okta(s) => &s.control,
             Simulator::OneLogin(s) => &s.control,
             Simulator::Oracle(s) => &s.control,
+            Simulator::Entra(s) => &s.control,
         }
     }
 
@@ -68,6 +72,7 @@ impl Simulator {
             Simulator::Confluence(s) => s.set_base_url(base),
             Simulator::Bitbucket(s) => s.set_base_url(base),
             Simulator::Okta(s) => s.set_base_url(base),
+            Simulator::Entra(s) => s.set_base_url(base),
             Simulator::Keycloak(_) | Simulator::OneLogin(_) | Simulator::Oracle(_) => {}
         }
     }
@@ -81,6 +86,7 @@ impl Simulator {
             Simulator::Okta(s) => s.router(),
             Simulator::OneLogin(s) => s.router(),
             Simulator::Oracle(s) => s.router(),
+            Simulator::Entra(s) => s.router(),
         }
     }
 

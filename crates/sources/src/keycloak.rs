@@ -36,8 +36,10 @@ impl Keycloak {
         };
         let base = base.trim_end_matches('/').to_string();
         let url = format!("{base}/realms/{realm}/protocol/openid-connect/token");
-        let tokens =
-            TokenSource::new(TokenRequest::Form { url, client_id: username.clone(), secret: password }, timeout);
+        let tokens = TokenSource::new(
+            TokenRequest::Form { url, client_id: username.clone(), secret: password, scope: None },
+            timeout,
+        );
         Ok(Keycloak { base, realm: realm.to_string(), client_id: username, timeout, retry, tokens })
     }
 

@@ -4,6 +4,7 @@
 //! fetch; each connector holds only what is particular to its provider.
 #![forbid(unsafe_code)]
 
+mod entra;
 mod fetch;
 mod keycloak;
 mod oauth;
@@ -105,6 +106,17 @@ pub(crate) fn groups_of_user(
 pub enum SourceConfig {
     /// Any SCIM 2.0 service provider, read with a bearer token.
     Scim { url: String },
+    /// Microsoft Entra ID through Microsoft Graph, with an app registration's client secret.
+    Entra {
+        tenant: String,
+        /// `https://graph.microsoft.com` (another host only for tests and national clouds).
+        graph_url: String,
+        /// `https://login.microsoftonline.com`.
+        login_url: String,
+        /// The Graph attribute that becomes the username: userPrincipalName, mail,
+        /// onPremisesSamAccountName.
+        username_attribute: String,
+    },
     /// Keycloak's Admin REST API, signed in with a client id and secret (client credentials).
     Keycloak { url: String, realm: String },
     /// Okta's Management API with an API token (`SSWS`).
@@ -121,6 +133,7 @@ impl SourceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Scim { .. } => "scim",
+            SourceConfig::Entra { .. } => "entra",
             SourceConfig::Keycloak { .. } => "keycloak",
             SourceConfig::Okta { .. } => "okta",
             SourceConfig::OneLogin { .. } => "onelogin",
@@ -165,6 +178,15 @@ pub fn connect_with(
         SourceConfig::Scim { url } => {
             Ok(Box::new(scim::Scim::new(scim::Access::Fixed(Http::new(url, credentials, timeout)?), retry, None)))
         }
+        SourceConfig::Entra { tenant, graph_url, login_url, username_attribute } => Ok(Box::new(entra::Entra::new(
+            graph_url,
+            login_url,
+            tenant,
+            username_attribute,
+            credentials,
+            timeout,
+            retry,
+        )?)),
         SourceConfig::Oracle { url } => {
             let Credentials::Basic { username, password } = credentials else {
                 return Err(RestError::Config(

@@ -11,8 +11,9 @@ use tokio::sync::Mutex;
 /// How a provider wants the client to ask for a token.
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
-    /// `grant_type`, `client_id` and `client_secret` in a form (Keycloak, most providers).
-    Form { url: String, client_id: String, secret: String },
+    /// `grant_type`, `client_id` and `client_secret` (and a `scope`, when given) in a form
+    /// (Keycloak, Entra ID, most providers).
+    Form { url: String, client_id: String, secret: String, scope: Option<String> },
     /// Client id and secret as HTTP Basic, `{"grant_type": "client_credentials"}` as JSON (OneLogin).
     BasicJson { url: String, client_id: String, secret: String },
     /// Client id and secret as HTTP Basic, grant and scope in a form (Oracle identity domains).
@@ -42,13 +43,16 @@ impl TokenSource {
         let endpoint =
             |url: &str| rest::Url::parse(url).map_err(|e| RestError::Config(format!("'{url}' is not a URL: {e}")));
         let answer = match &self.request {
-            TokenRequest::Form { url, client_id, secret } => {
+            TokenRequest::Form { url, client_id, secret, scope } => {
                 let http = Http::new(url, Credentials::Bearer { token: String::new() }, self.timeout)?;
-                let form = [
+                let mut form = vec![
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id.as_str()),
                     ("client_secret", secret.as_str()),
                 ];
+                if let Some(scope) = scope {
+                    form.push(("scope", scope));
+                }
                 http.post_form(endpoint(url)?, &form).await?
             }
             TokenRequest::BasicForm { url, client_id, secret, scope } => {

@@ -57,6 +57,15 @@ async fn stored(
     }
 }
 
+/// A provider's record without the attributes SCIM's user schema does not know at the top level
+/// (Oracle's `ocid`, for one): they are the provider's own, and the store would refuse them.
+/// Extension objects (keys that are schema URNs) stay.
+fn known_attributes(mut record: Map<String, Value>) -> Map<String, Value> {
+    record
+        .retain(|k, _| k.contains(':') || k.eq_ignore_ascii_case("schemas") || USER_TYPE.schema.attribute(k).is_some());
+    record
+}
+
 fn replace_with(data: Map<String, Value>) -> store::Mutation {
     Box::new(move |current: &mut Map<String, Value>| {
         *current = data.clone();
@@ -79,7 +88,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
     let mut keep: BTreeSet<String> = BTreeSet::new();
     for pulled in snapshot.users {
         keep.insert(pulled.external_id.clone());
-        let mut body = pulled.record;
+        let mut body = known_attributes(pulled.record);
         body.insert("externalId".into(), json!(pulled.external_id));
         body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
         let data = match normalize(Value::Object(body), &USER_TYPE) {
@@ -239,7 +248,7 @@ pub async fn apply_user(
     user: sources::PulledUser,
     groups: Vec<sources::PulledGroup>,
 ) -> Result<String, StoreError> {
-    let mut body = user.record;
+    let mut body = known_attributes(user.record);
     body.insert("externalId".into(), json!(user.external_id));
     body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
     let data = normalize(Value::Object(body), &USER_TYPE).map_err(StoreError::Rejected)?.data;

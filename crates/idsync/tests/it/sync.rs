@@ -878,3 +878,67 @@ async fn keycloak_users_and_nested_groups_reach_jira() {
     wait(10, "ann in web and engineering", || groups(&s.data(), "ann") == ["engineering", "web"]).await;
     assert!(s.data().user("bob").is_none());
 }
+
+/// Every pull kind through the command line: added (checked), read, stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
+    use simulators::{entra::Entra, okta::Okta, onelogin::OneLogin, oracle::Oracle};
+    let s = setup("").await;
+    let creds = Credentials::default();
+    let entra = Entra::new(creds.clone());
+    let okta = Okta::new(creds.clone());
+    let onelogin = OneLogin::new(creds.clone());
+    let oracle = Oracle::new(creds.clone());
+    entra.data.lock().unwrap().add_user("ann@contoso.com", true);
+    okta.data.lock().unwrap().add_user("ann@example.com", "ACTIVE");
+    onelogin.data.lock().unwrap().add_user("ann", 1);
+    oracle.data.lock().unwrap().add_user("ann", true);
+    let e_run = Simulator::Entra(entra.clone()).start("127.0.0.1:0").await.unwrap();
+    let k_run = Simulator::Okta(okta.clone()).start("127.0.0.1:0").await.unwrap();
+    let l_run = Simulator::OneLogin(onelogin.clone()).start("127.0.0.1:0").await.unwrap();
+    let o_run = Simulator::Oracle(oracle.clone()).start("127.0.0.1:0").await.unwrap();
+    let config = s.config.to_str().unwrap().to_string();
+    let cases: Vec<(&str, Vec<String>, String)> = vec![
+        (
+            "entra",
+            vec![
+                "--tenant".into(),
+                entra.tenant.clone(),
+                "--login-url".into(),
+                e_run.base_url.clone(),
+                "--username".into(),
+                entra.client_id.clone(),
+                "--password-env".into(),
+                TOKEN_ENV.into(),
+            ],
+            entra.client_secret.clone(),
+        ),
+        ("okta", vec!["--token-env".into(), TOKEN_ENV.into()], creds.admin_token.clone()),
+        (
+            "onelogin",
+            vec!["--username".into(), onelogin.client_id.clone(), "--password-env".into(), TOKEN_ENV.into()],
+            onelogin.client_secret.clone(),
+        ),
+        (
+            "oracle",
+            vec!["--username".into(), oracle.client_id.clone(), "--password-env".into(), TOKEN_ENV.into()],
+            oracle.client_secret.clone(),
+        ),
+    ];
+    let urls = [&e_run.base_url, &k_run.base_url, &l_run.base_url, &o_run.base_url];
+    for ((kind, extra, secret), url) in cases.iter().zip(urls) {
+        let name = format!("{kind}-src");
+        let mut args: Vec<&str> =
+            vec!["--config", &config, "source", "add", "--kind", kind, "--name", &name, "--url", url];
+        args.extend(extra.iter().map(String::as_str));
+        let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, secret)]);
+        assert!(
+            out.status.success(),
+            "{kind}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary = s.cli_json(&["source", "sync", &name, "--json"]);
+        assert_eq!(summary["users_created"].as_u64(), Some(1), "{kind}: {summary}");
+    }
+}

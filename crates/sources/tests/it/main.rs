@@ -246,3 +246,51 @@ async fn oracle_signs_in_with_client_credentials_and_asks_for_members() {
     let (user, groups) = c.read_user("ANN.LEE").await.unwrap().unwrap();
     assert_eq!((user.external_id, groups[0].name.as_str()), (ann, "jira-software-users"));
 }
+
+#[tokio::test]
+async fn entra_reads_graph_pages_with_select_and_nested_groups() {
+    let graph = simulators::entra::Entra::new(simulators::Credentials::default());
+    let running = Simulator::Entra(graph.clone()).start("127.0.0.1:0").await.unwrap();
+    let (ann, off, inner) = {
+        let mut data = graph.data.lock().unwrap();
+        for i in 0..1200 {
+            data.add_user(&format!("user{i:04}@contoso.com"), true);
+        }
+        let ann = data.add_user("ann.lee@contoso.com", true);
+        let off = data.add_user("off@contoso.com", false);
+        let inner = data.add_group("web", &[&ann]);
+        data.add_group("Engineering", &[&inner, &off]);
+        (ann, off, inner)
+    };
+    rest::install_crypto();
+    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let connect = |secret: &str| {
+        let config = SourceConfig::Entra {
+            tenant: graph.tenant.clone(),
+            graph_url: running.base_url.clone(),
+            login_url: running.base_url.clone(),
+            username_attribute: "userPrincipalName".into(),
+        };
+        let credentials = Credentials::Basic { username: graph.client_id.clone(), password: secret.into() };
+        connect_with(&config, credentials, Duration::from_secs(2), retry).unwrap()
+    };
+    let wrong = connect("nope").check().await;
+    assert!(wrong[0].what.contains("AADSTS7000215") && wrong[0].what.contains("client secret value"), "{wrong:?}");
+    let c = connect(&graph.client_secret);
+    assert!(c.check().await.iter().all(|c| c.status == CheckStatus::Ok));
+    let before = graph.control.requests().get("GET /v1.0/users").copied().unwrap_or(0);
+    let snapshot = c.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(snapshot.users.len(), 1202);
+    let pages = graph.control.requests().get("GET /v1.0/users").copied().unwrap_or(0) - before;
+    assert_eq!(pages, 2, "two pages of up to 999, by @odata.nextLink");
+    let by_id = |id: &str| snapshot.users.iter().find(|u| u.external_id == id).unwrap();
+    assert_eq!(by_id(&ann).record["userName"], "ann.lee@contoso.com");
+    assert_eq!(by_id(&ann).record["active"], true);
+    assert_eq!(by_id(&off).record["active"], false, "accountEnabled is read through $select");
+    let engineering = snapshot.groups.iter().find(|g| g.name == "Engineering").unwrap();
+    assert_eq!(engineering.members, vec![inner, off]);
+    let (user, groups) = c.read_user("ann.lee@contoso.com").await.unwrap().unwrap();
+    assert_eq!((user.external_id, groups[0].name.as_str()), (ann, "web"));
+    assert!(c.read_user("nobody@contoso.com").await.unwrap().is_none());
+}
