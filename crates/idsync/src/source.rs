@@ -334,12 +334,52 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 .map_err(explain)?
                 .with_context(|| format!("there is no source named '{name}'"))?;
             let tokens = store.tokens(&name).await.map_err(explain)?;
+            let pull = match store.pull(&name).await.map_err(explain)? {
+                Some(settings) => {
+                    let config: PullConfig =
+                        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+                    let state: crate::scheduler::ScheduleState =
+                        settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+                    let last =
+                        store.runs(Some(&name), 20).await.map_err(explain)?.into_iter().find(|r| r.kind == "pull");
+                    Some(json!({
+                        "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
+                        "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state, "started": r.started, "summary": r.summary})),
+                    }))
+                }
+                None => None,
+            };
             if json {
                 let t: Vec<_> = tokens.iter().map(|t| json!({"created": t.created, "expires": t.expires})).collect();
+                let mut v = json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(&s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t});
+                if let Some(p) = pull {
+                    v["pull"] = p;
+                }
+                println!("{v}");
+            } else if let Some(p) = pull {
                 println!(
-                    "{}",
-                    json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(&s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t})
+                    "Name:      {}\nKind:      {} (pulled)\nCreated:   {}\nUsers:     {}\nGroups:    {}",
+                    s.name, s.kind, s.created, s.users, s.groups
                 );
+                println!("Reads:     {}", p["connector"]);
+                match p["schedule"].as_str() {
+                    Some(schedule) => println!(
+                        "Schedule:  {schedule} ({}), next run {}",
+                        p["timezone"].as_str().unwrap_or("UTC"),
+                        p["next_run"].as_str().unwrap_or("being worked out")
+                    ),
+                    None => println!("Schedule:  none ('idsync source sync {name}' reads it)"),
+                }
+                match p["last_run"].as_object() {
+                    Some(r) => println!(
+                        "Last run:  {} ({}, started {}): {}",
+                        r["id"],
+                        r["state"].as_str().unwrap_or("?"),
+                        r["started"].as_str().unwrap_or("?"),
+                        r["summary"]
+                    ),
+                    None => println!("Last run:  never"),
+                }
             } else {
                 println!(
                     "Name:      {}\nKind:      {}\nBase URL:  {}\nCreated:   {}\nUsers:     {}\nGroups:    {}",

@@ -761,6 +761,11 @@ async fn scheduled_pull_runs_keep_the_target_in_step() {
     wait(15, "ann pulled and provisioned on schedule", || s.data().user("ann").is_some()).await;
     push_user(&origin, "bob", json!({})).await;
     wait(15, "bob too, at a later run", || s.data().user("bob").is_some()).await;
+    let shown = s.cli_json(&["source", "show", "mirror", "--json"]);
+    assert_eq!(shown["pull"]["schedule"], "every 1s", "{shown}");
+    // Runs come every second: the latest may be going on right now.
+    assert!(["done", "running"].contains(&shown["pull"]["last_run"]["state"].as_str().unwrap_or_default()), "{shown}");
+    assert!(shown["pull"]["next_run"].is_string(), "{shown}");
     let runs = s.cli_json(&["runs", "list", "--json"]);
     let pulls: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull").collect();
     assert!(pulls.len() >= 2, "{runs}");
