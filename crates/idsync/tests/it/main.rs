@@ -7,5 +7,6 @@ mod dialects;
 mod harness;
 mod large_groups;
 mod ops;
+mod pull;
 mod scim_api;
 mod sync;

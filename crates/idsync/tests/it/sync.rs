@@ -11,7 +11,7 @@ use simulators::{Credentials, Faults, Running, Simulator};
 
 use crate::harness::{Scim, Server, add_source, cli, cli_env};
 
-const TOKEN_ENV: &str = "TEST_JIRA_TOKEN";
+pub const TOKEN_ENV: &str = "TEST_JIRA_TOKEN";
 
 pub struct Setup {
     pub dir: tempfile::TempDir,
@@ -25,7 +25,7 @@ pub struct Setup {
 }
 
 /// Config text: fast polling and short back-off for tests, then the given TOML.
-fn config_text(extra: &str) -> String {
+pub fn config_text(extra: &str) -> String {
     format!("[sync]\npoll_ms = 50\nbase_backoff_ms = 100\nmax_backoff_seconds = 1\n{extra}\n")
 }
 
@@ -112,7 +112,7 @@ pub async fn push_user(scim: &Scim, name: &str, extra: Value) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-fn groups(data: &JiraData, user: &str) -> Vec<String> {
+pub fn groups(data: &JiraData, user: &str) -> Vec<String> {
     data.groups_of(user)
 }
 
@@ -414,7 +414,7 @@ async fn target_credentials_are_checked_sealed_and_never_printed() {
     assert!(test.status.success() && String::from_utf8_lossy(&test.stdout).contains("writable"));
 }
 
-fn add_target_of(dir: &Path, name: &str, kind: &str, url: &str, token: &str) {
+pub fn add_target_of(dir: &Path, name: &str, kind: &str, url: &str, token: &str) {
     let out = cli_env(
         dir,
         &["target", "add", "--name", name, "--kind", kind, "--url", url, "--token-env", TOKEN_ENV],
@@ -508,14 +508,14 @@ async fn confluence_bitbucket_and_a_scim_app_are_provisioned_too() {
 
 /// scim2-server from PyPI, which `scripts/test` installs and names in IDSYNC_SCIM2_SERVER. Without
 /// it the tests that need it say so and pass, so `cargo test` alone still runs everywhere.
-struct Scim2Server {
+pub struct Scim2Server {
     child: std::process::Child,
-    base: String,
-    token: &'static str,
+    pub base: String,
+    pub token: &'static str,
 }
 
 impl Scim2Server {
-    async fn start(test: &str) -> Option<Scim2Server> {
+    pub async fn start(test: &str) -> Option<Scim2Server> {
         let Ok(bin) = std::env::var("IDSYNC_SCIM2_SERVER") else {
             eprintln!("IDSYNC_SCIM2_SERVER is not set: skipping {test} (scripts/test sets it)");
             return None;
@@ -538,11 +538,11 @@ impl Scim2Server {
         Some(Scim2Server { child, base, token })
     }
 
-    fn scim(&self) -> Scim {
+    pub fn scim(&self) -> Scim {
         Scim { http: crate::harness::http_client(), base: self.base.clone(), token: self.token.into() }
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -659,291 +659,4 @@ async fn scope_nesting_transforms_and_stricter_rules_reach_jira() {
     // Leaving the filter's scope counts as removed: deactivated (on_removed's default).
     s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "userType", "value": "Contractor"}])).await;
     wait(10, "ann deactivated once out of scope", || !s.data().user("ann").unwrap().active).await;
-}
-
-/// A pull source: idsync reads another SCIM service provider (here a push source of the same
-/// server, "origin") and provisions the Jira simulator from what it read.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pulled_scim_source_reaches_jira_and_only_changes_are_written() {
-    let s = setup(&binding("mirror", "jira", "")).await;
-    let origin_token = add_source(s.dir.path(), "origin");
-    let origin = s.server.scim("origin", &origin_token);
-    let ann = push_user(&origin, "ann", json!({})).await;
-    let bob = push_user(&origin, "bob", json!({})).await;
-    origin.create_group("devs", &[ann.clone(), bob.clone()]).await;
-    let url = format!("{}/scim/v2/origin", s.server.root);
-    add_pull_source(&s, "mirror", &url, &origin_token);
-    let test = s.cli(&["source", "test", "mirror"]);
-    assert!(
-        String::from_utf8_lossy(&test.stdout).contains("may read users (2 there)"),
-        "{}",
-        String::from_utf8_lossy(&test.stdout)
-    );
-    let lookup = s.cli_json(&["source", "lookup", "mirror", "ANN"]);
-    assert_eq!(lookup["userName"], "ann");
-    let first = s.cli_json(&["source", "sync", "mirror", "--json"]);
-    assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(2), Some(1)), "{first}");
-    wait(10, "ann and bob in devs", || groups(&s.data(), "ann") == ["devs"] && groups(&s.data(), "bob") == ["devs"])
-        .await;
-    // Nothing changed: nothing written.
-    let again = s.cli_json(&["source", "sync", "mirror", "--json"]);
-    assert_eq!(
-        (again["users_updated"].as_u64(), again["groups_updated"].as_u64(), again["unchanged"].as_u64()),
-        (Some(0), Some(0), Some(2)),
-        "{again}"
-    );
-    // Changes at the origin: bob deactivated, ann out of devs; a deleted user is removed.
-    origin.patch(&format!("/Users/{bob}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
-    let devs = origin.get("/Groups?filter=displayName%20eq%20%22devs%22").await.body["Resources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    origin
-        .patch(&format!("/Groups/{devs}"), json!([{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]))
-        .await;
-    let third = s.cli_json(&["source", "sync", "mirror", "--json"]);
-    assert_eq!((third["users_updated"].as_u64(), third["groups_updated"].as_u64()), (Some(1), Some(1)), "{third}");
-    wait(10, "bob deactivated and ann out of devs", || {
-        !s.data().user("bob").unwrap().active && groups(&s.data(), "ann").is_empty()
-    })
-    .await;
-    origin.delete(&format!("/Users/{ann}")).await;
-    let fourth = s.cli_json(&["source", "sync", "mirror", "--json"]);
-    assert_eq!(fourth["users_deleted"].as_u64(), Some(1), "{fourth}");
-    wait(10, "ann deactivated after leaving the origin", || !s.data().user("ann").unwrap().active).await;
-}
-
-/// A SCIM source read from an independent implementation (scim2-server).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scim2_server_as_a_pull_source() {
-    let Some(mut peer) = Scim2Server::start("the scim2-server source test").await else { return };
-    let remote = peer.scim();
-    let mut ids = Vec::new();
-    for name in ["ann", "bob", "carl"] {
-        ids.push(push_user(&remote, name, json!({})).await);
-    }
-    let r = remote
-        .post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "devs", "members": [{"value": ids[0]}, {"value": ids[1]}]}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let s = setup(&binding("peer", "jira", "")).await;
-    add_pull_source(&s, "peer", &peer.base, peer.token);
-    let summary = s.cli_json(&["source", "sync", "peer", "--json"]);
-    assert_eq!(
-        (summary["users_created"].as_u64(), summary["groups_created"].as_u64()),
-        (Some(3), Some(1)),
-        "{summary}"
-    );
-    wait(10, "the peer's users in Jira", || groups(&s.data(), "ann") == ["devs"] && s.data().user("carl").is_some())
-        .await;
-    peer.stop();
-}
-
-fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
-    let config = s.config.to_str().unwrap();
-    let args = ["--config", config, "source", "add", "--name", name, "--url", url, "--token-env", TOKEN_ENV];
-    let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_pull_runs_keep_the_target_in_step() {
-    let s = setup(&binding("mirror", "jira", "")).await;
-    let origin_token = add_source(s.dir.path(), "origin");
-    let origin = s.server.scim("origin", &origin_token);
-    push_user(&origin, "ann", json!({})).await;
-    let url = format!("{}/scim/v2/origin", s.server.root);
-    add_pull_source(&s, "mirror", &url, &origin_token);
-    let bad = s.cli(&["source", "schedule", "mirror", "now and then"]);
-    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("is not a schedule"));
-    let out = s.cli(&["source", "schedule", "mirror", "every 1s"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait(15, "ann pulled and provisioned on schedule", || s.data().user("ann").is_some()).await;
-    push_user(&origin, "bob", json!({})).await;
-    wait(15, "bob too, at a later run", || s.data().user("bob").is_some()).await;
-    let shown = s.cli_json(&["source", "show", "mirror", "--json"]);
-    assert_eq!(shown["pull"]["schedule"], "every 1s", "{shown}");
-    // Runs come every second: the latest may be going on right now.
-    assert!(["done", "running"].contains(&shown["pull"]["last_run"]["state"].as_str().unwrap_or_default()), "{shown}");
-    assert!(shown["pull"]["next_run"].is_string(), "{shown}");
-    let runs = s.cli_json(&["runs", "list", "--json"]);
-    let pulls: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull").collect();
-    assert!(pulls.len() >= 2, "{runs}");
-    assert!(pulls.iter().all(|r| r["state"] != "failed"), "{runs}");
-    let out = s.cli(&["source", "schedule", "mirror", "off"]);
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("only with"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_sync_provisions_one_user_before_answering() {
-    let s = setup(&binding("mirror", "jira", "")).await;
-    let origin_token = add_source(s.dir.path(), "origin");
-    let origin = s.server.scim("origin", &origin_token);
-    let url = format!("{}/scim/v2/origin", s.server.root);
-    add_pull_source(&s, "mirror", &url, &origin_token);
-    let issued = s.cli_json(&["source", "login-token", "mirror", "--json"]);
-    let token = issued["token"].as_str().unwrap().to_string();
-    let endpoint = format!("{}/api/v1/sources/mirror/login-sync", s.server.root);
-    let ann = push_user(&origin, "ann", json!({})).await;
-    origin.create_group("devs", &[ann]).await;
-    let http = crate::harness::http_client();
-    let call = |token: &str, body: Value| http.post(&endpoint).bearer_auth(token).json(&body).send();
-    // Wrong token, bad body, unknown user: clear answers, nothing stored.
-    assert_eq!(call("wrong", json!({"username": "ann"})).await.unwrap().status(), 401);
-    let bad = call(&token, json!({"user": "ann"})).await.unwrap();
-    assert_eq!(bad.status(), 400);
-    let nobody = call(&token, json!({"username": "nobody"})).await.unwrap();
-    assert_eq!(nobody.status(), 404);
-    assert!(nobody.text().await.unwrap().contains("has no user nobody"));
-    // The real thing: when the call returns, ann is in Jira with her group.
-    let answer = call(&token, json!({"username": "ann"})).await.unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
-    assert_eq!(body["targets"], json!([{"target": "jira", "result": "applied"}]), "{body}");
-    assert_eq!(groups(&s.data(), "ann"), ["devs"]);
-    // A new token replaces the old one.
-    s.cli_json(&["source", "login-token", "mirror", "--json"]);
-    assert_eq!(call(&token, json!({"username": "ann"})).await.unwrap().status(), 401);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_sync_answers_in_bounded_time_when_the_provider_is_slow() {
-    let s = setup(&format!("login_timeout_seconds = 1\n{}", binding("slow", "jira", ""))).await;
-    // A provider that accepts connections and never answers.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
-    let args = [
-        "--config",
-        s.config.to_str().unwrap(),
-        "source",
-        "add",
-        "--name",
-        "slow",
-        "--url",
-        &url,
-        "--token-env",
-        TOKEN_ENV,
-        "--no-check",
-    ];
-    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
-    let token = s.cli_json(&["source", "login-token", "slow", "--json"])["token"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    let answer = crate::harness::http_client()
-        .post(format!("{}/api/v1/sources/slow/login-sync", s.server.root))
-        .bearer_auth(&token)
-        .json(&json!({"username": "ann"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-    assert!(answer.text().await.unwrap().contains("did not answer within 1 s"));
-    drop(silent);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keycloak_users_and_nested_groups_reach_jira() {
-    let kc = simulators::keycloak::Keycloak::new(Credentials::default());
-    let kc_run = Simulator::Keycloak(kc.clone()).start("127.0.0.1:0").await.unwrap();
-    {
-        let mut data = kc.data.lock().unwrap();
-        let ann = data.add_user("ann", true);
-        data.add_user("bob", false);
-        let eng = data.add_group("engineering", None, &[]);
-        data.add_group("web", Some(&eng), &[&ann]);
-    }
-    let s = setup(&binding("kc", "jira", "")).await;
-    let args = [
-        "--config",
-        s.config.to_str().unwrap(),
-        "source",
-        "add",
-        "--kind",
-        "keycloak",
-        "--name",
-        "kc",
-        "--url",
-        &kc_run.base_url,
-        "--realm",
-        "acme",
-        "--username",
-        "idsync",
-        "--password-env",
-        TOKEN_ENV,
-    ];
-    let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, &kc.client_secret)]);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let summary = s.cli_json(&["source", "sync", "kc", "--json"]);
-    assert_eq!(
-        (summary["users_created"].as_u64(), summary["groups_created"].as_u64()),
-        (Some(2), Some(2)),
-        "{summary}"
-    );
-    // ann is in web, which is inside engineering: both, flattened; bob is disabled: not created.
-    wait(10, "ann in web and engineering", || groups(&s.data(), "ann") == ["engineering", "web"]).await;
-    assert!(s.data().user("bob").is_none());
-}
-
-/// Every pull kind through the command line: added (checked), read, stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
-    use simulators::{entra::Entra, okta::Okta, onelogin::OneLogin, oracle::Oracle};
-    let s = setup("").await;
-    let creds = Credentials::default();
-    let entra = Entra::new(creds.clone());
-    let okta = Okta::new(creds.clone());
-    let onelogin = OneLogin::new(creds.clone());
-    let oracle = Oracle::new(creds.clone());
-    entra.data.lock().unwrap().add_user("ann@contoso.com", true);
-    okta.data.lock().unwrap().add_user("ann@example.com", "ACTIVE");
-    onelogin.data.lock().unwrap().add_user("ann", 1);
-    oracle.data.lock().unwrap().add_user("ann", true);
-    let e_run = Simulator::Entra(entra.clone()).start("127.0.0.1:0").await.unwrap();
-    let k_run = Simulator::Okta(okta.clone()).start("127.0.0.1:0").await.unwrap();
-    let l_run = Simulator::OneLogin(onelogin.clone()).start("127.0.0.1:0").await.unwrap();
-    let o_run = Simulator::Oracle(oracle.clone()).start("127.0.0.1:0").await.unwrap();
-    let config = s.config.to_str().unwrap().to_string();
-    let cases: Vec<(&str, Vec<String>, String)> = vec![
-        (
-            "entra",
-            vec![
-                "--tenant".into(),
-                entra.tenant.clone(),
-                "--login-url".into(),
-                e_run.base_url.clone(),
-                "--username".into(),
-                entra.client_id.clone(),
-                "--password-env".into(),
-                TOKEN_ENV.into(),
-            ],
-            entra.client_secret.clone(),
-        ),
-        ("okta", vec!["--token-env".into(), TOKEN_ENV.into()], creds.admin_token.clone()),
-        (
-            "onelogin",
-            vec!["--username".into(), onelogin.client_id.clone(), "--password-env".into(), TOKEN_ENV.into()],
-            onelogin.client_secret.clone(),
-        ),
-        (
-            "oracle",
-            vec!["--username".into(), oracle.client_id.clone(), "--password-env".into(), TOKEN_ENV.into()],
-            oracle.client_secret.clone(),
-        ),
-    ];
-    let urls = [&e_run.base_url, &k_run.base_url, &l_run.base_url, &o_run.base_url];
-    for ((kind, extra, secret), url) in cases.iter().zip(urls) {
-        let name = format!("{kind}-src");
-        let mut args: Vec<&str> =
-            vec!["--config", &config, "source", "add", "--kind", kind, "--name", &name, "--url", url];
-        args.extend(extra.iter().map(String::as_str));
-        let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, secret)]);
-        assert!(
-            out.status.success(),
-            "{kind}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let summary = s.cli_json(&["source", "sync", &name, "--json"]);
-        assert_eq!(summary["users_created"].as_u64(), Some(1), "{kind}: {summary}");
-    }
 }
