@@ -43,6 +43,12 @@ impl Http {
         Ok(Http { client, base, credentials })
     }
 
+    /// The same client (and its pooled connections) with other credentials: for a bearer token
+    /// that is renewed while the client lives on.
+    pub fn with_credentials(&self, credentials: Credentials) -> Http {
+        Http { client: self.client.clone(), base: self.base.clone(), credentials }
+    }
+
     /// `path` relative to the base URL, each of `segments` appended percent-encoded.
     pub fn url(&self, path: &str, segments: &[&str]) -> Url {
         let mut url = self.base.join(path.trim_start_matches('/')).unwrap_or_else(|_| self.base.clone());

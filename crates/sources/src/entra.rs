@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError, Url};
 use serde_json::{Map, Value};
 
-use crate::fetch::{Retry, get};
+use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, scim_user};
 
@@ -16,10 +16,10 @@ const USER_FIELDS: &str =
     "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,onPremisesSamAccountName";
 
 pub struct Entra {
-    graph: String,
+    /// Graph v1.0; requests carry the current token.
+    graph: Http,
     /// Which Graph attribute becomes the username (userPrincipalName, mail, …).
     username_attribute: String,
-    timeout: Duration,
     retry: Retry,
     tokens: TokenSource,
 }
@@ -43,39 +43,22 @@ impl Entra {
         let scope = Some("https://graph.microsoft.com/.default".to_string());
         let tokens =
             TokenSource::new(TokenRequest::Form { url, client_id: username, secret: password, scope }, timeout);
-        Ok(Entra {
-            graph: format!("{}/v1.0", graph.trim_end_matches('/')),
-            username_attribute: username_attribute.to_string(),
+        let graph = Http::new(
+            &format!("{}/v1.0", graph.trim_end_matches('/')),
+            Credentials::Bearer { token: String::new() },
             timeout,
-            retry,
-            tokens,
-        })
+        )?;
+        Ok(Entra { graph, username_attribute: username_attribute.to_string(), retry, tokens })
     }
 
-    /// GETs a Graph URL; a 401 gets one new token.
     async fn fetch(&self, url: Url, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
-        for renewed in [false, true] {
-            let http = Http::new(
-                &self.graph,
-                Credentials::Bearer { token: self.tokens.token(requests).await? },
-                self.timeout,
-            )?;
-            match get(&http, url.clone(), query, self.retry, requests).await {
-                Err(RestError::Unauthorized { .. }) if !renewed => self.tokens.invalidate().await,
-                other => return other,
-            }
-        }
-        unreachable!("the loop returns on its second pass")
-    }
-
-    fn url(&self, path: &str) -> Result<Url, RestError> {
-        Url::parse(&format!("{}/{path}", self.graph)).map_err(|e| RestError::Config(format!("bad Graph URL: {e}")))
+        Ok(self.tokens.get(&self.graph, url, query, self.retry, requests).await?.body)
     }
 
     /// Every item of a collection, following `@odata.nextLink` (which carries the query itself).
     async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
-        let mut page = self.fetch(self.url(path)?, query, requests).await?;
+        let mut page = self.fetch(self.graph.url(path, &[]), query, requests).await?;
         loop {
             out.extend(page["value"].as_array().cloned().unwrap_or_default());
             match page["@odata.nextLink"].as_str().map(Url::parse) {
@@ -116,14 +99,7 @@ impl Connector for Entra {
         for (path, what, permission) in
             [("users", "users", "User.Read.All"), ("groups", "groups", "GroupMember.Read.All")]
         {
-            let url = match self.url(path) {
-                Ok(u) => u,
-                Err(e) => {
-                    out.push(Check::failed(e.to_string()));
-                    return out;
-                }
-            };
-            match self.fetch(url, &[("$top", "1"), ("$select", "id")], &mut requests).await {
+            match self.fetch(self.graph.url(path, &[]), &[("$top", "1"), ("$select", "id")], &mut requests).await {
                 Ok(_) => out.push(Check::ok(format!("the app may read {what}"))),
                 Err(e) => {
                     out.push(Check::failed(format!(
@@ -138,7 +114,9 @@ impl Connector for Entra {
 
     async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
         let mut requests = 0;
-        match self.fetch(self.url(&format!("users/{username}"))?, &[("$select", USER_FIELDS)], &mut requests).await {
+        // Segments are percent-encoded: guests' names hold `#` (`a_b.com#EXT#@tenant…`).
+        let url = self.graph.url("users", &[username]);
+        match self.fetch(url, &[("$select", USER_FIELDS)], &mut requests).await {
             Ok(u) => Ok(Some(u)),
             Err(RestError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

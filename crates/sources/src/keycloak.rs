@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Map, Value};
 
-use crate::fetch::{Retry, get};
+use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
 
@@ -18,7 +18,8 @@ pub struct Keycloak {
     base: String,
     realm: String,
     client_id: String,
-    timeout: Duration,
+    /// The realm's admin API; requests carry the current token.
+    admin: Http,
     retry: Retry,
     tokens: TokenSource,
 }
@@ -40,25 +41,13 @@ impl Keycloak {
             TokenRequest::Form { url, client_id: username.clone(), secret: password, scope: None },
             timeout,
         );
-        Ok(Keycloak { base, realm: realm.to_string(), client_id: username, timeout, retry, tokens })
+        let admin =
+            Http::new(&format!("{base}/admin/realms/{realm}"), Credentials::Bearer { token: String::new() }, timeout)?;
+        Ok(Keycloak { base, realm: realm.to_string(), client_id: username, admin, retry, tokens })
     }
 
-    /// A client for the admin API with a fresh enough access token.
-    async fn admin(&self, requests: &mut u64) -> Result<Http, RestError> {
-        let token = self.tokens.token(requests).await?;
-        Http::new(&format!("{}/admin/realms/{}", self.base, self.realm), Credentials::Bearer { token }, self.timeout)
-    }
-
-    /// GETs an admin path; a 401 (the token expired early) gets one new token.
     async fn fetch(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
-        for renewed in [false, true] {
-            let http = self.admin(requests).await?;
-            match get(&http, http.url(path, &[]), query, self.retry, requests).await {
-                Err(RestError::Unauthorized { .. }) if !renewed => self.tokens.invalidate().await,
-                other => return other,
-            }
-        }
-        unreachable!("the loop returns on its second pass")
+        Ok(self.tokens.get(&self.admin, self.admin.url(path, &[]), query, self.retry, requests).await?.body)
     }
 
     /// Every item of a `first`/`max` collection.
@@ -118,7 +107,7 @@ impl Connector for Keycloak {
     async fn check(&self) -> Vec<Check> {
         let mut out = Vec::new();
         let mut requests = 0;
-        match self.admin(&mut requests).await {
+        match self.tokens.token(&mut requests).await {
             Ok(_) => out.push(Check::ok(format!("signed in to realm {} as client {}", self.realm, self.client_id))),
             Err(e @ RestError::Unreachable { .. }) => {
                 out.push(Check::failed(format!(

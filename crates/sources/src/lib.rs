@@ -176,7 +176,7 @@ pub fn connect_with(
 ) -> Result<Box<dyn Connector>, RestError> {
     match config {
         SourceConfig::Scim { url } => {
-            Ok(Box::new(scim::Scim::new(scim::Access::Fixed(Http::new(url, credentials, timeout)?), retry, None)))
+            Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, None, retry, None)))
         }
         SourceConfig::Entra { tenant, graph_url, login_url, username_attribute } => Ok(Box::new(entra::Entra::new(
             graph_url,
@@ -200,13 +200,10 @@ pub fn connect_with(
                 secret: password,
                 scope: "urn:opc:idm:__myscopes__".into(),
             };
-            let access = scim::Access::OAuth {
-                base: format!("{base}/admin/v1"),
-                tokens: oauth::TokenSource::new(request, timeout),
-                timeout,
-            };
+            let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?;
+            let tokens = oauth::TokenSource::new(request, timeout);
             // Oracle returns a group's members only when they are asked for.
-            Ok(Box::new(scim::Scim::new(access, retry, Some("displayName,members"))))
+            Ok(Box::new(scim::Scim::new(http, Some(tokens), retry, Some("displayName,members"))))
         }
         SourceConfig::Keycloak { url, realm } => {
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))

@@ -4,9 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use rest::{Credentials, Http, RestError};
+use rest::{Answer, Credentials, Http, RestError, Url};
 use serde_json::json;
 use tokio::sync::Mutex;
+
+use crate::fetch::{Retry, get_answer};
 
 /// How a provider wants the client to ask for a token.
 #[derive(Debug, Clone)]
@@ -86,7 +88,27 @@ impl TokenSource {
     }
 
     /// Forgets the token: the provider refused it.
-    pub async fn invalidate(&self) {
+    async fn invalidate(&self) {
         *self.cached.lock().await = None;
+    }
+
+    /// GETs `url` through `http` with a current token, retrying as [`get_answer`] does; a 401
+    /// (the token was revoked or expired early) gets one new token and one more try.
+    pub async fn get(
+        &self,
+        http: &Http,
+        url: Url,
+        query: &[(&str, &str)],
+        retry: Retry,
+        requests: &mut u64,
+    ) -> Result<Answer, RestError> {
+        for renewed in [false, true] {
+            let http = http.with_credentials(Credentials::Bearer { token: self.token(requests).await? });
+            match get_answer(&http, url.clone(), query, retry, requests).await {
+                Err(RestError::Unauthorized { .. }) if !renewed => self.invalidate().await,
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns on its second pass")
     }
 }

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Map, Value};
 
-use crate::fetch::{Retry, get_answer};
+use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, scim_user};
 
 pub struct OneLogin {
-    base: String,
-    timeout: Duration,
+    /// The API; requests carry the current token.
+    api: Http,
     retry: Retry,
     tokens: TokenSource,
 }
@@ -54,7 +54,8 @@ impl OneLogin {
         let base = base.trim_end_matches('/').to_string();
         let url = format!("{base}/auth/oauth2/v2/token");
         let tokens = TokenSource::new(TokenRequest::BasicJson { url, client_id: username, secret: password }, timeout);
-        Ok(OneLogin { base, timeout, retry, tokens })
+        let api = Http::new(&base, Credentials::Bearer { token: String::new() }, timeout)?;
+        Ok(OneLogin { api, retry, tokens })
     }
 
     /// Every item of a collection, following `After-Cursor`; a 401 gets one new token.
@@ -78,19 +79,7 @@ impl OneLogin {
             if let Some(c) = &cursor {
                 q.push(("cursor", c));
             }
-            let mut answer = None;
-            for renewed in [false, true] {
-                let token = self.tokens.token(requests).await?;
-                let http = Http::new(&self.base, Credentials::Bearer { token }, self.timeout)?;
-                match get_answer(&http, http.url(path, &[]), &q, self.retry, requests).await {
-                    Err(RestError::Unauthorized { .. }) if !renewed => self.tokens.invalidate().await,
-                    other => {
-                        answer = Some(other?);
-                        break;
-                    }
-                }
-            }
-            let answer = answer.ok_or_else(|| RestError::Protocol("no answer".into()))?;
+            let answer = self.tokens.get(&self.api, self.api.url(path, &[]), &q, self.retry, requests).await?;
             out.extend(
                 answer
                     .body

@@ -1,10 +1,8 @@
 //! Any SCIM 2.0 service provider as a source: users and groups read page by page
 //! (`startIndex`/`count`), members from the groups.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use rest::{Check, Credentials, Http, RestError};
+use rest::{Check, Http, RestError};
 use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get};
@@ -13,45 +11,26 @@ use crate::{Connector, PulledGroup, PulledUser, Snapshot};
 
 const PAGE: u64 = 100;
 
-/// How requests are authenticated: a fixed token, or OAuth client credentials (Oracle).
-pub enum Access {
-    Fixed(Http),
-    OAuth { base: String, tokens: TokenSource, timeout: Duration },
-}
-
 pub struct Scim {
-    access: Access,
+    http: Http,
+    /// OAuth client credentials (Oracle) whose token each request carries; without them, the
+    /// client's own credentials are the fixed token.
+    tokens: Option<TokenSource>,
     retry: Retry,
     /// Asked for with groups, for servers that return members only on request (Oracle).
     group_attributes: Option<&'static str>,
 }
 
 impl Scim {
-    pub fn new(access: Access, retry: Retry, group_attributes: Option<&'static str>) -> Self {
-        Scim { access, retry, group_attributes }
+    pub fn new(http: Http, tokens: Option<TokenSource>, retry: Retry, group_attributes: Option<&'static str>) -> Self {
+        Scim { http, tokens, retry, group_attributes }
     }
 
-    fn base(&self) -> String {
-        match &self.access {
-            Access::Fixed(http) => http.url("", &[]).to_string(),
-            Access::OAuth { base, .. } => format!("{}/", base.trim_end_matches('/')),
-        }
-    }
-
-    /// GETs an endpoint below the base; with OAuth, a 401 gets one new token.
     async fn get(&self, endpoint: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
-        match &self.access {
-            Access::Fixed(http) => get(http, http.url(endpoint, &[]), query, self.retry, requests).await,
-            Access::OAuth { base, tokens, timeout } => {
-                for renewed in [false, true] {
-                    let http = Http::new(base, Credentials::Bearer { token: tokens.token(requests).await? }, *timeout)?;
-                    match get(&http, http.url(endpoint, &[]), query, self.retry, requests).await {
-                        Err(RestError::Unauthorized { .. }) if !renewed => tokens.invalidate().await,
-                        other => return other,
-                    }
-                }
-                unreachable!("the loop returns on its second pass")
-            }
+        let url = self.http.url(endpoint, &[]);
+        match &self.tokens {
+            None => get(&self.http, url, query, self.retry, requests).await,
+            Some(tokens) => Ok(tokens.get(&self.http, url, query, self.retry, requests).await?.body),
         }
     }
 
@@ -107,7 +86,7 @@ impl Connector for Scim {
             Err(e) => {
                 out.push(Check::failed(format!(
                     "cannot read {}ServiceProviderConfig ({e}); the URL must be the SCIM base URL (the part before /Users)",
-                    self.base()
+                    self.http.url("", &[])
                 )));
                 return out;
             }

@@ -418,39 +418,19 @@ impl<'a> Planner<'a> {
         }
         let access_revoked_by_groups = !self.target.caps.deactivate;
         if rules.rules.users.sync_active && !d.active {
-            match rules.rules.users.on_inactive {
-                Deprovision::Leave => {}
-                Deprovision::Delete => {
-                    self.deprovision(
-                        binding,
-                        &d.user.id,
-                        &current,
-                        Deprovision::Delete,
-                        &format!("inactive in {source}"),
-                    );
-                    return;
-                }
-                Deprovision::Disable if access_revoked_by_groups => {
-                    self.deprovision(
-                        binding,
-                        &d.user.id,
-                        &current,
-                        Deprovision::Disable,
-                        &format!("inactive in {source}"),
-                    );
-                    return;
-                }
-                Deprovision::Disable => {
-                    if current.active {
-                        self.deprovision(
-                            binding,
-                            &d.user.id,
-                            &current,
-                            Deprovision::Disable,
-                            &format!("inactive in {source}"),
-                        );
-                    }
-                }
+            let policy = rules.rules.users.on_inactive;
+            // A deleted user, or one whose access goes with its groups, has nothing left to plan;
+            // a deactivated one keeps its groups in step.
+            let nothing_left = match policy {
+                Deprovision::Leave => false,
+                Deprovision::Delete => true,
+                Deprovision::Disable => access_revoked_by_groups,
+            };
+            if nothing_left || (policy == Deprovision::Disable && current.active) {
+                self.deprovision(binding, &d.user.id, &current, policy, &format!("inactive in {source}"));
+            }
+            if nothing_left {
+                return;
             }
         } else if rules.rules.users.sync_active && !current.active && self.target.caps.deactivate {
             self.push(

@@ -258,6 +258,7 @@ async fn entra_reads_graph_pages_with_select_and_nested_groups() {
         }
         let ann = data.add_user("ann.lee@contoso.com", true);
         let off = data.add_user("off@contoso.com", false);
+        data.add_user("guest_fabrikam.com#EXT#@contoso.onmicrosoft.com", true);
         let inner = data.add_group("web", &[&ann]);
         data.add_group("Engineering", &[&inner, &off]);
         (ann, off, inner)
@@ -281,7 +282,7 @@ async fn entra_reads_graph_pages_with_select_and_nested_groups() {
     let before = graph.control.requests().get("GET /v1.0/users").copied().unwrap_or(0);
     let snapshot = c.read().await;
     assert!(snapshot.complete, "{:?}", snapshot.problems);
-    assert_eq!(snapshot.users.len(), 1202);
+    assert_eq!(snapshot.users.len(), 1203);
     let pages = graph.control.requests().get("GET /v1.0/users").copied().unwrap_or(0) - before;
     assert_eq!(pages, 2, "two pages of up to 999, by @odata.nextLink");
     let by_id = |id: &str| snapshot.users.iter().find(|u| u.external_id == id).unwrap();
@@ -293,4 +294,8 @@ async fn entra_reads_graph_pages_with_select_and_nested_groups() {
     let (user, groups) = c.read_user("ann.lee@contoso.com").await.unwrap().unwrap();
     assert_eq!((user.external_id, groups[0].name.as_str()), (ann, "web"));
     assert!(c.read_user("nobody@contoso.com").await.unwrap().is_none());
+    assert!(
+        c.lookup("guest_fabrikam.com#EXT#@contoso.onmicrosoft.com").await.unwrap().is_some(),
+        "`#` is sent encoded"
+    );
 }
