@@ -23,6 +23,17 @@ ensure_venv() {
     cp "$root/scripts/requirements-test.txt" "$stamp"
 }
 
+# OpenLDAP's server and tools, and openssl for the test certificates: the LDAP tests start their
+# own slapd on loopback ports (the Debian service, if any, is left alone).
+ensure_ldap() {
+    if [[ -x /usr/sbin/slapd ]] && command -v ldapmodify >/dev/null && command -v openssl >/dev/null; then
+        return 0
+    fi
+    say "installing slapd, ldap-utils and openssl (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils openssl >/dev/null
+}
+
 # start_server DATA_DIR [ENV=VALUE...]: runs `idsync serve` on a free loopback port; sets
 # server_pid and server_root (http://127.0.0.1:PORT).
 start_server() {

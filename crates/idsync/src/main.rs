@@ -10,6 +10,7 @@ mod secrets;
 mod serve;
 mod simulate;
 mod source;
+mod source_settings;
 mod sync_cli;
 mod target;
 
@@ -43,6 +44,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (SCIM endpoints, health, metrics).

@@ -9,6 +9,7 @@ use store::{Store, StoreError};
 use crate::config::Config;
 use crate::scheduler::Schedule;
 use crate::serve::open_store;
+use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
 
 // Parsed once per process, so the size of its largest variant does not matter.
@@ -25,24 +26,12 @@ pub enum SourceCommand {
         /// `scim`.
         #[arg(long, default_value = "scim")]
         kind: String,
-        /// Pull from this URL instead of receiving pushes: a SCIM base URL (kind scim) or the
-        /// Keycloak base URL (kind keycloak).
+        /// Pull from this URL instead of receiving pushes: the provider's API (a SCIM base URL,
+        /// https://graph.microsoft.com, the Keycloak or Okta URL, ldap://host or ldaps://host, …).
         #[arg(long)]
         url: Option<String>,
-        /// Keycloak realm (kind keycloak); the client id and secret are --username and
-        /// --password-file/--password-env.
-        #[arg(long)]
-        realm: Option<String>,
-        /// Entra ID tenant id (kind entra; --url is https://graph.microsoft.com).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Entra ID sign-in host [default: https://login.microsoftonline.com].
-        #[arg(long)]
-        login_url: Option<String>,
-        /// Entra ID attribute that becomes the username: userPrincipalName (default), mail,
-        /// onPremisesSamAccountName.
-        #[arg(long)]
-        username_attribute: Option<String>,
+        #[command(flatten)]
+        connector: ConnectorArgs,
         #[command(flatten)]
         credentials: crate::target::CredentialArgs,
         /// Save a pull source without checking that it answers.
@@ -58,6 +47,20 @@ pub enum SourceCommand {
         /// Print one JSON object {"name", "base_url", "token"}.
         #[arg(long)]
         json: bool,
+    },
+    /// Change a pull source's settings or credentials; the flags are those of 'source add', and
+    /// what is not given stays as it is. The source is checked before it is saved.
+    Edit {
+        name: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        connector: ConnectorArgs,
+        #[command(flatten)]
+        credentials: crate::target::CredentialArgs,
+        /// Save without checking that the source answers.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Check a pull source: reachability, credentials, read permissions.
     Test { name: String },
@@ -160,10 +163,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             name,
             kind,
             url: Some(url),
-            realm,
-            tenant,
-            login_url,
-            username_attribute,
+            connector,
             credentials,
             no_check,
             schedule,
@@ -171,27 +171,11 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             json,
         } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
-            let connector = match (kind.as_str(), realm) {
-                ("scim", _) => sources::SourceConfig::Scim { url: url.clone() },
-                ("keycloak", Some(realm)) => sources::SourceConfig::Keycloak { url: url.clone(), realm },
-                ("keycloak", None) => bail!("a keycloak source needs --realm"),
-                ("okta", _) => sources::SourceConfig::Okta { url: url.clone() },
-                ("onelogin", _) => sources::SourceConfig::OneLogin { url: url.clone() },
-                ("oracle", _) => sources::SourceConfig::Oracle { url: url.clone() },
-                ("entra", _) => sources::SourceConfig::Entra {
-                    tenant: tenant.context("an entra source needs --tenant (the directory (tenant) id)")?,
-                    graph_url: url.clone(),
-                    login_url: login_url.unwrap_or_else(|| "https://login.microsoftonline.com".into()),
-                    username_attribute: username_attribute.unwrap_or_else(|| "userPrincipalName".into()),
-                },
-                (other, _) => bail!(
-                    "pull sources of kind '{other}' are not available yet; scim, entra, keycloak, okta, onelogin and oracle are"
-                ),
-            };
+            let connector = connector_config(&kind, Some(&url), &connector, None)?;
             let pull = PullConfig { connector, schedule, timezone };
             pull.schedule()?;
             let credentials = credentials.read()?.context(
-                "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle)",
+                "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
             let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {
@@ -229,6 +213,27 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     "Entra ID: Tenant URL = base URL, Secret Token = token. Okta: Base URL = base URL, API Token = token."
                 );
             }
+        }
+        SourceCommand::Edit { name, url, connector, credentials, no_check } => {
+            let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            let mut pull: PullConfig =
+                serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+            pull.connector =
+                connector_config(pull.connector.kind(), url.as_deref(), &connector, Some(&pull.connector))?;
+            let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+            let credentials = match credentials.read()? {
+                Some(given) => given,
+                None => serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?,
+            };
+            if !no_check {
+                let checks = pull_connector(&pull.connector, credentials.clone(), config)?.check().await;
+                if !print_checks(&checks) {
+                    bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
+                }
+            }
+            let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await.map_err(explain)?;
+            println!("Source '{name}' changed; the next run reads with the new settings.");
         }
         SourceCommand::Test { name } => {
             let connector = stored_connector(store, &name, config).await?;

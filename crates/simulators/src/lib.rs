@@ -14,6 +14,7 @@ pub mod keycloak;
 pub mod okta;
 pub mod onelogin;
 pub mod oracle;
+pub mod slapd;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

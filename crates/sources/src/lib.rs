@@ -7,6 +7,7 @@
 mod entra;
 mod fetch;
 mod keycloak;
+mod ldap;
 mod oauth;
 mod okta;
 mod onelogin;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use fetch::Retry;
+pub use ldap::{Directory, LdapSettings, Membership};
 
 /// A user as read from the provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,9 +114,11 @@ pub enum SourceConfig {
         /// `https://graph.microsoft.com` (another host only for tests and national clouds).
         graph_url: String,
         /// `https://login.microsoftonline.com`.
+        #[serde(default = "entra_login_url")]
         login_url: String,
         /// The Graph attribute that becomes the username: userPrincipalName, mail,
         /// onPremisesSamAccountName.
+        #[serde(default = "entra_username_attribute")]
         username_attribute: String,
     },
     /// Keycloak's Admin REST API, signed in with a client id and secret (client credentials).
@@ -127,6 +131,16 @@ pub enum SourceConfig {
     /// OneLogin API v2 with an API credential (client id and secret).
     #[serde(rename = "onelogin")]
     OneLogin { url: String },
+    /// An LDAP directory (Active Directory, OpenLDAP, 389-DS, …) read with a bind DN and password.
+    Ldap(LdapSettings),
+}
+
+fn entra_login_url() -> String {
+    "https://login.microsoftonline.com".into()
+}
+
+fn entra_username_attribute() -> String {
+    "userPrincipalName".into()
 }
 
 impl SourceConfig {
@@ -138,6 +152,7 @@ impl SourceConfig {
             SourceConfig::Okta { .. } => "okta",
             SourceConfig::OneLogin { .. } => "onelogin",
             SourceConfig::Oracle { .. } => "oracle",
+            SourceConfig::Ldap(_) => "ldap",
         }
     }
 }
@@ -217,5 +232,6 @@ pub fn connect_with(
             Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry)))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
+        SourceConfig::Ldap(settings) => Ok(Box::new(ldap::LdapSource::new(settings.clone(), credentials, timeout)?)),
     }
 }

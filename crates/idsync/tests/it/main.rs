@@ -6,6 +6,7 @@ mod crash;
 mod dialects;
 mod harness;
 mod large_groups;
+mod ldap;
 mod ops;
 mod pull;
 mod scim_api;

@@ -1,0 +1,88 @@
+//! An LDAP directory (a real slapd) as a pull source from the command line: added over LDAPS with
+//! the directory's CA, checked, looked up, read into the Jira simulator, changed in the directory
+//! and read again, and edited.
+
+use simulators::slapd::{GROUPS, PEOPLE, READER, Slapd};
+
+use crate::harness::cli_env;
+use crate::sync::{TOKEN_ENV, binding, groups, setup, wait};
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
+    let directory = Slapd::sample().unwrap();
+    let s = setup(&binding("corp", "jira", "")).await;
+    let ca = directory.ca_file.display().to_string();
+    let config = s.config.to_str().unwrap().to_string();
+    let add = |url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--config",
+            &config,
+            "source",
+            "add",
+            "--kind",
+            "ldap",
+            "--name",
+            "corp",
+            "--url",
+            url,
+            "--user-base",
+            PEOPLE,
+            "--group-base",
+            GROUPS,
+            "--username",
+            READER,
+            "--password-env",
+            TOKEN_ENV,
+        ];
+        args.extend_from_slice(extra);
+        cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "reader-secret")])
+    };
+    // The server's certificate is signed by a CA the system does not know: refused, and why.
+    let refused = add(&directory.ldaps_url, &[]);
+    assert!(!refused.status.success() && text(&refused).contains("--ca-file"), "{}", text(&refused));
+    let out = add(&directory.ldaps_url, &["--ca-file", &ca, "--page-size", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let test = s.cli(&["source", "test", "corp"]);
+    assert!(text(&test).contains("7 users under ou=people"), "{}", text(&test));
+    let ann = s.cli_json(&["source", "lookup", "corp", "alee"]);
+    assert_eq!(ann["mail"], "alee@example.com");
+
+    let first = s.cli_json(&["source", "sync", "corp", "--json"]);
+    assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(7), Some(4)), "{first}");
+    wait(10, "people and nested groups in Jira", || {
+        groups(&s.data(), "alee") == ["devs", "jira-users"] && groups(&s.data(), "bkim") == ["jira-users", "platform"]
+    })
+    .await;
+    assert!(s.data().user("cdiaz").is_none(), "a locked account is not created");
+
+    directory
+        .modify(&format!(
+            "dn: uid=bkim,{PEOPLE}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n\n\
+             dn: cn=jira-users,{GROUPS}\nchangetype: modify\ndelete: member\nmember: uid=alee,{PEOPLE}\n\n\
+             dn: uid=gnovak,{PEOPLE}\nchangetype: delete\n"
+        ))
+        .unwrap();
+    let second = s.cli_json(&["source", "sync", "corp", "--json"]);
+    assert_eq!(
+        (second["users_updated"].as_u64(), second["users_deleted"].as_u64(), second["groups_updated"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{second}"
+    );
+    wait(10, "bkim and gnovak deactivated, alee out of jira-users", || {
+        let jira = s.data();
+        !jira.user("bkim").unwrap().active && !jira.user("gnovak").unwrap().active && groups(&jira, "alee") == ["devs"]
+    })
+    .await;
+
+    let bad = s.cli(&["source", "edit", "corp", "--realm", "x"]);
+    assert!(text(&bad).contains("--realm does not apply to ldap sources"), "{}", text(&bad));
+    let edited = s.cli(&["source", "edit", "corp", "--only-group", &format!("cn=platform,{GROUPS}")]);
+    assert!(edited.status.success(), "{}", text(&edited));
+    let shown = s.cli_json(&["source", "show", "corp", "--json"]);
+    assert_eq!(shown["pull"]["connector"]["only_group"], format!("cn=platform,{GROUPS}"), "{shown}");
+    assert_eq!(shown["pull"]["connector"]["page_size"], 2, "kept: {shown}");
+}

@@ -1,0 +1,147 @@
+//! One directory entry as idsync reads it: attribute names compared without case (as LDAP does),
+//! binary identifiers turned into their usual text form.
+
+use std::collections::HashMap;
+
+use ldap3::SearchEntry;
+use serde_json::{Map, Value};
+
+use crate::{PulledUser, scim_user};
+
+pub struct Entry {
+    pub dn: String,
+    /// The immutable id (entryUUID, or objectGUID in its text form); None when the bind account
+    /// may not read it.
+    pub id: Option<String>,
+    /// Attribute values by lower-cased name.
+    attributes: HashMap<String, Vec<String>>,
+}
+
+impl Entry {
+    pub fn new(found: SearchEntry, id_attribute: &str) -> Self {
+        let mut attributes: HashMap<String, Vec<String>> =
+            found.attrs.into_iter().map(|(name, values)| (name.to_lowercase(), values)).collect();
+        for (name, values) in found.bin_attrs {
+            let text = values
+                .iter()
+                .map(|v| if name.eq_ignore_ascii_case("objectGUID") { guid(v) } else { base64(v) })
+                .collect();
+            attributes.insert(name.to_lowercase(), text);
+        }
+        let id = attributes.get(&id_attribute.to_lowercase()).and_then(|v| v.first()).cloned();
+        Entry { dn: found.dn, id, attributes }
+    }
+
+    pub fn values(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.attributes.get(&name.to_lowercase()).into_iter().flatten().map(String::as_str)
+    }
+
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.values(name).next()
+    }
+
+    /// The user in SCIM form, or why it cannot be used.
+    pub fn user(&self, username_attribute: &str, disabled_attribute: &str) -> Result<PulledUser, String> {
+        let id = self.id.clone().ok_or_else(|| {
+            format!("user {} has no immutable id: the bind account must be able to read entryUUID/objectGUID", self.dn)
+        })?;
+        let username = self
+            .first(username_attribute)
+            .ok_or_else(|| format!("user {} has no {username_attribute}, so it has no username", self.dn))?;
+        let mut record = scim_user(
+            &Value::String(username.to_string()),
+            self.first("givenName").unwrap_or_default(),
+            self.first("sn").unwrap_or_default(),
+            self.first("mail"),
+            !self.is_disabled(disabled_attribute),
+        );
+        if let Some(display) = self.first("displayName").or_else(|| self.first("cn")) {
+            record.insert("displayName".into(), Value::String(display.to_string()));
+        }
+        Ok(PulledUser { external_id: id, record })
+    }
+
+    /// `userAccountControl` carries ACCOUNTDISABLE (0x2) among other bits; any other attribute
+    /// (a lock time, `nsAccountLock: true`, a shadow expiry) disables by being set.
+    fn is_disabled(&self, attribute: &str) -> bool {
+        let Some(value) = self.first(attribute) else { return false };
+        if attribute.eq_ignore_ascii_case("userAccountControl") {
+            return value.trim().parse::<i64>().is_ok_and(|flags| flags & 0x2 != 0);
+        }
+        !matches!(value.trim().to_ascii_lowercase().as_str(), "" | "false" | "0")
+    }
+
+    /// Every attribute, for `source lookup`.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("dn".into(), Value::String(self.dn.clone()));
+        let mut names: Vec<&String> = self.attributes.keys().collect();
+        names.sort();
+        for name in names {
+            let values = &self.attributes[name];
+            let value = match values.as_slice() {
+                [one] => Value::String(one.clone()),
+                many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+            };
+            out.insert(name.clone(), value);
+        }
+        Value::Object(out)
+    }
+}
+
+/// A DN in a form two spellings of the same name share: lower case, no blanks around separators.
+pub fn normalize_dn(dn: &str) -> String {
+    dn.split(',')
+        .map(|rdn| rdn.split('=').map(str::trim).collect::<Vec<_>>().join("="))
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_lowercase()
+}
+
+/// Active Directory's objectGUID: 16 bytes whose first three fields are little-endian.
+fn guid(bytes: &[u8]) -> String {
+    let Ok(b) = <[u8; 16]>::try_from(bytes) else { return base64(bytes) };
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+    )
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_guid_reads_as_active_directory_prints_it() {
+        // The example of external-apis.md A8: bytes de ad be ef 00 … 00.
+        let bytes = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(guid(&bytes), "efbeadde-0000-0000-0000-000000000000");
+        let bytes: Vec<u8> = (1..=16).collect();
+        assert_eq!(guid(&bytes), "04030201-0605-0807-090a-0b0c0d0e0f10");
+    }
+
+    #[test]
+    fn dns_compare_without_case_or_blanks() {
+        assert_eq!(normalize_dn("CN=Ann Lee, OU=People,DC=Corp"), normalize_dn("cn=ann lee,ou=people, dc=corp"));
+    }
+
+    fn entry(attribute: &str, value: &str) -> Entry {
+        let attributes = HashMap::from([(attribute.to_lowercase(), vec![value.to_string()])]);
+        Entry { dn: "cn=x".into(), id: Some("1".into()), attributes }
+    }
+
+    #[test]
+    fn disabled_by_account_control_bit_or_by_a_lock_attribute() {
+        assert!(!entry("userAccountControl", "512").is_disabled("userAccountControl"));
+        assert!(entry("userAccountControl", "514").is_disabled("userAccountControl"));
+        assert!(entry("userAccountControl", "66050").is_disabled("userAccountControl"));
+        assert!(entry("pwdAccountLockedTime", "000001010000Z").is_disabled("pwdAccountLockedTime"));
+        assert!(!entry("nsAccountLock", "false").is_disabled("nsAccountLock"));
+        assert!(!entry("mail", "x").is_disabled("pwdAccountLockedTime"));
+    }
+}

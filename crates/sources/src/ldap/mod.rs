@@ -1,0 +1,496 @@
+//! LDAP and Active Directory (external-apis.md A8): a simple bind over LDAP, LDAPS or StartTLS,
+//! users and groups read with the paged-results control, memberships from `member`/`uniqueMember`/
+//! `memberUid` or from `memberOf`, nested groups kept as groups inside groups (the engine
+//! flattens them), disabled accounts from `userAccountControl` or a lock attribute.
+
+mod entry;
+mod settings;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchEntry};
+use rest::{Check, Credentials, RestError};
+use serde_json::Value;
+
+use crate::{Connector, PulledGroup, PulledUser, Snapshot};
+use entry::{Entry, normalize_dn};
+pub use settings::{Directory, LdapSettings, Membership};
+
+pub struct LdapSource {
+    settings: LdapSettings,
+    bind_dn: String,
+    password: String,
+    timeout: Duration,
+}
+
+impl LdapSource {
+    pub fn new(settings: LdapSettings, credentials: Credentials, timeout: Duration) -> Result<Self, RestError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RestError::Config(
+                "an LDAP source binds with a DN and password: give --username BIND_DN and --password-file/--password-env"
+                    .into(),
+            ));
+        };
+        if settings.user_bases.is_empty() {
+            return Err(RestError::Config("an LDAP source needs at least one --user-base".into()));
+        }
+        if !(settings.url.starts_with("ldap://") || settings.url.starts_with("ldaps://")) {
+            return Err(RestError::Config(format!(
+                "'{}' is not an LDAP URL: give ldap://host:389 (with --starttls to encrypt) or ldaps://host:636",
+                settings.url
+            )));
+        }
+        Ok(LdapSource { settings, bind_dn: username, password, timeout })
+    }
+
+    fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, RestError> {
+        let Some(path) = &self.settings.ca_file else { return Ok(None) };
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| RestError::Config(format!("cannot read the CA file {path}: {e}")))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| RestError::Config(format!("the CA file {path} is not PEM: {e}")))?;
+            roots.add(cert).map_err(|e| {
+                RestError::Config(format!("the CA file {path} holds a certificate rustls refuses: {e}"))
+            })?;
+        }
+        if roots.is_empty() {
+            return Err(RestError::Config(format!("the CA file {path} holds no certificate")));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| RestError::Config(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(Arc::new(config)))
+    }
+
+    /// A bound connection.
+    async fn connect(&self) -> Result<Ldap, RestError> {
+        let mut settings = LdapConnSettings::new().set_conn_timeout(self.timeout).set_starttls(self.settings.starttls);
+        if let Some(config) = self.tls_config()? {
+            settings = settings.set_config(config);
+        }
+        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &self.settings.url)
+            .await
+            .map_err(|e| connection_error(&self.settings.url, e))?;
+        ldap3::drive!(connection);
+        let bound = ldap
+            .with_timeout(self.timeout)
+            .simple_bind(&self.bind_dn, &self.password)
+            .await
+            .map_err(|e| connection_error(&self.settings.url, e))?;
+        if bound.rc == 49 {
+            return Err(RestError::Unauthorized {
+                message: format!(
+                    "the directory refused the bind as '{}' (invalid credentials): check the bind DN (on Active Directory also user@domain) and the password",
+                    self.bind_dn
+                ),
+            });
+        }
+        result_error(bound, "bind")?;
+        Ok(ldap)
+    }
+
+    /// Every entry under `base` matching `filter`, a page at a time; counts the pages in
+    /// `requests`. Continuation references (other partitions, other servers) are skipped.
+    async fn search(
+        &self,
+        ldap: &mut Ldap,
+        base: &str,
+        filter: &str,
+        attributes: &[String],
+        requests: &mut u64,
+    ) -> Result<Vec<Entry>, RestError> {
+        let page = i32::try_from(self.settings.page_size.max(1)).unwrap_or(1000);
+        let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
+            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+        let mut stream = ldap
+            .with_timeout(self.timeout)
+            .streaming_search_with(adapters, base, Scope::Subtree, filter, attributes.to_vec())
+            .await
+            .map_err(|e| search_error(base, e))?;
+        let mut entries = Vec::new();
+        while let Some(found) = stream.next().await.map_err(|e| search_error(base, e))? {
+            entries.push(Entry::new(SearchEntry::construct(found), self.settings.id_attribute()));
+        }
+        result_error(stream.finish().await, &format!("search under {base}"))?;
+        *requests += 1 + entries.len() as u64 / u64::from(self.settings.page_size.max(1));
+        Ok(entries)
+    }
+
+    /// Whether `dn` is inside the scoping group, following groups upwards one search per level.
+    async fn in_scope(&self, ldap: &mut Ldap, dn: &str, username: &str, requests: &mut u64) -> Result<bool, RestError> {
+        let scope = normalize_dn(self.settings.only_group.as_deref().unwrap_or_default());
+        let attributes = vec![self.settings.id_attribute().to_string()];
+        let mut seen = HashSet::new();
+        let mut frontier = vec![(dn.to_string(), username.to_string())];
+        while let Some((dn, name)) = frontier.pop() {
+            for base in self.settings.group_bases() {
+                let filter = self.settings.groups_of_filter(&dn, &name);
+                for group in self.search(ldap, base, &filter, &attributes, requests).await? {
+                    let key = normalize_dn(&group.dn);
+                    if key == scope {
+                        return Ok(true);
+                    }
+                    if seen.insert(key) {
+                        frontier.push((group.dn, String::new()));
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn pulled_user(&self, entry: &Entry) -> Result<PulledUser, String> {
+        entry.user(self.settings.username_attribute(), self.settings.disabled_attribute())
+    }
+
+    /// Users and groups as read, before memberships are resolved.
+    async fn read_entries(&self, snapshot: &mut Snapshot) -> Result<(Vec<Entry>, Vec<Entry>), RestError> {
+        let mut ldap = self.connect().await?;
+        let mut requests = 0;
+        let mut users = Vec::new();
+        let filter = self.settings.users_filter();
+        for base in &self.settings.user_bases {
+            users.extend(self.search(&mut ldap, base, &filter, &self.settings.user_attributes(), &mut requests).await?);
+        }
+        let mut groups = Vec::new();
+        let filter = self.settings.group_filter();
+        for base in self.settings.group_bases() {
+            groups
+                .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
+        }
+        let _ = ldap.unbind().await;
+        snapshot.requests += requests;
+        Ok((dedup(users), dedup(groups)))
+    }
+}
+
+/// Entries found under two overlapping bases count once.
+fn dedup(entries: Vec<Entry>) -> Vec<Entry> {
+    let mut seen = HashSet::new();
+    entries.into_iter().filter(|e| seen.insert(normalize_dn(&e.dn))).collect()
+}
+
+/// Who is in which group, by external id: groups list members (or users and groups list the groups
+/// they are in); member DNs outside what was read (other bases, filtered out) are left out.
+fn resolve_members(settings: &LdapSettings, users: &[(Entry, PulledUser)], groups: &[Entry]) -> Vec<PulledGroup> {
+    let mut id_of_dn: HashMap<String, &str> = HashMap::new();
+    let mut id_of_username: HashMap<String, &str> = HashMap::new();
+    for (entry, user) in users {
+        id_of_dn.insert(normalize_dn(&entry.dn), &user.external_id);
+        if let Some(name) = user.record.get("userName").and_then(Value::as_str) {
+            id_of_username.insert(name.to_lowercase(), &user.external_id);
+        }
+    }
+    let mut out: Vec<PulledGroup> = Vec::new();
+    let mut index_of_dn = HashMap::new();
+    for group in groups {
+        let (Some(id), Some(name)) = (group.id.clone(), group.first(settings.group_name_attribute())) else { continue };
+        index_of_dn.insert(normalize_dn(&group.dn), out.len());
+        out.push(PulledGroup { external_id: id, name: name.to_string(), members: Vec::new() });
+    }
+    let group_ids: HashMap<String, String> =
+        index_of_dn.iter().map(|(dn, i)| (dn.clone(), out[*i].external_id.clone())).collect();
+    let member_id = |dn: &str| -> Option<String> {
+        let dn = normalize_dn(dn);
+        group_ids.get(&dn).cloned().or_else(|| id_of_dn.get(&dn).map(|id| id.to_string()))
+    };
+    match settings.membership {
+        Membership::Member => {
+            for group in groups {
+                let Some(&index) = index_of_dn.get(&normalize_dn(&group.dn)) else { continue };
+                let mut members: Vec<String> = group
+                    .values("member")
+                    .chain(group.values("uniqueMember"))
+                    .filter_map(&member_id)
+                    .chain(
+                        group
+                            .values("memberUid")
+                            .filter_map(|uid| id_of_username.get(&uid.to_lowercase()).map(|id| id.to_string())),
+                    )
+                    .collect();
+                members.sort();
+                members.dedup();
+                out[index].members = members;
+            }
+        }
+        Membership::MemberOf => {
+            let holders = users
+                .iter()
+                .map(|(entry, user)| (entry, user.external_id.clone()))
+                .chain(groups.iter().filter_map(|g| Some((g, g.id.clone()?))));
+            for (entry, id) in holders {
+                for group_dn in entry.values("memberOf") {
+                    if let Some(&index) = index_of_dn.get(&normalize_dn(group_dn)) {
+                        out[index].members.push(id.clone());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The users who are members of `group`, directly or through groups inside it.
+fn members_in_chain(groups: &[PulledGroup], group: &str) -> HashSet<String> {
+    let by_id: HashMap<&str, &PulledGroup> = groups.iter().map(|g| (g.external_id.as_str(), g)).collect();
+    let mut seen = HashSet::new();
+    let mut queue = vec![group.to_string()];
+    let mut members = HashSet::new();
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(g) = by_id.get(id.as_str()) else { continue };
+        for member in &g.members {
+            if by_id.contains_key(member.as_str()) {
+                queue.push(member.clone());
+            } else {
+                members.insert(member.clone());
+            }
+        }
+    }
+    members
+}
+
+#[async_trait]
+impl Connector for LdapSource {
+    async fn check(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut ldap = match self.connect().await {
+            Ok(l) => l,
+            Err(e) => {
+                out.push(Check::failed(e.to_string()));
+                return out;
+            }
+        };
+        let how = if self.settings.url.starts_with("ldaps://") {
+            "over LDAPS"
+        } else if self.settings.starttls {
+            "with StartTLS"
+        } else {
+            "without encryption (use ldaps:// or --starttls outside a lab)"
+        };
+        out.push(Check::ok(format!("bound to {} as {} {how}", self.settings.url, self.bind_dn)));
+        let mut requests = 0;
+        for base in &self.settings.user_bases {
+            let probe = self
+                .search(&mut ldap, base, &self.settings.users_filter(), &self.settings.user_attributes(), &mut requests)
+                .await;
+            match probe {
+                Ok(users) if users.is_empty() => {
+                    out.push(Check::failed(format!(
+                        "no user under {base} matches {}: check the base DN and the user filter, and that the bind account may read these entries",
+                        self.settings.users_filter()
+                    )));
+                    return out;
+                }
+                Ok(users) => {
+                    let unusable = users.iter().filter(|u| self.pulled_user(u).is_err()).count();
+                    if unusable > 0 {
+                        let example = users.iter().find_map(|u| self.pulled_user(u).err()).unwrap_or_default();
+                        out.push(Check::failed(format!(
+                            "{unusable} of {} users under {base} cannot be read ({example})",
+                            users.len()
+                        )));
+                        return out;
+                    }
+                    out.push(Check::ok(format!("{} users under {base}", users.len())));
+                }
+                Err(e) => {
+                    out.push(Check::failed(e.to_string()));
+                    return out;
+                }
+            }
+        }
+        for base in self.settings.group_bases() {
+            match self
+                .search(
+                    &mut ldap,
+                    base,
+                    &self.settings.group_filter(),
+                    &self.settings.group_attributes(),
+                    &mut requests,
+                )
+                .await
+            {
+                Ok(groups) => out.push(Check::ok(format!("{} groups under {base}", groups.len()))),
+                Err(e) => {
+                    out.push(Check::failed(e.to_string()));
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
+        let mut ldap = self.connect().await?;
+        let mut requests = 0;
+        let every = vec!["*".to_string(), "+".to_string()];
+        for base in &self.settings.user_bases {
+            let found =
+                self.search(&mut ldap, base, &self.settings.one_user_filter(username), &every, &mut requests).await?;
+            if let Some(entry) = found.into_iter().next() {
+                return Ok(Some(entry.to_json()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn read(&self) -> Snapshot {
+        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
+        let (user_entries, group_entries) = match self.read_entries(&mut snapshot).await {
+            Ok(read) => read,
+            Err(e) => {
+                snapshot.failed(format!("reading the directory failed: {e}"));
+                return snapshot;
+            }
+        };
+        let mut users = Vec::new();
+        for entry in user_entries {
+            match self.pulled_user(&entry) {
+                Ok(user) => users.push((entry, user)),
+                Err(problem) => snapshot.failed(problem),
+            }
+        }
+        for group in &group_entries {
+            if group.id.is_none() {
+                snapshot.failed(format!(
+                    "group {} has no {}: the bind account must be able to read it",
+                    group.dn,
+                    self.settings.id_attribute()
+                ));
+            }
+        }
+        let groups = resolve_members(&self.settings, &users, &group_entries);
+        snapshot.users = users.into_iter().map(|(_, u)| u).collect();
+        snapshot.groups = groups;
+        if self.settings.scope_after_reading() {
+            let scope = self.settings.only_group.as_deref().map(normalize_dn).unwrap_or_default();
+            let Some(root) = group_entries.iter().find(|g| normalize_dn(&g.dn) == scope).and_then(|g| g.id.clone())
+            else {
+                snapshot.failed(format!(
+                    "the group {} that scopes this source was not found under the group bases",
+                    self.settings.only_group.as_deref().unwrap_or_default()
+                ));
+                return snapshot;
+            };
+            let members = members_in_chain(&snapshot.groups, &root);
+            snapshot.users.retain(|u| members.contains(&u.external_id));
+        }
+        snapshot
+    }
+
+    async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {
+        let mut ldap = self.connect().await?;
+        let mut requests = 0;
+        let mut found = None;
+        for base in &self.settings.user_bases {
+            let filter = self.settings.one_user_filter(username);
+            if let Some(entry) = self
+                .search(&mut ldap, base, &filter, &self.settings.user_attributes(), &mut requests)
+                .await?
+                .into_iter()
+                .next()
+            {
+                found = Some(entry);
+                break;
+            }
+        }
+        let Some(entry) = found else { return Ok(None) };
+        let user = self.pulled_user(&entry).map_err(RestError::Protocol)?;
+        let name = user.record.get("userName").and_then(Value::as_str).unwrap_or(username).to_string();
+        let mut groups = Vec::new();
+        for base in self.settings.group_bases() {
+            let filter = self.settings.groups_of_filter(&entry.dn, &name);
+            let attributes =
+                vec![self.settings.id_attribute().to_string(), self.settings.group_name_attribute().to_string()];
+            for group in self.search(&mut ldap, base, &filter, &attributes, &mut requests).await? {
+                if let (Some(id), Some(group_name)) =
+                    (group.id.clone(), group.first(self.settings.group_name_attribute()))
+                {
+                    groups.push(PulledGroup {
+                        external_id: id,
+                        name: group_name.into(),
+                        members: vec![user.external_id.clone()],
+                    });
+                }
+            }
+        }
+        if self.settings.scope_after_reading() && !self.in_scope(&mut ldap, &entry.dn, &name, &mut requests).await? {
+            return Ok(None);
+        }
+        let _ = ldap.unbind().await;
+        Ok(Some((user, groups)))
+    }
+}
+
+fn connection_error(url: &str, e: LdapError) -> RestError {
+    let detail = e.to_string();
+    let hint = if detail.contains("certificate") || detail.contains("UnknownIssuer") || detail.contains("Certificate") {
+        "; the server's certificate is not trusted: give --ca-file with the CA that signed it"
+    } else if detail.contains("refused") {
+        "; is the server running, and is the port right (389 for ldap://, 636 for ldaps://)?"
+    } else if matches!(e, LdapError::Timeout { .. }) {
+        "; the server did not answer in time"
+    } else {
+        ""
+    };
+    RestError::Unreachable { detail: format!("cannot connect to {url}: {detail}{hint}") }
+}
+
+fn search_error(base: &str, e: LdapError) -> RestError {
+    match e {
+        LdapError::LdapResult { result } => {
+            result_error(result, &format!("search under {base}")).err().unwrap_or(RestError::Protocol(base.into()))
+        }
+        LdapError::FilterParsing => RestError::Config(format!(
+            "the filter for {base} is not a valid LDAP filter: check --user-filter/--group-filter"
+        )),
+        other => RestError::Unreachable { detail: format!("search under {base}: {other}") },
+    }
+}
+
+/// An LDAP result code in words an administrator can act on; success passes.
+fn result_error(result: LdapResult, what: &str) -> Result<(), RestError> {
+    let text = if result.text.is_empty() { String::new() } else { format!(" ({})", result.text) };
+    let message = format!("{what}: result code {}{text}", result.rc);
+    Err(match result.rc {
+        0 => return Ok(()),
+        10 => RestError::Rejected {
+            status: 10,
+            message: format!(
+                "{message}: the server refers this base to another server ({}); point --url at that server, or at the Global Catalog (port 3268) for a whole forest",
+                result.refs.join(", ")
+            ),
+        },
+        32 => RestError::NotFound {
+            message: format!(
+                "{message}: the base DN does not exist, or the bind account may not see it; check --user-base/--group-base and the directory's access rules"
+            ),
+        },
+        49 => RestError::Unauthorized { message },
+        50 => RestError::Forbidden { message: format!("{message}: the bind account lacks the right to read there") },
+        51..=53 => RestError::Server {
+            status: 503,
+            retry_after: None,
+            message: format!("{message}: the server is busy or unavailable"),
+        },
+        3 | 4 | 11 => RestError::Rejected {
+            status: u16::try_from(result.rc).unwrap_or(0),
+            message: format!(
+                "{message}: a server limit cut the search short; lower --page-size or raise the bind account's limits"
+            ),
+        },
+        rc => RestError::Rejected { status: u16::try_from(rc).unwrap_or(0), message },
+    })
+}

@@ -1,0 +1,231 @@
+//! The LDAP connector against a real slapd: paged reads past the server's size limit, nested
+//! groups, the three membership attributes and memberOf, disabled accounts, scoping to a group,
+//! TLS (LDAPS and StartTLS, trusted and not), and each failure explained.
+
+use std::time::Duration;
+
+use rest::{CheckStatus, Credentials};
+use simulators::slapd::{ADMIN_PASSWORD, Flavor, PEOPLE, READER, Slapd};
+use sources::{Directory, LdapSettings, Membership, SourceConfig, connect};
+
+fn settings(url: &str) -> LdapSettings {
+    serde_json::from_value(serde_json::json!({
+        "url": url, "user_bases": [PEOPLE], "group_bases": ["ou=groups,dc=example,dc=com"], "page_size": 2
+    }))
+    .unwrap()
+}
+
+fn reader() -> Credentials {
+    Credentials::Basic { username: READER.into(), password: "reader-secret".into() }
+}
+
+fn source(settings: LdapSettings, credentials: Credentials) -> Box<dyn sources::Connector> {
+    rest::install_crypto();
+    connect(&SourceConfig::Ldap(settings), credentials, Duration::from_secs(3)).unwrap()
+}
+
+fn user<'a>(snapshot: &'a sources::Snapshot, name: &str) -> &'a sources::PulledUser {
+    snapshot.users.iter().find(|u| u.record["userName"] == name).unwrap_or_else(|| panic!("{name} not read"))
+}
+
+fn members(snapshot: &sources::Snapshot, group: &str) -> Vec<String> {
+    let g = snapshot.groups.iter().find(|g| g.name == group).unwrap_or_else(|| panic!("{group} not read"));
+    let mut names: Vec<String> = g
+        .members
+        .iter()
+        .map(|id| {
+            snapshot
+                .users
+                .iter()
+                .find(|u| &u.external_id == id)
+                .map(|u| u.record["userName"].as_str().unwrap().to_string())
+                .or_else(|| snapshot.groups.iter().find(|g| &g.external_id == id).map(|g| format!("group:{}", g.name)))
+                .unwrap()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn openldap_full_read_pages_past_the_size_limit_with_every_kind_of_group() {
+    let server = Slapd::sample().unwrap();
+    let ldap = source(settings(&server.url), reader());
+    let checks = ldap.check().await;
+    assert!(checks.iter().all(|c| c.status == CheckStatus::Ok), "{checks:?}");
+    assert!(checks[0].what.contains("without encryption"), "{checks:?}");
+
+    let snapshot = ldap.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    // The reader may see 5 entries per search; 7 people arrive only through paging (2 a page).
+    assert_eq!(snapshot.users.len(), 7);
+    assert!(snapshot.requests >= 6, "pages: {}", snapshot.requests);
+    let ann = user(&snapshot, "alee");
+    assert_eq!(ann.record["emails"][0]["value"], "alee@example.com");
+    assert_eq!(ann.record["displayName"], "Ann Lee");
+    assert_eq!(ann.external_id.len(), 36, "entryUUID: {}", ann.external_id);
+    assert_eq!(ann.record["active"], true);
+    assert_eq!(user(&snapshot, "cdiaz").record["active"], false, "ppolicy lock means disabled");
+
+    assert_eq!(members(&snapshot, "jira-users"), ["alee", "group:platform"], "unknown DNs are left out");
+    assert_eq!(members(&snapshot, "platform"), ["bkim", "dpatel"]);
+    assert_eq!(members(&snapshot, "confluence-users"), ["cdiaz"]);
+    assert_eq!(members(&snapshot, "devs"), ["alee", "ekim"], "memberUid matched without case");
+
+    // The same memberships read from users' memberOf (written by the overlay).
+    let mut by_member_of = settings(&server.url);
+    by_member_of.membership = Membership::MemberOf;
+    let snapshot = source(by_member_of, reader()).read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    assert_eq!(members(&snapshot, "jira-users"), ["alee", "group:platform"]);
+    assert_eq!(members(&snapshot, "platform"), ["bkim", "dpatel"]);
+
+    // Without paging the server stops at its limit: a clear error, and an incomplete read.
+    let mut unpaged = settings(&server.url);
+    unpaged.page_size = 100;
+    let snapshot = source(unpaged, reader()).read().await;
+    assert!(!snapshot.complete);
+    assert!(snapshot.problems[0].contains("limit"), "{:?}", snapshot.problems);
+}
+
+#[tokio::test]
+async fn openldap_lookup_login_read_and_scope_to_a_nested_group() {
+    let server = Slapd::sample().unwrap();
+    let ldap = source(settings(&server.url), reader());
+    let raw = ldap.lookup("alee").await.unwrap().unwrap();
+    assert_eq!(raw["dn"], format!("uid=alee,{PEOPLE}"));
+    assert_eq!(raw["mail"], "alee@example.com");
+    assert!(raw["entryuuid"].is_string(), "operational attributes are shown: {raw}");
+    assert!(ldap.lookup("nobody").await.unwrap().is_none());
+    assert!(ldap.lookup("*").await.unwrap().is_none(), "input is escaped, not a wildcard");
+
+    let (ann, groups) = ldap.read_user("alee").await.unwrap().unwrap();
+    let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["devs", "jira-users"], "direct groups; nesting comes from full reads");
+    assert!(groups.iter().all(|g| g.members == [ann.external_id.clone()]));
+
+    let mut scoped = settings(&server.url);
+    scoped.only_group = Some("cn=jira-users,ou=groups,dc=example,dc=com".into());
+    let ldap = source(scoped, reader());
+    let snapshot = ldap.read().await;
+    assert!(snapshot.complete, "{:?}", snapshot.problems);
+    let mut names: Vec<&str> = snapshot.users.iter().map(|u| u.record["userName"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["alee", "bkim", "dpatel"], "members of jira-users, directly or through platform");
+    assert!(ldap.read_user("dpatel").await.unwrap().is_some(), "in scope through platform");
+    assert!(ldap.read_user("cdiaz").await.unwrap().is_none(), "outside the scope");
+}
+
+#[tokio::test]
+async fn ldap_failures_are_explained_and_never_complete() {
+    let server = Slapd::sample().unwrap();
+    let wrong = Credentials::Basic { username: READER.into(), password: "nope".into() };
+    let ldap = source(settings(&server.url), wrong);
+    let checks = ldap.check().await;
+    assert_eq!(checks[0].status, CheckStatus::Failed);
+    assert!(checks[0].what.contains("refused the bind"), "{checks:?}");
+    let snapshot = ldap.read().await;
+    assert!(!snapshot.complete && snapshot.users.is_empty());
+
+    let blind = Credentials::Basic { username: "cn=blind,dc=example,dc=com".into(), password: "blind-secret".into() };
+    let checks = source(settings(&server.url), blind).check().await;
+    // slapd hides a base the account may not read as if it did not exist.
+    assert!(checks.last().unwrap().what.contains("may not see it"), "{checks:?}");
+
+    let mut missing = settings(&server.url);
+    missing.user_bases = vec!["ou=staff,dc=example,dc=com".into()];
+    let checks = source(missing, reader()).check().await;
+    assert!(checks.last().unwrap().what.contains("base DN does not exist"), "{checks:?}");
+
+    let mut nobody = settings(&server.url);
+    nobody.user_filter = Some("(uid=no-such-person)".into());
+    let checks = source(nobody, reader()).check().await;
+    assert!(checks.last().unwrap().what.contains("no user under"), "{checks:?}");
+
+    let mut bad_filter = settings(&server.url);
+    bad_filter.user_filter = Some("(objectClass=inetOrgPerson".into());
+    let checks = source(bad_filter, reader()).check().await;
+    assert!(checks.last().unwrap().what.contains("not a valid LDAP filter"), "{checks:?}");
+
+    let closed = format!(
+        "ldap://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    let checks = source(settings(&closed), reader()).check().await;
+    assert!(checks[0].what.contains("cannot connect"), "{checks:?}");
+}
+
+#[tokio::test]
+async fn ldaps_and_starttls_trust_only_the_given_authority() {
+    let server = Slapd::sample().unwrap();
+    let mut ldaps = settings(&server.ldaps_url);
+    ldaps.ca_file = Some(server.ca_file.display().to_string());
+    let checks = source(ldaps.clone(), reader()).check().await;
+    assert!(checks.iter().all(|c| c.status == CheckStatus::Ok), "{checks:?}");
+    assert!(checks[0].what.contains("over LDAPS"));
+
+    ldaps.ca_file = None;
+    let checks = source(ldaps, reader()).check().await;
+    assert_eq!(checks[0].status, CheckStatus::Failed);
+    assert!(checks[0].what.contains("--ca-file"), "{checks:?}");
+
+    let mut starttls = settings(&server.url);
+    starttls.starttls = true;
+    starttls.ca_file = Some(server.ca_file.display().to_string());
+    let checks = source(starttls.clone(), reader()).check().await;
+    assert!(checks.iter().all(|c| c.status == CheckStatus::Ok), "{checks:?}");
+    assert!(checks[0].what.contains("StartTLS"));
+    assert_eq!(source(starttls, reader()).read().await.users.len(), 7);
+}
+
+#[tokio::test]
+async fn active_directory_guids_account_control_and_member_of() {
+    let people = "OU=People,DC=corp,DC=example,DC=com";
+    let mut ldif = format!("dn: {people}\nobjectClass: organizationalUnit\nou: People\n\n");
+    ldif += "dn: OU=Groups,DC=corp,DC=example,DC=com\nobjectClass: organizationalUnit\nou: Groups\n\n";
+    for (i, (sam, cn, control, group)) in [
+        ("alee", "Ann Lee", 512, "Jira Users"),
+        ("bkim", "Bo Kim", 514, "Jira Users"),
+        ("cdiaz", "Cy Diaz", 66048, "Platform"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ldif += &format!(
+            "dn: CN={cn},{people}\nobjectClass: user\ncn: {cn}\nsn: {}\nsAMAccountName: {sam}\n\
+             userPrincipalName: {sam}@corp.example.com\nmail: {sam}@example.com\nuserAccountControl: {control}\n\
+             objectGUID:: 3q2+7wAAAAAAAAAAAAAAA{}==\nmemberOf: CN={group},OU=Groups,DC=corp,DC=example,DC=com\n\n",
+            cn.split(' ').nth(1).unwrap(),
+            ["A", "Q", "g"][i]
+        );
+    }
+    ldif += "dn: CN=Jira Users,OU=Groups,DC=corp,DC=example,DC=com\nobjectClass: group\ncn: Jira Users\n\
+             objectGUID:: AAAAAAAAAAAAAAAAAAAAAQ==\nmember: CN=Ann Lee,OU=People,DC=corp,DC=example,DC=com\n\
+             member: CN=Bo Kim,OU=People,DC=corp,DC=example,DC=com\nmember: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\n\n";
+    ldif += "dn: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\nobjectClass: group\ncn: Platform\n\
+             objectGUID:: AAAAAAAAAAAAAAAAAAAAAg==\nmemberOf: CN=Jira Users,OU=Groups,DC=corp,DC=example,DC=com\n\
+             member: CN=Cy Diaz,OU=People,DC=corp,DC=example,DC=com\n\n";
+    let server = Slapd::start(Flavor::ActiveDirectory, &ldif).unwrap();
+    let mut ad: LdapSettings = serde_json::from_value(serde_json::json!({
+        "url": server.url, "directory": "ad", "user_bases": ["DC=corp,DC=example,DC=com"],
+        // slapd cannot evaluate AD's objectCategory shorthand.
+        "user_filter": "(objectClass=user)",
+    }))
+    .unwrap();
+    assert_eq!(ad.directory, Directory::Ad);
+    let admin = Credentials::Basic { username: server.admin_dn.clone(), password: ADMIN_PASSWORD.into() };
+    for membership in [Membership::Member, Membership::MemberOf] {
+        ad.membership = membership;
+        let snapshot = source(ad.clone(), admin.clone()).read().await;
+        assert!(snapshot.complete, "{:?}", snapshot.problems);
+        assert_eq!(snapshot.users.len(), 3);
+        let ann = user(&snapshot, "alee");
+        assert_eq!(ann.external_id, "efbeadde-0000-0000-0000-000000000000");
+        assert_eq!(ann.record["active"], true);
+        assert_eq!(user(&snapshot, "bkim").record["active"], false, "514 = ACCOUNTDISABLE");
+        assert_eq!(user(&snapshot, "cdiaz").record["active"], true, "66048 = normal + password never expires");
+        assert_eq!(members(&snapshot, "Jira Users"), ["alee", "bkim", "group:Platform"], "{membership:?}");
+        assert_eq!(members(&snapshot, "Platform"), ["cdiaz"]);
+    }
+}
