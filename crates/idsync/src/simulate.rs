@@ -1,4 +1,4 @@
-//! `idsync simulate jira|confluence|bitbucket`: a simulated application to point idsync at.
+//! `idsync simulate KIND`: a simulated application or identity provider to point idsync at.
 
 use anyhow::Context;
 use clap::Args;
@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle or entra.
+    /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra or google.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -28,7 +28,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
         (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
-            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle or entra")
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra or google")
         })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -41,6 +41,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Simulator::Oracle(o) => Some(format!("client id {}, client secret {}", o.client_id, o.client_secret)),
         Simulator::Entra(e) => {
             Some(format!("tenant {}, client id {}, client secret {}", e.tenant, e.client_id, e.client_secret))
+        }
+        Simulator::Google(g) => {
+            let key = std::env::temp_dir().join(format!("idsync-google-sim-{}.json", std::process::id()));
+            std::fs::write(&key, g.key_file()).with_context(|| format!("cannot write {}", key.display()))?;
+            Some(format!("--admin {} --key-file {} (a test key)", g.admin, key.display()))
         }
         _ => None,
     };

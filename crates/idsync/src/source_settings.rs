@@ -22,6 +22,18 @@ pub struct ConnectorArgs {
     /// onPremisesSamAccountName; for ldap sAMAccountName (ad) or uid (openldap) by default.
     #[arg(long)]
     username_attribute: Option<String>,
+    /// Google Workspace: the administrator the service account acts for.
+    #[arg(long)]
+    admin: Option<String>,
+    /// Google Workspace: the customer id [default: my_customer, the administrator's own].
+    #[arg(long)]
+    customer: Option<String>,
+    /// Google Workspace: read only this domain of the account.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Google Workspace: only users of this organisational unit, e.g. /Engineering.
+    #[arg(long)]
+    org_unit: Option<String>,
     /// LDAP: which kind of directory, `ad` or `openldap` (default); it sets every other default.
     #[arg(long)]
     directory: Option<String>,
@@ -55,7 +67,8 @@ pub struct ConnectorArgs {
     /// LDAP: read memberships from groups' `member` (default) or from `memberOf`.
     #[arg(long)]
     membership: Option<String>,
-    /// LDAP: only users in this group (its DN), directly or through nested groups.
+    /// LDAP and Google: only users in this group (its DN, or its address), directly or through
+    /// nested groups.
     #[arg(long)]
     only_group: Option<String>,
     /// LDAP: entries per page [default: 500; Active Directory allows at most 1000].
@@ -75,6 +88,10 @@ impl ConnectorArgs {
             ("tenant", &self.tenant),
             ("login_url", &self.login_url),
             ("username_attribute", &self.username_attribute),
+            ("admin", &self.admin),
+            ("customer", &self.customer),
+            ("domain", &self.domain),
+            ("org_unit", &self.org_unit),
             ("directory", &self.directory),
             ("ca_file", &self.ca_file),
             ("user_filter", &self.user_filter),
@@ -149,8 +166,8 @@ fn explain(kind: &str, error: &str) -> anyhow::Error {
     }
 }
 
-fn stored_kinds() -> [&'static str; 7] {
-    ["scim", "entra", "keycloak", "okta", "onelogin", "oracle", "ldap"]
+fn stored_kinds() -> [&'static str; 8] {
+    ["scim", "entra", "keycloak", "okta", "onelogin", "oracle", "google", "ldap"]
 }
 
 #[cfg(test)]

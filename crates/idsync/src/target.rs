@@ -80,6 +80,9 @@ pub struct CredentialArgs {
     password_file: Option<PathBuf>,
     #[arg(long)]
     password_env: Option<String>,
+    /// A key file that signs token requests (a Google service-account key, JSON).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyhow::Result<Option<String>> {
@@ -103,6 +106,12 @@ impl CredentialArgs {
     pub fn read(&self) -> anyhow::Result<Option<Credentials>> {
         let token = read_secret(&self.token_file, &self.token_env, "token")?;
         let password = read_secret(&self.password_file, &self.password_env, "password")?;
+        if let Some(key) = read_secret(&self.key_file, &None, "key")? {
+            if token.is_some() || password.is_some() || self.username.is_some() {
+                bail!("give either a key file or a token or a username and password, not several");
+            }
+            return Ok(Some(Credentials::Key { key }));
+        }
         Ok(match (token, &self.username, password) {
             (Some(token), None, None) => Some(Credentials::Bearer { token }),
             (None, Some(username), Some(password)) => Some(Credentials::Basic { username: username.clone(), password }),
@@ -244,6 +253,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             let auth = match unseal(&connector.secrets, &t)? {
                 Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
                 Credentials::Basic { username, .. } => format!("basic ({username})"),
+                Credentials::Key { .. } => "key file".to_string(),
             };
             let bindings: Vec<String> =
                 config.binding.iter().filter(|b| b.target == name).map(|b| b.source.clone()).collect();

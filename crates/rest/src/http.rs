@@ -73,6 +73,7 @@ impl Http {
             Credentials::Bearer { token } => request.bearer_auth(token),
             Credentials::Basic { username, password } => request.basic_auth(username, Some(password)),
             Credentials::Ssws { token } => request.header(reqwest::header::AUTHORIZATION, format!("SSWS {token}")),
+            Credentials::Key { .. } => request,
         };
         if let Some(b) = body {
             request = request.json(b);
@@ -103,6 +104,7 @@ impl Http {
         Err(match status {
             StatusCode::TOO_MANY_REQUESTS => RestError::Throttled { retry_after: retry_after(&headers), message },
             StatusCode::UNAUTHORIZED => RestError::Unauthorized { message },
+            StatusCode::FORBIDDEN if is_quota(&body) => RestError::Throttled { retry_after: None, message },
             StatusCode::FORBIDDEN => RestError::Forbidden { message },
             StatusCode::NOT_FOUND => RestError::NotFound { message },
             s if s.is_server_error() => {
@@ -157,6 +159,15 @@ impl Http {
     }
 }
 
+/// Google answers throttling with a 403 whose reason names a quota, not with a 429.
+fn is_quota(body: &Value) -> bool {
+    body["error"]["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| matches!(e["reason"].as_str(), Some("rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded")))
+}
+
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
@@ -192,6 +203,10 @@ pub fn message_of(body: &Value) -> String {
             parts.extend(items.iter().filter_map(|i| i.get("message").and_then(Value::as_str)).map(str::to_string))
         }
         _ => {}
+    }
+    // Google nests its error: {"error": {"code", "message", "errors": [...]}}.
+    if let Some(m) = body.get("error").and_then(|e| e.get("message")).and_then(Value::as_str) {
+        parts.push(m.to_string());
     }
     for key in ["message", "detail", "error_description"] {
         if let Some(m) = body.get(key).and_then(Value::as_str) {
@@ -232,5 +247,9 @@ mod tests {
         assert_eq!(message_of(&json!({"statusCode": 404, "message": "No user"})), "No user");
         assert_eq!(message_of(&json!({"detail": "bad filter", "status": "400"})), "bad filter");
         assert_eq!(message_of(&Value::Null), "(empty body)");
+        let google = json!({"error": {"code": 403, "message": "Quota exceeded", "errors": [{"reason": "userRateLimitExceeded"}]}});
+        assert_eq!(message_of(&google), "Quota exceeded");
+        assert!(is_quota(&google));
+        assert!(!is_quota(&json!({"error": {"code": 403, "errors": [{"reason": "forbidden"}]}})));
     }
 }

@@ -31,6 +31,11 @@ pub enum Credentials {
     Ssws {
         token: String,
     },
+    /// A key file that signs token requests and is never sent itself (a Google service-account
+    /// key). Requests made with it carry no authorization until a token replaces it.
+    Key {
+        key: String,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -39,6 +44,7 @@ impl fmt::Debug for Credentials {
             Credentials::Bearer { .. } => f.write_str("Bearer(…)"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, …)"),
             Credentials::Ssws { .. } => f.write_str("Ssws(…)"),
+            Credentials::Key { .. } => f.write_str("Key(…)"),
         }
     }
 }

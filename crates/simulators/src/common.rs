@@ -108,8 +108,10 @@ pub struct Faults {
     pub down: bool,
     /// Every API request waits this long before it is served.
     pub delay_ms: u64,
-    /// The next N API requests answer 500.
+    /// The next N API requests answer 500 ...
     pub errors_500: u32,
+    /// ... once this many more have been served (a failure part-way through paging).
+    pub errors_500_after: u32,
     /// The next N API requests answer 429 with `Retry-After: retry_after_seconds`.
     pub storm_429: u32,
     pub retry_after_seconds: u64,
@@ -198,6 +200,9 @@ pub async fn faults_layer(State(control): State<Arc<Control>>, request: Request,
         } else if faults.storm_429 > 0 {
             faults.storm_429 -= 1;
             Some((StatusCode::TOO_MANY_REQUESTS, Some(faults.retry_after_seconds)))
+        } else if faults.errors_500 > 0 && faults.errors_500_after > 0 {
+            faults.errors_500_after -= 1;
+            None
         } else if faults.errors_500 > 0 {
             faults.errors_500 -= 1;
             Some((StatusCode::INTERNAL_SERVER_ERROR, None))

@@ -9,6 +9,7 @@ pub mod bitbucket;
 pub mod common;
 pub mod confluence;
 pub mod entra;
+pub mod google;
 pub mod jira;
 pub mod keycloak;
 pub mod okta;
@@ -36,10 +37,11 @@ pub enum Simulator {
     OneLogin(Arc<onelogin::OneLogin>),
     Oracle(Arc<oracle::Oracle>),
     Entra(Arc<entra::Entra>),
+    Google(Arc<google::Google>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`, `google`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
@@ -50,6 +52,7 @@ impl Simulator {
             "onelogin" => Simulator::OneLogin(onelogin::OneLogin::new(credentials)),
             "oracle" => Simulator::Oracle(oracle::Oracle::new(credentials)),
             "entra" => Simulator::Entra(entra::Entra::new(credentials)),
+            "google" => Simulator::Google(google::Google::new(credentials)),
             _ => return None,
         })
     }
@@ -64,6 +67,7 @@ impl Simulator {
             Simulator::OneLogin(s) => &s.control,
             Simulator::Oracle(s) => &s.control,
             Simulator::Entra(s) => &s.control,
+            Simulator::Google(s) => &s.control,
         }
     }
 
@@ -74,6 +78,7 @@ impl Simulator {
             Simulator::Bitbucket(s) => s.set_base_url(base),
             Simulator::Okta(s) => s.set_base_url(base),
             Simulator::Entra(s) => s.set_base_url(base),
+            Simulator::Google(s) => s.set_base_url(base),
             Simulator::Keycloak(_) | Simulator::OneLogin(_) | Simulator::Oracle(_) => {}
         }
     }
@@ -88,6 +93,7 @@ impl Simulator {
             Simulator::OneLogin(s) => s.router(),
             Simulator::Oracle(s) => s.router(),
             Simulator::Entra(s) => s.router(),
+            Simulator::Google(s) => s.router(),
         }
     }
 

@@ -6,6 +6,8 @@
 
 mod entra;
 mod fetch;
+mod google;
+mod jwt;
 mod keycloak;
 mod ldap;
 mod oauth;
@@ -131,12 +133,35 @@ pub enum SourceConfig {
     /// OneLogin API v2 with an API credential (client id and secret).
     #[serde(rename = "onelogin")]
     OneLogin { url: String },
+    /// Google Workspace's Directory API, read by a service account with domain-wide delegation.
+    Google {
+        /// `https://admin.googleapis.com`.
+        url: String,
+        /// The administrator the service account acts for.
+        admin: String,
+        /// The account's customer id; `my_customer` is the administrator's own.
+        #[serde(default = "google_customer")]
+        customer: String,
+        /// Read one domain of the account instead of all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        domain: Option<String>,
+        /// Only users of this organisational unit (`/Engineering`) and the units below it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        org_unit: Option<String>,
+        /// Only members of this group (its address), nested groups included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        only_group: Option<String>,
+    },
     /// An LDAP directory (Active Directory, OpenLDAP, 389-DS, …) read with a bind DN and password.
     Ldap(LdapSettings),
 }
 
 fn entra_login_url() -> String {
     "https://login.microsoftonline.com".into()
+}
+
+fn google_customer() -> String {
+    "my_customer".into()
 }
 
 fn entra_username_attribute() -> String {
@@ -152,6 +177,7 @@ impl SourceConfig {
             SourceConfig::Okta { .. } => "okta",
             SourceConfig::OneLogin { .. } => "onelogin",
             SourceConfig::Oracle { .. } => "oracle",
+            SourceConfig::Google { .. } => "google",
             SourceConfig::Ldap(_) => "ldap",
         }
     }
@@ -232,6 +258,17 @@ pub fn connect_with(
             Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry)))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
+        SourceConfig::Google { url, admin, customer, domain, org_unit, only_group } => {
+            let settings = google::GoogleSettings {
+                url,
+                admin,
+                customer,
+                domain: domain.as_deref(),
+                org_unit: org_unit.as_deref(),
+                only_group: only_group.as_deref(),
+            };
+            Ok(Box::new(google::Google::new(settings, credentials, timeout, retry)?))
+        }
         SourceConfig::Ldap(settings) => Ok(Box::new(ldap::LdapSource::new(settings.clone(), credentials, timeout)?)),
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::fetch::{Retry, get_answer};
+use crate::jwt::ServiceAccount;
 
 /// How a provider wants the client to ask for a token.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub enum TokenRequest {
     BasicJson { url: String, client_id: String, secret: String },
     /// Client id and secret as HTTP Basic, grant and scope in a form (Oracle identity domains).
     BasicForm { url: String, client_id: String, secret: String, scope: String },
+    /// A signed JWT assertion for `subject` (RFC 7523; Google's domain-wide delegation).
+    JwtBearer { account: std::sync::Arc<ServiceAccount>, subject: String, scope: String },
 }
 
 pub struct TokenSource {
@@ -62,6 +65,13 @@ impl TokenSource {
                 let http = Http::new(url, credentials, self.timeout)?;
                 http.post_form_authenticated(endpoint(url)?, &[("grant_type", "client_credentials"), ("scope", scope)])
                     .await?
+            }
+            TokenRequest::JwtBearer { account, subject, scope } => {
+                let url = &account.token_uri;
+                let http = Http::new(url, Credentials::Bearer { token: String::new() }, self.timeout)?;
+                let assertion = account.assertion(subject, scope)?;
+                let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+                http.post_form(endpoint(url)?, &[("grant_type", grant), ("assertion", &assertion)]).await?
             }
             TokenRequest::BasicJson { url, client_id, secret } => {
                 let credentials = Credentials::Basic { username: client_id.clone(), password: secret.clone() };

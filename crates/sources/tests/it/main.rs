@@ -1,6 +1,7 @@
 //! Connectors against their simulators: full reads across pages, nesting, token expiry,
 //! throttling waited out, credential errors explained, failures that leave a read incomplete.
 
+mod google;
 mod ldap;
 
 use std::time::{Duration, Instant};
