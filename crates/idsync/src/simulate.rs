@@ -6,7 +6,7 @@ use simulators::{Credentials, Simulator};
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra or google.
+    /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra, google or aws.
     kind: String,
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
@@ -28,7 +28,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             simulators::confluence::ConfluenceOptions { version, ..Default::default() },
         )),
         (kind, _) => Simulator::by_kind(kind, credentials.clone()).with_context(|| {
-            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra or google")
+            format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra, google or aws")
         })?,
     };
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -47,6 +47,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             std::fs::write(&key, g.key_file()).with_context(|| format!("cannot write {}", key.display()))?;
             Some(format!("--admin {} --key-file {} (a test key)", g.admin, key.display()))
         }
+        Simulator::Aws(a) => Some(format!(
+            "--region {} --identity-store {}, access key id {}, secret access key {}",
+            a.region, a.store_id, a.access_key, a.secret_key
+        )),
         _ => None,
     };
     if let Some(client) = client {

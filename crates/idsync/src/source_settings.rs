@@ -34,6 +34,12 @@ pub struct ConnectorArgs {
     /// Google Workspace: only users of this organisational unit, e.g. /Engineering.
     #[arg(long)]
     org_unit: Option<String>,
+    /// AWS: the identity store id (d-…; IAM Identity Center → Settings).
+    #[arg(long)]
+    identity_store: Option<String>,
+    /// AWS: the region, when --url does not name it.
+    #[arg(long)]
+    region: Option<String>,
     /// LDAP: which kind of directory, `ad` or `openldap` (default); it sets every other default.
     #[arg(long)]
     directory: Option<String>,
@@ -92,6 +98,8 @@ impl ConnectorArgs {
             ("customer", &self.customer),
             ("domain", &self.domain),
             ("org_unit", &self.org_unit),
+            ("identity_store", &self.identity_store),
+            ("region", &self.region),
             ("directory", &self.directory),
             ("ca_file", &self.ca_file),
             ("user_filter", &self.user_filter),
@@ -166,8 +174,8 @@ fn explain(kind: &str, error: &str) -> anyhow::Error {
     }
 }
 
-fn stored_kinds() -> [&'static str; 8] {
-    ["scim", "entra", "keycloak", "okta", "onelogin", "oracle", "google", "ldap"]
+fn stored_kinds() -> [&'static str; 9] {
+    ["scim", "entra", "keycloak", "okta", "onelogin", "oracle", "google", "aws", "ldap"]
 }
 
 #[cfg(test)]

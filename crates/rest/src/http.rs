@@ -114,6 +114,28 @@ impl Http {
         })
     }
 
+    /// POSTs `body` with exactly `headers` (a signed request: the signature covers them) and hands
+    /// back whatever the other side answered; only a failure to get an answer is an error. The
+    /// caller reads the product's own error format.
+    pub async fn exchange(&self, url: Url, headers: &[(String, String)], body: Vec<u8>) -> Result<Answer, RestError> {
+        let mut request = self.client.post(url.clone()).body(body);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let what = format!("POST {}", url.path());
+        let response = request.send().await.map_err(|e| RestError::Unreachable {
+            detail: format!(
+                "{what}: {}",
+                if e.is_timeout() { "no answer in time".to_string() } else { root_cause(&e) }
+            ),
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer { status, headers, body })
+    }
+
     /// POSTs a form without the stored credentials: token requests carry their own (OAuth 2.0
     /// client credentials in the form).
     pub async fn post_form(&self, url: Url, form: &[(&str, &str)]) -> Result<Value, RestError> {

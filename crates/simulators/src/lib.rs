@@ -5,6 +5,7 @@
 // Helpers return the error response itself; its size does not matter in a test fake.
 #![allow(clippy::result_large_err)]
 
+pub mod aws;
 pub mod bitbucket;
 pub mod common;
 pub mod confluence;
@@ -38,10 +39,11 @@ pub enum Simulator {
     Oracle(Arc<oracle::Oracle>),
     Entra(Arc<entra::Entra>),
     Google(Arc<google::Google>),
+    Aws(Arc<aws::IdentityStore>),
 }
 
 impl Simulator {
-    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`, `google`) with default options.
+    /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`, `google`, `aws`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {
             "jira" => Simulator::Jira(jira::Jira::new(credentials, Default::default())),
@@ -53,6 +55,7 @@ impl Simulator {
             "oracle" => Simulator::Oracle(oracle::Oracle::new(credentials)),
             "entra" => Simulator::Entra(entra::Entra::new(credentials)),
             "google" => Simulator::Google(google::Google::new(credentials)),
+            "aws" => Simulator::Aws(aws::IdentityStore::new(credentials)),
             _ => return None,
         })
     }
@@ -68,6 +71,7 @@ impl Simulator {
             Simulator::Oracle(s) => &s.control,
             Simulator::Entra(s) => &s.control,
             Simulator::Google(s) => &s.control,
+            Simulator::Aws(s) => &s.control,
         }
     }
 
@@ -79,7 +83,7 @@ impl Simulator {
             Simulator::Okta(s) => s.set_base_url(base),
             Simulator::Entra(s) => s.set_base_url(base),
             Simulator::Google(s) => s.set_base_url(base),
-            Simulator::Keycloak(_) | Simulator::OneLogin(_) | Simulator::Oracle(_) => {}
+            Simulator::Keycloak(_) | Simulator::OneLogin(_) | Simulator::Oracle(_) | Simulator::Aws(_) => {}
         }
     }
 
@@ -94,6 +98,7 @@ impl Simulator {
             Simulator::Oracle(s) => s.router(),
             Simulator::Entra(s) => s.router(),
             Simulator::Google(s) => s.router(),
+            Simulator::Aws(s) => s.router(),
         }
     }
 

@@ -40,11 +40,21 @@ pub async fn get_answer(
     retry: Retry,
     requests: &mut u64,
 ) -> Result<Answer, RestError> {
+    retrying(retry, requests, || http.send(Method::GET, url.clone(), query, None)).await
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the attempts are spent; counts every try
+/// in `requests`.
+pub async fn retrying<T, F, Fut>(retry: Retry, requests: &mut u64, mut attempt_once: F) -> Result<T, RestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RestError>>,
+{
     let mut wait = retry.first_wait;
     let mut attempt = 1;
     loop {
         *requests += 1;
-        match http.send(Method::GET, url.clone(), query, None).await {
+        match attempt_once().await {
             Ok(a) => return Ok(a),
             Err(e) if e.is_retryable() && attempt < retry.attempts => {
                 let asked = e.retry_after().unwrap_or(wait);

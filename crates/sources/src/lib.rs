@@ -4,6 +4,7 @@
 //! fetch; each connector holds only what is particular to its provider.
 #![forbid(unsafe_code)]
 
+mod aws;
 mod entra;
 mod fetch;
 mod google;
@@ -14,6 +15,7 @@ mod oauth;
 mod okta;
 mod onelogin;
 mod scim;
+mod sigv4;
 
 use std::time::Duration;
 
@@ -152,6 +154,16 @@ pub enum SourceConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         only_group: Option<String>,
     },
+    /// AWS IAM Identity Center's identity store, read with an access key.
+    Aws {
+        /// `https://identitystore.{region}.amazonaws.com`.
+        url: String,
+        /// The identity store id, `d-…`.
+        identity_store: String,
+        /// Needed only when the URL does not name the region.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+    },
     /// An LDAP directory (Active Directory, OpenLDAP, 389-DS, …) read with a bind DN and password.
     Ldap(LdapSettings),
 }
@@ -178,6 +190,7 @@ impl SourceConfig {
             SourceConfig::OneLogin { .. } => "onelogin",
             SourceConfig::Oracle { .. } => "oracle",
             SourceConfig::Google { .. } => "google",
+            SourceConfig::Aws { .. } => "aws",
             SourceConfig::Ldap(_) => "ldap",
         }
     }
@@ -268,6 +281,9 @@ pub fn connect_with(
                 only_group: only_group.as_deref(),
             };
             Ok(Box::new(google::Google::new(settings, credentials, timeout, retry)?))
+        }
+        SourceConfig::Aws { url, identity_store, region } => {
+            Ok(Box::new(aws::Aws::new(url, region.as_deref(), identity_store, credentials, timeout, retry)?))
         }
         SourceConfig::Ldap(settings) => Ok(Box::new(ldap::LdapSource::new(settings.clone(), credentials, timeout)?)),
     }

@@ -236,7 +236,9 @@ async fn keycloak_users_and_nested_groups_reach_jira() {
 /// Every pull kind through the command line: added (checked), read, stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
-    use simulators::{entra::Entra, google::Google, okta::Okta, onelogin::OneLogin, oracle::Oracle};
+    use simulators::{
+        aws::IdentityStore, entra::Entra, google::Google, okta::Okta, onelogin::OneLogin, oracle::Oracle,
+    };
     let s = setup("").await;
     let creds = Credentials::default();
     let entra = Entra::new(creds.clone());
@@ -244,16 +246,19 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
     let onelogin = OneLogin::new(creds.clone());
     let oracle = Oracle::new(creds.clone());
     let google = Google::new(creds.clone());
+    let aws = IdentityStore::new(creds.clone());
     entra.data.lock().unwrap().add_user("ann@contoso.com", true);
     okta.data.lock().unwrap().add_user("ann@example.com", "ACTIVE");
     onelogin.data.lock().unwrap().add_user("ann", 1);
     oracle.data.lock().unwrap().add_user("ann", true);
     google.data.lock().unwrap().add_user("ann@example.com", false);
+    aws.data.lock().unwrap().add_user("ann");
     let e_run = Simulator::Entra(entra.clone()).start("127.0.0.1:0").await.unwrap();
     let k_run = Simulator::Okta(okta.clone()).start("127.0.0.1:0").await.unwrap();
     let l_run = Simulator::OneLogin(onelogin.clone()).start("127.0.0.1:0").await.unwrap();
     let o_run = Simulator::Oracle(oracle.clone()).start("127.0.0.1:0").await.unwrap();
     let g_run = Simulator::Google(google.clone()).start("127.0.0.1:0").await.unwrap();
+    let a_run = Simulator::Aws(aws.clone()).start("127.0.0.1:0").await.unwrap();
     let key_file = s.dir.path().join("google-key.json");
     std::fs::write(&key_file, google.key_file()).unwrap();
     let config = s.config.to_str().unwrap().to_string();
@@ -288,8 +293,22 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
             vec!["--admin".into(), google.admin.clone(), "--key-file".into(), key_file.display().to_string()],
             String::new(),
         ),
+        (
+            "aws",
+            vec![
+                "--region".into(),
+                aws.region.clone(),
+                "--identity-store".into(),
+                aws.store_id.clone(),
+                "--username".into(),
+                aws.access_key.clone(),
+                "--password-env".into(),
+                TOKEN_ENV.into(),
+            ],
+            aws.secret_key.clone(),
+        ),
     ];
-    let urls = [&e_run.base_url, &k_run.base_url, &l_run.base_url, &o_run.base_url, &g_run.base_url];
+    let urls = [&e_run.base_url, &k_run.base_url, &l_run.base_url, &o_run.base_url, &g_run.base_url, &a_run.base_url];
     for ((kind, extra, secret), url) in cases.iter().zip(urls) {
         let name = format!("{kind}-src");
         let mut args: Vec<&str> =
