@@ -5,6 +5,7 @@ mod binding;
 mod config;
 mod demo;
 mod login_sync;
+mod pull;
 mod scheduler;
 mod secrets;
 mod serve;

@@ -181,7 +181,7 @@ async fn tick(
     use store::Store;
     for source in store.list_sources().await? {
         let Some(settings) = store.pull(&source.name).await? else { continue };
-        let schedule = match serde_json::from_str::<crate::source::PullConfig>(&settings.config).map(|p| p.schedule()) {
+        let schedule = match serde_json::from_str::<crate::pull::PullConfig>(&settings.config).map(|p| p.schedule()) {
             Ok(Ok(Some(schedule))) => schedule,
             Ok(Ok(None)) => continue,
             Ok(Err(e)) => {
@@ -205,7 +205,7 @@ async fn tick(
                 let (store, config, running, name) =
                     (store.clone(), config.clone(), running.clone(), source.name.clone());
                 tokio::spawn(async move {
-                    match crate::source::pull_now(&*store, &name, &config).await {
+                    match crate::pull::pull_now(&*store, &name, &config, crate::pull::ReadMode::Auto).await {
                         Ok(summary) => {
                             tracing::info!(source = %name, created = summary.users_created, updated = summary.users_updated,
                             deleted = summary.users_deleted, complete = summary.complete, "scheduled pull run finished")

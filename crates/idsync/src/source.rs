@@ -4,10 +4,10 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
-use store::{Store, StoreError};
+use store::StoreError;
 
 use crate::config::Config;
-use crate::scheduler::Schedule;
+use crate::pull::{PullConfig, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
 use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
@@ -44,6 +44,9 @@ pub enum SourceCommand {
         /// Time zone of the schedule, e.g. Europe/Berlin [default: UTC].
         #[arg(long)]
         timezone: Option<String>,
+        /// How long scheduled runs may read only changes before one reads everything [default: 1d].
+        #[arg(long)]
+        full_every: Option<String>,
         /// Print one JSON object {"name", "base_url", "token"}.
         #[arg(long)]
         json: bool,
@@ -66,9 +69,13 @@ pub enum SourceCommand {
     Test { name: String },
     /// Show every attribute a pull source returns for one user.
     Lookup { name: String, username: String },
-    /// Read a pull source now and store what changed; bound targets follow.
+    /// Read a pull source now and store what changed; bound targets follow. Reads only what
+    /// changed when the provider can say and a full read is not due.
     Sync {
         name: String,
+        /// Read everything, even when only changes could be read.
+        #[arg(long)]
+        full: bool,
         #[arg(long)]
         json: bool,
     },
@@ -85,6 +92,9 @@ pub enum SourceCommand {
         schedule: String,
         #[arg(long)]
         timezone: Option<String>,
+        /// How long scheduled runs may read only changes before one reads everything [default: 1d].
+        #[arg(long)]
+        full_every: Option<String>,
     },
     /// List sources.
     List {
@@ -125,7 +135,7 @@ pub fn new_token() -> String {
     s
 }
 
-fn parse_duration(s: &str) -> anyhow::Result<u64> {
+pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().with_context(|| format!("'{s}' is not a duration such as 0, 90s, 15m, 2h or 1d"))?;
@@ -168,12 +178,14 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             no_check,
             schedule,
             timezone,
+            full_every,
             json,
         } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             let connector = connector_config(&kind, Some(&url), &connector, None)?;
-            let pull = PullConfig { connector, schedule, timezone };
+            let pull = PullConfig { connector, schedule, timezone, full_every };
             pull.schedule()?;
+            pull.full_every()?;
             let credentials = credentials.read()?.context(
                 "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
@@ -233,7 +245,9 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
             let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
             store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await.map_err(explain)?;
-            println!("Source '{name}' changed; the next run reads with the new settings.");
+            // Changes since the last run were tracked under the old settings.
+            store.set_pull_cursor(&name, None, false).await.map_err(explain)?;
+            println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
             let connector = stored_connector(store, &name, config).await?;
@@ -249,13 +263,15 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 None => bail!("source {name} has no user {username}"),
             }
         }
-        SourceCommand::Sync { name, json } => {
-            let summary = pull_now(store, &name, config).await?;
+        SourceCommand::Sync { name, full, json } => {
+            let mode = if full { ReadMode::Full } else { ReadMode::Auto };
+            let summary = pull_now(store, &name, config, mode).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 println!(
-                    "read {} users and {} groups in {} requests: users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; {} unchanged",
+                    "{} read: {} users and {} groups in {} requests: users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; {} unchanged",
+                    if summary.incremental { "incremental" } else { "full" },
                     summary.users_read,
                     summary.groups_read,
                     summary.requests,
@@ -290,12 +306,16 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 println!("The token is shown only this once; the previous one no longer works.");
             }
         }
-        SourceCommand::Schedule { name, schedule, timezone } => {
+        SourceCommand::Schedule { name, schedule, timezone, full_every } => {
             let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.schedule = (schedule != "off").then_some(schedule);
             pull.timezone = timezone;
+            if full_every.is_some() {
+                pull.full_every = full_every;
+            }
+            pull.full_every()?;
             let parsed = pull.schedule()?;
             store.set_pull(&name, &serde_json::to_string(&pull)?, &settings.secret).await.map_err(explain)?;
             // The next run is worked out afresh from the new schedule.
@@ -428,90 +448,6 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
     }
     Ok(())
-}
-
-/// A pull source as stored: its connector and when it runs.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PullConfig {
-    pub connector: sources::SourceConfig,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-}
-
-impl PullConfig {
-    pub fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
-        self.schedule
-            .as_deref()
-            .map(|s| Schedule::parse(s, self.timezone.as_deref()).map_err(anyhow::Error::msg))
-            .transpose()
-    }
-}
-
-fn not_pull(name: &str) -> String {
-    format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")
-}
-
-fn pull_connector(
-    connector: &sources::SourceConfig,
-    credentials: rest::Credentials,
-    config: &Config,
-) -> anyhow::Result<Box<dyn sources::Connector>> {
-    rest::install_crypto();
-    Ok(sources::connect(connector, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
-}
-
-/// The connector of a stored pull source, its credentials unsealed.
-pub async fn stored_connector(
-    store: &dyn Store,
-    name: &str,
-    config: &Config,
-) -> anyhow::Result<Box<dyn sources::Connector>> {
-    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
-    let pull: PullConfig =
-        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-    let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
-    let credentials: rest::Credentials =
-        serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
-    pull_connector(&pull.connector, credentials, config)
-}
-
-/// Reads a pull source and stores what changed, recorded as a run (`idsync runs list`).
-pub async fn pull_now(
-    store: &dyn store::Database,
-    name: &str,
-    config: &Config,
-) -> anyhow::Result<engine::sync::PullSummary> {
-    let source =
-        store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
-    // One run of a source at a time, across processes; a run that died with its process stops
-    // counting after an hour.
-    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
-    let busy = store.runs(Some(name), 20).await.map_err(explain)?.into_iter().find(|r| {
-        r.kind == "pull" && r.state == "running" && r.started.parse::<jiff::Timestamp>().is_ok_and(|t| t > hour_ago)
-    });
-    if let Some(r) = busy {
-        bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started);
-    }
-    let run = store.create_run("pull", name).await.map_err(explain)?;
-    let result = async {
-        let connector = stored_connector(store, name, config).await?;
-        let snapshot = connector.read().await;
-        engine::sync::apply_snapshot(store, &source, snapshot).await.map_err(explain)
-    }
-    .await;
-    match &result {
-        Ok(summary) => {
-            let state = if summary.complete { "done" } else { "failed" };
-            store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await.map_err(explain)?;
-        }
-        Err(e) => {
-            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await.map_err(explain)?;
-        }
-    }
-    result
 }
 
 #[cfg(test)]

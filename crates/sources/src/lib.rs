@@ -55,6 +55,9 @@ pub struct Snapshot {
     pub problems: Vec<String>,
     /// Requests sent to the provider.
     pub requests: u64,
+    /// Where an incremental read can continue from this read; None when the provider offers no
+    /// incremental read (or this read could not establish one).
+    pub cursor: Option<String>,
 }
 
 impl Snapshot {
@@ -63,6 +66,53 @@ impl Snapshot {
         self.complete = false;
         self.problems.push(problem);
     }
+}
+
+/// What changed at the provider since a cursor: what an incremental read returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Users created or changed (their whole record).
+    pub users: Vec<PulledUser>,
+    /// External ids of users the provider deleted.
+    pub removed_users: Vec<String>,
+    pub groups: Vec<ChangedGroup>,
+    pub removed_groups: Vec<String>,
+    /// When the source is scoped (to a group, an app): every user in scope now. Stored users
+    /// outside it have left the scope.
+    pub scope: Option<Vec<String>>,
+    /// Where the next incremental read continues.
+    pub cursor: Option<String>,
+    /// The provider no longer knows the cursor (an expired delta link): read everything.
+    pub restart: bool,
+    /// False when some read failed: what was read may be applied, but the cursor must not move.
+    pub complete: bool,
+    pub problems: Vec<String>,
+    pub requests: u64,
+}
+
+impl Changes {
+    pub fn failed(&mut self, problem: String) {
+        self.complete = false;
+        self.problems.push(problem);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedGroup {
+    pub external_id: String,
+    /// The new name, when it changed (or is known).
+    pub name: Option<String>,
+    pub members: MemberChanges,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberChanges {
+    /// Membership did not change.
+    Same,
+    /// The whole current membership (external ids of users and groups).
+    All(Vec<String>),
+    /// Members that joined and left.
+    Delta { added: Vec<String>, removed: Vec<String> },
 }
 
 /// The SCIM form of a person as most providers describe one.
@@ -205,8 +255,16 @@ pub trait Connector: Send + Sync {
     /// Every attribute the provider returns for one user, as it returns it; None if unknown.
     async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError>;
 
-    /// All users and groups.
+    /// All users and groups, and (for providers that offer one) the cursor an incremental read
+    /// continues from.
     async fn read(&self) -> Snapshot;
+
+    /// What changed since `cursor` (from a snapshot or earlier changes). Only asked of providers
+    /// whose reads return a cursor.
+    async fn read_changes(&self, cursor: &str) -> Changes {
+        let _ = cursor;
+        Changes { restart: true, problems: vec!["this provider has no incremental read".into()], ..Changes::default() }
+    }
 
     /// One user and the groups it is in (each with that user as its only member listed): what a
     /// sync at login needs. None when the provider has no such user.

@@ -41,6 +41,9 @@ pub trait Store: Send + Sync {
     /// A pull source's settings; None for push sources.
     async fn pull(&self, name: &str) -> Result<Option<PullSettings>, StoreError>;
     async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError>;
+    /// After a pull run: where the next incremental read continues (None: the next run reads
+    /// everything), and whether this run was a full read.
+    async fn set_pull_cursor(&self, name: &str, cursor: Option<&str>, full_read: bool) -> Result<(), StoreError>;
     /// The hash of the token that may ask for a sync at login (one per source; replaced).
     async fn set_login_token(&self, name: &str, hash: &[u8; 32]) -> Result<(), StoreError>;
     async fn login_token(&self, name: &str) -> Result<Option<[u8; 32]>, StoreError>;

@@ -22,8 +22,12 @@ pub struct PullSettings {
     pub config: String,
     /// Sealed credentials.
     pub secret: Vec<u8>,
-    /// What the scheduler and incremental reads remember between runs, as JSON.
+    /// What the scheduler remembers between runs, as JSON.
     pub state: Option<String>,
+    /// Where the next incremental read continues.
+    pub cursor: Option<String>,
+    /// When the last full read finished (RFC 3339).
+    pub last_full: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! worker per target recomputes what each dirty user should be at the moment it applies, so bursts
 //! coalesce and a retry after a crash or an outage is just another reconcile.
 
+mod changes;
 mod execute;
 mod pull;
 mod snapshot;
@@ -24,6 +25,7 @@ use crate::rules::{BindingSpec, CompiledRules, RuleError, Safeguard};
 use crate::state::{SourceSnapshot, TargetState};
 use crate::{Binding, Plan, Target, plan};
 
+pub use changes::apply_changes;
 pub use execute::Outcome;
 pub use pull::{PullSummary, apply_snapshot, apply_user};
 pub use snapshot::{load_all, load_users, users_in_group};

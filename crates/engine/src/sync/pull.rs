@@ -25,6 +25,8 @@ pub struct PullSummary {
     pub groups_updated: u64,
     pub groups_deleted: u64,
     pub unchanged: u64,
+    /// Whether this run read only what changed since the last one.
+    pub incremental: bool,
     /// False when the read was incomplete: nothing was removed.
     pub complete: bool,
     pub requests: u64,
@@ -66,7 +68,21 @@ fn known_attributes(mut record: Map<String, Value>) -> Map<String, Value> {
     record
 }
 
-fn replace_with(data: Map<String, Value>) -> store::Mutation {
+/// A pulled user as the store keeps it: known attributes, the provider's id as `externalId`.
+pub(super) fn user_data(user: sources::PulledUser) -> Result<Map<String, Value>, model::ScimError> {
+    let mut body = known_attributes(user.record);
+    body.insert("externalId".into(), json!(user.external_id));
+    body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
+    Ok(normalize(Value::Object(body), &USER_TYPE)?.data)
+}
+
+/// A pulled group's own data (its members are written apart).
+pub(super) fn group_data(external_id: &str, name: &str) -> Result<Map<String, Value>, model::ScimError> {
+    let body = json!({"schemas": [GROUP_TYPE.schema.id], "displayName": name, "externalId": external_id});
+    Ok(normalize(body, &GROUP_TYPE)?.data)
+}
+
+pub(super) fn replace_with(data: Map<String, Value>) -> store::Mutation {
     Box::new(move |current: &mut Map<String, Value>| {
         *current = data.clone();
         Ok(Vec::new())
@@ -88,19 +104,17 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
     let mut keep: BTreeSet<String> = BTreeSet::new();
     for pulled in snapshot.users {
         keep.insert(pulled.external_id.clone());
-        let mut body = known_attributes(pulled.record);
-        body.insert("externalId".into(), json!(pulled.external_id));
-        body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
-        let data = match normalize(Value::Object(body), &USER_TYPE) {
-            Ok(n) => n.data,
+        let external_id = pulled.external_id.clone();
+        let data = match user_data(pulled) {
+            Ok(data) => data,
             Err(e) => {
-                summary.problems.push(format!("user {} left as it was: {}", pulled.external_id, e.detail));
+                summary.problems.push(format!("user {external_id} left as it was: {}", e.detail));
                 continue;
             }
         };
-        match users.remove(&pulled.external_id) {
+        match users.remove(&external_id) {
             Some(existing) => {
-                ids.insert(pulled.external_id, (existing.id.clone(), ResourceKind::User));
+                ids.insert(external_id, (existing.id.clone(), ResourceKind::User));
                 if existing.data == data {
                     summary.unchanged += 1;
                     continue;
@@ -118,12 +132,10 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
             }
             None => match db.create(source.id, ResourceKind::User, data, Vec::new()).await {
                 Ok(created) => {
-                    ids.insert(pulled.external_id, (created.id, ResourceKind::User));
+                    ids.insert(external_id, (created.id, ResourceKind::User));
                     summary.users_created += 1;
                 }
-                Err(StoreError::Conflict(m)) => {
-                    summary.problems.push(format!("user {} not created: {m}", pulled.external_id))
-                }
+                Err(StoreError::Conflict(m)) => summary.problems.push(format!("user {} not created: {m}", external_id)),
                 Err(e) => return Err(e),
             },
         }
@@ -133,10 +145,8 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
     let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for pulled in &snapshot.groups {
         keep.insert(pulled.external_id.clone());
-        let body =
-            json!({"schemas": [GROUP_TYPE.schema.id], "displayName": pulled.name, "externalId": pulled.external_id});
-        let data = match normalize(body, &GROUP_TYPE) {
-            Ok(n) => n.data,
+        let data = match group_data(&pulled.external_id, &pulled.name) {
+            Ok(data) => data,
             Err(e) => {
                 summary.problems.push(format!("group {} left as it was: {}", pulled.external_id, e.detail));
                 continue;
@@ -215,7 +225,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
 }
 
 /// The stored record of a kind with this external id, if any.
-async fn by_external_id(
+pub(super) async fn by_external_id(
     db: &dyn Store,
     source: &Source,
     kind: ResourceKind,
@@ -248,11 +258,9 @@ pub async fn apply_user(
     user: sources::PulledUser,
     groups: Vec<sources::PulledGroup>,
 ) -> Result<String, StoreError> {
-    let mut body = known_attributes(user.record);
-    body.insert("externalId".into(), json!(user.external_id));
-    body.entry("schemas").or_insert_with(|| json!([USER_TYPE.schema.id]));
-    let data = normalize(Value::Object(body), &USER_TYPE).map_err(StoreError::Rejected)?.data;
-    let (id, current_groups) = match by_external_id(db, source, ResourceKind::User, &user.external_id).await? {
+    let external_id = user.external_id.clone();
+    let data = user_data(user).map_err(StoreError::Rejected)?;
+    let (id, current_groups) = match by_external_id(db, source, ResourceKind::User, &external_id).await? {
         Some(existing) => {
             if existing.data != data {
                 db.update(source.id, ResourceKind::User, &existing.id, None, replace_with(data), Load::default())
@@ -267,9 +275,7 @@ pub async fn apply_user(
         let group_id = match by_external_id(db, source, ResourceKind::Group, &g.external_id).await? {
             Some(existing) => existing.id,
             None => {
-                let body =
-                    json!({"schemas": [GROUP_TYPE.schema.id], "displayName": g.name, "externalId": g.external_id});
-                let data = normalize(body, &GROUP_TYPE).map_err(StoreError::Rejected)?.data;
+                let data = group_data(&g.external_id, &g.name).map_err(StoreError::Rejected)?;
                 db.create(source.id, ResourceKind::Group, data, Vec::new()).await?.id
             }
         };

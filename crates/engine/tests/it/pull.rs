@@ -1,7 +1,7 @@
 //! A pull run's snapshot into a real SQLite store: matching by external id, only changes written,
 //! nothing removed from an incomplete read.
 
-use engine::sync::apply_snapshot;
+use engine::sync::{apply_changes, apply_snapshot};
 use serde_json::json;
 use sources::{PulledGroup, PulledUser, Snapshot};
 use store::sqlite::{Durability, SqliteStore};
@@ -79,4 +79,102 @@ async fn snapshots_write_only_changes_and_never_remove_from_an_incomplete_read()
     let refused = apply_snapshot(&db, &source, snapshot(vec![bad], vec![], true)).await.unwrap();
     assert_eq!(refused.users_deleted, 0);
     assert!(refused.problems.iter().any(|p| p.contains("u1 left as it was")), "{:?}", refused.problems);
+}
+
+/// Names of the members of a stored group, by the provider's ids.
+async fn members_of(db: &SqliteStore, source: &store::Source, external_id: &str) -> Vec<String> {
+    let groups = db
+        .list(
+            source.id,
+            model::ResourceKind::Group,
+            &store::ListQuery {
+                filter: None,
+                sort_by: None,
+                descending: false,
+                start_index: 1,
+                count: 100,
+                load: Load { members: true, groups: false, member_limit: None },
+            },
+        )
+        .await
+        .unwrap();
+    let group = groups.items.into_iter().find(|g| g.data["externalId"] == external_id).unwrap();
+    let mut names = Vec::new();
+    for m in group.members.unwrap_or_default() {
+        for kind in [model::ResourceKind::User, model::ResourceKind::Group] {
+            if let Some(r) = db.get(source.id, kind, &m.id, Load::default()).await.unwrap() {
+                names.push(r.data["externalId"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn change_sets_write_what_changed_apply_reported_deletions_and_scope_exits() {
+    use sources::{ChangedGroup, Changes, MemberChanges};
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStore::open(&dir.path().join("t.db"), Durability::Process).await.unwrap();
+    let source = db.create_source("idp", "entra", &[1; 32]).await.unwrap();
+    let start = snapshot(
+        vec![user("u1", "ann"), user("u2", "bob"), user("u3", "cy")],
+        vec![group("g1", "devs", &["u1", "u2"]), group("g2", "ops", &["u3"])],
+        true,
+    );
+    apply_snapshot(&db, &source, start).await.unwrap();
+
+    let mut renamed = user("u2", "bob");
+    renamed.record.insert("active".into(), json!(false));
+    let changes = Changes {
+        users: vec![renamed, user("u4", "dee"), user("u1", "ann")],
+        groups: vec![
+            ChangedGroup {
+                external_id: "g1".into(),
+                name: None,
+                members: MemberChanges::Delta { added: vec!["u4".into(), "gone".into()], removed: vec!["u1".into()] },
+            },
+            ChangedGroup {
+                external_id: "g3".into(),
+                name: Some("web".into()),
+                members: MemberChanges::All(vec!["u4".into(), "g1".into()]),
+            },
+        ],
+        removed_groups: vec!["g2".into()],
+        complete: true,
+        ..Changes::default()
+    };
+    let summary = apply_changes(&db, &source, changes).await.unwrap();
+    assert!(summary.incremental);
+    assert_eq!(
+        (
+            summary.users_created,
+            summary.users_updated,
+            summary.unchanged,
+            summary.groups_created,
+            summary.groups_deleted
+        ),
+        (1, 1, 1, 1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(members_of(&db, &source, "g1").await, ["u2", "u4"], "a delta; unknown members are left out");
+    assert_eq!(members_of(&db, &source, "g3").await, ["g1", "u4"]);
+
+    // A reported deletion is applied even when a later page failed; a scope is not.
+    let partial = Changes {
+        removed_users: vec!["u3".into()],
+        scope: Some(vec!["u1".into()]),
+        complete: false,
+        ..Changes::default()
+    };
+    let summary = apply_changes(&db, &source, partial).await.unwrap();
+    assert_eq!(summary.users_deleted, 1);
+    assert!(summary.problems.iter().any(|p| p.contains("scope")), "{:?}", summary.problems);
+    assert_eq!(db.source("idp").await.unwrap().unwrap().users, 3);
+
+    // A complete read with a scope: those outside it leave.
+    let scoped = Changes { scope: Some(vec!["u1".into(), "u4".into()]), complete: true, ..Changes::default() };
+    let summary = apply_changes(&db, &source, scoped).await.unwrap();
+    assert_eq!(summary.users_deleted, 1, "bob left the scope");
+    assert_eq!(db.source("idp").await.unwrap().unwrap().users, 2);
 }

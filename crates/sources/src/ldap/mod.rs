@@ -16,7 +16,7 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope,
 use rest::{Check, Credentials, RestError};
 use serde_json::Value;
 
-use crate::{Connector, PulledGroup, PulledUser, Snapshot};
+use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot};
 use entry::{Entry, normalize_dn};
 pub use settings::{Directory, LdapSettings, Membership};
 
@@ -170,6 +170,122 @@ impl LdapSource {
         let _ = ldap.unbind().await;
         snapshot.requests += requests;
         Ok((dedup(users), dedup(groups)))
+    }
+}
+
+impl LdapSource {
+    /// Whether this source can be read by changes: a scope or memberships read from `memberOf`
+    /// need the whole directory to tell who left.
+    fn incremental(&self) -> bool {
+        self.settings.only_group.is_none() && self.settings.membership == Membership::Member
+    }
+
+    /// The latest change mark among `entries`, or `since` when none is later.
+    fn high_mark<'a>(&self, entries: impl Iterator<Item = &'a Entry>, since: Option<&str>) -> Option<String> {
+        let attribute = self.settings.change_attribute();
+        let marks = entries.filter_map(|e| e.first(attribute)).chain(since);
+        match self.settings.directory {
+            Directory::Ad => marks.filter_map(|m| m.parse::<u64>().ok()).max().map(|n| n.to_string()),
+            // GeneralizedTime in one format sorts as text.
+            Directory::OpenLdap => marks.max().map(String::from),
+        }
+    }
+
+    /// The external ids of the entries named by `dns` (users or groups), a batch of names per
+    /// search; names idsync does not read are left out.
+    async fn ids_of_dns(
+        &self,
+        ldap: &mut Ldap,
+        dns: &[String],
+        requests: &mut u64,
+    ) -> Result<HashMap<String, String>, RestError> {
+        let mut out = HashMap::new();
+        let attributes = vec![self.settings.id_attribute().to_string()];
+        let mut bases: Vec<&String> = self.settings.user_bases.iter().chain(self.settings.group_bases()).collect();
+        bases.sort();
+        bases.dedup();
+        for batch in dns.chunks(100) {
+            let names: String = batch
+                .iter()
+                .map(|dn| format!("({}={})", self.settings.dn_attribute(), ldap3::ldap_escape(dn.as_str())))
+                .collect();
+            for base in &bases {
+                for entry in self.search(ldap, base, &format!("(|{names})"), &attributes, requests).await? {
+                    if let Some(id) = entry.id {
+                        out.insert(normalize_dn(&entry.dn), id);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Users and groups changed since `since`, each changed group with its whole membership.
+    async fn changes_since(&self, since: &str, changes: &mut Changes) -> Result<(), RestError> {
+        let mut ldap = self.connect().await?;
+        let mut requests = 0;
+        let mut users = Vec::new();
+        let filter = self.settings.changed_since(&self.settings.users_filter(), since);
+        for base in &self.settings.user_bases {
+            users.extend(self.search(&mut ldap, base, &filter, &self.settings.user_attributes(), &mut requests).await?);
+        }
+        let mut groups = Vec::new();
+        let filter = self.settings.changed_since(&self.settings.group_filter(), since);
+        for base in self.settings.group_bases() {
+            groups
+                .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
+        }
+        let (users, groups) = (dedup(users), dedup(groups));
+        let member_dns: Vec<String> =
+            groups.iter().flat_map(|g| g.values("member").chain(g.values("uniqueMember"))).map(String::from).collect();
+        let ids = self.ids_of_dns(&mut ldap, &member_dns, &mut requests).await?;
+        let uids: Vec<String> = groups.iter().flat_map(|g| g.values("memberUid")).map(str::to_lowercase).collect();
+        let mut id_of_uid = HashMap::new();
+        for batch in uids.chunks(100) {
+            let names: String = batch
+                .iter()
+                .map(|u| format!("({}={})", self.settings.username_attribute(), ldap3::ldap_escape(u.as_str())))
+                .collect();
+            let filter = format!("(&{}(|{names}))", self.settings.users_filter());
+            let attributes =
+                vec![self.settings.id_attribute().to_string(), self.settings.username_attribute().to_string()];
+            for base in &self.settings.user_bases {
+                for entry in self.search(&mut ldap, base, &filter, &attributes, &mut requests).await? {
+                    if let (Some(id), Some(uid)) = (entry.id.clone(), entry.first(self.settings.username_attribute())) {
+                        id_of_uid.insert(uid.to_lowercase(), id);
+                    }
+                }
+            }
+        }
+        let _ = ldap.unbind().await;
+        for group in &groups {
+            let (Some(id), Some(name)) = (group.id.clone(), group.first(self.settings.group_name_attribute())) else {
+                changes.failed(format!("group {} has no {}", group.dn, self.settings.id_attribute()));
+                continue;
+            };
+            let mut members: Vec<String> = group
+                .values("member")
+                .chain(group.values("uniqueMember"))
+                .filter_map(|dn| ids.get(&normalize_dn(dn)).cloned())
+                .chain(group.values("memberUid").filter_map(|u| id_of_uid.get(&u.to_lowercase()).cloned()))
+                .collect();
+            members.sort();
+            members.dedup();
+            changes.groups.push(ChangedGroup {
+                external_id: id,
+                name: Some(name.into()),
+                members: MemberChanges::All(members),
+            });
+        }
+        for entry in &users {
+            match self.pulled_user(entry) {
+                Ok(user) => changes.users.push(user),
+                Err(problem) => changes.failed(problem),
+            }
+        }
+        changes.cursor = self.high_mark(users.iter().chain(&groups), Some(since));
+        changes.requests = requests;
+        Ok(())
     }
 }
 
@@ -371,6 +487,9 @@ impl Connector for LdapSource {
                 ));
             }
         }
+        if self.incremental() {
+            snapshot.cursor = self.high_mark(users.iter().map(|(e, _)| e).chain(&group_entries), None);
+        }
         let groups = resolve_members(&self.settings, &users, &group_entries);
         snapshot.users = users.into_iter().map(|(_, u)| u).collect();
         snapshot.groups = groups;
@@ -388,6 +507,19 @@ impl Connector for LdapSource {
             snapshot.users.retain(|u| members.contains(&u.external_id));
         }
         snapshot
+    }
+
+    async fn read_changes(&self, cursor: &str) -> Changes {
+        let mut changes = Changes { complete: true, ..Changes::default() };
+        if !self.incremental() {
+            changes.restart = true;
+            changes.problems.push("a source scoped to a group, or reading memberOf, is read in full".into());
+            return changes;
+        }
+        if let Err(e) = self.changes_since(cursor, &mut changes).await {
+            changes.failed(format!("reading the changes failed: {e}"));
+        }
+        changes
     }
 
     async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {

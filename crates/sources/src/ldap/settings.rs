@@ -124,13 +124,43 @@ impl LdapSettings {
         }
     }
 
+    /// The attribute that moves forward whenever an entry changes: Active Directory's update
+    /// sequence number (per domain controller), elsewhere the modification time.
+    pub fn change_attribute(&self) -> &'static str {
+        match self.directory {
+            Directory::Ad => "uSNChanged",
+            Directory::OpenLdap => "modifyTimestamp",
+        }
+    }
+
+    /// Entries changed at or after `mark` (a value of [`Self::change_attribute`] already seen).
+    pub fn changed_since(&self, filter: &str, mark: &str) -> String {
+        let condition = match self.directory {
+            Directory::Ad => {
+                let next = mark.parse::<u64>().map(|n| n + 1).unwrap_or(0);
+                format!("(uSNChanged>={next})")
+            }
+            Directory::OpenLdap => format!("(modifyTimestamp>={})", ldap3::ldap_escape(mark)),
+        };
+        format!("(&{filter}{condition})")
+    }
+
+    /// The attribute that holds an entry's own DN, for finding entries by DN in one search.
+    pub fn dn_attribute(&self) -> &'static str {
+        match self.directory {
+            Directory::Ad => "distinguishedName",
+            Directory::OpenLdap => "entryDN",
+        }
+    }
+
     /// The attributes read of each user.
     pub fn user_attributes(&self) -> Vec<String> {
-        let mut list: Vec<String> = [self.id_attribute(), self.username_attribute(), self.disabled_attribute()]
-            .into_iter()
-            .chain(["mail", "givenName", "sn", "displayName", "cn"])
-            .map(String::from)
-            .collect();
+        let mut list: Vec<String> =
+            [self.id_attribute(), self.username_attribute(), self.disabled_attribute(), self.change_attribute()]
+                .into_iter()
+                .chain(["mail", "givenName", "sn", "displayName", "cn"])
+                .map(String::from)
+                .collect();
         if self.membership == Membership::MemberOf {
             list.push("memberOf".into());
         }
@@ -139,7 +169,11 @@ impl LdapSettings {
 
     /// The attributes read of each group.
     pub fn group_attributes(&self) -> Vec<String> {
-        let mut list = vec![self.id_attribute().to_string(), self.group_name_attribute().to_string()];
+        let mut list = vec![
+            self.id_attribute().to_string(),
+            self.group_name_attribute().to_string(),
+            self.change_attribute().to_string(),
+        ];
         match self.membership {
             Membership::Member => list.extend(["member", "uniqueMember", "memberUid"].map(String::from)),
             Membership::MemberOf => list.push("memberOf".into()),
@@ -204,6 +238,7 @@ mod tests {
             ad.groups_of_filter("CN=Ann (x),OU=People,DC=corp", "alee"),
             "(&(objectClass=group)(member=CN=Ann \\28x\\29,OU=People,DC=corp))"
         );
+        assert_eq!(ad.changed_since("(objectClass=user)", "41"), "(&(objectClass=user)(uSNChanged>=42))");
         ad.only_group = Some("CN=Jira Users,OU=Groups,DC=corp".into());
         assert_eq!(
             ad.one_user_filter("alee"),

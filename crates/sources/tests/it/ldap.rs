@@ -229,3 +229,70 @@ async fn active_directory_guids_account_control_and_member_of() {
         assert_eq!(members(&snapshot, "Platform"), ["cdiaz"]);
     }
 }
+
+fn names(users: &[sources::PulledUser]) -> Vec<&str> {
+    let mut names: Vec<&str> = users.iter().map(|u| u.record["userName"].as_str().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn openldap_incremental_reads_return_only_what_changed() {
+    let server = Slapd::sample().unwrap();
+    let ldap = source(settings(&server.url), reader());
+    let full = ldap.read().await;
+    assert!(full.complete);
+    let first_mark = full.cursor.clone().expect("a cursor after a full read");
+    // modifyTimestamp counts seconds, and entries of the last mark's second are read again (a
+    // change later in that same second must not be missed): each step waits for a new second.
+    std::thread::sleep(Duration::from_millis(1100));
+    server
+        .modify(&format!(
+            "dn: uid=bkim,{PEOPLE}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n\n\
+             dn: cn=jira-users,ou=groups,dc=example,dc=com\nchangetype: modify\ndelete: member\nmember: uid=alee,{PEOPLE}\n\n\
+             dn: uid=hnew,{PEOPLE}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: hnew\ncn: Hal New\nsn: New\n\n\
+             dn: cn=devs,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: memberUid\nmemberUid: hnew\n"
+        ))
+        .unwrap();
+    let changes = ldap.read_changes(&first_mark).await;
+    assert!(changes.complete && !changes.restart, "{:?}", changes.problems);
+    let read = names(&changes.users);
+    assert!(["alee", "bkim", "hnew"].iter().all(|n| read.contains(n)), "{read:?}");
+    assert_eq!(changes.users.iter().find(|u| u.record["userName"] == "bkim").unwrap().record["active"], false);
+    let id = |name: &str| full.users.iter().find(|u| u.record["userName"] == name).map(|u| u.external_id.clone());
+    let group = |changes: &sources::Changes, name: &str| {
+        let g = full.groups.iter().find(|g| g.name == name).unwrap();
+        changes
+            .groups
+            .iter()
+            .find(|c| c.external_id == g.external_id)
+            .unwrap_or_else(|| panic!("{name} not changed"))
+            .clone()
+    };
+    let platform = full.groups.iter().find(|g| g.name == "platform").unwrap().external_id.clone();
+    assert_eq!(group(&changes, "jira-users").members, sources::MemberChanges::All(vec![platform]));
+    let hnew = changes.users.iter().find(|u| u.record["userName"] == "hnew").unwrap().external_id.clone();
+    let mut devs = vec![id("alee").unwrap(), id("ekim").unwrap(), hnew];
+    devs.sort();
+    assert_eq!(group(&changes, "devs").members, sources::MemberChanges::All(devs));
+    let second_mark = changes.cursor.clone().unwrap();
+    assert!(second_mark > first_mark, "{second_mark} after {first_mark}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    server
+        .modify(&format!("dn: uid=fsato,{PEOPLE}\nchangetype: modify\nreplace: mail\nmail: fumi@example.com\n"))
+        .unwrap();
+    let changes = ldap.read_changes(&second_mark).await;
+    // The entries written in the last step's second (bkim, hnew and two groups; the memberof
+    // overlay leaves alee's modifyTimestamp alone) and fsato; nobody else.
+    assert_eq!(names(&changes.users), ["bkim", "fsato", "hnew"]);
+    assert_eq!(changes.groups.len(), 2);
+    assert!(changes.requests <= 8, "{} requests", changes.requests);
+
+    // Scoped sources are read in full.
+    let mut scoped = settings(&server.url);
+    scoped.only_group = Some("cn=jira-users,ou=groups,dc=example,dc=com".into());
+    let scoped = source(scoped, reader());
+    assert!(scoped.read().await.cursor.is_none());
+    assert!(scoped.read_changes(&first_mark).await.restart);
+}

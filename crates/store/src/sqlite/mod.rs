@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "sync", include_str!("../../migrations/sqlite/0002_sync.sql")),
     (3, "pull", include_str!("../../migrations/sqlite/0003_pull.sql")),
     (4, "login_sync", include_str!("../../migrations/sqlite/0004_login_sync.sql")),
+    (5, "pull_cursor", include_str!("../../migrations/sqlite/0005_pull_cursor.sql")),
 ];
 
 pub struct SqliteStore {
@@ -243,6 +244,9 @@ impl crate::Store for SqliteStore {
             None => None,
         };
         Ok(bytes.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()))
+    }
+    async fn set_pull_cursor(&self, name: &str, cursor: Option<&str>, full_read: bool) -> Result<(), StoreError> {
+        self.set_pull_cursor_impl(name, cursor, full_read).await
     }
     async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE sources SET pull_state = ? WHERE name = ?")

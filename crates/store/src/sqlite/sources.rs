@@ -178,12 +178,44 @@ impl SqliteStore {
 
     pub(super) async fn pull_impl(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
         let row = sqlx::query(
-            "SELECT pull_config, pull_secret, pull_state FROM sources WHERE name = ? AND pull_config IS NOT NULL",
+            "SELECT pull_config, pull_secret, pull_state, pull_cursor, pull_last_full FROM sources \
+             WHERE name = ? AND pull_config IS NOT NULL",
         )
         .bind(name)
         .fetch_optional(&self.read)
         .await?;
-        row.map(|r| Ok(crate::PullSettings { config: r.try_get(0)?, secret: r.try_get(1)?, state: r.try_get(2)? }))
-            .transpose()
+        row.map(|r| {
+            Ok(crate::PullSettings {
+                config: r.try_get(0)?,
+                secret: r.try_get(1)?,
+                state: r.try_get(2)?,
+                cursor: r.try_get(3)?,
+                last_full: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn set_pull_cursor_impl(
+        &self,
+        name: &str,
+        cursor: Option<&str>,
+        full_read: bool,
+    ) -> Result<(), StoreError> {
+        let now = jiff::Timestamp::now().to_string();
+        let done = sqlx::query(
+            "UPDATE sources SET pull_cursor = ?, pull_last_full = CASE WHEN ? THEN ? ELSE pull_last_full END \
+             WHERE name = ?",
+        )
+        .bind(cursor)
+        .bind(full_read)
+        .bind(now)
+        .bind(name)
+        .execute(&self.write)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(name));
+        }
+        Ok(())
     }
 }

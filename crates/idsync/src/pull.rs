@@ -1,0 +1,161 @@
+//! Running a pull source: its stored settings, its connector with the credentials unsealed, and
+//! one run — incremental when the provider offers it and a full read is not due, full otherwise —
+//! recorded as a run.
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use store::Store;
+
+use crate::config::Config;
+use crate::scheduler::Schedule;
+
+fn explain(e: store::StoreError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// A pull source as stored: its connector and when it runs.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    pub connector: sources::SourceConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// How long incremental runs may go on before a full read heals drift (`12h`, `1d`, `7d`);
+    /// [`DEFAULT_FULL_EVERY`] when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_every: Option<String>,
+}
+
+/// Incremental runs miss what a provider does not report (hard deletions in Okta and LDAP, users
+/// leaving a scope): a daily full read catches it.
+pub const DEFAULT_FULL_EVERY: &str = "1d";
+
+impl PullConfig {
+    pub fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
+        self.schedule
+            .as_deref()
+            .map(|s| Schedule::parse(s, self.timezone.as_deref()).map_err(anyhow::Error::msg))
+            .transpose()
+    }
+
+    pub fn full_every(&self) -> anyhow::Result<jiff::SignedDuration> {
+        let text = self.full_every.as_deref().unwrap_or(DEFAULT_FULL_EVERY);
+        let seconds = crate::source::parse_duration(text)?;
+        Ok(jiff::SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX)))
+    }
+}
+
+pub fn not_pull(name: &str) -> String {
+    format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")
+}
+
+pub fn pull_connector(
+    connector: &sources::SourceConfig,
+    credentials: rest::Credentials,
+    config: &Config,
+) -> anyhow::Result<Box<dyn sources::Connector>> {
+    rest::install_crypto();
+    Ok(sources::connect(connector, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
+}
+
+/// The connector of a stored pull source, its credentials unsealed.
+pub async fn stored_connector(
+    store: &dyn Store,
+    name: &str,
+    config: &Config,
+) -> anyhow::Result<Box<dyn sources::Connector>> {
+    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    let pull: PullConfig =
+        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+    let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+    let credentials: rest::Credentials =
+        serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
+    pull_connector(&pull.connector, credentials, config)
+}
+
+/// How a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Only what changed, when the provider can say and a full read is not due.
+    Auto,
+    /// Everything, whatever the cadence.
+    Full,
+}
+
+/// Reads a pull source and stores what changed, recorded as a run (`idsync runs list`). A full
+/// read leaves the cursor the next incremental run continues from; a read that failed part-way
+/// neither removes anything nor moves the cursor.
+pub async fn pull_now(
+    store: &dyn store::Database,
+    name: &str,
+    config: &Config,
+    mode: ReadMode,
+) -> anyhow::Result<engine::sync::PullSummary> {
+    let source =
+        store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
+    // One run of a source at a time, across processes; a run that died with its process stops
+    // counting after an hour.
+    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let busy = store.runs(Some(name), 20).await.map_err(explain)?.into_iter().find(|r| {
+        r.kind == "pull" && r.state == "running" && r.started.parse::<jiff::Timestamp>().is_ok_and(|t| t > hour_ago)
+    });
+    if let Some(r) = busy {
+        bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started);
+    }
+    let run = store.create_run("pull", name).await.map_err(explain)?;
+    let result = read_and_apply(store, &source, config, mode).await;
+    match &result {
+        Ok(summary) => {
+            let state = if summary.complete { "done" } else { "failed" };
+            store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await.map_err(explain)?;
+        }
+        Err(e) => {
+            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await.map_err(explain)?;
+        }
+    }
+    result
+}
+
+async fn read_and_apply(
+    store: &dyn store::Database,
+    source: &store::Source,
+    config: &Config,
+    mode: ReadMode,
+) -> anyhow::Result<engine::sync::PullSummary> {
+    let name = &source.name;
+    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    let pull: PullConfig =
+        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+    let connector = stored_connector(store, name, config).await?;
+    let full_due = settings.last_full.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_none_or(|last| {
+        pull.full_every().is_ok_and(|every| jiff::Timestamp::now() >= last.saturating_add(every).unwrap_or(last))
+    });
+    let mut notes = Vec::new();
+    if let (Some(cursor), false, ReadMode::Auto) = (&settings.cursor, full_due, mode) {
+        let changes = connector.read_changes(cursor).await;
+        if changes.restart {
+            notes.push(format!(
+                "the provider no longer knows where the last run stopped ({}); everything was read",
+                changes.problems.join("; ")
+            ));
+        } else {
+            let next = changes.cursor.clone();
+            let complete = changes.complete;
+            let summary = engine::sync::apply_changes(store, source, changes).await.map_err(explain)?;
+            if complete {
+                store.set_pull_cursor(name, next.as_deref(), false).await.map_err(explain)?;
+            }
+            return Ok(summary);
+        }
+    }
+    let snapshot = connector.read().await;
+    let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
+    let mut summary = engine::sync::apply_snapshot(store, source, snapshot).await.map_err(explain)?;
+    if complete {
+        store.set_pull_cursor(name, cursor.as_deref(), true).await.map_err(explain)?;
+    }
+    summary.problems.extend(notes);
+    Ok(summary)
+}
