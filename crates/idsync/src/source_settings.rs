@@ -73,10 +73,10 @@ pub struct ConnectorArgs {
     /// LDAP: read memberships from groups' `member` (default) or from `memberOf`.
     #[arg(long)]
     membership: Option<String>,
-    /// LDAP and Google: only users in this group (its DN, or its address), directly or through
-    /// nested groups.
+    /// Only users in this group, directly or through nested groups: its object id (entra; repeat
+    /// for several), its DN (ldap) or its address (google).
     #[arg(long)]
-    only_group: Option<String>,
+    only_group: Vec<String>,
     /// LDAP: entries per page [default: 500; Active Directory allows at most 1000].
     #[arg(long)]
     page_size: Option<u32>,
@@ -107,7 +107,6 @@ impl ConnectorArgs {
             ("group_name_attribute", &self.group_name_attribute),
             ("disabled_attribute", &self.disabled_attribute),
             ("membership", &self.membership),
-            ("only_group", &self.only_group),
         ];
         for (name, value) in text {
             if let Some(v) = value {
@@ -122,6 +121,11 @@ impl ConnectorArgs {
         }
         if !self.user_base.is_empty() {
             put("user_bases", json!(self.user_base));
+        }
+        match self.only_group.as_slice() {
+            [] => {}
+            [one] => put("only_group", json!(one)),
+            many => put("only_group", json!(many)),
         }
         if !self.group_base.is_empty() {
             put("group_bases", json!(self.group_base));

@@ -35,15 +35,82 @@ pub struct GraphGroup {
     pub members: Vec<String>,
 }
 
+/// What the delta queries report: one entry per change, in order.
+#[derive(Debug, Clone, Serialize)]
+pub enum Event {
+    User(String),
+    Group(String),
+    Member { group: String, member: String, added: bool },
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct GraphData {
     pub users: Vec<GraphUser>,
     pub groups: Vec<GraphGroup>,
+    /// Changes so far, numbered; delta tokens remember a number.
+    journal: Vec<(u64, Event)>,
+    /// Delta links issued before the generation changed are refused (`syncStateNotFound`), as
+    /// Graph refuses links older than 7 days.
+    generation: u64,
+    /// Objects created so far: ids are never reused, as in a directory.
+    created: usize,
 }
 
 impl GraphData {
+    fn record(&mut self, event: Event) {
+        let seq = self.journal.len() as u64 + 1;
+        self.journal.push((seq, event));
+    }
+
+    fn seq(&self) -> u64 {
+        self.journal.len() as u64
+    }
+
+    /// Makes every delta link issued so far unusable.
+    pub fn expire_delta_links(&mut self) {
+        self.generation += 1;
+    }
+
+    pub fn update_user(&mut self, id: &str, change: impl FnOnce(&mut GraphUser)) {
+        if let Some(u) = self.users.iter_mut().find(|u| u.id == id) {
+            change(u);
+            self.record(Event::User(id.into()));
+        }
+    }
+
+    pub fn remove_user(&mut self, id: &str) {
+        self.users.retain(|u| u.id != id);
+        for g in 0..self.groups.len() {
+            if self.groups[g].members.iter().any(|m| m == id) {
+                let group = self.groups[g].id.clone();
+                self.remove_member(&group, id);
+            }
+        }
+        self.record(Event::User(id.into()));
+    }
+
+    pub fn add_member(&mut self, group: &str, member: &str) {
+        if let Some(g) = self.groups.iter_mut().find(|g| g.id == group) {
+            g.members.push(member.into());
+            self.record(Event::Member { group: group.into(), member: member.into(), added: true });
+        }
+    }
+
+    pub fn remove_member(&mut self, group: &str, member: &str) {
+        if let Some(g) = self.groups.iter_mut().find(|g| g.id == group) {
+            g.members.retain(|m| m != member);
+            self.record(Event::Member { group: group.into(), member: member.into(), added: false });
+        }
+    }
+
+    pub fn remove_group(&mut self, id: &str) {
+        self.groups.retain(|g| g.id != id);
+        self.record(Event::Group(id.into()));
+    }
+
     pub fn add_user(&mut self, upn: &str, enabled: bool) -> String {
-        let id = format!("6e7b768e-07e2-4810-8459-{:012}", self.users.len() + 1);
+        self.created += 1;
+        let id = format!("6e7b768e-07e2-4810-8459-{:012}", self.created);
         let local = upn.split('@').next().unwrap_or(upn);
         let (given, surname) = local.split_once('.').unwrap_or((local, "Test"));
         self.users.push(GraphUser {
@@ -54,16 +121,19 @@ impl GraphData {
             surname: surname.into(),
             account_enabled: enabled,
         });
+        self.record(Event::User(id.clone()));
         id
     }
 
     pub fn add_group(&mut self, name: &str, members: &[&str]) -> String {
-        let id = format!("02bd9fd6-8f93-4758-87c3-{:012}", self.groups.len() + 1);
+        self.created += 1;
+        let id = format!("02bd9fd6-8f93-4758-87c3-{:012}", self.created);
         self.groups.push(GraphGroup {
             id: id.clone(),
             display_name: name.into(),
             members: members.iter().map(|m| m.to_string()).collect(),
         });
+        self.record(Event::Group(id.clone()));
         id
     }
 }
@@ -98,9 +168,13 @@ impl Entra {
     pub fn router(self: &Arc<Self>) -> Router {
         let graph = Router::new()
             .route("/users", get(users))
+            .route("/users/delta", get(users_delta))
+            .route("/groups/delta", get(groups_delta))
+            .route("/groups/{id}/transitiveMembers", get(transitive_members))
             .route("/users/{id}", get(user))
             .route("/users/{id}/memberOf", get(member_of))
             .route("/groups", get(groups))
+            .route("/groups/{id}", get(group))
             .route("/groups/{id}/members", get(members));
         let root = Router::new().route("/{tenant}/oauth2/v2.0/token", post(token));
         crate::common::mount(self.clone(), self.control.clone(), &["/v1.0"], graph, root, get(dump_state))
@@ -225,6 +299,16 @@ fn group_json(g: &GraphGroup) -> Value {
     json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.display_name})
 }
 
+async fn group(State(e): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = authorize(&e, &headers) {
+        return r;
+    }
+    match lock(&e.data).groups.iter().find(|g| g.id == id) {
+        Some(g) => reply(StatusCode::OK, group_json(g)),
+        None => error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", &format!("Resource '{id}' does not exist.")),
+    }
+}
+
 async fn member_of(State(e): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
     if let Err(r) = authorize(&e, &headers) {
         return r;
@@ -259,6 +343,210 @@ async fn members(State(e): S, headers: HeaderMap, Path(id): Path<String>, Query(
         })
         .collect();
     paged(&e, &format!("groups/{id}/members"), items, &q)
+}
+
+/// Where a delta round stands: which changes it reports (after `since`, up to `upto`; an initial
+/// round has no `since`) and how far its pages have come.
+struct Round {
+    generation: u64,
+    since: Option<u64>,
+    upto: u64,
+    offset: usize,
+}
+
+impl Round {
+    fn token(&self) -> String {
+        let since = self.since.map(|s| s.to_string()).unwrap_or_else(|| "initial".into());
+        format!("g{}.{since}.{}.{}", self.generation, self.upto, self.offset)
+    }
+
+    fn parse(token: &str) -> Option<Round> {
+        let mut parts = token.split('.');
+        let generation = parts.next()?.strip_prefix('g')?.parse().ok()?;
+        let since = match parts.next()? {
+            "initial" => None,
+            n => Some(n.parse().ok()?),
+        };
+        Some(Round { generation, since, upto: parts.next()?.parse().ok()?, offset: parts.next()?.parse().ok()? })
+    }
+}
+
+/// Entries per delta page (Graph decides this itself).
+const DELTA_PAGE: usize = 200;
+
+/// The round a delta request continues, or Graph's answer to a token it no longer knows.
+fn round(data: &GraphData, q: &BTreeMap<String, String>) -> Result<Round, Response> {
+    let expired = || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "syncStateNotFound",
+            "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+        )
+    };
+    if let Some(token) = q.get("$skiptoken") {
+        let round = Round::parse(token).ok_or_else(expired)?;
+        return if round.generation == data.generation { Ok(round) } else { Err(expired()) };
+    }
+    match q.get("$deltatoken").map(String::as_str) {
+        None => Ok(Round { generation: data.generation, since: None, upto: data.seq(), offset: 0 }),
+        Some("latest") => {
+            Ok(Round { generation: data.generation, since: Some(data.seq()), upto: data.seq(), offset: 0 })
+        }
+        Some(token) => {
+            let round = Round::parse(token).ok_or_else(expired)?;
+            if round.generation != data.generation {
+                return Err(expired());
+            }
+            Ok(Round { generation: data.generation, since: Some(round.upto), upto: data.seq(), offset: 0 })
+        }
+    }
+}
+
+/// One page of a delta round, with the link to the next page or, at the end, the delta link.
+fn delta_page(e: &Entra, path: &str, items: Vec<Value>, mut round: Round, select: Option<&str>) -> Response {
+    let page: Vec<Value> = items.iter().skip(round.offset).take(DELTA_PAGE).cloned().collect();
+    let base = lock(&e.base).clone();
+    let select = select.map(|s| format!("$select={s}&")).unwrap_or_default();
+    let mut body =
+        json!({"@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"), "value": page});
+    if round.offset + DELTA_PAGE < items.len() {
+        round.offset += DELTA_PAGE;
+        body["@odata.nextLink"] = json!(format!("{base}/v1.0/{path}?{select}$skiptoken={}", round.token()));
+    } else {
+        round.offset = 0;
+        body["@odata.deltaLink"] = json!(format!("{base}/v1.0/{path}?{select}$deltatoken={}", round.token()));
+    }
+    reply(StatusCode::OK, body)
+}
+
+/// The journal's entries that a round reports.
+fn events(data: &GraphData, round: &Round) -> Vec<Event> {
+    data.journal
+        .iter()
+        .filter(|(seq, _)| round.since.is_none_or(|s| *seq > s) && *seq <= round.upto)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+async fn users_delta(State(e): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&e, &headers) {
+        return r;
+    }
+    let data = lock(&e.data);
+    let round = match round(&data, &q) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let select = q.get("$select").map(String::as_str);
+    let items: Vec<Value> = match round.since {
+        None => data.users.iter().map(|u| user_json(u, select)).collect(),
+        Some(_) => {
+            let mut changed: Vec<String> = Vec::new();
+            for event in events(&data, &round) {
+                if let Event::User(id) = event
+                    && !changed.contains(&id)
+                {
+                    changed.push(id);
+                }
+            }
+            changed
+                .iter()
+                .map(|id| match data.users.iter().find(|u| &u.id == id) {
+                    Some(u) => user_json(u, select),
+                    None => json!({"id": id, "@removed": {"reason": "deleted"}}),
+                })
+                .collect()
+        }
+    };
+    delta_page(&e, "users/delta", items, round, select)
+}
+
+fn member_json(data: &GraphData, id: &str, removed: bool) -> Value {
+    let kind = if data.groups.iter().any(|g| g.id == id) { "#microsoft.graph.group" } else { "#microsoft.graph.user" };
+    let mut member = json!({"@odata.type": kind, "id": id});
+    if removed {
+        member["@removed"] = json!({"reason": "deleted"});
+    }
+    member
+}
+
+async fn groups_delta(State(e): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&e, &headers) {
+        return r;
+    }
+    let data = lock(&e.data);
+    let round = match round(&data, &q) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = match round.since {
+        None => data
+            .groups
+            .iter()
+            .map(|g| {
+                let members: Vec<Value> = g.members.iter().map(|m| member_json(&data, m, false)).collect();
+                json!({"id": g.id, "displayName": g.display_name, "members@delta": members})
+            })
+            .collect(),
+        Some(_) => {
+            let mut order: Vec<String> = Vec::new();
+            let mut members: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for event in events(&data, &round) {
+                let (group, member) = match event {
+                    Event::Group(id) => (id, None),
+                    Event::Member { group, member, added } => (group, Some(member_json(&data, &member, !added))),
+                    Event::User(_) => continue,
+                };
+                if !order.contains(&group) {
+                    order.push(group.clone());
+                }
+                members.entry(group).or_default().extend(member);
+            }
+            order
+                .iter()
+                .map(|id| match data.groups.iter().find(|g| &g.id == id) {
+                    Some(g) => {
+                        let mut item = json!({"id": g.id, "displayName": g.display_name});
+                        if let Some(list) = members.remove(id).filter(|l| !l.is_empty()) {
+                            item["members@delta"] = Value::Array(list);
+                        }
+                        item
+                    }
+                    None => json!({"id": id, "@removed": {"reason": "deleted"}}),
+                })
+                .collect()
+        }
+    };
+    delta_page(&e, "groups/delta", items, round, q.get("$select").map(String::as_str))
+}
+
+async fn transitive_members(State(e): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&e, &headers) {
+        return r;
+    }
+    let data = lock(&e.data);
+    if !data.groups.iter().any(|g| g.id == id) {
+        return error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", &format!("Resource '{id}' does not exist."));
+    }
+    let mut seen = Vec::new();
+    let mut queue = vec![id.clone()];
+    let mut items = Vec::new();
+    while let Some(group) = queue.pop() {
+        if seen.contains(&group) {
+            continue;
+        }
+        seen.push(group.clone());
+        for m in data.groups.iter().find(|g| g.id == group).map(|g| g.members.clone()).unwrap_or_default() {
+            if data.groups.iter().any(|g| g.id == m) {
+                queue.push(m.clone());
+            }
+            let member = member_json(&data, &m, false);
+            if !items.contains(&member) {
+                items.push(member);
+            }
+        }
+    }
+    paged(&e, &format!("groups/{id}/transitiveMembers"), items, &q)
 }
 
 async fn dump_state(State(e): S) -> Response {

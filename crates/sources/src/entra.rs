@@ -1,16 +1,21 @@
 //! Microsoft Entra ID through Microsoft Graph v1.0 (external-apis.md A1): an app registration's
-//! client credentials, `$select` for the attributes idsync maps, `@odata.nextLink` paging, group
-//! members with their types (nested groups stay nested; the engine flattens them).
+//! client credentials, `$select` for the attributes idsync maps, `@odata.nextLink` paging. Reads
+//! are delta rounds (`/users/delta`, `/groups/delta` with `members@delta`): a full read is the
+//! initial round, whose delta links are the cursor the next run continues from, so later runs
+//! fetch only changes. Nested groups stay nested (the engine flattens them). A source can be
+//! scoped to the transitive members of some groups.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rest::{Check, Credentials, Http, RestError, Url};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
-use crate::{Connector, PulledGroup, PulledUser, Snapshot, scim_user};
+use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, scim_user};
 
 const USER_FIELDS: &str =
     "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,onPremisesSamAccountName";
@@ -22,18 +27,47 @@ pub struct Entra {
     username_attribute: String,
     retry: Retry,
     tokens: TokenSource,
+    /// Only the transitive members of these groups (ids), when given.
+    only_groups: Vec<String>,
+}
+
+pub struct EntraSettings<'a> {
+    /// `https://graph.microsoft.com`.
+    pub graph: &'a str,
+    /// `https://login.microsoftonline.com`.
+    pub login: &'a str,
+    pub tenant: &'a str,
+    pub username_attribute: &'a str,
+    pub only_groups: &'a [String],
+}
+
+/// Where the next delta round starts, and who was in scope at the end of the last one.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    users: String,
+    groups: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<BTreeSet<String>>,
+}
+
+/// A delta round's entries and the link the next round starts from.
+struct Round {
+    items: Vec<Value>,
+    delta_link: String,
+}
+
+fn removed(item: &Value) -> bool {
+    item.get("@removed").is_some()
 }
 
 impl Entra {
     pub fn new(
-        graph: &str,
-        login: &str,
-        tenant: &str,
-        username_attribute: &str,
+        settings: EntraSettings<'_>,
         credentials: Credentials,
         timeout: Duration,
         retry: Retry,
     ) -> Result<Self, RestError> {
+        let EntraSettings { graph, login, tenant, username_attribute, only_groups } = settings;
         let Credentials::Basic { username, password } = credentials else {
             return Err(RestError::Config(
                 "Entra ID signs in with an app registration: give --username <application (client) id> and --password-file/--password-env <client secret>".into(),
@@ -48,7 +82,13 @@ impl Entra {
             Credentials::Bearer { token: String::new() },
             timeout,
         )?;
-        Ok(Entra { graph, username_attribute: username_attribute.to_string(), retry, tokens })
+        Ok(Entra {
+            graph,
+            username_attribute: username_attribute.to_string(),
+            retry,
+            tokens,
+            only_groups: only_groups.to_vec(),
+        })
     }
 
     async fn fetch(&self, url: Url, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
@@ -67,6 +107,141 @@ impl Entra {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// A delta round from `start` to its delta link, every page followed.
+    async fn round(&self, start: Url, query: &[(&str, &str)], requests: &mut u64) -> Result<Round, RestError> {
+        let mut items = Vec::new();
+        let mut page = self.fetch(start, query, requests).await?;
+        loop {
+            items.extend(page["value"].as_array().cloned().unwrap_or_default());
+            if let Some(link) = page["@odata.deltaLink"].as_str() {
+                return Ok(Round { items, delta_link: link.to_string() });
+            }
+            match page["@odata.nextLink"].as_str().map(Url::parse) {
+                Some(Ok(next)) => page = self.fetch(next, &[], requests).await?,
+                Some(Err(e)) => return Err(RestError::Protocol(format!("@odata.nextLink is not a URL: {e}"))),
+                None => return Err(RestError::Protocol("a delta page carried neither a next nor a delta link".into())),
+            }
+        }
+    }
+
+    /// The users inside the scoping groups, nested groups included; None when not scoped.
+    async fn scope(&self, requests: &mut u64) -> Result<Option<BTreeSet<String>>, RestError> {
+        if self.only_groups.is_empty() {
+            return Ok(None);
+        }
+        let mut users = BTreeSet::new();
+        for group in &self.only_groups {
+            let path = format!("groups/{group}/transitiveMembers");
+            for m in self.all(&path, &[("$select", "id"), ("$top", "999")], requests).await? {
+                if m["@odata.type"] == "#microsoft.graph.user"
+                    && let Some(id) = m["id"].as_str()
+                {
+                    users.insert(id.to_string());
+                }
+            }
+        }
+        Ok(Some(users))
+    }
+
+    fn link(text: &str) -> Result<Url, RestError> {
+        Url::parse(text).map_err(|e| RestError::Protocol(format!("a stored delta link is not a URL: {e}")))
+    }
+
+    /// Everything, as the initial delta rounds give it.
+    async fn read_all(&self, snapshot: &mut Snapshot, requests: &mut u64) -> Result<(), RestError> {
+        let scope = self.scope(requests).await?;
+        let users = self.round(self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)], requests).await?;
+        snapshot.users = users
+            .items
+            .iter()
+            .filter(|u| !removed(u))
+            .filter_map(|u| self.pulled_user(u))
+            .filter(|u| scope.as_ref().is_none_or(|s| s.contains(&u.external_id)))
+            .collect();
+        let groups =
+            self.round(self.graph.url("groups/delta", &[]), &[("$select", "displayName,members")], requests).await?;
+        // Graph may spread a large group's members over several entries.
+        let mut merged: BTreeMap<String, PulledGroup> = BTreeMap::new();
+        for g in groups.items.iter().filter(|g| !removed(g)) {
+            let Some(id) = g["id"].as_str() else { continue };
+            let entry = merged.entry(id.to_string()).or_insert_with(|| PulledGroup {
+                external_id: id.into(),
+                name: String::new(),
+                members: Vec::new(),
+            });
+            if let Some(name) = g["displayName"].as_str() {
+                entry.name = name.into();
+            }
+            let members = g["members@delta"].as_array().into_iter().flatten();
+            entry.members.extend(members.filter(|m| !removed(m)).filter_map(|m| m["id"].as_str().map(String::from)));
+        }
+        snapshot.groups = merged.into_values().filter(|g| !g.name.is_empty()).collect();
+        let cursor = Cursor { users: users.delta_link, groups: groups.delta_link, scope };
+        snapshot.cursor = serde_json::to_string(&cursor).ok();
+        Ok(())
+    }
+
+    /// The changes since `cursor`.
+    async fn read_since(&self, cursor: &Cursor, changes: &mut Changes, requests: &mut u64) -> Result<(), RestError> {
+        let scope = self.scope(requests).await?;
+        let users = self.round(Self::link(&cursor.users)?, &[], requests).await?;
+        for u in &users.items {
+            let Some(id) = u["id"].as_str() else { continue };
+            if removed(u) {
+                changes.removed_users.push(id.into());
+            } else if scope.as_ref().is_none_or(|s| s.contains(id))
+                && let Some(user) = self.pulled_user(u)
+            {
+                changes.users.push(user);
+            }
+        }
+        // Users who joined the scope without changing themselves are read one by one.
+        if let (Some(now), Some(before)) = (&scope, &cursor.scope) {
+            for id in now.difference(before) {
+                if changes.users.iter().any(|u| &u.external_id == id) {
+                    continue;
+                }
+                match self.fetch(self.graph.url("users", &[id]), &[("$select", USER_FIELDS)], requests).await {
+                    Ok(u) => changes.users.extend(self.pulled_user(&u)),
+                    Err(RestError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let groups = self.round(Self::link(&cursor.groups)?, &[], requests).await?;
+        let mut merged: BTreeMap<String, ChangedGroup> = BTreeMap::new();
+        for g in &groups.items {
+            let Some(id) = g["id"].as_str() else { continue };
+            if removed(g) {
+                changes.removed_groups.push(id.into());
+                continue;
+            }
+            let entry = merged.entry(id.to_string()).or_insert_with(|| ChangedGroup {
+                external_id: id.into(),
+                name: None,
+                members: MemberChanges::Same,
+            });
+            if let Some(name) = g["displayName"].as_str() {
+                entry.name = Some(name.into());
+            }
+            let Some(list) = g["members@delta"].as_array() else { continue };
+            if matches!(entry.members, MemberChanges::Same) {
+                entry.members = MemberChanges::Delta { added: Vec::new(), removed: Vec::new() };
+            }
+            if let MemberChanges::Delta { added, removed: gone } = &mut entry.members {
+                for m in list {
+                    let Some(member) = m["id"].as_str().map(String::from) else { continue };
+                    if removed(m) { gone.push(member) } else { added.push(member) }
+                }
+            }
+        }
+        changes.groups = merged.into_values().collect();
+        changes.scope = scope.as_ref().map(|s| s.iter().cloned().collect());
+        let next = Cursor { users: users.delta_link, groups: groups.delta_link, scope };
+        changes.cursor = serde_json::to_string(&next).ok();
+        Ok(())
     }
 
     fn user_record(&self, u: &Value) -> Map<String, Value> {
@@ -109,6 +284,19 @@ impl Connector for Entra {
                 }
             }
         }
+        for group in &self.only_groups {
+            match self.fetch(self.graph.url("groups", &[group]), &[("$select", "id,displayName")], &mut requests).await
+            {
+                Ok(g) => out
+                    .push(Check::ok(format!("only members of {} ({group})", g["displayName"].as_str().unwrap_or("?")))),
+                Err(e) => {
+                    out.push(Check::failed(format!(
+                        "the scoping group {group} cannot be read ({e}): give its object id"
+                    )));
+                    return out;
+                }
+            }
+        }
         out
     }
 
@@ -126,30 +314,35 @@ impl Connector for Entra {
     async fn read(&self) -> Snapshot {
         let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
         let mut requests = 0;
-        match self.all("users", &[("$select", USER_FIELDS), ("$top", "999")], &mut requests).await {
-            Ok(users) => snapshot.users = users.iter().filter_map(|u| self.pulled_user(u)).collect(),
-            Err(e) => snapshot.failed(format!("reading users failed: {e}")),
-        }
-        match self.all("groups", &[("$select", "id,displayName"), ("$top", "999")], &mut requests).await {
-            Ok(groups) => {
-                for g in &groups {
-                    let (Some(id), Some(name)) = (g["id"].as_str(), g["displayName"].as_str()) else { continue };
-                    match self
-                        .all(&format!("groups/{id}/members"), &[("$select", "id"), ("$top", "999")], &mut requests)
-                        .await
-                    {
-                        Ok(members) => {
-                            let members = members.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect();
-                            snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
-                        }
-                        Err(e) => snapshot.failed(format!("reading the members of {name} failed: {e}")),
-                    }
-                }
-            }
-            Err(e) => snapshot.failed(format!("reading groups failed: {e}")),
+        if let Err(e) = self.read_all(&mut snapshot, &mut requests).await {
+            snapshot.cursor = None;
+            snapshot.failed(format!("reading the directory failed: {e}"));
         }
         snapshot.requests = requests;
         snapshot
+    }
+
+    async fn read_changes(&self, cursor: &str) -> Changes {
+        let mut changes = Changes { complete: true, ..Changes::default() };
+        let Ok(cursor) = serde_json::from_str::<Cursor>(cursor) else {
+            changes.restart = true;
+            changes.problems.push("the stored delta links are unreadable".into());
+            return changes;
+        };
+        let mut requests = 0;
+        match self.read_since(&cursor, &mut changes, &mut requests).await {
+            Ok(()) => {}
+            // Graph answers 400 syncStateNotFound for links older than 7 days (410 elsewhere).
+            Err(RestError::Rejected { status: 400 | 410, message } | RestError::NotFound { message }) => {
+                changes = Changes { restart: true, problems: vec![message], ..Changes::default() };
+            }
+            Err(e) => {
+                changes.cursor = None;
+                changes.failed(format!("reading the changes failed: {e}"));
+            }
+        }
+        changes.requests = requests;
+        changes
     }
 
     async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {

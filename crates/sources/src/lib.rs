@@ -174,6 +174,9 @@ pub enum SourceConfig {
         /// onPremisesSamAccountName.
         #[serde(default = "entra_username_attribute")]
         username_attribute: String,
+        /// Only the users in these groups (object ids), nested groups included.
+        #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+        only_group: Vec<String>,
     },
     /// Keycloak's Admin REST API, signed in with a client id and secret (client credentials).
     Keycloak { url: String, realm: String },
@@ -220,6 +223,20 @@ pub enum SourceConfig {
 
 fn entra_login_url() -> String {
     "https://login.microsoftonline.com".into()
+}
+
+/// A setting given once or several times.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 fn google_customer() -> String {
@@ -290,15 +307,16 @@ pub fn connect_with(
         SourceConfig::Scim { url } => {
             Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, None, retry, None)))
         }
-        SourceConfig::Entra { tenant, graph_url, login_url, username_attribute } => Ok(Box::new(entra::Entra::new(
-            graph_url,
-            login_url,
-            tenant,
-            username_attribute,
-            credentials,
-            timeout,
-            retry,
-        )?)),
+        SourceConfig::Entra { tenant, graph_url, login_url, username_attribute, only_group } => {
+            let settings = entra::EntraSettings {
+                graph: graph_url,
+                login: login_url,
+                tenant,
+                username_attribute,
+                only_groups: only_group,
+            };
+            Ok(Box::new(entra::Entra::new(settings, credentials, timeout, retry)?))
+        }
         SourceConfig::Oracle { url } => {
             let Credentials::Basic { username, password } = credentials else {
                 return Err(RestError::Config(
