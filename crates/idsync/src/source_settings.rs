@@ -22,6 +22,9 @@ pub struct ConnectorArgs {
     /// onPremisesSamAccountName; for ldap sAMAccountName (ad) or uid (openldap) by default.
     #[arg(long)]
     username_attribute: Option<String>,
+    /// Okta: only the users and groups assigned to this app (its id, 0oa…).
+    #[arg(long)]
+    app: Option<String>,
     /// Google Workspace: the administrator the service account acts for.
     #[arg(long)]
     admin: Option<String>,
@@ -94,6 +97,7 @@ impl ConnectorArgs {
             ("tenant", &self.tenant),
             ("login_url", &self.login_url),
             ("username_attribute", &self.username_attribute),
+            ("app", &self.app),
             ("admin", &self.admin),
             ("customer", &self.customer),
             ("domain", &self.domain),

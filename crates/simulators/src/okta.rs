@@ -26,6 +26,7 @@ pub struct OktaUser {
     pub last_name: String,
     /// ACTIVE, STAGED, PROVISIONED, SUSPENDED, DEPROVISIONED, …
     pub status: String,
+    pub last_updated: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,18 +34,82 @@ pub struct OktaGroup {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    pub last_updated: String,
+    pub last_membership_updated: String,
+}
+
+/// An app integration: the users and groups assigned to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OktaApp {
+    pub id: String,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
 pub struct OktaData {
     pub users: Vec<OktaUser>,
     pub groups: Vec<OktaGroup>,
+    pub apps: Vec<OktaApp>,
+    /// The last timestamp handed out: every change gets a later one, as Okta's clock would.
+    last_millis: i64,
 }
 
 impl OktaData {
+    /// `lastUpdated` for a change happening now.
+    fn now(&mut self) -> String {
+        let now = jiff::Timestamp::now().as_millisecond().max(self.last_millis + 1);
+        self.last_millis = now;
+        jiff::Timestamp::from_millisecond(now)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn update_user(&mut self, id: &str, change: impl FnOnce(&mut OktaUser)) {
+        let now = self.now();
+        if let Some(u) = self.users.iter_mut().find(|u| u.id == id) {
+            change(u);
+            u.last_updated = now;
+        }
+    }
+
+    /// A hard delete: Okta's lists no longer show the user at all.
+    pub fn delete_user(&mut self, id: &str) {
+        self.users.retain(|u| u.id != id);
+        for g in self.groups.clone() {
+            if g.members.iter().any(|m| m == id) {
+                self.remove_member(&g.id, id);
+            }
+        }
+    }
+
+    pub fn add_member(&mut self, group: &str, user: &str) {
+        let now = self.now();
+        if let Some(g) = self.groups.iter_mut().find(|g| g.id == group) {
+            g.members.push(user.into());
+            g.last_membership_updated = now;
+        }
+    }
+
+    pub fn remove_member(&mut self, group: &str, user: &str) {
+        let now = self.now();
+        if let Some(g) = self.groups.iter_mut().find(|g| g.id == group) {
+            g.members.retain(|m| m != user);
+            g.last_membership_updated = now;
+        }
+    }
+
+    pub fn add_app(&mut self, users: &[&str], groups: &[&str]) -> String {
+        let id = format!("0oa{:017}", self.apps.len() + 1);
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        self.apps.push(OktaApp { id: id.clone(), users: list(users), groups: list(groups) });
+        id
+    }
+
     pub fn add_user(&mut self, login: &str, status: &str) -> String {
         let id = format!("00u{:017}", self.users.len() + 1);
         let (first, last) = login.split('@').next().unwrap_or(login).split_once('.').unwrap_or((login, "Test"));
+        let now = self.now();
         self.users.push(OktaUser {
             id: id.clone(),
             login: login.into(),
@@ -52,16 +117,20 @@ impl OktaData {
             first_name: first.into(),
             last_name: last.into(),
             status: status.into(),
+            last_updated: now,
         });
         id
     }
 
     pub fn add_group(&mut self, name: &str, members: &[&str]) -> String {
         let id = format!("00g{:017}", self.groups.len() + 1);
+        let now = self.now();
         self.groups.push(OktaGroup {
             id: id.clone(),
             name: name.into(),
             members: members.iter().map(|m| m.to_string()).collect(),
+            last_updated: now.clone(),
+            last_membership_updated: now,
         });
         id
     }
@@ -92,7 +161,9 @@ impl Okta {
             .route("/users/{id}", get(user))
             .route("/users/{id}/groups", get(user_groups))
             .route("/groups", get(groups))
-            .route("/groups/{id}/users", get(group_users));
+            .route("/groups/{id}/users", get(group_users))
+            .route("/apps/{id}/users", get(app_users))
+            .route("/apps/{id}/groups", get(app_groups));
         crate::common::mount(self.clone(), self.control.clone(), &["/api/v1"], api, Router::new(), get(dump_state))
     }
 }
@@ -152,7 +223,7 @@ fn rate_headers(headers: &mut HeaderMap) {
 
 fn user_json(u: &OktaUser) -> Value {
     json!({
-        "id": u.id, "status": u.status, "created": "2023-06-24T16:39:18.000Z", "lastUpdated": "2024-05-02T21:36:25.344Z",
+        "id": u.id, "status": u.status, "created": "2023-06-24T16:39:18.000Z", "lastUpdated": u.last_updated,
         "type": {"id": "oty1abcdEFGHijkl0h7"},
         "profile": {"login": u.login, "email": u.email, "firstName": u.first_name, "lastName": u.last_name, "secondEmail": null},
         "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}}
@@ -160,7 +231,8 @@ fn user_json(u: &OktaUser) -> Value {
 }
 
 fn group_json(g: &OktaGroup) -> Value {
-    json!({"id": g.id, "type": "OKTA_GROUP", "objectClass": ["okta:user_group"], "profile": {"name": g.name, "description": null}})
+    json!({"id": g.id, "type": "OKTA_GROUP", "objectClass": ["okta:user_group"], "lastUpdated": g.last_updated,
+        "lastMembershipUpdated": g.last_membership_updated, "profile": {"name": g.name, "description": null}})
 }
 
 async fn users(State(okta): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -176,8 +248,12 @@ async fn users(State(okta): S, headers: HeaderMap, Query(q): Q) -> Response {
             Some(status) => u.status == status.trim_matches('"'),
             None => match filter.strip_prefix("profile.login eq ") {
                 Some(login) => u.login.eq_ignore_ascii_case(login.trim_matches('"')),
-                // Unfiltered lists leave deprovisioned users out.
-                None => u.status != "DEPROVISIONED",
+                // A filtered list shows every status.
+                None => match time_filter(&filter, "lastUpdated") {
+                    Some(since) => since(&u.last_updated),
+                    // Unfiltered lists leave deprovisioned users out.
+                    None => u.status != "DEPROVISIONED",
+                },
             },
         })
         .map(|u| (u.id.clone(), user_json(u)))
@@ -205,12 +281,86 @@ async fn user_groups(State(okta): S, headers: HeaderMap, Path(id): Path<String>)
     reply(StatusCode::OK, Value::Array(out))
 }
 
+/// `<attribute> gt|ge "<timestamp>"` (either side of an `or`) as a test on that attribute's value.
+fn time_filter(filter: &str, attribute: &str) -> Option<impl Fn(&str) -> bool> {
+    let clause = filter.split(" or ").find_map(|c| c.trim().trim_matches(['(', ')']).strip_prefix(attribute))?;
+    let (op, value) = clause.trim().split_once(' ')?;
+    let value = value.trim().trim_matches('"').to_string();
+    let strict = match op {
+        "gt" => true,
+        "ge" => false,
+        _ => return None,
+    };
+    Some(move |stamp: &str| if strict { stamp > value.as_str() } else { stamp >= value.as_str() })
+}
+
 async fn groups(State(okta): S, headers: HeaderMap, Query(q): Q) -> Response {
     if let Err(r) = authorize(&okta, &headers) {
         return r;
     }
-    let items = lock(&okta.data).groups.iter().map(|g| (g.id.clone(), group_json(g))).collect();
+    let filter = q.get("filter").cloned().unwrap_or_default();
+    let (updated, membership) = (time_filter(&filter, "lastUpdated"), time_filter(&filter, "lastMembershipUpdated"));
+    let items = lock(&okta.data)
+        .groups
+        .iter()
+        .filter(|g| {
+            filter.is_empty()
+                || updated.as_ref().is_some_and(|t| t(&g.last_updated))
+                || membership.as_ref().is_some_and(|t| t(&g.last_membership_updated))
+        })
+        .map(|g| (g.id.clone(), group_json(g)))
+        .collect();
     paged(&okta, "/api/v1/groups", items, &q, 200)
+}
+
+fn app<'a>(data: &'a OktaData, id: &str) -> Result<&'a OktaApp, Response> {
+    data.apps.iter().find(|a| a.id == id).ok_or_else(|| {
+        error(StatusCode::NOT_FOUND, "E0000007", &format!("Not found: Resource not found: {id} (AppInstance)"))
+    })
+}
+
+/// Users assigned to the app, directly (`USER`) or through an assigned group (`GROUP`).
+async fn app_users(State(okta): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    let app = match app(&data, &id) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let items = data
+        .users
+        .iter()
+        .filter_map(|u| {
+            let direct = app.users.contains(&u.id);
+            let by_group = data.groups.iter().any(|g| app.groups.contains(&g.id) && g.members.contains(&u.id));
+            (direct || by_group).then(|| {
+                let item = json!({"id": u.id, "externalId": null, "scope": if direct { "USER" } else { "GROUP" },
+                    "status": "PROVISIONED", "syncState": "SYNCHRONIZED", "lastUpdated": u.last_updated,
+                    "credentials": {"userName": u.login}, "profile": {"email": u.email, "firstName": u.first_name, "lastName": u.last_name}});
+                (u.id.clone(), item)
+            })
+        })
+        .collect();
+    paged(&okta, &format!("/api/v1/apps/{id}/users"), items, &q, 500)
+}
+
+async fn app_groups(State(okta): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&okta, &headers) {
+        return r;
+    }
+    let data = lock(&okta.data);
+    let app = match app(&data, &id) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let items = app
+        .groups
+        .iter()
+        .map(|g| (g.clone(), json!({"id": g, "lastUpdated": "2024-01-03T20:37:14.000Z", "priority": 0, "profile": {}})))
+        .collect();
+    paged(&okta, &format!("/api/v1/apps/{id}/groups"), items, &q, 200)
 }
 
 async fn group_users(State(okta): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {

@@ -181,7 +181,12 @@ pub enum SourceConfig {
     /// Keycloak's Admin REST API, signed in with a client id and secret (client credentials).
     Keycloak { url: String, realm: String },
     /// Okta's Management API with an API token (`SSWS`).
-    Okta { url: String },
+    Okta {
+        url: String,
+        /// Only the users and groups assigned to this app (its id, `0oa…`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app: Option<String>,
+    },
     /// An Oracle IDCS / OCI IAM identity domain (SCIM) with a confidential application's client
     /// credentials.
     Oracle { url: String },
@@ -338,13 +343,13 @@ pub fn connect_with(
         SourceConfig::Keycloak { url, realm } => {
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))
         }
-        SourceConfig::Okta { url } => {
+        SourceConfig::Okta { url, app } => {
             // The token is given like any other; Okta wants it as `SSWS`.
             let credentials = match credentials {
                 Credentials::Bearer { token } => Credentials::Ssws { token },
                 other => other,
             };
-            Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry)))
+            Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry, app.clone())))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
         SourceConfig::Google { url, admin, customer, domain, org_unit, only_group } => {

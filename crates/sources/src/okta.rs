@@ -1,17 +1,51 @@
 //! Okta through its Management API (external-apis.md A2), with an API token (`SSWS`): users and
 //! groups followed by their `Link: rel="next"` cursors, deprovisioned users read separately
 //! (unfiltered lists leave them out) so they are deactivated rather than taken for deleted.
+//! Incremental reads ask for users changed since the latest `lastUpdated` seen and for groups
+//! whose profile or membership changed since theirs (re-reading those groups' members); hard
+//! deletions are invisible to them and wait for the next full read. A source can be scoped to the
+//! users and groups assigned to one app.
+
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use rest::{Check, HeaderMap, Http, RestError, Url};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get, get_answer};
-use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
+use crate::{
+    ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user,
+};
 
 pub struct Okta {
     http: Http,
     retry: Retry,
+    /// Only the users and groups assigned to this app.
+    app: Option<String>,
+}
+
+/// Okta's earliest time, for a directory read while empty.
+const EPOCH: &str = "1970-01-01T00:00:00.000Z";
+
+/// The latest change times seen, and who was assigned to the app then.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    users: String,
+    groups: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<BTreeSet<String>>,
+}
+
+/// The latest of `fields` over `items` (Okta's timestamps share one format, so they sort as text).
+fn latest(items: &[Value], fields: &[&str], floor: &str) -> String {
+    items
+        .iter()
+        .flat_map(|i| fields.iter().filter_map(move |f| i[*f].as_str()))
+        .chain([floor])
+        .max()
+        .unwrap_or(floor)
+        .to_string()
 }
 
 /// The `rel="next"` target among an answer's `Link` header lines.
@@ -46,8 +80,86 @@ fn pulled_user(u: &Value) -> Option<PulledUser> {
 }
 
 impl Okta {
-    pub fn new(http: Http, retry: Retry) -> Self {
-        Okta { http, retry }
+    pub fn new(http: Http, retry: Retry, app: Option<String>) -> Self {
+        Okta { http, retry, app }
+    }
+
+    /// The ids of users and of groups assigned to the app; None when the source is not scoped.
+    async fn assigned(&self, requests: &mut u64) -> Result<Option<(BTreeSet<String>, BTreeSet<String>)>, RestError> {
+        let Some(app) = &self.app else { return Ok(None) };
+        let ids = |list: Vec<Value>| list.iter().filter_map(|v| v["id"].as_str().map(String::from)).collect();
+        let users = ids(self.all(&format!("api/v1/apps/{app}/users"), &[("limit", "500")], requests).await?);
+        let groups = ids(self.all(&format!("api/v1/apps/{app}/groups"), &[("limit", "200")], requests).await?);
+        Ok(Some((users, groups)))
+    }
+
+    async fn members(&self, id: &str, requests: &mut u64) -> Result<Vec<String>, RestError> {
+        let members = self.all(&format!("api/v1/groups/{id}/users"), &[("limit", "1000")], requests).await?;
+        Ok(members.iter().filter_map(|u| u["id"].as_str().map(String::from)).collect())
+    }
+
+    async fn read_all(&self, snapshot: &mut Snapshot, requests: &mut u64) -> Result<(), RestError> {
+        let assigned = self.assigned(requests).await?;
+        let mut users = self.all("api/v1/users", &[("limit", "200")], requests).await?;
+        users.extend(
+            self.all("api/v1/users", &[("limit", "200"), ("filter", "status eq \"DEPROVISIONED\"")], requests).await?,
+        );
+        let users_mark = latest(&users, &["lastUpdated"], EPOCH);
+        snapshot.users = users
+            .iter()
+            .filter_map(pulled_user)
+            .filter(|u| assigned.as_ref().is_none_or(|(ids, _)| ids.contains(&u.external_id)))
+            .collect();
+        let groups = self.all("api/v1/groups", &[("limit", "200")], requests).await?;
+        let groups_mark = latest(&groups, &["lastUpdated", "lastMembershipUpdated"], EPOCH);
+        for g in &groups {
+            let (Some(id), Some(name)) = (g["id"].as_str(), g["profile"]["name"].as_str()) else { continue };
+            if assigned.as_ref().is_some_and(|(_, groups)| !groups.contains(id)) {
+                continue;
+            }
+            match self.members(id, requests).await {
+                Ok(members) => snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members }),
+                Err(e) => snapshot.failed(format!("reading the members of {name} failed: {e}")),
+            }
+        }
+        let scope = assigned.map(|(users, _)| users);
+        snapshot.cursor = serde_json::to_string(&Cursor { users: users_mark, groups: groups_mark, scope }).ok();
+        Ok(())
+    }
+
+    async fn read_since(&self, cursor: &Cursor, changes: &mut Changes, requests: &mut u64) -> Result<(), RestError> {
+        let assigned = self.assigned(requests).await?;
+        let filter = format!("lastUpdated ge \"{}\"", cursor.users);
+        let users = self.all("api/v1/users", &[("limit", "200"), ("filter", &filter)], requests).await?;
+        let users_mark = latest(&users, &["lastUpdated"], &cursor.users);
+        let in_scope = |id: &str| assigned.as_ref().is_none_or(|(ids, _)| ids.contains(id));
+        changes.users = users.iter().filter_map(pulled_user).filter(|u| in_scope(&u.external_id)).collect();
+        // Assigned to the app since the last run without changing themselves: read one by one.
+        if let (Some((now, _)), Some(before)) = (&assigned, &cursor.scope) {
+            for id in now.difference(before) {
+                if changes.users.iter().any(|u| &u.external_id == id) {
+                    continue;
+                }
+                let found = get(&self.http, self.http.url("api/v1/users", &[id]), &[], self.retry, requests).await?;
+                changes.users.extend(pulled_user(&found));
+            }
+        }
+        let filter = format!("lastUpdated ge \"{0}\" or lastMembershipUpdated ge \"{0}\"", cursor.groups);
+        let groups = self.all("api/v1/groups", &[("limit", "200"), ("filter", &filter)], requests).await?;
+        let groups_mark = latest(&groups, &["lastUpdated", "lastMembershipUpdated"], &cursor.groups);
+        for g in &groups {
+            let (Some(id), Some(name)) = (g["id"].as_str(), g["profile"]["name"].as_str()) else { continue };
+            if assigned.as_ref().is_some_and(|(_, groups)| !groups.contains(id)) {
+                continue;
+            }
+            // Okta says that a membership changed, not how: the group is read whole.
+            let members = MemberChanges::All(self.members(id, requests).await?);
+            changes.groups.push(ChangedGroup { external_id: id.into(), name: Some(name.into()), members });
+        }
+        let scope = assigned.map(|(users, _)| users);
+        changes.scope = scope.as_ref().map(|s| s.iter().cloned().collect());
+        changes.cursor = serde_json::to_string(&Cursor { users: users_mark, groups: groups_mark, scope }).ok();
+        Ok(())
     }
 
     /// Every item of a collection, following `rel="next"`.
@@ -113,42 +225,28 @@ impl Connector for Okta {
     async fn read(&self) -> Snapshot {
         let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
         let mut requests = 0;
-        let users = async {
-            let mut all = self.all("api/v1/users", &[("limit", "200")], &mut requests).await?;
-            all.extend(
-                self.all("api/v1/users", &[("limit", "200"), ("filter", "status eq \"DEPROVISIONED\"")], &mut requests)
-                    .await?,
-            );
-            Ok::<_, RestError>(all)
-        }
-        .await;
-        match users {
-            Ok(users) => snapshot.users = users.iter().filter_map(pulled_user).collect(),
-            Err(e) => {
-                snapshot.failed(format!("reading users failed: {e}"));
-            }
-        }
-        match self.all("api/v1/groups", &[("limit", "200")], &mut requests).await {
-            Ok(groups) => {
-                for g in &groups {
-                    let (Some(id), Some(name)) = (g["id"].as_str(), g["profile"]["name"].as_str()) else { continue };
-                    match self.all(&format!("api/v1/groups/{id}/users"), &[("limit", "1000")], &mut requests).await {
-                        Ok(members) => {
-                            let members = members.iter().filter_map(|u| u["id"].as_str().map(String::from)).collect();
-                            snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
-                        }
-                        Err(e) => {
-                            snapshot.failed(format!("reading the members of {name} failed: {e}"));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                snapshot.failed(format!("reading groups failed: {e}"));
-            }
+        if let Err(e) = self.read_all(&mut snapshot, &mut requests).await {
+            snapshot.cursor = None;
+            snapshot.failed(format!("reading the directory failed: {e}"));
         }
         snapshot.requests = requests;
         snapshot
+    }
+
+    async fn read_changes(&self, cursor: &str) -> Changes {
+        let mut changes = Changes { complete: true, ..Changes::default() };
+        let Ok(cursor) = serde_json::from_str::<Cursor>(cursor) else {
+            changes.restart = true;
+            changes.problems.push("the stored change times are unreadable".into());
+            return changes;
+        };
+        let mut requests = 0;
+        if let Err(e) = self.read_since(&cursor, &mut changes, &mut requests).await {
+            changes.cursor = None;
+            changes.failed(format!("reading the changes failed: {e}"));
+        }
+        changes.requests = requests;
+        changes
     }
 
     async fn read_user(&self, username: &str) -> Result<Option<(PulledUser, Vec<PulledGroup>)>, RestError> {

@@ -5,6 +5,7 @@ mod aws;
 mod entra_delta;
 mod google;
 mod ldap;
+mod okta_changes;
 
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,7 @@ fn okta_client(url: &str, token: &str) -> Box<dyn sources::Connector> {
     rest::install_crypto();
     let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
     connect_with(
-        &SourceConfig::Okta { url: url.into() },
+        &SourceConfig::Okta { url: url.into(), app: None },
         Credentials::Bearer { token: token.into() },
         Duration::from_secs(2),
         retry,
