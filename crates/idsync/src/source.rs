@@ -76,6 +76,10 @@ pub enum SourceCommand {
         /// Read everything, even when only changes could be read.
         #[arg(long)]
         full: bool,
+        /// Read everything and say what the store and every bound target would get; change
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         json: bool,
     },
@@ -263,7 +267,10 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 None => bail!("source {name} has no user {username}"),
             }
         }
-        SourceCommand::Sync { name, full, json } => {
+        SourceCommand::Sync { name, dry_run: true, json, .. } => {
+            crate::sync_cli::preview_pull(config, &name, json).await?;
+        }
+        SourceCommand::Sync { name, full, json, .. } => {
             let mode = if full { ReadMode::Full } else { ReadMode::Auto };
             let summary = pull_now(store, &name, config, mode).await?;
             if json {

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use engine::sync::{Engine, RunReport};
 use serde_json::json;
-use store::{Event, EventQuery, SyncStore};
+use store::{Event, EventQuery, Store, SyncStore};
 
 use crate::config::Config;
 use crate::serve::open_store;
@@ -65,6 +65,58 @@ fn print_plan(report: &RunReport) {
         let kind = if s.conflict { "conflict" } else { "skip" };
         println!("  {kind:<16} {:<24} {}", s.user, s.reason);
     }
+}
+
+/// `source sync NAME --dry-run`: reads the source in full, then says what the store and every
+/// bound target would get, changing neither.
+pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(config).await?);
+    let result = async {
+        let source = store
+            .source(name)
+            .await?
+            .with_context(|| format!("there is no source named '{name}'"))?;
+        let snapshot = crate::pull::stored_connector(&*store, name, config).await?.read().await;
+        if !snapshot.complete {
+            bail!("the read of {name} was incomplete, so nothing can be previewed: {}", snapshot.problems.join("; "));
+        }
+        let (preview, summary) = engine::sync::preview_snapshot(&*store, &source, &snapshot).await?;
+        let engine = engine(config, store.clone())?;
+        let targets: Vec<String> = engine.bindings().for_source(name).map(|(spec, _)| spec.target.clone()).collect();
+        let mut reports = Vec::new();
+        for t in &targets {
+            reports.push(engine.preview(t, preview.clone()).await.with_context(|| format!("previewing {t} failed"))?);
+        }
+        if json {
+            println!("{}", serde_json::to_string_pretty(&json!({"source": summary, "targets": reports}))?);
+            return Ok(());
+        }
+        println!(
+            "dry run of {name}: read {} users and {} groups; the store would get users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted",
+            summary.users_read,
+            summary.groups_read,
+            summary.users_created,
+            summary.users_updated,
+            summary.users_deleted,
+            summary.groups_created,
+            summary.groups_updated,
+            summary.groups_deleted
+        );
+        if targets.is_empty() {
+            println!("no binding feeds a target from {name}; add one with 'idsync binding add --source {name} --target TARGET'");
+        }
+        for report in &reports {
+            println!("{} (run {}): {} operations would be applied", report.target, report.run_id, report.plan.ops.len());
+            print_plan(report);
+            if let Some(r) = &report.hold_reason {
+                println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: bool) -> anyhow::Result<()> {

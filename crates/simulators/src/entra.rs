@@ -403,13 +403,21 @@ fn round(data: &GraphData, q: &BTreeMap<String, String>) -> Result<Round, Respon
 }
 
 /// One page of a delta round, with the link to the next page or, at the end, the delta link.
-fn delta_page(e: &Entra, path: &str, items: Vec<Value>, mut round: Round, select: Option<&str>) -> Response {
-    let page: Vec<Value> = items.iter().skip(round.offset).take(DELTA_PAGE).cloned().collect();
+/// Only the page's entries are rendered (`entry(i)` for i in the page), so a page costs its size.
+fn delta_page(
+    e: &Entra,
+    path: &str,
+    total: usize,
+    entry: impl Fn(usize) -> Value,
+    mut round: Round,
+    select: Option<&str>,
+) -> Response {
+    let page: Vec<Value> = (round.offset..total.min(round.offset + DELTA_PAGE)).map(entry).collect();
     let base = lock(&e.base).clone();
     let select = select.map(|s| format!("$select={s}&")).unwrap_or_default();
     let mut body =
         json!({"@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"), "value": page});
-    if round.offset + DELTA_PAGE < items.len() {
+    if round.offset + DELTA_PAGE < total {
         round.offset += DELTA_PAGE;
         body["@odata.nextLink"] = json!(format!("{base}/v1.0/{path}?{select}$skiptoken={}", round.token()));
     } else {
@@ -438,27 +446,30 @@ async fn users_delta(State(e): S, headers: HeaderMap, Query(q): Q) -> Response {
         Err(r) => return r,
     };
     let select = q.get("$select").map(String::as_str);
-    let items: Vec<Value> = match round.since {
-        None => data.users.iter().map(|u| user_json(u, select)).collect(),
+    let changed: Vec<String> = match round.since {
+        None => Vec::new(),
         Some(_) => {
             let mut changed: Vec<String> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for event in events(&data, &round) {
                 if let Event::User(id) = event
-                    && !changed.contains(&id)
+                    && seen.insert(id.clone())
                 {
                     changed.push(id);
                 }
             }
             changed
-                .iter()
-                .map(|id| match data.users.iter().find(|u| &u.id == id) {
-                    Some(u) => user_json(u, select),
-                    None => json!({"id": id, "@removed": {"reason": "deleted"}}),
-                })
-                .collect()
         }
     };
-    delta_page(&e, "users/delta", items, round, select)
+    if round.since.is_none() {
+        return delta_page(&e, "users/delta", data.users.len(), |i| user_json(&data.users[i], select), round, select);
+    }
+    let index: std::collections::HashMap<&str, &GraphUser> = data.users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let render = |i: usize| match index.get(changed[i].as_str()) {
+        Some(u) => user_json(u, select),
+        None => json!({"id": changed[i], "@removed": {"reason": "deleted"}}),
+    };
+    delta_page(&e, "users/delta", changed.len(), render, round, select)
 }
 
 fn member_json(data: &GraphData, id: &str, removed: bool) -> Value {
@@ -479,45 +490,56 @@ async fn groups_delta(State(e): S, headers: HeaderMap, Query(q): Q) -> Response 
         Ok(r) => r,
         Err(r) => return r,
     };
-    let items: Vec<Value> = match round.since {
-        None => data
-            .groups
-            .iter()
-            .map(|g| {
-                let members: Vec<Value> = g.members.iter().map(|m| member_json(&data, m, false)).collect();
-                json!({"id": g.id, "displayName": g.display_name, "members@delta": members})
-            })
-            .collect(),
+    let group_ids: std::collections::HashSet<&str> = data.groups.iter().map(|g| g.id.as_str()).collect();
+    let member = |id: &str, removed: bool| {
+        let kind = if group_ids.contains(id) { "#microsoft.graph.group" } else { "#microsoft.graph.user" };
+        let mut member = json!({"@odata.type": kind, "id": id});
+        if removed {
+            member["@removed"] = json!({"reason": "deleted"});
+        }
+        member
+    };
+
+    let (order, changed_members): (Vec<String>, BTreeMap<String, Vec<Value>>) = match round.since {
+        None => (Vec::new(), BTreeMap::new()),
         Some(_) => {
             let mut order: Vec<String> = Vec::new();
             let mut members: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             for event in events(&data, &round) {
-                let (group, member) = match event {
+                let (group, change) = match event {
                     Event::Group(id) => (id, None),
-                    Event::Member { group, member, added } => (group, Some(member_json(&data, &member, !added))),
+                    Event::Member { group, member: m, added } => (group, Some(member(&m, !added))),
                     Event::User(_) => continue,
                 };
                 if !order.contains(&group) {
                     order.push(group.clone());
                 }
-                members.entry(group).or_default().extend(member);
+                members.entry(group).or_default().extend(change);
             }
-            order
-                .iter()
-                .map(|id| match data.groups.iter().find(|g| &g.id == id) {
-                    Some(g) => {
-                        let mut item = json!({"id": g.id, "displayName": g.display_name});
-                        if let Some(list) = members.remove(id).filter(|l| !l.is_empty()) {
-                            item["members@delta"] = Value::Array(list);
-                        }
-                        item
-                    }
-                    None => json!({"id": id, "@removed": {"reason": "deleted"}}),
-                })
-                .collect()
+            (order, members)
         }
     };
-    delta_page(&e, "groups/delta", items, round, q.get("$select").map(String::as_str))
+    let select = q.get("$select").map(String::as_str);
+    if round.since.is_none() {
+        let render = |i: usize| {
+            let g = &data.groups[i];
+            let members: Vec<Value> = g.members.iter().map(|m| member(m, false)).collect();
+            json!({"id": g.id, "displayName": g.display_name, "members@delta": members})
+        };
+        return delta_page(&e, "groups/delta", data.groups.len(), render, round, select);
+    }
+    let index: std::collections::HashMap<&str, &GraphGroup> = data.groups.iter().map(|g| (g.id.as_str(), g)).collect();
+    let render = |i: usize| match index.get(order[i].as_str()) {
+        Some(g) => {
+            let mut item = json!({"id": g.id, "displayName": g.display_name});
+            if let Some(list) = changed_members.get(&order[i]).filter(|l| !l.is_empty()) {
+                item["members@delta"] = Value::Array(list.clone());
+            }
+            item
+        }
+        None => json!({"id": order[i], "@removed": {"reason": "deleted"}}),
+    };
+    delta_page(&e, "groups/delta", order.len(), render, round, select)
 }
 
 async fn transitive_members(State(e): S, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {

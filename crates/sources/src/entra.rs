@@ -50,12 +50,6 @@ struct Cursor {
     scope: Option<BTreeSet<String>>,
 }
 
-/// A delta round's entries and the link the next round starts from.
-struct Round {
-    items: Vec<Value>,
-    delta_link: String,
-}
-
 fn removed(item: &Value) -> bool {
     item.get("@removed").is_some()
 }
@@ -109,14 +103,22 @@ impl Entra {
         }
     }
 
-    /// A delta round from `start` to its delta link, every page followed.
-    async fn round(&self, start: Url, query: &[(&str, &str)], requests: &mut u64) -> Result<Round, RestError> {
-        let mut items = Vec::new();
+    /// A delta round from `start` to its delta link (returned), every page followed and each
+    /// entry handed to `each` as its page arrives (a directory is never held twice in memory).
+    async fn round(
+        &self,
+        start: Url,
+        query: &[(&str, &str)],
+        requests: &mut u64,
+        mut each: impl FnMut(Value),
+    ) -> Result<String, RestError> {
         let mut page = self.fetch(start, query, requests).await?;
         loop {
-            items.extend(page["value"].as_array().cloned().unwrap_or_default());
+            if let Value::Array(items) = page["value"].take() {
+                items.into_iter().for_each(&mut each);
+            }
             if let Some(link) = page["@odata.deltaLink"].as_str() {
-                return Ok(Round { items, delta_link: link.to_string() });
+                return Ok(link.to_string());
             }
             match page["@odata.nextLink"].as_str().map(Url::parse) {
                 Some(Ok(next)) => page = self.fetch(next, &[], requests).await?,
@@ -152,19 +154,27 @@ impl Entra {
     /// Everything, as the initial delta rounds give it.
     async fn read_all(&self, snapshot: &mut Snapshot, requests: &mut u64) -> Result<(), RestError> {
         let scope = self.scope(requests).await?;
-        let users = self.round(self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)], requests).await?;
-        snapshot.users = users
-            .items
-            .iter()
-            .filter(|u| !removed(u))
-            .filter_map(|u| self.pulled_user(u))
-            .filter(|u| scope.as_ref().is_none_or(|s| s.contains(&u.external_id)))
-            .collect();
-        let groups =
-            self.round(self.graph.url("groups/delta", &[]), &[("$select", "displayName,members")], requests).await?;
+        let mut users = Vec::new();
+        let users_link = self
+            .round(self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)], requests, |u| {
+                if !removed(&u)
+                    && let Some(user) = self.pulled_user(&u)
+                    && scope.as_ref().is_none_or(|s| s.contains(&user.external_id))
+                {
+                    users.push(user);
+                }
+            })
+            .await?;
+        snapshot.users = users;
+        let mut items = Vec::new();
+        let groups_link = self
+            .round(self.graph.url("groups/delta", &[]), &[("$select", "displayName,members")], requests, |g| {
+                items.push(g)
+            })
+            .await?;
         // Graph may spread a large group's members over several entries.
         let mut merged: BTreeMap<String, PulledGroup> = BTreeMap::new();
-        for g in groups.items.iter().filter(|g| !removed(g)) {
+        for g in items.iter().filter(|g| !removed(g)) {
             let Some(id) = g["id"].as_str() else { continue };
             let entry = merged.entry(id.to_string()).or_insert_with(|| PulledGroup {
                 external_id: id.into(),
@@ -178,7 +188,7 @@ impl Entra {
             entry.members.extend(members.filter(|m| !removed(m)).filter_map(|m| m["id"].as_str().map(String::from)));
         }
         snapshot.groups = merged.into_values().filter(|g| !g.name.is_empty()).collect();
-        let cursor = Cursor { users: users.delta_link, groups: groups.delta_link, scope };
+        let cursor = Cursor { users: users_link, groups: groups_link, scope };
         snapshot.cursor = serde_json::to_string(&cursor).ok();
         Ok(())
     }
@@ -186,8 +196,9 @@ impl Entra {
     /// The changes since `cursor`.
     async fn read_since(&self, cursor: &Cursor, changes: &mut Changes, requests: &mut u64) -> Result<(), RestError> {
         let scope = self.scope(requests).await?;
-        let users = self.round(Self::link(&cursor.users)?, &[], requests).await?;
-        for u in &users.items {
+        let mut items = Vec::new();
+        let users_link = self.round(Self::link(&cursor.users)?, &[], requests, |u| items.push(u)).await?;
+        for u in &items {
             let Some(id) = u["id"].as_str() else { continue };
             if removed(u) {
                 changes.removed_users.push(id.into());
@@ -210,9 +221,10 @@ impl Entra {
                 }
             }
         }
-        let groups = self.round(Self::link(&cursor.groups)?, &[], requests).await?;
+        let mut items = Vec::new();
+        let groups_link = self.round(Self::link(&cursor.groups)?, &[], requests, |g| items.push(g)).await?;
         let mut merged: BTreeMap<String, ChangedGroup> = BTreeMap::new();
-        for g in &groups.items {
+        for g in &items {
             let Some(id) = g["id"].as_str() else { continue };
             if removed(g) {
                 changes.removed_groups.push(id.into());
@@ -239,7 +251,7 @@ impl Entra {
         }
         changes.groups = merged.into_values().collect();
         changes.scope = scope.as_ref().map(|s| s.iter().cloned().collect());
-        let next = Cursor { users: users.delta_link, groups: groups.delta_link, scope };
+        let next = Cursor { users: users_link, groups: groups_link, scope };
         changes.cursor = serde_json::to_string(&next).ok();
         Ok(())
     }

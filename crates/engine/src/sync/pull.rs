@@ -10,6 +10,7 @@ use model::resource::{MemberRef, normalize};
 use model::schema::{GROUP_TYPE, USER_TYPE};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use sources::Snapshot;
 use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
 
@@ -33,23 +34,86 @@ pub struct PullSummary {
     pub problems: Vec<String>,
 }
 
-/// Stored records of one kind by external id.
-async fn stored(
-    db: &dyn Store,
-    source: &Source,
-    kind: ResourceKind,
-    members: bool,
-) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+/// Stored groups by external id, with their members.
+async fn stored_groups(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+    let kind = ResourceKind::Group;
     let mut out = BTreeMap::new();
     let mut start = 1;
     loop {
-        let load = Load { members, groups: false, member_limit: None };
+        let load = Load { members: true, groups: false, member_limit: None };
         let query = ListQuery { filter: None, sort_by: None, descending: false, start_index: start, count: 1000, load };
         let page = db.list(source.id, kind, &query).await?;
         let got = page.items.len() as u64;
         for r in page.items {
             if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
                 out.insert(ext.to_string(), r);
+            }
+        }
+        if got < 1000 {
+            return Ok(out);
+        }
+        start += got;
+    }
+}
+
+/// What idsync keeps of a stored user while a run compares: its id and a digest of its record,
+/// so a directory of 100,000 people is not held in memory twice.
+struct Kept {
+    id: String,
+    digest: [u8; 32],
+}
+
+/// A digest of a record that does not depend on the order of its keys.
+fn digest(data: &Map<String, Value>) -> [u8; 32] {
+    fn feed_map(hasher: &mut Sha256, map: &Map<String, Value>) {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort();
+        hasher.update(b"{");
+        for k in keys {
+            hasher.update(k.as_bytes());
+            hasher.update(b":");
+            feed(hasher, &map[k]);
+            hasher.update(b",");
+        }
+        hasher.update(b"}");
+    }
+    fn feed(hasher: &mut Sha256, value: &Value) {
+        match value {
+            Value::Object(map) => feed_map(hasher, map),
+            Value::Array(items) => {
+                hasher.update(b"[");
+                for item in items {
+                    feed(hasher, item);
+                    hasher.update(b",");
+                }
+                hasher.update(b"]");
+            }
+            other => hasher.update(other.to_string().as_bytes()),
+        }
+    }
+    let mut hasher = Sha256::new();
+    feed_map(&mut hasher, data);
+    hasher.finalize().into()
+}
+
+/// Stored users by external id, as ids and digests.
+async fn stored_users(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, Kept>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut start = 1;
+    loop {
+        let query = ListQuery {
+            filter: None,
+            sort_by: None,
+            descending: false,
+            start_index: start,
+            count: 1000,
+            load: Load::default(),
+        };
+        let page = db.list(source.id, ResourceKind::User, &query).await?;
+        let got = page.items.len() as u64;
+        for r in page.items {
+            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
+                out.insert(ext.to_string(), Kept { digest: digest(&r.data), id: r.id });
             }
         }
         if got < 1000 {
@@ -99,7 +163,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
         ..PullSummary::default()
     };
     // Users.
-    let mut users = stored(db, source, ResourceKind::User, false).await?;
+    let mut users = stored_users(db, source).await?;
     let mut ids: BTreeMap<String, (String, ResourceKind)> = BTreeMap::new();
     let mut keep: BTreeSet<String> = BTreeSet::new();
     for pulled in snapshot.users {
@@ -115,7 +179,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
         match users.remove(&external_id) {
             Some(existing) => {
                 ids.insert(external_id, (existing.id.clone(), ResourceKind::User));
-                if existing.data == data {
+                if existing.digest == digest(&data) {
                     summary.unchanged += 1;
                     continue;
                 }
@@ -141,7 +205,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
         }
     }
     // Groups: their own data first, so members can name groups created in this run.
-    let mut groups = stored(db, source, ResourceKind::Group, true).await?;
+    let mut groups = stored_groups(db, source).await?;
     let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for pulled in &snapshot.groups {
         keep.insert(pulled.external_id.clone());
@@ -199,8 +263,7 @@ pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot)
         summary.groups_updated += 1;
     }
     // What the provider no longer has — only when everything was read.
-    let gone_users: Vec<StoredResource> =
-        users.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
+    let gone_users: Vec<Kept> = users.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
     let gone_groups: Vec<StoredResource> =
         groups.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
     if !summary.complete {

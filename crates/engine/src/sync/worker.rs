@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use model::ResourceKind;
+
+use crate::SourceSnapshot;
 use serde::Serialize;
 use serde_json::json;
 use store::{ChangeKind, Event, Load, OutboxKey, Source, SourceId};
@@ -405,6 +407,21 @@ impl Engine {
     /// Reconciles a whole target against every source bound to it (healing any drift), or with
     /// `dry_run` only says what that would do.
     pub async fn full_sync(&self, target: &str, dry_run: bool) -> Result<RunReport, SyncError> {
+        self.reconcile(target, dry_run, None).await
+    }
+
+    /// A dry run of `target` with one source as `preview` shows it (a pull read not yet stored)
+    /// and the others as stored.
+    pub async fn preview(&self, target: &str, preview: SourceSnapshot) -> Result<RunReport, SyncError> {
+        self.reconcile(target, true, Some(preview)).await
+    }
+
+    async fn reconcile(
+        &self,
+        target: &str,
+        dry_run: bool,
+        replacement: Option<SourceSnapshot>,
+    ) -> Result<RunReport, SyncError> {
         let record = self.target_record(target).await?;
         let bindings = self.bindings();
         let bound: Vec<_> = bindings.for_target(target).map(|(s, r)| (s, r)).collect();
@@ -421,7 +438,10 @@ impl Engine {
                     spec.source, spec.source
                 ))
             })?;
-            snapshots.push(load_all(&*self.db, &source).await?);
+            match &replacement {
+                Some(preview) if preview.source == source.name => snapshots.push(preview.clone()),
+                _ => snapshots.push(load_all(&*self.db, &source).await?),
+            }
         }
         let kind = if dry_run { "dry-run" } else { "full" };
         let run_id = self.db.create_run(kind, target).await?;

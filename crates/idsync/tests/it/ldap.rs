@@ -51,6 +51,14 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     let ann = s.cli_json(&["source", "lookup", "corp", "alee"]);
     assert_eq!(ann["mail"], "alee@example.com");
 
+    // A dry run reads everything and says what would happen, through the planner; nothing changes.
+    let preview = s.cli_json(&["source", "sync", "corp", "--dry-run", "--json"]);
+    assert_eq!(preview["source"]["users_created"], 7, "{preview}");
+    let planned = preview["targets"][0]["plan"]["ops"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(planned >= 6 + 4, "creates and memberships planned: {preview}");
+    let text_preview = s.cli(&["source", "sync", "corp", "--dry-run"]);
+    assert!(text(&text_preview).contains("alee"), "{}", text(&text_preview));
+    assert!(s.data().user("alee").is_none(), "a dry run provisions nobody");
     let first = s.cli_json(&["source", "sync", "corp", "--json"]);
     assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(7), Some(4)), "{first}");
     wait(10, "people and nested groups in Jira", || {

@@ -180,15 +180,25 @@ impl LdapSource {
         self.settings.only_group.is_none() && self.settings.membership == Membership::Member
     }
 
-    /// The latest change mark among `entries`, or `since` when none is later.
-    fn high_mark<'a>(&self, entries: impl Iterator<Item = &'a Entry>, since: Option<&str>) -> Option<String> {
-        let attribute = self.settings.change_attribute();
-        let marks = entries.filter_map(|e| e.first(attribute)).chain(since);
-        match self.settings.directory {
-            Directory::Ad => marks.filter_map(|m| m.parse::<u64>().ok()).max().map(|n| n.to_string()),
-            // GeneralizedTime in one format sorts as text.
-            Directory::OpenLdap => marks.max().map(String::from),
-        }
+    /// The cursor after reading `entries`: the latest value of the best change attribute they
+    /// carry (`attribute:value`), or `since` when none is later.
+    fn high_mark<'a>(&self, entries: impl Iterator<Item = &'a Entry> + Clone, since: Option<&str>) -> Option<String> {
+        let attribute = self
+            .settings
+            .change_attributes()
+            .iter()
+            .find(|a| entries.clone().any(|e| e.first(a).is_some()))
+            .copied()
+            .or_else(|| since.and_then(|s| s.split_once(':')).map(|(a, _)| a))
+            .and_then(|a| self.settings.change_attributes().iter().find(|known| **known == a).copied())?;
+        let before = since.and_then(|s| s.strip_prefix(&format!("{attribute}:")));
+        let marks = entries.filter_map(|e| e.first(attribute)).chain(before);
+        let latest = match attribute {
+            "uSNChanged" => marks.filter_map(|m| m.parse::<u64>().ok()).max().map(|n| n.to_string()),
+            // CSNs and GeneralizedTime of one server share a format and sort as text.
+            _ => marks.max().map(String::from),
+        };
+        latest.map(|value| format!("{attribute}:{value}"))
     }
 
     /// The external ids of the entries named by `dns` (users or groups), a batch of names per
@@ -225,12 +235,13 @@ impl LdapSource {
         let mut ldap = self.connect().await?;
         let mut requests = 0;
         let mut users = Vec::new();
-        let filter = self.settings.changed_since(&self.settings.users_filter(), since);
+        let unreadable = || RestError::Config(format!("the stored change mark '{since}' is unreadable"));
+        let filter = self.settings.changed_since(&self.settings.users_filter(), since).ok_or_else(unreadable)?;
         for base in &self.settings.user_bases {
             users.extend(self.search(&mut ldap, base, &filter, &self.settings.user_attributes(), &mut requests).await?);
         }
         let mut groups = Vec::new();
-        let filter = self.settings.changed_since(&self.settings.group_filter(), since);
+        let filter = self.settings.changed_since(&self.settings.group_filter(), since).ok_or_else(unreadable)?;
         for base in self.settings.group_bases() {
             groups
                 .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
@@ -516,8 +527,12 @@ impl Connector for LdapSource {
             changes.problems.push("a source scoped to a group, or reading memberOf, is read in full".into());
             return changes;
         }
-        if let Err(e) = self.changes_since(cursor, &mut changes).await {
-            changes.failed(format!("reading the changes failed: {e}"));
+        match self.changes_since(cursor, &mut changes).await {
+            Ok(()) => {}
+            Err(RestError::Config(problem)) => {
+                changes = Changes { restart: true, problems: vec![problem], ..Changes::default() }
+            }
+            Err(e) => changes.failed(format!("reading the changes failed: {e}")),
         }
         changes
     }

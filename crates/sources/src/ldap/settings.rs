@@ -124,25 +124,29 @@ impl LdapSettings {
         }
     }
 
-    /// The attribute that moves forward whenever an entry changes: Active Directory's update
-    /// sequence number (per domain controller), elsewhere the modification time.
-    pub fn change_attribute(&self) -> &'static str {
+    /// The attributes that move forward whenever an entry changes, best first: Active
+    /// Directory's update sequence number (per domain controller); OpenLDAP's change sequence
+    /// number, unique per change; the modification time, to the second, elsewhere.
+    pub fn change_attributes(&self) -> &'static [&'static str] {
         match self.directory {
-            Directory::Ad => "uSNChanged",
-            Directory::OpenLdap => "modifyTimestamp",
+            Directory::Ad => &["uSNChanged"],
+            Directory::OpenLdap => &["entryCSN", "modifyTimestamp"],
         }
     }
 
-    /// Entries changed at or after `mark` (a value of [`Self::change_attribute`] already seen).
-    pub fn changed_since(&self, filter: &str, mark: &str) -> String {
-        let condition = match self.directory {
-            Directory::Ad => {
-                let next = mark.parse::<u64>().map(|n| n + 1).unwrap_or(0);
-                format!("(uSNChanged>={next})")
-            }
-            Directory::OpenLdap => format!("(modifyTimestamp>={})", ldap3::ldap_escape(mark)),
+    /// `filter` narrowed to entries changed after `cursor` (`attribute:value`, the latest value
+    /// seen). Sequence numbers are exact; a modification time counts seconds, so the entries of
+    /// the cursor's second are read again rather than risk missing a later change in that second.
+    pub fn changed_since(&self, filter: &str, cursor: &str) -> Option<String> {
+        let (attribute, mark) = cursor.split_once(':')?;
+        let mark_escaped = ldap3::ldap_escape(mark);
+        let condition = match attribute {
+            "uSNChanged" => format!("(uSNChanged>={})", mark.parse::<u64>().ok()? + 1),
+            "entryCSN" => format!("(entryCSN>={mark_escaped})(!(entryCSN={mark_escaped}))"),
+            "modifyTimestamp" => format!("(modifyTimestamp>={mark_escaped})"),
+            _ => return None,
         };
-        format!("(&{filter}{condition})")
+        Some(format!("(&{filter}{condition})"))
     }
 
     /// The attribute that holds an entry's own DN, for finding entries by DN in one search.
@@ -155,12 +159,12 @@ impl LdapSettings {
 
     /// The attributes read of each user.
     pub fn user_attributes(&self) -> Vec<String> {
-        let mut list: Vec<String> =
-            [self.id_attribute(), self.username_attribute(), self.disabled_attribute(), self.change_attribute()]
-                .into_iter()
-                .chain(["mail", "givenName", "sn", "displayName", "cn"])
-                .map(String::from)
-                .collect();
+        let mut list: Vec<String> = [self.id_attribute(), self.username_attribute(), self.disabled_attribute()]
+            .into_iter()
+            .chain(self.change_attributes().iter().copied())
+            .chain(["mail", "givenName", "sn", "displayName", "cn"])
+            .map(String::from)
+            .collect();
         if self.membership == Membership::MemberOf {
             list.push("memberOf".into());
         }
@@ -169,11 +173,8 @@ impl LdapSettings {
 
     /// The attributes read of each group.
     pub fn group_attributes(&self) -> Vec<String> {
-        let mut list = vec![
-            self.id_attribute().to_string(),
-            self.group_name_attribute().to_string(),
-            self.change_attribute().to_string(),
-        ];
+        let mut list = vec![self.id_attribute().to_string(), self.group_name_attribute().to_string()];
+        list.extend(self.change_attributes().iter().map(|a| a.to_string()));
         match self.membership {
             Membership::Member => list.extend(["member", "uniqueMember", "memberUid"].map(String::from)),
             Membership::MemberOf => list.push("memberOf".into()),
@@ -238,7 +239,16 @@ mod tests {
             ad.groups_of_filter("CN=Ann (x),OU=People,DC=corp", "alee"),
             "(&(objectClass=group)(member=CN=Ann \\28x\\29,OU=People,DC=corp))"
         );
-        assert_eq!(ad.changed_since("(objectClass=user)", "41"), "(&(objectClass=user)(uSNChanged>=42))");
+        assert_eq!(
+            ad.changed_since("(objectClass=user)", "uSNChanged:41").unwrap(),
+            "(&(objectClass=user)(uSNChanged>=42))"
+        );
+        let csn = "20261123180537.836931Z#000000#000#000000";
+        assert_eq!(
+            ad.changed_since("(x=1)", &format!("entryCSN:{csn}")).unwrap(),
+            format!("(&(x=1)(entryCSN>={csn})(!(entryCSN={csn})))")
+        );
+        assert!(ad.changed_since("(x=1)", "garbage").is_none());
         ad.only_group = Some("CN=Jira Users,OU=Groups,DC=corp".into());
         assert_eq!(
             ad.one_user_filter("alee"),

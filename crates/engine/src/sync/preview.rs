@@ -1,0 +1,123 @@
+//! A pull run's preview: what a read snapshot would make of the source — counted as a run would
+//! count it — and the source as the planner would then read it, without writing anything. Records
+//! keep their stored ids (so ownership links still match); new ones get provisional ids.
+
+use std::collections::{BTreeMap, HashMap};
+
+use model::ResourceKind;
+use serde_json::Value;
+use sources::Snapshot;
+use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
+
+use super::pull::{PullSummary, group_data, user_data};
+use crate::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
+
+async fn stored(
+    db: &dyn Store,
+    source: &Source,
+    kind: ResourceKind,
+) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut start = 1;
+    loop {
+        let query = ListQuery {
+            filter: None,
+            sort_by: None,
+            descending: false,
+            start_index: start,
+            count: 1000,
+            load: Load::default(),
+        };
+        let page = db.list(source.id, kind, &query).await?;
+        let got = page.items.len() as u64;
+        for r in page.items {
+            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
+                out.insert(ext.to_string(), r);
+            }
+        }
+        if got < 1000 {
+            return Ok(out);
+        }
+        start += got;
+    }
+}
+
+/// Only for a complete snapshot: an incomplete one cannot say who left.
+pub async fn preview_snapshot(
+    db: &dyn Store,
+    source: &Source,
+    snapshot: &Snapshot,
+) -> Result<(SourceSnapshot, PullSummary), StoreError> {
+    let mut summary = PullSummary {
+        users_read: snapshot.users.len(),
+        groups_read: snapshot.groups.len(),
+        complete: snapshot.complete,
+        requests: snapshot.requests,
+        problems: snapshot.problems.clone(),
+        ..PullSummary::default()
+    };
+    let mut stored_users = stored(db, source, ResourceKind::User).await?;
+    let mut stored_groups = stored(db, source, ResourceKind::Group).await?;
+    let mut users: Vec<SourceUser> = Vec::new();
+    let mut user_index: HashMap<String, usize> = HashMap::new();
+    for pulled in &snapshot.users {
+        let data = match user_data(pulled.clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                summary.problems.push(format!("user {} would be left as it is: {}", pulled.external_id, e.detail));
+                continue;
+            }
+        };
+        let id = match stored_users.remove(&pulled.external_id) {
+            Some(existing) if existing.data == data => {
+                summary.unchanged += 1;
+                existing.id
+            }
+            Some(existing) => {
+                summary.users_updated += 1;
+                existing.id
+            }
+            None => {
+                summary.users_created += 1;
+                format!("new:{}", pulled.external_id)
+            }
+        };
+        user_index.insert(pulled.external_id.clone(), users.len());
+        users.push(SourceUser { id, record: Value::Object(data), groups: Vec::new() });
+    }
+    summary.users_deleted = stored_users.len() as u64;
+    let mut groups: HashMap<String, SourceGroup> = HashMap::new();
+    let mut group_ids: HashMap<&str, String> = HashMap::new();
+    for pulled in &snapshot.groups {
+        let data = group_data(&pulled.external_id, &pulled.name).map_err(StoreError::Rejected)?;
+        let id = match stored_groups.remove(&pulled.external_id) {
+            Some(existing) => {
+                if existing.data != data {
+                    summary.groups_updated += 1;
+                }
+                existing.id
+            }
+            None => {
+                summary.groups_created += 1;
+                format!("new:{}", pulled.external_id)
+            }
+        };
+        group_ids.insert(&pulled.external_id, id.clone());
+        groups.insert(id.clone(), SourceGroup { id, name: pulled.name.clone(), parents: Vec::new() });
+    }
+    summary.groups_deleted = stored_groups.len() as u64;
+    for pulled in &snapshot.groups {
+        let Some(group_id) = group_ids.get(pulled.external_id.as_str()).cloned() else { continue };
+        for member in &pulled.members {
+            if let Some(&i) = user_index.get(member) {
+                users[i].groups.push(group_id.clone());
+            } else if let Some(child) = group_ids.get(member.as_str())
+                && let Some(g) = groups.get_mut(child)
+            {
+                g.parents.push(group_id.clone());
+            }
+        }
+    }
+    let preview = SourceSnapshot { source: source.name.clone(), users, groups, scope: Scope::Full, complete: true };
+    Ok((preview, summary))
+}
