@@ -150,9 +150,21 @@ async fn read_and_apply(
             return Ok(summary);
         }
     }
-    let snapshot = connector.read().await;
+    // Users are written as they arrive, so a run holds a page of a large directory, not all of it.
+    let mut writer = engine::sync::UserWriter::new(store, source).await.map_err(explain)?;
+    let (sink, arriving) = tokio::sync::mpsc::channel(1000);
+    let write = async {
+        // Owned here, so a failed write closes the channel and the read stops instead of waiting.
+        let mut arriving = arriving;
+        while let Some(user) = arriving.recv().await {
+            writer.write(store, source, user).await?;
+        }
+        Ok::<_, store::StoreError>(())
+    };
+    let (snapshot, written) = tokio::join!(connector.read_streaming(sink), write);
+    written.map_err(explain)?;
     let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
-    let mut summary = engine::sync::apply_snapshot(store, source, snapshot).await.map_err(explain)?;
+    let mut summary = writer.finish(store, source, snapshot).await.map_err(explain)?;
     if complete {
         store.set_pull_cursor(name, cursor.as_deref(), true).await.map_err(explain)?;
     }

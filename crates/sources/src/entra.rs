@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
-use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, scim_user};
+use crate::{
+    ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, UserSink, Users, scim_user,
+};
 
 const USER_FIELDS: &str =
     "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,onPremisesSamAccountName";
@@ -39,6 +41,12 @@ pub struct EntraSettings<'a> {
     pub tenant: &'a str,
     pub username_attribute: &'a str,
     pub only_groups: &'a [String],
+}
+
+/// Where a delta round goes after a page.
+enum Step {
+    Next(Url),
+    Done(String),
 }
 
 /// Where the next delta round starts, and who was in scope at the end of the last one.
@@ -103,27 +111,43 @@ impl Entra {
         }
     }
 
-    /// A delta round from `start` to its delta link (returned), every page followed and each
-    /// entry handed to `each` as its page arrives (a directory is never held twice in memory).
+    /// One page of a delta round: its entries, and where the round goes on.
+    async fn delta_page(
+        &self,
+        url: Url,
+        query: &[(&str, &str)],
+        requests: &mut u64,
+    ) -> Result<(Vec<Value>, Step), RestError> {
+        let mut page = self.fetch(url, query, requests).await?;
+        let items = match page["value"].take() {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        };
+        if let Some(link) = page["@odata.deltaLink"].as_str() {
+            return Ok((items, Step::Done(link.to_string())));
+        }
+        match page["@odata.nextLink"].as_str().map(Url::parse) {
+            Some(Ok(next)) => Ok((items, Step::Next(next))),
+            Some(Err(e)) => Err(RestError::Protocol(format!("@odata.nextLink is not a URL: {e}"))),
+            None => Err(RestError::Protocol("a delta page carried neither a next nor a delta link".into())),
+        }
+    }
+
+    /// A whole delta round from `start`: its entries and the delta link the next round starts from.
     async fn round(
         &self,
         start: Url,
         query: &[(&str, &str)],
         requests: &mut u64,
-        mut each: impl FnMut(Value),
-    ) -> Result<String, RestError> {
-        let mut page = self.fetch(start, query, requests).await?;
+    ) -> Result<(Vec<Value>, String), RestError> {
+        let mut out = Vec::new();
+        let (mut url, mut query) = (start, query);
         loop {
-            if let Value::Array(items) = page["value"].take() {
-                items.into_iter().for_each(&mut each);
-            }
-            if let Some(link) = page["@odata.deltaLink"].as_str() {
-                return Ok(link.to_string());
-            }
-            match page["@odata.nextLink"].as_str().map(Url::parse) {
-                Some(Ok(next)) => page = self.fetch(next, &[], requests).await?,
-                Some(Err(e)) => return Err(RestError::Protocol(format!("@odata.nextLink is not a URL: {e}"))),
-                None => return Err(RestError::Protocol("a delta page carried neither a next nor a delta link".into())),
+            let (items, step) = self.delta_page(url, query, requests).await?;
+            out.extend(items);
+            match step {
+                Step::Next(next) => (url, query) = (next, &[]),
+                Step::Done(link) => return Ok((out, link)),
             }
         }
     }
@@ -152,26 +176,33 @@ impl Entra {
     }
 
     /// Everything, as the initial delta rounds give it.
-    async fn read_all(&self, snapshot: &mut Snapshot, requests: &mut u64) -> Result<(), RestError> {
+    /// Everything, as the initial delta rounds give it; users go to `users` page by page.
+    async fn read_all(
+        &self,
+        snapshot: &mut Snapshot,
+        users: &mut Users<'_>,
+        requests: &mut u64,
+    ) -> Result<(), RestError> {
         let scope = self.scope(requests).await?;
-        let mut users = Vec::new();
-        let users_link = self
-            .round(self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)], requests, |u| {
-                if !removed(&u)
-                    && let Some(user) = self.pulled_user(&u)
+        let (mut url, mut query): (Url, &[(&str, &str)]) =
+            (self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)]);
+        let users_link = loop {
+            let (items, step) = self.delta_page(url, query, requests).await?;
+            for u in items.iter().filter(|u| !removed(u)) {
+                if let Some(user) = self.pulled_user(u)
                     && scope.as_ref().is_none_or(|s| s.contains(&user.external_id))
+                    && !users.deliver(user).await
                 {
-                    users.push(user);
+                    return Err(RestError::Protocol("the run stopped taking users".into()));
                 }
-            })
-            .await?;
-        snapshot.users = users;
-        let mut items = Vec::new();
-        let groups_link = self
-            .round(self.graph.url("groups/delta", &[]), &[("$select", "displayName,members")], requests, |g| {
-                items.push(g)
-            })
-            .await?;
+            }
+            match step {
+                Step::Next(next) => (url, query) = (next, &[]),
+                Step::Done(link) => break link,
+            }
+        };
+        let (items, groups_link) =
+            self.round(self.graph.url("groups/delta", &[]), &[("$select", "displayName,members")], requests).await?;
         // Graph may spread a large group's members over several entries.
         let mut merged: BTreeMap<String, PulledGroup> = BTreeMap::new();
         for g in items.iter().filter(|g| !removed(g)) {
@@ -193,11 +224,21 @@ impl Entra {
         Ok(())
     }
 
+    async fn read_into(&self, users: &mut Users<'_>) -> Snapshot {
+        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
+        let mut requests = 0;
+        if let Err(e) = self.read_all(&mut snapshot, users, &mut requests).await {
+            snapshot.cursor = None;
+            snapshot.failed(format!("reading the directory failed: {e}"));
+        }
+        snapshot.requests = requests;
+        snapshot
+    }
+
     /// The changes since `cursor`.
     async fn read_since(&self, cursor: &Cursor, changes: &mut Changes, requests: &mut u64) -> Result<(), RestError> {
         let scope = self.scope(requests).await?;
-        let mut items = Vec::new();
-        let users_link = self.round(Self::link(&cursor.users)?, &[], requests, |u| items.push(u)).await?;
+        let (items, users_link) = self.round(Self::link(&cursor.users)?, &[], requests).await?;
         for u in &items {
             let Some(id) = u["id"].as_str() else { continue };
             if removed(u) {
@@ -221,8 +262,7 @@ impl Entra {
                 }
             }
         }
-        let mut items = Vec::new();
-        let groups_link = self.round(Self::link(&cursor.groups)?, &[], requests, |g| items.push(g)).await?;
+        let (items, groups_link) = self.round(Self::link(&cursor.groups)?, &[], requests).await?;
         let mut merged: BTreeMap<String, ChangedGroup> = BTreeMap::new();
         for g in &items {
             let Some(id) = g["id"].as_str() else { continue };
@@ -324,14 +364,14 @@ impl Connector for Entra {
     }
 
     async fn read(&self) -> Snapshot {
-        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
-        let mut requests = 0;
-        if let Err(e) = self.read_all(&mut snapshot, &mut requests).await {
-            snapshot.cursor = None;
-            snapshot.failed(format!("reading the directory failed: {e}"));
-        }
-        snapshot.requests = requests;
+        let mut users = Vec::new();
+        let mut snapshot = self.read_into(&mut Users::Collect(&mut users)).await;
+        snapshot.users = users;
         snapshot
+    }
+
+    async fn read_streaming(&self, sink: UserSink) -> Snapshot {
+        self.read_into(&mut Users::Send(&sink)).await
     }
 
     async fn read_changes(&self, cursor: &str) -> Changes {

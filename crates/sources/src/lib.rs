@@ -68,6 +68,29 @@ impl Snapshot {
     }
 }
 
+/// Where a streaming read hands its users, one at a time.
+pub type UserSink = tokio::sync::mpsc::Sender<PulledUser>;
+
+/// Where a connector puts the users it reads: into the snapshot, or straight to a sink (so a run
+/// never holds a whole directory).
+pub(crate) enum Users<'a> {
+    Collect(&'a mut Vec<PulledUser>),
+    Send(&'a UserSink),
+}
+
+impl Users<'_> {
+    /// False when the receiver is gone (the run was abandoned): stop reading.
+    pub(crate) async fn deliver(&mut self, user: PulledUser) -> bool {
+        match self {
+            Users::Collect(list) => {
+                list.push(user);
+                true
+            }
+            Users::Send(sink) => sink.send(user).await.is_ok(),
+        }
+    }
+}
+
 /// What changed at the provider since a cursor: what an incremental read returns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -280,6 +303,18 @@ pub trait Connector: Send + Sync {
     /// All users and groups, and (for providers that offer one) the cursor an incremental read
     /// continues from.
     async fn read(&self) -> Snapshot;
+
+    /// [`Self::read`], with the users sent to `users` as they arrive; the snapshot returned holds
+    /// the groups and the outcome but no users. Connectors of large directories stream for real.
+    async fn read_streaming(&self, users: UserSink) -> Snapshot {
+        let mut snapshot = self.read().await;
+        for user in std::mem::take(&mut snapshot.users) {
+            if users.send(user).await.is_err() {
+                break;
+            }
+        }
+        snapshot
+    }
 
     /// What changed since `cursor` (from a snapshot or earlier changes). Only asked of providers
     /// whose reads return a cursor.

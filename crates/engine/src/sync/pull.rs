@@ -153,138 +153,189 @@ pub(super) fn replace_with(data: Map<String, Value>) -> store::Mutation {
     })
 }
 
-pub async fn apply_snapshot(db: &dyn Store, source: &Source, snapshot: Snapshot) -> Result<PullSummary, StoreError> {
-    let mut summary = PullSummary {
-        users_read: snapshot.users.len(),
-        groups_read: snapshot.groups.len(),
-        complete: snapshot.complete,
-        requests: snapshot.requests,
-        problems: snapshot.problems,
-        ..PullSummary::default()
-    };
-    // Users.
-    let mut users = stored_users(db, source).await?;
-    let mut ids: BTreeMap<String, (String, ResourceKind)> = BTreeMap::new();
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    for pulled in snapshot.users {
-        keep.insert(pulled.external_id.clone());
+/// A full read's users into the store as they arrive: each is created, updated or left alone as it
+/// comes, so a run never holds the whole directory; [`UserWriter::finish`] then writes the groups
+/// and removes what the provider no longer has.
+pub struct UserWriter {
+    users: BTreeMap<String, Kept>,
+    ids: BTreeMap<String, (String, ResourceKind)>,
+    keep: BTreeSet<String>,
+    summary: PullSummary,
+}
+
+impl UserWriter {
+    pub async fn new(db: &dyn Store, source: &Source) -> Result<Self, StoreError> {
+        Ok(UserWriter {
+            users: stored_users(db, source).await?,
+            ids: BTreeMap::new(),
+            keep: BTreeSet::new(),
+            summary: PullSummary::default(),
+        })
+    }
+
+    pub async fn write(
+        &mut self,
+        db: &dyn Store,
+        source: &Source,
+        pulled: sources::PulledUser,
+    ) -> Result<(), StoreError> {
+        self.summary.users_read += 1;
+        self.keep.insert(pulled.external_id.clone());
         let external_id = pulled.external_id.clone();
         let data = match user_data(pulled) {
             Ok(data) => data,
             Err(e) => {
-                summary.problems.push(format!("user {external_id} left as it was: {}", e.detail));
-                continue;
+                self.summary.problems.push(format!("user {external_id} left as it was: {}", e.detail));
+                return Ok(());
             }
         };
-        match users.remove(&external_id) {
+        match self.users.remove(&external_id) {
             Some(existing) => {
-                ids.insert(external_id, (existing.id.clone(), ResourceKind::User));
+                self.ids.insert(external_id, (existing.id.clone(), ResourceKind::User));
                 if existing.digest == digest(&data) {
-                    summary.unchanged += 1;
-                    continue;
+                    self.summary.unchanged += 1;
+                    return Ok(());
                 }
                 match db
                     .update(source.id, ResourceKind::User, &existing.id, None, replace_with(data), Load::default())
                     .await
                 {
-                    Ok(_) => summary.users_updated += 1,
+                    Ok(_) => self.summary.users_updated += 1,
                     Err(StoreError::Conflict(m) | StoreError::Rejected(model::ScimError { detail: m, .. })) => {
-                        summary.problems.push(format!("user {} not updated: {m}", existing.id))
+                        self.summary.problems.push(format!("user {} not updated: {m}", existing.id))
                     }
                     Err(e) => return Err(e),
                 }
             }
             None => match db.create(source.id, ResourceKind::User, data, Vec::new()).await {
                 Ok(created) => {
-                    ids.insert(external_id, (created.id, ResourceKind::User));
-                    summary.users_created += 1;
+                    self.ids.insert(external_id, (created.id, ResourceKind::User));
+                    self.summary.users_created += 1;
                 }
-                Err(StoreError::Conflict(m)) => summary.problems.push(format!("user {} not created: {m}", external_id)),
+                Err(StoreError::Conflict(m)) => {
+                    self.summary.problems.push(format!("user {} not created: {m}", external_id))
+                }
                 Err(e) => return Err(e),
             },
         }
+        Ok(())
     }
-    // Groups: their own data first, so members can name groups created in this run.
-    let mut groups = stored_groups(db, source).await?;
-    let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for pulled in &snapshot.groups {
-        keep.insert(pulled.external_id.clone());
-        let data = match group_data(&pulled.external_id, &pulled.name) {
-            Ok(data) => data,
-            Err(e) => {
-                summary.problems.push(format!("group {} left as it was: {}", pulled.external_id, e.detail));
-                continue;
-            }
+
+    /// The groups, memberships and removals of the read that gave the users written.
+    pub async fn finish(self, db: &dyn Store, source: &Source, snapshot: Snapshot) -> Result<PullSummary, StoreError> {
+        let UserWriter { users, mut ids, mut keep, summary } = self;
+        let mut summary = PullSummary {
+            groups_read: snapshot.groups.len(),
+            complete: snapshot.complete,
+            requests: snapshot.requests,
+            problems: [snapshot.problems, summary.problems].concat(),
+            ..summary
         };
-        match groups.remove(&pulled.external_id) {
-            Some(existing) => {
-                let members: BTreeSet<String> =
-                    existing.members.clone().unwrap_or_default().into_iter().map(|m| m.id).collect();
-                current_members.insert(existing.id.clone(), members);
-                ids.insert(pulled.external_id.clone(), (existing.id.clone(), ResourceKind::Group));
-                if existing.data != data {
-                    db.update(source.id, ResourceKind::Group, &existing.id, None, replace_with(data), Load::default())
+        // Groups: their own data first, so members can name groups created in this run.
+        let mut groups = stored_groups(db, source).await?;
+        let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for pulled in &snapshot.groups {
+            keep.insert(pulled.external_id.clone());
+            let data = match group_data(&pulled.external_id, &pulled.name) {
+                Ok(data) => data,
+                Err(e) => {
+                    summary.problems.push(format!("group {} left as it was: {}", pulled.external_id, e.detail));
+                    continue;
+                }
+            };
+            match groups.remove(&pulled.external_id) {
+                Some(existing) => {
+                    let members: BTreeSet<String> =
+                        existing.members.clone().unwrap_or_default().into_iter().map(|m| m.id).collect();
+                    current_members.insert(existing.id.clone(), members);
+                    ids.insert(pulled.external_id.clone(), (existing.id.clone(), ResourceKind::Group));
+                    if existing.data != data {
+                        db.update(
+                            source.id,
+                            ResourceKind::Group,
+                            &existing.id,
+                            None,
+                            replace_with(data),
+                            Load::default(),
+                        )
                         .await?;
-                    summary.groups_updated += 1;
+                        summary.groups_updated += 1;
+                    }
+                }
+                None => {
+                    let created = db.create(source.id, ResourceKind::Group, data, Vec::new()).await?;
+                    current_members.insert(created.id.clone(), BTreeSet::new());
+                    ids.insert(pulled.external_id.clone(), (created.id, ResourceKind::Group));
+                    summary.groups_created += 1;
                 }
             }
-            None => {
-                let created = db.create(source.id, ResourceKind::Group, data, Vec::new()).await?;
-                current_members.insert(created.id.clone(), BTreeSet::new());
-                ids.insert(pulled.external_id.clone(), (created.id, ResourceKind::Group));
-                summary.groups_created += 1;
+        }
+        // Memberships: only the difference is written.
+        for pulled in &snapshot.groups {
+            let Some((group_id, _)) = ids.get(&pulled.external_id) else { continue };
+            let wanted: BTreeMap<&String, ResourceKind> =
+                pulled.members.iter().filter_map(|m| ids.get(m)).map(|(id, kind)| (id, *kind)).collect();
+            let have = current_members.remove(group_id).unwrap_or_default();
+            let add: Vec<MemberRef> = wanted
+                .iter()
+                .filter(|(id, _)| !have.contains(id.as_str()))
+                .map(|(id, kind)| MemberRef {
+                    value: (*id).clone(),
+                    kind: Some(kind.as_str().to_string()),
+                    display: None,
+                })
+                .collect();
+            let remove: Vec<String> = have.into_iter().filter(|id| !wanted.contains_key(id)).collect();
+            if add.is_empty() && remove.is_empty() {
+                continue;
             }
+            let mut changes = Vec::new();
+            if !add.is_empty() {
+                changes.push(MemberChange::Add(add));
+            }
+            if !remove.is_empty() {
+                changes.push(MemberChange::Remove(remove));
+            }
+            let mutation: store::Mutation = Box::new(move |_| Ok(changes.clone()));
+            db.update(source.id, ResourceKind::Group, group_id, None, mutation, Load::default()).await?;
+            summary.groups_updated += 1;
         }
-    }
-    // Memberships: only the difference is written.
-    for pulled in &snapshot.groups {
-        let Some((group_id, _)) = ids.get(&pulled.external_id) else { continue };
-        let wanted: BTreeMap<&String, ResourceKind> =
-            pulled.members.iter().filter_map(|m| ids.get(m)).map(|(id, kind)| (id, *kind)).collect();
-        let have = current_members.remove(group_id).unwrap_or_default();
-        let add: Vec<MemberRef> = wanted
-            .iter()
-            .filter(|(id, _)| !have.contains(id.as_str()))
-            .map(|(id, kind)| MemberRef { value: (*id).clone(), kind: Some(kind.as_str().to_string()), display: None })
-            .collect();
-        let remove: Vec<String> = have.into_iter().filter(|id| !wanted.contains_key(id)).collect();
-        if add.is_empty() && remove.is_empty() {
-            continue;
+        // What the provider no longer has — only when everything was read.
+        let gone_users: Vec<Kept> = users.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
+        let gone_groups: Vec<StoredResource> =
+            groups.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
+        if !summary.complete {
+            if !gone_users.is_empty() || !gone_groups.is_empty() {
+                summary.problems.push(format!(
+                    "the read was incomplete, so {} users and {} groups missing from it were kept",
+                    gone_users.len(),
+                    gone_groups.len()
+                ));
+            }
+            return Ok(summary);
         }
-        let mut changes = Vec::new();
-        if !add.is_empty() {
-            changes.push(MemberChange::Add(add));
+        for r in gone_users {
+            db.delete(source.id, ResourceKind::User, &r.id, None).await?;
+            summary.users_deleted += 1;
         }
-        if !remove.is_empty() {
-            changes.push(MemberChange::Remove(remove));
+        for r in gone_groups {
+            db.delete(source.id, ResourceKind::Group, &r.id, None).await?;
+            summary.groups_deleted += 1;
         }
-        let mutation: store::Mutation = Box::new(move |_| Ok(changes.clone()));
-        db.update(source.id, ResourceKind::Group, group_id, None, mutation, Load::default()).await?;
-        summary.groups_updated += 1;
+        Ok(summary)
     }
-    // What the provider no longer has — only when everything was read.
-    let gone_users: Vec<Kept> = users.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
-    let gone_groups: Vec<StoredResource> =
-        groups.into_iter().filter(|(k, _)| !keep.contains(k)).map(|(_, r)| r).collect();
-    if !summary.complete {
-        if !gone_users.is_empty() || !gone_groups.is_empty() {
-            summary.problems.push(format!(
-                "the read was incomplete, so {} users and {} groups missing from it were kept",
-                gone_users.len(),
-                gone_groups.len()
-            ));
-        }
-        return Ok(summary);
+}
+
+pub async fn apply_snapshot(
+    db: &dyn Store,
+    source: &Source,
+    mut snapshot: Snapshot,
+) -> Result<PullSummary, StoreError> {
+    let mut writer = UserWriter::new(db, source).await?;
+    for pulled in std::mem::take(&mut snapshot.users) {
+        writer.write(db, source, pulled).await?;
     }
-    for r in gone_users {
-        db.delete(source.id, ResourceKind::User, &r.id, None).await?;
-        summary.users_deleted += 1;
-    }
-    for r in gone_groups {
-        db.delete(source.id, ResourceKind::Group, &r.id, None).await?;
-        summary.groups_deleted += 1;
-    }
-    Ok(summary)
+    writer.finish(db, source, snapshot).await
 }
 
 /// The stored record of a kind with this external id, if any.

@@ -4,6 +4,7 @@
 //! flattens them), disabled accounts from `userAccountControl` or a lock attribute.
 
 mod entry;
+mod read;
 mod settings;
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +17,7 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope,
 use rest::{Check, Credentials, RestError};
 use serde_json::Value;
 
-use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot};
+use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, UserSink, Users};
 use entry::{Entry, normalize_dn};
 pub use settings::{Directory, LdapSettings, Membership};
 
@@ -108,21 +109,38 @@ impl LdapSource {
         attributes: &[String],
         requests: &mut u64,
     ) -> Result<Vec<Entry>, RestError> {
+        let mut search = self.open_search(ldap, base, filter, attributes).await?;
+        let mut entries = Vec::new();
+        while let Some(entry) = search.next().await? {
+            entries.push(entry);
+        }
+        search.finish(requests).await?;
+        Ok(entries)
+    }
+
+    /// A paged search whose entries are taken one at a time (a directory need not fit in memory).
+    async fn open_search<'a>(
+        &self,
+        ldap: &mut Ldap,
+        base: &'a str,
+        filter: &str,
+        attributes: &[String],
+    ) -> Result<Search<'a>, RestError> {
         let page = i32::try_from(self.settings.page_size.max(1)).unwrap_or(1000);
         let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
             vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
-        let mut stream = ldap
+        let stream = ldap
             .with_timeout(self.timeout)
             .streaming_search_with(adapters, base, Scope::Subtree, filter, attributes.to_vec())
             .await
             .map_err(|e| search_error(base, e))?;
-        let mut entries = Vec::new();
-        while let Some(found) = stream.next().await.map_err(|e| search_error(base, e))? {
-            entries.push(Entry::new(SearchEntry::construct(found), self.settings.id_attribute()));
-        }
-        result_error(stream.finish().await, &format!("search under {base}"))?;
-        *requests += 1 + entries.len() as u64 / u64::from(self.settings.page_size.max(1));
-        Ok(entries)
+        Ok(Search {
+            stream,
+            base,
+            id_attribute: self.settings.id_attribute(),
+            page: u64::from(self.settings.page_size.max(1)),
+            read: 0,
+        })
     }
 
     /// Whether `dn` is inside the scoping group, following groups upwards one search per level.
@@ -150,26 +168,6 @@ impl LdapSource {
 
     fn pulled_user(&self, entry: &Entry) -> Result<PulledUser, String> {
         entry.user(self.settings.username_attribute(), self.settings.disabled_attribute())
-    }
-
-    /// Users and groups as read, before memberships are resolved.
-    async fn read_entries(&self, snapshot: &mut Snapshot) -> Result<(Vec<Entry>, Vec<Entry>), RestError> {
-        let mut ldap = self.connect().await?;
-        let mut requests = 0;
-        let mut users = Vec::new();
-        let filter = self.settings.users_filter();
-        for base in &self.settings.user_bases {
-            users.extend(self.search(&mut ldap, base, &filter, &self.settings.user_attributes(), &mut requests).await?);
-        }
-        let mut groups = Vec::new();
-        let filter = self.settings.group_filter();
-        for base in self.settings.group_bases() {
-            groups
-                .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
-        }
-        let _ = ldap.unbind().await;
-        snapshot.requests += requests;
-        Ok((dedup(users), dedup(groups)))
     }
 }
 
@@ -300,92 +298,34 @@ impl LdapSource {
     }
 }
 
+/// A search in progress.
+struct Search<'a> {
+    stream: ldap3::SearchStream<'static, String, Vec<String>>,
+    base: &'a str,
+    id_attribute: &'static str,
+    page: u64,
+    read: u64,
+}
+
+impl Search<'_> {
+    async fn next(&mut self) -> Result<Option<Entry>, RestError> {
+        let found = self.stream.next().await.map_err(|e| search_error(self.base, e))?;
+        self.read += u64::from(found.is_some());
+        Ok(found.map(|f| Entry::new(SearchEntry::construct(f), self.id_attribute)))
+    }
+
+    /// The search's outcome; counts its pages in `requests`.
+    async fn finish(mut self, requests: &mut u64) -> Result<(), RestError> {
+        result_error(self.stream.finish().await, &format!("search under {}", self.base))?;
+        *requests += 1 + self.read / self.page;
+        Ok(())
+    }
+}
+
 /// Entries found under two overlapping bases count once.
 fn dedup(entries: Vec<Entry>) -> Vec<Entry> {
     let mut seen = HashSet::new();
     entries.into_iter().filter(|e| seen.insert(normalize_dn(&e.dn))).collect()
-}
-
-/// Who is in which group, by external id: groups list members (or users and groups list the groups
-/// they are in); member DNs outside what was read (other bases, filtered out) are left out.
-fn resolve_members(settings: &LdapSettings, users: &[(Entry, PulledUser)], groups: &[Entry]) -> Vec<PulledGroup> {
-    let mut id_of_dn: HashMap<String, &str> = HashMap::new();
-    let mut id_of_username: HashMap<String, &str> = HashMap::new();
-    for (entry, user) in users {
-        id_of_dn.insert(normalize_dn(&entry.dn), &user.external_id);
-        if let Some(name) = user.record.get("userName").and_then(Value::as_str) {
-            id_of_username.insert(name.to_lowercase(), &user.external_id);
-        }
-    }
-    let mut out: Vec<PulledGroup> = Vec::new();
-    let mut index_of_dn = HashMap::new();
-    for group in groups {
-        let (Some(id), Some(name)) = (group.id.clone(), group.first(settings.group_name_attribute())) else { continue };
-        index_of_dn.insert(normalize_dn(&group.dn), out.len());
-        out.push(PulledGroup { external_id: id, name: name.to_string(), members: Vec::new() });
-    }
-    let group_ids: HashMap<String, String> =
-        index_of_dn.iter().map(|(dn, i)| (dn.clone(), out[*i].external_id.clone())).collect();
-    let member_id = |dn: &str| -> Option<String> {
-        let dn = normalize_dn(dn);
-        group_ids.get(&dn).cloned().or_else(|| id_of_dn.get(&dn).map(|id| id.to_string()))
-    };
-    match settings.membership {
-        Membership::Member => {
-            for group in groups {
-                let Some(&index) = index_of_dn.get(&normalize_dn(&group.dn)) else { continue };
-                let mut members: Vec<String> = group
-                    .values("member")
-                    .chain(group.values("uniqueMember"))
-                    .filter_map(&member_id)
-                    .chain(
-                        group
-                            .values("memberUid")
-                            .filter_map(|uid| id_of_username.get(&uid.to_lowercase()).map(|id| id.to_string())),
-                    )
-                    .collect();
-                members.sort();
-                members.dedup();
-                out[index].members = members;
-            }
-        }
-        Membership::MemberOf => {
-            let holders = users
-                .iter()
-                .map(|(entry, user)| (entry, user.external_id.clone()))
-                .chain(groups.iter().filter_map(|g| Some((g, g.id.clone()?))));
-            for (entry, id) in holders {
-                for group_dn in entry.values("memberOf") {
-                    if let Some(&index) = index_of_dn.get(&normalize_dn(group_dn)) {
-                        out[index].members.push(id.clone());
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The users who are members of `group`, directly or through groups inside it.
-fn members_in_chain(groups: &[PulledGroup], group: &str) -> HashSet<String> {
-    let by_id: HashMap<&str, &PulledGroup> = groups.iter().map(|g| (g.external_id.as_str(), g)).collect();
-    let mut seen = HashSet::new();
-    let mut queue = vec![group.to_string()];
-    let mut members = HashSet::new();
-    while let Some(id) = queue.pop() {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        let Some(g) = by_id.get(id.as_str()) else { continue };
-        for member in &g.members {
-            if by_id.contains_key(member.as_str()) {
-                queue.push(member.clone());
-            } else {
-                members.insert(member.clone());
-            }
-        }
-    }
-    members
 }
 
 #[async_trait]
@@ -474,50 +414,14 @@ impl Connector for LdapSource {
     }
 
     async fn read(&self) -> Snapshot {
-        let mut snapshot = Snapshot { complete: true, ..Snapshot::default() };
-        let (user_entries, group_entries) = match self.read_entries(&mut snapshot).await {
-            Ok(read) => read,
-            Err(e) => {
-                snapshot.failed(format!("reading the directory failed: {e}"));
-                return snapshot;
-            }
-        };
         let mut users = Vec::new();
-        for entry in user_entries {
-            match self.pulled_user(&entry) {
-                Ok(user) => users.push((entry, user)),
-                Err(problem) => snapshot.failed(problem),
-            }
-        }
-        for group in &group_entries {
-            if group.id.is_none() {
-                snapshot.failed(format!(
-                    "group {} has no {}: the bind account must be able to read it",
-                    group.dn,
-                    self.settings.id_attribute()
-                ));
-            }
-        }
-        if self.incremental() {
-            snapshot.cursor = self.high_mark(users.iter().map(|(e, _)| e).chain(&group_entries), None);
-        }
-        let groups = resolve_members(&self.settings, &users, &group_entries);
-        snapshot.users = users.into_iter().map(|(_, u)| u).collect();
-        snapshot.groups = groups;
-        if self.settings.scope_after_reading() {
-            let scope = self.settings.only_group.as_deref().map(normalize_dn).unwrap_or_default();
-            let Some(root) = group_entries.iter().find(|g| normalize_dn(&g.dn) == scope).and_then(|g| g.id.clone())
-            else {
-                snapshot.failed(format!(
-                    "the group {} that scopes this source was not found under the group bases",
-                    self.settings.only_group.as_deref().unwrap_or_default()
-                ));
-                return snapshot;
-            };
-            let members = members_in_chain(&snapshot.groups, &root);
-            snapshot.users.retain(|u| members.contains(&u.external_id));
-        }
+        let mut snapshot = self.read_into(&mut Users::Collect(&mut users)).await;
+        snapshot.users = users;
         snapshot
+    }
+
+    async fn read_streaming(&self, sink: UserSink) -> Snapshot {
+        self.read_into(&mut Users::Send(&sink)).await
     }
 
     async fn read_changes(&self, cursor: &str) -> Changes {
