@@ -346,8 +346,27 @@ def outbox_throughput(put, concurrency, users=3000):
         sim.stop()
 
 
+def pull_benchmark(put):
+    """Pull runs of the real binary: a simulated Entra ID of 100,000 users and 2,000 groups and a
+    real slapd of 50,000 people, each read in full and then after 100 changes (example pull_bench)."""
+    subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "idsync", "--example", "pull_bench"],
+                   cwd=ROOT, check=True)
+    out = subprocess.run([str(Path(IDSYNC).parent / "examples" / "pull_bench")], cwd=ROOT, check=True,
+                         capture_output=True, text=True, env=dict(os.environ, IDSYNC_BIN=str(IDSYNC))).stdout
+    r = json.loads(out)
+    log(f"pull: {json.dumps({k: {a: b for a, b in v.items() if a != 'incremental_summary'} for k, v in r.items()})}")
+    for key, label in (("entra", "Entra ID simulator"), ("ldap", "slapd")):
+        b = r[key]
+        what = f"{b['users']:,} users, {b['groups']:,} groups"
+        put(f"Pull {label} ({what}): full read into the store", "s", "idsync", round(b["full_seconds"], 1))
+        put(f"Pull {label} ({what}): peak RSS of the full read", "MB", "idsync", round(b["full_peak_rss_mb"], 1))
+        put(f"Pull {label}: incremental read after {b['incremental_changes']} changes", "s", "idsync", round(b["incremental_seconds"], 2))
+        put(f"Pull {label}: requests of that incremental read (full read: {b['full_requests']})", "requests", "idsync", b["incremental_requests"])
+
+
 def sync_benchmarks(put):
     plan_benchmark(put)
+    pull_benchmark(put)
     push_to_jira_latency(put)
     for concurrency in (8, 16, 32):
         outbox_throughput(put, concurrency)

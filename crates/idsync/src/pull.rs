@@ -3,6 +3,7 @@
 //! recorded as a run.
 
 use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use store::Store;
 
@@ -75,6 +76,29 @@ pub async fn stored_connector(
     pull_connector(&pull.connector, credentials, config)
 }
 
+/// Whether a run shows its progress (on a terminal; indicatif draws nothing elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Shown,
+    Hidden,
+}
+
+impl Progress {
+    fn bar(self, name: &str) -> ProgressBar {
+        if self == Progress::Hidden {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(name.to_string());
+        bar.set_message("connecting");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+}
+
 /// How a run reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMode {
@@ -92,6 +116,7 @@ pub async fn pull_now(
     name: &str,
     config: &Config,
     mode: ReadMode,
+    progress: Progress,
 ) -> anyhow::Result<engine::sync::PullSummary> {
     let source =
         store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
@@ -105,7 +130,9 @@ pub async fn pull_now(
         bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started);
     }
     let run = store.create_run("pull", name).await.map_err(explain)?;
-    let result = read_and_apply(store, &source, config, mode).await;
+    let bar = progress.bar(name);
+    let result = read_and_apply(store, &source, config, mode, &bar).await;
+    bar.finish_and_clear();
     match &result {
         Ok(summary) => {
             let state = if summary.complete { "done" } else { "failed" };
@@ -123,6 +150,7 @@ async fn read_and_apply(
     source: &store::Source,
     config: &Config,
     mode: ReadMode,
+    bar: &ProgressBar,
 ) -> anyhow::Result<engine::sync::PullSummary> {
     let name = &source.name;
     let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
@@ -134,6 +162,7 @@ async fn read_and_apply(
     });
     let mut notes = Vec::new();
     if let (Some(cursor), false, ReadMode::Auto) = (&settings.cursor, full_due, mode) {
+        bar.set_message("reading the changes since the last run");
         let changes = connector.read_changes(cursor).await;
         if changes.restart {
             notes.push(format!(
@@ -141,6 +170,11 @@ async fn read_and_apply(
                 changes.problems.join("; ")
             ));
         } else {
+            bar.set_message(format!(
+                "storing {} changed users and {} changed groups",
+                changes.users.len(),
+                changes.groups.len()
+            ));
             let next = changes.cursor.clone();
             let complete = changes.complete;
             let summary = engine::sync::apply_changes(store, source, changes).await.map_err(explain)?;
@@ -156,14 +190,21 @@ async fn read_and_apply(
     let write = async {
         // Owned here, so a failed write closes the channel and the read stops instead of waiting.
         let mut arriving = arriving;
+        bar.set_message("reading everything");
+        let mut stored = 0u64;
         while let Some(user) = arriving.recv().await {
             writer.write(store, source, user).await?;
+            stored += 1;
+            if stored.is_multiple_of(100) {
+                bar.set_message(format!("reading everything: {stored} users read and stored"));
+            }
         }
         Ok::<_, store::StoreError>(())
     };
     let (snapshot, written) = tokio::join!(connector.read_streaming(sink), write);
     written.map_err(explain)?;
     let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
+    bar.set_message(format!("storing {} groups and their members", snapshot.groups.len()));
     let mut summary = writer.finish(store, source, snapshot).await.map_err(explain)?;
     if complete {
         store.set_pull_cursor(name, cursor.as_deref(), true).await.map_err(explain)?;

@@ -7,7 +7,7 @@ use serde_json::json;
 use store::StoreError;
 
 use crate::config::Config;
-use crate::pull::{PullConfig, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
+use crate::pull::{Progress, PullConfig, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
 use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
@@ -272,7 +272,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::Sync { name, full, json, .. } => {
             let mode = if full { ReadMode::Full } else { ReadMode::Auto };
-            let summary = pull_now(store, &name, config, mode).await?;
+            let summary = pull_now(store, &name, config, mode, Progress::Shown).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -170,6 +170,53 @@ pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: 
     Ok(())
 }
 
+/// How long a run took, or `-` while it goes on.
+fn duration(r: &store::RunRecord) -> String {
+    let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    match (parse(&r.started), r.finished.as_deref().and_then(parse)) {
+        (Some(start), Some(end)) => format!("{:.1}s", (end - start).total(jiff::Unit::Second).unwrap_or(0.0)),
+        _ => "-".into(),
+    }
+}
+
+/// A run's summary in words: what a pull read and changed in idsync's copy of the source, what a
+/// reconcile did to its target.
+fn describe(r: &store::RunRecord) -> String {
+    let s = &r.summary;
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    if let Some(error) = s["error"].as_str() {
+        return format!("error: {error}");
+    }
+    match r.kind.as_str() {
+        "pull" => format!(
+            "{} read: {} users, {} groups, {} requests; users +{} ~{} -{}, groups +{} ~{} -{}; {} unchanged, {} refused, {} problems",
+            if s["incremental"] == true { "incremental" } else { "full" },
+            n("users_read"),
+            n("groups_read"),
+            n("requests"),
+            n("users_created"),
+            n("users_updated"),
+            n("users_deleted"),
+            n("groups_created"),
+            n("groups_updated"),
+            n("groups_deleted"),
+            n("unchanged"),
+            n("refused"),
+            s["problems"].as_array().map_or(0, Vec::len)
+        ),
+        "dry-run" => format!("{} planned, {} skipped", n("planned"), n("skipped")),
+        _ if s.get("applied").is_some() => format!(
+            "{} applied, {} failed, {} skipped, {} to retry, {} held",
+            n("applied"),
+            n("failed"),
+            n("skipped"),
+            n("retrying"),
+            n("held")
+        ),
+        _ => s.to_string(),
+    }
+}
+
 pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
     let store = Arc::new(open_store(config).await?);
     match cmd {
@@ -185,11 +232,20 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:>5}  {:<8} {:<16} {:<9} {:<25} summary", "id", "kind", "target", "state", "started");
+                println!(
+                    "{:>5}  {:<8} {:<16} {:<9} {:<25} {:>8}  outcome",
+                    "id", "kind", "target/source", "state", "started", "took"
+                );
                 for r in runs {
                     println!(
-                        "{:>5}  {:<8} {:<16} {:<9} {:<25} {}",
-                        r.id, r.kind, r.target, r.state, r.started, r.summary
+                        "{:>5}  {:<8} {:<16} {:<9} {:<25} {:>8}  {}",
+                        r.id,
+                        r.kind,
+                        r.target,
+                        r.state,
+                        r.started,
+                        duration(&r),
+                        describe(&r)
                     );
                 }
             }
@@ -202,8 +258,22 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("run {} ({} of {}): {}", r.id, r.kind, r.target, r.state);
-                println!("started {}{}", r.started, r.finished.map(|f| format!(", finished {f}")).unwrap_or_default());
-                println!("summary {}", r.summary);
+                println!(
+                    "started {}{}",
+                    r.started,
+                    r.finished.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
+                );
+                println!("took    {}", duration(&r));
+                println!("outcome {}", describe(&r));
+                for problem in r.summary["problems"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
+                    println!("  problem: {problem}");
+                }
+                if r.kind == "pull" {
+                    println!(
+                        "what the targets did with these changes: idsync log --source {} --since {}",
+                        r.target, r.started
+                    );
+                }
                 if let Some(reason) = &r.hold_reason {
                     println!("held because {reason}");
                 }

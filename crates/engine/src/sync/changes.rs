@@ -50,6 +50,7 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
         let data = match user_data(pulled) {
             Ok(data) => data,
             Err(e) => {
+                summary.refused += 1;
                 summary.problems.push(format!("user {external_id} left as it was: {}", e.detail));
                 continue;
             }
@@ -63,7 +64,10 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
             }
             None => match db.create(source.id, ResourceKind::User, data, Vec::new()).await {
                 Ok(_) => summary.users_created += 1,
-                Err(StoreError::Conflict(m)) => summary.problems.push(format!("user {external_id} not created: {m}")),
+                Err(StoreError::Conflict(m)) => {
+                    summary.refused += 1;
+                    summary.problems.push(format!("user {external_id} not created: {m}"))
+                }
                 Err(e) => return Err(e),
             },
         }

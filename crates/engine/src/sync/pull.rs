@@ -26,6 +26,8 @@ pub struct PullSummary {
     pub groups_updated: u64,
     pub groups_deleted: u64,
     pub unchanged: u64,
+    /// Records the store refused (each explained in `problems`); they were left as they were.
+    pub refused: u64,
     /// Whether this run read only what changed since the last one.
     pub incremental: bool,
     /// False when the read was incomplete: nothing was removed.
@@ -185,6 +187,7 @@ impl UserWriter {
         let data = match user_data(pulled) {
             Ok(data) => data,
             Err(e) => {
+                self.summary.refused += 1;
                 self.summary.problems.push(format!("user {external_id} left as it was: {}", e.detail));
                 return Ok(());
             }
@@ -202,6 +205,7 @@ impl UserWriter {
                 {
                     Ok(_) => self.summary.users_updated += 1,
                     Err(StoreError::Conflict(m) | StoreError::Rejected(model::ScimError { detail: m, .. })) => {
+                        self.summary.refused += 1;
                         self.summary.problems.push(format!("user {} not updated: {m}", existing.id))
                     }
                     Err(e) => return Err(e),
@@ -213,7 +217,8 @@ impl UserWriter {
                     self.summary.users_created += 1;
                 }
                 Err(StoreError::Conflict(m)) => {
-                    self.summary.problems.push(format!("user {} not created: {m}", external_id))
+                    self.summary.refused += 1;
+                    self.summary.problems.push(format!("user {external_id} not created: {m}"))
                 }
                 Err(e) => return Err(e),
             },
@@ -239,6 +244,7 @@ impl UserWriter {
             let data = match group_data(&pulled.external_id, &pulled.name) {
                 Ok(data) => data,
                 Err(e) => {
+                    summary.refused += 1;
                     summary.problems.push(format!("group {} left as it was: {}", pulled.external_id, e.detail));
                     continue;
                 }

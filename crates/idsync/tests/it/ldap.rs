@@ -89,6 +89,13 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert_eq!((full["incremental"].as_bool(), full["users_deleted"].as_u64()), (Some(false), Some(1)), "{full}");
     wait(10, "gnovak deactivated", || !s.data().user("gnovak").unwrap().active).await;
 
+    // Run history: each pull with how it read, what it changed and how long it took.
+    let runs = text(&s.cli(&["runs", "list"]));
+    assert!(runs.contains("incremental read: ") && runs.contains("full read: 7 users, 4 groups"), "{runs}");
+    let last = s.cli_json(&["runs", "list", "--json"])[0]["id"].as_i64().unwrap();
+    let shown = text(&s.cli(&["runs", "show", &last.to_string()]));
+    assert!(shown.contains("took") && shown.contains("idsync log --source corp"), "{shown}");
+
     let bad = s.cli(&["source", "edit", "corp", "--realm", "x"]);
     assert!(text(&bad).contains("--realm does not apply to ldap sources"), "{}", text(&bad));
     let edited = s.cli(&["source", "edit", "corp", "--only-group", &format!("cn=platform,{GROUPS}")]);
