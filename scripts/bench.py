@@ -366,7 +366,6 @@ def pull_benchmark(put):
 
 def sync_benchmarks(put):
     plan_benchmark(put)
-    pull_benchmark(put)
     push_to_jira_latency(put)
     for concurrency in (8, 16, 32):
         outbox_throughput(put, concurrency)
@@ -386,16 +385,22 @@ def main():
         def put(name, unit, key, value):
             results.setdefault((part, name, unit), {})[key] = value
         return put
-    if os.environ.get("BENCH_ONLY") != "sync":
+    only = os.environ.get("BENCH_ONLY")
+    if only is None:
         scim_benchmarks(putter("scim"))
-    sync_benchmarks(putter("sync"))
+    if only in (None, "sync"):
+        sync_benchmarks(putter("sync"))
+    if only in (None, "sync", "pull"):
+        pull_benchmark(putter("pull"))
     rows = [{"part": p, "name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")}
             for (p, n, u), v in results.items()]
     out = ROOT / "bench" / "results.json"
-    if os.environ.get("BENCH_ONLY") == "sync" and out.exists():
-        # Keep the SCIM figures of the last full run.
-        kept = [r for r in json.loads(out.read_text()) if r.get("part", "scim") == "scim"]
-        rows = kept + rows
+    if only is not None and out.exists():
+        # Keep the figures of the parts this run left out, from the last run that measured them.
+        measured = {p for (p, _, _) in results}
+        kept = [r for r in json.loads(out.read_text()) if r.get("part", "scim") not in measured]
+        order = {"scim": 0, "sync": 1, "pull": 2}
+        rows = sorted(kept + rows, key=lambda r: order.get(r.get("part", "scim"), 3))
     out.write_text(json.dumps(rows, indent=2) + "\n")
     log(f"wrote {out}")
     update_readme(rows)

@@ -22,9 +22,13 @@ pub struct ConnectorArgs {
     /// onPremisesSamAccountName; for ldap sAMAccountName (ad) or uid (openldap) by default.
     #[arg(long)]
     username_attribute: Option<String>,
-    /// Okta: only the users and groups assigned to this app (its id, 0oa…).
+    /// Okta and Oracle: only the users and groups assigned (granted) this app, by its id.
     #[arg(long)]
     app: Option<String>,
+    /// Oracle: a user attribute whose values name more groups the user is in, e.g.
+    /// urn:ietf:params:scim:schemas:idcs:extension:custom:User:jiraGroups.
+    #[arg(long)]
+    group_attribute: Option<String>,
     /// Google Workspace: the administrator the service account acts for.
     #[arg(long)]
     admin: Option<String>,
@@ -98,6 +102,7 @@ impl ConnectorArgs {
             ("login_url", &self.login_url),
             ("username_attribute", &self.username_attribute),
             ("app", &self.app),
+            ("group_attribute", &self.group_attribute),
             ("admin", &self.admin),
             ("customer", &self.customer),
             ("domain", &self.domain),

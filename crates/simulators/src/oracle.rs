@@ -22,7 +22,21 @@ pub struct IdcsUser {
     pub id: String,
     pub user_name: String,
     pub active: bool,
+    /// Values of the custom attribute `urn:ietf:params:scim:schemas:idcs:extension:custom:User:jiraGroups`.
+    pub custom_groups: Vec<String>,
 }
+
+/// An application and who is granted it (user or group ids).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdcsApp {
+    pub id: String,
+    pub display_name: String,
+    pub granted_users: Vec<String>,
+    pub granted_groups: Vec<String>,
+}
+
+/// The custom schema the simulator's users carry an extra group attribute in.
+pub const CUSTOM_SCHEMA: &str = "urn:ietf:params:scim:schemas:idcs:extension:custom:User";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IdcsGroup {
@@ -35,12 +49,25 @@ pub struct IdcsGroup {
 pub struct IdcsData {
     pub users: Vec<IdcsUser>,
     pub groups: Vec<IdcsGroup>,
+    pub apps: Vec<IdcsApp>,
 }
 
 impl IdcsData {
     pub fn add_user(&mut self, user_name: &str, active: bool) -> String {
         let id = format!("2c9a4e4f1b0c4d2e9f1a{:012x}", self.users.len() + 1);
-        self.users.push(IdcsUser { id: id.clone(), user_name: user_name.into(), active });
+        self.users.push(IdcsUser { id: id.clone(), user_name: user_name.into(), active, custom_groups: Vec::new() });
+        id
+    }
+
+    pub fn add_app(&mut self, name: &str, users: &[&str], groups: &[&str]) -> String {
+        let id = format!("0a1b2c3d4e5f{:020x}", self.apps.len() + 1);
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        self.apps.push(IdcsApp {
+            id: id.clone(),
+            display_name: name.into(),
+            granted_users: list(users),
+            granted_groups: list(groups),
+        });
         id
     }
 
@@ -78,7 +105,9 @@ impl Oracle {
         let api = Router::new()
             .route("/ServiceProviderConfig", get(service_provider_config))
             .route("/Users", get(users))
-            .route("/Groups", get(groups));
+            .route("/Groups", get(groups))
+            .route("/Apps", get(apps))
+            .route("/Grants", get(grants));
         let root = Router::new().route("/oauth2/v1/token", post(token));
         crate::common::mount(self.clone(), self.control.clone(), &["/admin/v1"], api, root, get(dump_state))
     }
@@ -161,13 +190,17 @@ async fn users(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
                 .filter(|g| g.members.contains(&u.id))
                 .map(|g| json!({"value": g.id, "display": g.name, "type": "direct"}))
                 .collect();
-            json!({
+            let mut user = json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:oracle:idcs:extension:user:User"],
                 "id": u.id, "ocid": format!("ocid1.user.oc1..{}", u.id), "userName": u.user_name, "displayName": u.user_name,
                 "emails": [{"value": format!("{}@example.com", u.user_name), "type": "work", "primary": true}],
                 "active": u.active, "groups": groups,
                 "meta": {"resourceType": "User", "lastModified": "2024-05-02T10:00:00.000Z"}
-            })
+            });
+            if !u.custom_groups.is_empty() {
+                user[CUSTOM_SCHEMA] = json!({"jiraGroups": u.custom_groups});
+            }
+            user
         })
         .collect();
     list(items, &q)
@@ -191,6 +224,44 @@ async fn groups(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
             v
         })
         .collect();
+    list(items, &q)
+}
+
+async fn apps(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&o, &headers) {
+        return r;
+    }
+    let wanted =
+        q.get("filter").and_then(|f| f.strip_prefix("displayName eq ")).map(|v| v.trim_matches('"').to_string());
+    let items = lock(&o.data)
+        .apps
+        .iter()
+        .filter(|a| wanted.as_ref().is_none_or(|w| &a.display_name == w))
+        .map(|a| json!({"schemas": ["urn:ietf:params:scim:schemas:oracle:idcs:App"], "id": a.id, "displayName": a.display_name}))
+        .collect();
+    list(items, &q)
+}
+
+/// `filter=app.value eq "<app id>"`: who is granted the app, directly or through a group.
+async fn grants(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
+    if let Err(r) = authorize(&o, &headers) {
+        return r;
+    }
+    let Some(app_id) =
+        q.get("filter").and_then(|f| f.strip_prefix("app.value eq ")).map(|v| v.trim_matches('"').to_string())
+    else {
+        return error(StatusCode::BAD_REQUEST, "The filter must name the app: app.value eq \"<id>\".");
+    };
+    let data = lock(&o.data);
+    let Some(app) = data.apps.iter().find(|a| a.id == app_id) else {
+        return list(Vec::new(), &q);
+    };
+    let grant = |grantee: &str, kind: &str, mechanism: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:oracle:idcs:Grant"], "id": format!("{app_id}-{grantee}"),
+               "app": {"value": app_id}, "grantee": {"value": grantee, "type": kind}, "grantMechanism": mechanism})
+    };
+    let mut items: Vec<Value> = app.granted_users.iter().map(|u| grant(u, "User", "ADMINISTRATOR_TO_USER")).collect();
+    items.extend(app.granted_groups.iter().map(|g| grant(g, "Group", "ADMINISTRATOR_TO_GROUP")));
     list(items, &q)
 }
 

@@ -212,7 +212,15 @@ pub enum SourceConfig {
     },
     /// An Oracle IDCS / OCI IAM identity domain (SCIM) with a confidential application's client
     /// credentials.
-    Oracle { url: String },
+    Oracle {
+        url: String,
+        /// Only the users and groups granted this app (its id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app: Option<String>,
+        /// A user attribute whose values name more groups (`urn:…:custom:User:jiraGroups`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_attribute: Option<String>,
+    },
     /// OneLogin API v2 with an API credential (client id and secret).
     #[serde(rename = "onelogin")]
     OneLogin { url: String },
@@ -357,7 +365,7 @@ pub fn connect_with(
             };
             Ok(Box::new(entra::Entra::new(settings, credentials, timeout, retry)?))
         }
-        SourceConfig::Oracle { url } => {
+        SourceConfig::Oracle { url, app, group_attribute } => {
             let Credentials::Basic { username, password } = credentials else {
                 return Err(RestError::Config(
                     "an Oracle identity domain signs in with a confidential application: give --username CLIENT_ID and --password-file/--password-env".into(),
@@ -373,7 +381,9 @@ pub fn connect_with(
             let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?;
             let tokens = oauth::TokenSource::new(request, timeout);
             // Oracle returns a group's members only when they are asked for.
-            Ok(Box::new(scim::Scim::new(http, Some(tokens), retry, Some("displayName,members"))))
+            let scim = scim::Scim::new(http, Some(tokens), retry, Some("displayName,members"))
+                .with_oracle_options(app.clone(), group_attribute.clone());
+            Ok(Box::new(scim))
         }
         SourceConfig::Keycloak { url, realm } => {
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))

@@ -1,5 +1,9 @@
 //! Any SCIM 2.0 service provider as a source: users and groups read page by page
-//! (`startIndex`/`count`), members from the groups.
+//! (`startIndex`/`count`), members from the groups. For Oracle identity domains also: the scope
+//! to one app's grants (users granted it directly or through a granted group, and the granted
+//! groups), and groups named by a user attribute.
+
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use rest::{Check, Http, RestError};
@@ -19,11 +23,60 @@ pub struct Scim {
     retry: Retry,
     /// Asked for with groups, for servers that return members only on request (Oracle).
     group_attributes: Option<&'static str>,
+    /// Only what this app (its id) is granted to (Oracle's `/Grants`).
+    app: Option<String>,
+    /// A user attribute whose values name more groups the user is in.
+    group_attribute: Option<String>,
 }
+
+/// The prefix of groups made from a user attribute's values: kept apart from the provider's own.
+const ATTRIBUTE_GROUP: &str = "attribute:";
 
 impl Scim {
     pub fn new(http: Http, tokens: Option<TokenSource>, retry: Retry, group_attributes: Option<&'static str>) -> Self {
-        Scim { http, tokens, retry, group_attributes }
+        Scim { http, tokens, retry, group_attributes, app: None, group_attribute: None }
+    }
+
+    /// Oracle's extras: the scope to an app, groups from a user attribute.
+    pub fn with_oracle_options(mut self, app: Option<String>, group_attribute: Option<String>) -> Self {
+        self.app = app;
+        self.group_attribute = group_attribute;
+        self
+    }
+
+    /// The values of the group attribute on a user (`name`, `a.b`, or `urn:…:name`).
+    fn attribute_groups(&self, user: &Value) -> Vec<String> {
+        let Some(path) = &self.group_attribute else { return Vec::new() };
+        let value = match path.rsplit_once(':') {
+            Some((schema, name)) if path.starts_with("urn:") => &user[schema][name],
+            _ => path.split('.').fold(user, |v, part| &v[part]),
+        };
+        match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => {
+                items.iter().filter_map(|i| i.as_str().or(i["value"].as_str()).map(String::from)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The ids of users and of groups granted the app; None when not scoped.
+    async fn granted(&self, requests: &mut u64) -> Result<Option<(HashSet<String>, HashSet<String>)>, RestError> {
+        let Some(app) = &self.app else { return Ok(None) };
+        let filter = format!("app.value eq \"{app}\"");
+        let (grants, failed) = self.all_filtered("Grants", Some(&filter), requests).await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let (mut users, mut groups) = (HashSet::new(), HashSet::new());
+        for g in &grants {
+            let Some(id) = g["grantee"]["value"].as_str() else { continue };
+            match g["grantee"]["type"].as_str() {
+                Some("Group") => groups.insert(id.to_string()),
+                _ => users.insert(id.to_string()),
+            };
+        }
+        Ok(Some((users, groups)))
     }
 
     async fn get(&self, endpoint: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Value, RestError> {
@@ -36,12 +89,24 @@ impl Scim {
 
     /// Every resource of an endpoint; on a failure, what was read so far and the error.
     async fn all(&self, endpoint: &str, requests: &mut u64) -> (Vec<Value>, Option<RestError>) {
+        self.all_filtered(endpoint, None, requests).await
+    }
+
+    async fn all_filtered(
+        &self,
+        endpoint: &str,
+        filter: Option<&str>,
+        requests: &mut u64,
+    ) -> (Vec<Value>, Option<RestError>) {
         let mut out = Vec::new();
         let mut start = 1u64;
         loop {
             let start_text = start.to_string();
             let count = PAGE.to_string();
             let mut query = vec![("startIndex", start_text.as_str()), ("count", count.as_str())];
+            if let Some(filter) = filter {
+                query.push(("filter", filter));
+            }
             if endpoint == "Groups"
                 && let Some(attributes) = self.group_attributes
             {
@@ -135,6 +200,20 @@ impl Connector for Scim {
                     .collect()
             })
             .unwrap_or_default();
+        let mut groups: Vec<PulledGroup> = groups;
+        groups.extend(self.attribute_groups(&found).into_iter().map(|name| PulledGroup {
+            external_id: format!("{ATTRIBUTE_GROUP}{name}"),
+            name,
+            members: vec![id.clone()],
+        }));
+        let mut requests = 0;
+        if let Some((users, granted_groups)) = self.granted(&mut requests).await? {
+            let through_group = groups.iter().any(|g| granted_groups.contains(&g.external_id));
+            if !users.contains(&id) && !through_group {
+                return Ok(None);
+            }
+            groups.retain(|g| granted_groups.contains(&g.external_id) || g.external_id.starts_with(ATTRIBUTE_GROUP));
+        }
         Ok(Some((PulledUser { external_id: id, record: user_record(&found) }, groups)))
     }
 
@@ -164,6 +243,35 @@ impl Connector for Scim {
                 .map(|m| m.iter().filter_map(|x| x["value"].as_str().map(String::from)).collect())
                 .unwrap_or_default();
             snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+        }
+        // Groups named by a user attribute.
+        let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for u in &users {
+            if let Some(id) = u["id"].as_str() {
+                for group in self.attribute_groups(u) {
+                    named.entry(group).or_default().push(id.to_string());
+                }
+            }
+        }
+        snapshot.groups.extend(named.into_iter().map(|(name, members)| PulledGroup {
+            external_id: format!("{ATTRIBUTE_GROUP}{name}"),
+            name,
+            members,
+        }));
+        match self.granted(&mut snapshot.requests).await {
+            Ok(None) => {}
+            Ok(Some((users, groups))) => {
+                // Granted directly, or a member of a granted group.
+                let mut scope = users;
+                for g in snapshot.groups.iter().filter(|g| groups.contains(&g.external_id)) {
+                    scope.extend(g.members.iter().cloned());
+                }
+                snapshot.users.retain(|u| scope.contains(&u.external_id));
+                snapshot
+                    .groups
+                    .retain(|g| groups.contains(&g.external_id) || g.external_id.starts_with(ATTRIBUTE_GROUP));
+            }
+            Err(e) => snapshot.failed(format!("reading the app's grants failed: {e}")),
         }
         snapshot
     }

@@ -199,8 +199,9 @@ impl LdapSource {
         latest.map(|value| format!("{attribute}:{value}"))
     }
 
-    /// The external ids of the entries named by `dns` (users or groups), a batch of names per
-    /// search; names idsync does not read are left out.
+    /// The external ids of the entries named by `dns` (users or groups), 500 names per search:
+    /// user bases first, then group bases for what is left; names idsync does not read are left
+    /// out.
     async fn ids_of_dns(
         &self,
         ldap: &mut Ldap,
@@ -209,15 +210,21 @@ impl LdapSource {
     ) -> Result<HashMap<String, String>, RestError> {
         let mut out = HashMap::new();
         let attributes = vec![self.settings.id_attribute().to_string()];
-        let mut bases: Vec<&String> = self.settings.user_bases.iter().chain(self.settings.group_bases()).collect();
-        bases.sort();
-        bases.dedup();
-        for batch in dns.chunks(100) {
-            let names: String = batch
-                .iter()
-                .map(|dn| format!("({}={})", self.settings.dn_attribute(), ldap3::ldap_escape(dn.as_str())))
-                .collect();
-            for base in &bases {
+        let mut wanted: Vec<String> = dns.iter().map(|dn| normalize_dn(dn)).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut searched: Vec<&String> = Vec::new();
+        for base in self.settings.user_bases.iter().chain(self.settings.group_bases()) {
+            if searched.contains(&base) {
+                continue;
+            }
+            searched.push(base);
+            let left: Vec<&String> = wanted.iter().filter(|dn| !out.contains_key(*dn)).collect();
+            for batch in left.chunks(500) {
+                let names: String = batch
+                    .iter()
+                    .map(|dn| format!("({}={})", self.settings.dn_attribute(), ldap3::ldap_escape(dn.as_str())))
+                    .collect();
                 for entry in self.search(ldap, base, &format!("(|{names})"), &attributes, requests).await? {
                     if let Some(id) = entry.id {
                         out.insert(normalize_dn(&entry.dn), id);

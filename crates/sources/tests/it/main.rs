@@ -6,6 +6,7 @@ mod entra_delta;
 mod google;
 mod ldap;
 mod okta_changes;
+mod oracle_scope;
 
 use std::time::{Duration, Instant};
 
@@ -234,7 +235,7 @@ async fn oracle_signs_in_with_client_credentials_and_asks_for_members() {
     let connect = |secret: &str| {
         let credentials = Credentials::Basic { username: "idcs-client".into(), password: secret.into() };
         connect_with(
-            &SourceConfig::Oracle { url: running.base_url.clone() },
+            &SourceConfig::Oracle { url: running.base_url.clone(), app: None, group_attribute: None },
             credentials,
             Duration::from_secs(2),
             retry,
