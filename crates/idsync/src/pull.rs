@@ -27,6 +27,9 @@ pub struct PullConfig {
     /// [`DEFAULT_FULL_EVERY`] when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_every: Option<String>,
+    /// At most this many requests a second to the provider (to stay within its quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<f64>,
 }
 
 /// Incremental runs miss what a provider does not report (hard deletions in Okta and LDAP, users
@@ -53,12 +56,14 @@ pub fn not_pull(name: &str) -> String {
 }
 
 pub fn pull_connector(
-    connector: &sources::SourceConfig,
+    pull: &PullConfig,
     credentials: rest::Credentials,
     config: &Config,
 ) -> anyhow::Result<Box<dyn sources::Connector>> {
     rest::install_crypto();
-    Ok(sources::connect(connector, credentials, std::time::Duration::from_secs(config.sync.timeout_seconds))?)
+    let retry = sources::Retry { rate: pull.max_rate, ..sources::Retry::default() };
+    let timeout = std::time::Duration::from_secs(config.sync.timeout_seconds);
+    Ok(sources::connect_with(&pull.connector, credentials, timeout, retry)?)
 }
 
 /// The connector of a stored pull source, its credentials unsealed.
@@ -73,7 +78,7 @@ pub async fn stored_connector(
     let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
     let credentials: rest::Credentials =
         serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
-    pull_connector(&pull.connector, credentials, config)
+    pull_connector(&pull, credentials, config)
 }
 
 /// Whether a run shows its progress (on a terminal; indicatif draws nothing elsewhere).

@@ -47,6 +47,10 @@ pub enum SourceCommand {
         /// How long scheduled runs may read only changes before one reads everything [default: 1d].
         #[arg(long)]
         full_every: Option<String>,
+        /// At most this many requests a second to the provider, to stay within its quota (Google
+        /// allows 40, OneLogin's default 5,000 an hour is about 1.4) [default: as fast as it answers].
+        #[arg(long)]
+        max_rate: Option<f64>,
         /// Print one JSON object {"name", "base_url", "token"}.
         #[arg(long)]
         json: bool,
@@ -61,13 +65,17 @@ pub enum SourceCommand {
         connector: ConnectorArgs,
         #[command(flatten)]
         credentials: crate::target::CredentialArgs,
+        /// At most this many requests a second to the provider (0: no limit).
+        #[arg(long)]
+        max_rate: Option<f64>,
         /// Save without checking that the source answers.
         #[arg(long)]
         no_check: bool,
     },
     /// Check a pull source: reachability, credentials, read permissions.
     Test { name: String },
-    /// Show every attribute a pull source returns for one user.
+    /// Show every attribute a pull source returns for one user (`raw`), the record idsync makes of
+    /// it (`mapped`, what the rules see) and the groups it is in.
     Lookup { name: String, username: String },
     /// Read a pull source now and store what changed; bound targets follow. Reads only what
     /// changed when the provider can say and a full read is not due.
@@ -183,11 +191,15 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             schedule,
             timezone,
             full_every,
+            max_rate,
             json,
         } => {
             model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             let connector = connector_config(&kind, Some(&url), &connector, None)?;
-            let pull = PullConfig { connector, schedule, timezone, full_every };
+            if max_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                bail!("--max-rate must be above 0 (requests a second)");
+            }
+            let pull = PullConfig { connector, schedule, timezone, full_every, max_rate };
             pull.schedule()?;
             pull.full_every()?;
             let credentials = credentials.read()?.context(
@@ -195,7 +207,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             )?;
             let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {
-                let checks = pull_connector(&pull.connector, credentials.clone(), config)?.check().await;
+                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
                 if !print_checks(&checks) {
                     bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
                 }
@@ -230,19 +242,24 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 );
             }
         }
-        SourceCommand::Edit { name, url, connector, credentials, no_check } => {
+        SourceCommand::Edit { name, url, connector, credentials, max_rate, no_check } => {
             let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.connector =
                 connector_config(pull.connector.kind(), url.as_deref(), &connector, Some(&pull.connector))?;
+            match max_rate {
+                Some(r) if r.is_nan() || r < 0.0 => bail!("--max-rate must be 0 (no limit) or above"),
+                Some(r) => pull.max_rate = (r > 0.0).then_some(r),
+                None => {}
+            }
             let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
             let credentials = match credentials.read()? {
                 Some(given) => given,
                 None => serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?,
             };
             if !no_check {
-                let checks = pull_connector(&pull.connector, credentials.clone(), config)?.check().await;
+                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
                 if !print_checks(&checks) {
                     bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
                 }
@@ -262,10 +279,25 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::Lookup { name, username } => {
             let connector = stored_connector(store, &name, config).await?;
-            match connector.lookup(&username).await.map_err(|e| anyhow::anyhow!("looking {username} up failed: {e}"))? {
-                Some(found) => println!("{}", serde_json::to_string_pretty(&found)?),
-                None => bail!("source {name} has no user {username}"),
-            }
+            let failed = |e: rest::RestError| anyhow::anyhow!("looking {username} up failed: {e}");
+            let Some(raw) = connector.lookup(&username).await.map_err(failed)? else {
+                bail!("source {name} has no user {username}");
+            };
+            // What the rules will see: the record as idsync stores it, and the groups.
+            let (mapped, groups) = match connector.read_user(&username).await.map_err(failed)? {
+                Some((user, groups)) => {
+                    let mapped = engine::sync::stored_form(user)
+                        .map(serde_json::Value::Object)
+                        .unwrap_or_else(|e| json!({"refused": e.detail}));
+                    let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
+                    names.sort();
+                    (mapped, names)
+                }
+                None => {
+                    (json!({"left out": "outside the source's scope, so idsync does not store this user"}), Vec::new())
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&json!({"raw": raw, "mapped": mapped, "groups": groups}))?);
         }
         SourceCommand::Sync { name, dry_run: true, json, .. } => {
             crate::sync_cli::preview_pull(config, &name, json).await?;

@@ -13,6 +13,8 @@ pub struct Http {
     client: reqwest::Client,
     base: Url,
     credentials: Credentials,
+    /// Shared by the clones of this client: one budget per provider.
+    pace: Option<std::sync::Arc<crate::Pace>>,
 }
 
 /// A successful answer.
@@ -40,13 +42,25 @@ impl Http {
             .user_agent(concat!("idsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RestError::Config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Http { client, base, credentials })
+        Ok(Http { client, base, credentials, pace: None })
     }
 
     /// The same client (and its pooled connections) with other credentials: for a bearer token
     /// that is renewed while the client lives on.
     pub fn with_credentials(&self, credentials: Credentials) -> Http {
-        Http { client: self.client.clone(), base: self.base.clone(), credentials }
+        Http { client: self.client.clone(), base: self.base.clone(), credentials, pace: self.pace.clone() }
+    }
+
+    /// This client, sending at most `per_second` requests a second (None: as fast as answered).
+    pub fn paced(mut self, per_second: Option<f64>) -> Http {
+        self.pace = per_second.map(|rate| std::sync::Arc::new(crate::Pace::new(rate)));
+        self
+    }
+
+    async fn wait_turn(&self) {
+        if let Some(pace) = &self.pace {
+            pace.acquire().await;
+        }
     }
 
     /// `path` relative to the base URL, each of `segments` appended percent-encoded.
@@ -79,6 +93,7 @@ impl Http {
             request = request.json(b);
         }
         let what = format!("{method} {}", url.path());
+        self.wait_turn().await;
         let response = request.send().await.map_err(|e| {
             let detail = if e.is_timeout() {
                 "no answer in time".to_string()
@@ -123,6 +138,7 @@ impl Http {
             request = request.header(name.as_str(), value.as_str());
         }
         let what = format!("POST {}", url.path());
+        self.wait_turn().await;
         let response = request.send().await.map_err(|e| RestError::Unreachable {
             detail: format!(
                 "{what}: {}",
@@ -155,6 +171,7 @@ impl Http {
 
     async fn form(&self, request: reqwest::RequestBuilder, url: &Url) -> Result<Value, RestError> {
         let what = format!("POST {}", url.path());
+        self.wait_turn().await;
         let response = request.send().await.map_err(|e| RestError::Unreachable {
             detail: format!(
                 "{what}: {}",

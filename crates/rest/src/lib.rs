@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod http;
+mod pace;
 
 pub use http::{Answer, Http, message_of};
+pub use pace::Pace;
 pub use reqwest::header::HeaderMap;
 pub use reqwest::{Method, Url};
 

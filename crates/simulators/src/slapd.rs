@@ -5,7 +5,8 @@
 //! Two trees: an OpenLDAP one (`inetOrgPerson`, `groupOfNames`, the memberof and ppolicy overlays)
 //! and an Active Directory-like one, with a small schema that gives the AD attributes idsync reads
 //! their real OIDs (slapd cannot evaluate AD's nested-membership matching rule, so that part is
-//! tested on the filters idsync sends).
+//! tested on the filters idsync sends; and what AD maintains itself, `distinguishedName`,
+//! `memberOf`, `uSNChanged`, an AD-like tree states in its LDIF).
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -62,10 +63,10 @@ attributetype ( 1.2.840.113556.1.2.120 NAME 'uSNChanged'
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL
   MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ objectGUID $ memberOf $
-        uSNChanged $ mail $ givenName $ displayName ) )
+        uSNChanged $ mail $ givenName $ displayName $ distinguishedName ) )
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
   MUST cn MAY ( sAMAccountName $ groupType $ member $ objectGUID $ memberOf $ uSNChanged $
-        description ) )
+        description $ distinguishedName ) )
 "#;
 
 /// Seven people (one locked by ppolicy), two service accounts, and groups of each kind: nested

@@ -42,7 +42,7 @@ impl Aws {
                 "AWS signs requests with an access key: give --username ACCESS_KEY_ID and --password-file/--password-env with the secret access key".into(),
             ));
         };
-        let http = Http::new(url, Credentials::Bearer { token: String::new() }, timeout)?;
+        let http = Http::new(url, Credentials::Bearer { token: String::new() }, timeout)?.paced(retry.rate);
         let host = http.url("", &[]).host_str().map(String::from).unwrap_or_default();
         let region = match region {
             Some(r) => r.to_string(),

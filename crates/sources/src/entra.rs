@@ -83,7 +83,8 @@ impl Entra {
             &format!("{}/v1.0", graph.trim_end_matches('/')),
             Credentials::Bearer { token: String::new() },
             timeout,
-        )?;
+        )?
+        .paced(retry.rate);
         Ok(Entra {
             graph,
             username_attribute: username_attribute.to_string(),

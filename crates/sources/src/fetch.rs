@@ -13,11 +13,13 @@ pub struct Retry {
     pub first_wait: Duration,
     /// The longest wait idsync accepts, even if the provider asks for more.
     pub longest_wait: Duration,
+    /// At most this many requests a second to the provider (its quota), when set.
+    pub rate: Option<f64>,
 }
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { attempts: 5, first_wait: Duration::from_millis(500), longest_wait: Duration::from_secs(60) }
+        Retry { attempts: 5, first_wait: Duration::from_millis(500), longest_wait: Duration::from_secs(60), rate: None }
     }
 }
 

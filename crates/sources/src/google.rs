@@ -60,7 +60,8 @@ impl Google {
         let request = TokenRequest::JwtBearer { account, subject: settings.admin.to_string(), scope: SCOPES.into() };
         let base = settings.url.trim_end_matches('/');
         let directory =
-            Http::new(&format!("{base}/admin/directory/v1"), Credentials::Bearer { token: String::new() }, timeout)?;
+            Http::new(&format!("{base}/admin/directory/v1"), Credentials::Bearer { token: String::new() }, timeout)?
+                .paced(retry.rate);
         let scope = match settings.domain {
             Some(domain) => ("domain", domain.to_string()),
             None => ("customer", settings.customer.to_string()),

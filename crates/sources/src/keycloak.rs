@@ -42,7 +42,8 @@ impl Keycloak {
             timeout,
         );
         let admin =
-            Http::new(&format!("{base}/admin/realms/{realm}"), Credentials::Bearer { token: String::new() }, timeout)?;
+            Http::new(&format!("{base}/admin/realms/{realm}"), Credentials::Bearer { token: String::new() }, timeout)?
+                .paced(retry.rate);
         Ok(Keycloak { base, realm: realm.to_string(), client_id: username, admin, retry, tokens })
     }
 

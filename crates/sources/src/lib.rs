@@ -353,7 +353,7 @@ pub fn connect_with(
 ) -> Result<Box<dyn Connector>, RestError> {
     match config {
         SourceConfig::Scim { url } => {
-            Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?, None, retry, None)))
+            Ok(Box::new(scim::Scim::new(Http::new(url, credentials, timeout)?.paced(retry.rate), None, retry, None)))
         }
         SourceConfig::Entra { tenant, graph_url, login_url, username_attribute, only_group } => {
             let settings = entra::EntraSettings {
@@ -378,7 +378,8 @@ pub fn connect_with(
                 secret: password,
                 scope: "urn:opc:idm:__myscopes__".into(),
             };
-            let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?;
+            let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?
+                .paced(retry.rate);
             let tokens = oauth::TokenSource::new(request, timeout);
             // Oracle returns a group's members only when they are asked for.
             let scim = scim::Scim::new(http, Some(tokens), retry, Some("displayName,members"))
@@ -394,7 +395,7 @@ pub fn connect_with(
                 Credentials::Bearer { token } => Credentials::Ssws { token },
                 other => other,
             };
-            Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?, retry, app.clone())))
+            Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?.paced(retry.rate), retry, app.clone())))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
         SourceConfig::Google { url, admin, customer, domain, org_unit, only_group } => {

@@ -54,7 +54,7 @@ impl OneLogin {
         let base = base.trim_end_matches('/').to_string();
         let url = format!("{base}/auth/oauth2/v2/token");
         let tokens = TokenSource::new(TokenRequest::BasicJson { url, client_id: username, secret: password }, timeout);
-        let api = Http::new(&base, Credentials::Bearer { token: String::new() }, timeout)?;
+        let api = Http::new(&base, Credentials::Bearer { token: String::new() }, timeout)?.paced(retry.rate);
         Ok(OneLogin { api, retry, tokens })
     }
 

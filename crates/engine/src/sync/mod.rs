@@ -29,7 +29,7 @@ use crate::{Binding, Plan, Target, plan};
 pub use changes::apply_changes;
 pub use execute::Outcome;
 pub use preview::preview_snapshot;
-pub use pull::{PullSummary, UserWriter, apply_snapshot, apply_user};
+pub use pull::{PullSummary, UserWriter, apply_snapshot, apply_user, stored_form};
 pub use snapshot::{load_all, load_users, users_in_group};
 pub use worker::RunReport;
 

@@ -142,6 +142,11 @@ pub(super) fn user_data(user: sources::PulledUser) -> Result<Map<String, Value>,
     Ok(normalize(Value::Object(body), &USER_TYPE)?.data)
 }
 
+/// The record idsync keeps of a pulled user (what the rules see), for `source lookup`.
+pub fn stored_form(user: sources::PulledUser) -> Result<Map<String, Value>, model::ScimError> {
+    user_data(user)
+}
+
 /// A pulled group's own data (its members are written apart).
 pub(super) fn group_data(external_id: &str, name: &str) -> Result<Map<String, Value>, model::ScimError> {
     let body = json!({"schemas": [GROUP_TYPE.schema.id], "displayName": name, "externalId": external_id});

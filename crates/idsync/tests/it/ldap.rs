@@ -49,7 +49,11 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     let test = s.cli(&["source", "test", "corp"]);
     assert!(text(&test).contains("7 users under ou=people"), "{}", text(&test));
     let ann = s.cli_json(&["source", "lookup", "corp", "alee"]);
-    assert_eq!(ann["mail"], "alee@example.com");
+    assert_eq!(ann["raw"]["mail"], "alee@example.com");
+    assert!(ann["raw"]["entryuuid"].is_string(), "{ann}");
+    assert_eq!(ann["mapped"]["userName"], "alee");
+    assert_eq!(ann["mapped"]["externalId"], ann["raw"]["entryuuid"]);
+    assert_eq!(ann["groups"], serde_json::json!(["devs", "jira-users"]));
 
     // A dry run reads everything and says what would happen, through the planner; nothing changes.
     let preview = s.cli_json(&["source", "sync", "corp", "--dry-run", "--json"]);

@@ -29,7 +29,7 @@ async fn a_pulled_scim_source_reaches_jira_and_only_changes_are_written() {
         String::from_utf8_lossy(&test.stdout)
     );
     let lookup = s.cli_json(&["source", "lookup", "mirror", "ANN"]);
-    assert_eq!(lookup["userName"], "ann");
+    assert_eq!((lookup["raw"]["userName"].as_str(), lookup["mapped"]["userName"].as_str()), (Some("ann"), Some("ann")));
     let first = s.cli_json(&["source", "sync", "mirror", "--json"]);
     assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(2), Some(1)), "{first}");
     wait(10, "ann and bob in devs", || groups(&s.data(), "ann") == ["devs"] && groups(&s.data(), "bob") == ["devs"])

@@ -25,7 +25,8 @@ fn client(store: &IdentityStore, url: &str, secret: &str) -> Box<dyn sources::Co
         region: Some(store.region.clone()),
     };
     let credentials = Credentials::Basic { username: store.access_key.clone(), password: secret.into() };
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(200), longest_wait: Duration::from_secs(2) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(200), longest_wait: Duration::from_secs(2), rate: None };
     connect_with(&config, credentials, Duration::from_secs(3), retry).unwrap()
 }
 

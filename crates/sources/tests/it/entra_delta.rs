@@ -27,7 +27,8 @@ fn client(graph: &Entra, running: &Running, only_group: Vec<String>) -> Box<dyn 
         only_group,
     };
     let credentials = Credentials::Basic { username: graph.client_id.clone(), password: graph.client_secret.clone() };
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1), rate: None };
     connect_with(&config, credentials, Duration::from_secs(2), retry).unwrap()
 }
 

@@ -27,7 +27,8 @@ fn config(url: &str, only_group: Option<&str>, org_unit: Option<&str>) -> Source
 
 fn client(config: &SourceConfig, key: &str) -> Box<dyn sources::Connector> {
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(200), longest_wait: Duration::from_secs(2) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(200), longest_wait: Duration::from_secs(2), rate: None };
     connect_with(config, Credentials::Key { key: key.into() }, Duration::from_secs(3), retry).unwrap()
 }
 

@@ -193,19 +193,24 @@ async fn active_directory_guids_account_control_and_member_of() {
     .enumerate()
     {
         ldif += &format!(
-            "dn: CN={cn},{people}\nobjectClass: user\ncn: {cn}\nsn: {}\nsAMAccountName: {sam}\n\
+            "dn: CN={cn},{people}\ndistinguishedName: CN={cn},{people}\nobjectClass: user\ncn: {cn}\nsn: {}\nsAMAccountName: {sam}\n\
              userPrincipalName: {sam}@corp.example.com\nmail: {sam}@example.com\nuserAccountControl: {control}\n\
-             objectGUID:: 3q2+7wAAAAAAAAAAAAAAA{}==\nmemberOf: CN={group},OU=Groups,DC=corp,DC=example,DC=com\n\n",
+             objectGUID:: 3q2+7wAAAAAAAAAAAAAAA{}==\nmemberOf: CN={group},OU=Groups,DC=corp,DC=example,DC=com\n\
+             uSNChanged: {}\n\n",
             cn.split(' ').nth(1).unwrap(),
-            ["A", "Q", "g"][i]
+            ["A", "Q", "g"][i],
+            100 + i
         );
     }
     ldif += "dn: CN=Jira Users,OU=Groups,DC=corp,DC=example,DC=com\nobjectClass: group\ncn: Jira Users\n\
+             distinguishedName: CN=Jira Users,OU=Groups,DC=corp,DC=example,DC=com\n\
              objectGUID:: AAAAAAAAAAAAAAAAAAAAAQ==\nmember: CN=Ann Lee,OU=People,DC=corp,DC=example,DC=com\n\
-             member: CN=Bo Kim,OU=People,DC=corp,DC=example,DC=com\nmember: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\n\n";
+             member: CN=Bo Kim,OU=People,DC=corp,DC=example,DC=com\nmember: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\n\
+             uSNChanged: 103\n\n";
     ldif += "dn: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\nobjectClass: group\ncn: Platform\n\
+             distinguishedName: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\n\
              objectGUID:: AAAAAAAAAAAAAAAAAAAAAg==\nmemberOf: CN=Jira Users,OU=Groups,DC=corp,DC=example,DC=com\n\
-             member: CN=Cy Diaz,OU=People,DC=corp,DC=example,DC=com\n\n";
+             member: CN=Cy Diaz,OU=People,DC=corp,DC=example,DC=com\nuSNChanged: 104\n\n";
     let server = Slapd::start(Flavor::ActiveDirectory, &ldif).unwrap();
     let mut ad: LdapSettings = serde_json::from_value(serde_json::json!({
         "url": server.url, "directory": "ad", "user_bases": ["DC=corp,DC=example,DC=com"],
@@ -228,6 +233,32 @@ async fn active_directory_guids_account_control_and_member_of() {
         assert_eq!(members(&snapshot, "Jira Users"), ["alee", "bkim", "group:Platform"], "{membership:?}");
         assert_eq!(members(&snapshot, "Platform"), ["cdiaz"]);
     }
+
+    // Incremental: update sequence numbers above the highest seen (AD raises uSNChanged on every
+    // change; slapd keeps what it is given, so the test raises them).
+    ad.membership = Membership::Member;
+    let ad_source = source(ad, admin);
+    let full = ad_source.read().await;
+    assert_eq!(full.cursor.as_deref(), Some("uSNChanged:104"));
+    server
+        .modify(
+            "dn: CN=Bo Kim,OU=People,DC=corp,DC=example,DC=com\nchangetype: modify\nreplace: userAccountControl\n\
+             userAccountControl: 512\n-\nreplace: uSNChanged\nuSNChanged: 200\n\n\
+             dn: CN=Platform,OU=Groups,DC=corp,DC=example,DC=com\nchangetype: modify\nadd: member\n\
+             member: CN=Bo Kim,OU=People,DC=corp,DC=example,DC=com\n-\nreplace: uSNChanged\nuSNChanged: 201\n",
+        )
+        .unwrap();
+    let changes = ad_source.read_changes("uSNChanged:104").await;
+    assert!(changes.complete, "{:?}", changes.problems);
+    assert_eq!(names(&changes.users), ["bkim"]);
+    assert_eq!(changes.users[0].record["active"], true, "512: enabled again");
+    assert_eq!(changes.groups.len(), 1);
+    let platform = &changes.groups[0];
+    assert_eq!(platform.name.as_deref(), Some("Platform"));
+    let mut expected = vec![user(&full, "bkim").external_id.clone(), user(&full, "cdiaz").external_id.clone()];
+    expected.sort();
+    assert_eq!(platform.members, sources::MemberChanges::All(expected));
+    assert_eq!(changes.cursor.as_deref(), Some("uSNChanged:201"));
 }
 
 fn names(users: &[sources::PulledUser]) -> Vec<&str> {

@@ -3,6 +3,7 @@
 
 mod aws;
 mod entra_delta;
+mod faults;
 mod google;
 mod ldap;
 mod okta_changes;
@@ -24,7 +25,8 @@ fn client(url: &str, secret: &str) -> Box<dyn sources::Connector> {
     rest::install_crypto();
     let config = SourceConfig::Keycloak { url: url.into(), realm: "acme".into() };
     let credentials = Credentials::Basic { username: "idsync".into(), password: secret.into() };
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3), rate: None };
     connect_with(&config, credentials, Duration::from_secs(2), retry).unwrap()
 }
 
@@ -105,7 +107,8 @@ async fn okta() -> (std::sync::Arc<simulators::okta::Okta>, simulators::Running)
 
 fn okta_client(url: &str, token: &str) -> Box<dyn sources::Connector> {
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3), rate: None };
     connect_with(
         &SourceConfig::Okta { url: url.into(), app: None },
         Credentials::Bearer { token: token.into() },
@@ -187,7 +190,8 @@ async fn onelogin_follows_after_cursor_and_maps_roles_and_statuses() {
         (ann, suspended)
     };
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3), rate: None };
     let connect = |secret: &str| {
         let credentials = Credentials::Basic { username: "ol-client".into(), password: secret.into() };
         connect_with(
@@ -231,7 +235,8 @@ async fn oracle_signs_in_with_client_credentials_and_asks_for_members() {
         (ann, off)
     };
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3), rate: None };
     let connect = |secret: &str| {
         let credentials = Credentials::Basic { username: "idcs-client".into(), password: secret.into() };
         connect_with(
@@ -271,7 +276,8 @@ async fn entra_reads_graph_pages_with_select_and_nested_groups() {
         (ann, off, inner)
     };
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(3), rate: None };
     let connect = |secret: &str| {
         let config = SourceConfig::Entra {
             tenant: graph.tenant.clone(),

@@ -17,7 +17,8 @@ async fn okta() -> (std::sync::Arc<Okta>, Running) {
 
 fn client(running: &Running, app: Option<String>) -> Box<dyn sources::Connector> {
     rest::install_crypto();
-    let retry = Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1) };
+    let retry =
+        Retry { attempts: 3, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1), rate: None };
     let token = simulators::Credentials::default().admin_token;
     connect_with(
         &SourceConfig::Okta { url: running.base_url.clone(), app },

@@ -29,7 +29,8 @@ async fn oracle_app_grants_scope_the_source_and_an_attribute_names_groups() {
         group_attribute: Some(format!("{CUSTOM_SCHEMA}:jiraGroups")),
     };
     let credentials = Credentials::Basic { username: o.client_id.clone(), password: o.client_secret.clone() };
-    let retry = Retry { attempts: 2, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1) };
+    let retry =
+        Retry { attempts: 2, first_wait: Duration::from_millis(10), longest_wait: Duration::from_secs(1), rate: None };
     let c = connect_with(&config, credentials, Duration::from_secs(2), retry).unwrap();
     let snapshot = c.read().await;
     assert!(snapshot.complete, "{:?}", snapshot.problems);
