@@ -80,7 +80,8 @@ pub struct CredentialArgs {
     password_file: Option<PathBuf>,
     #[arg(long)]
     password_env: Option<String>,
-    /// A key file that signs token requests (a Google service-account key, JSON).
+    /// A key file that signs token requests: a Google service-account key (JSON), or an Okta
+    /// service app's private key (PEM, with --username CLIENT_ID).
     #[arg(long)]
     key_file: Option<PathBuf>,
 }
@@ -107,10 +108,10 @@ impl CredentialArgs {
         let token = read_secret(&self.token_file, &self.token_env, "token")?;
         let password = read_secret(&self.password_file, &self.password_env, "password")?;
         if let Some(key) = read_secret(&self.key_file, &None, "key")? {
-            if token.is_some() || password.is_some() || self.username.is_some() {
-                bail!("give either a key file or a token or a username and password, not several");
+            if token.is_some() || password.is_some() {
+                bail!("give either a key file (with --username for an OAuth client's id) or a token or a password");
             }
-            return Ok(Some(Credentials::Key { key }));
+            return Ok(Some(Credentials::Key { key, client_id: self.username.clone() }));
         }
         Ok(match (token, &self.username, password) {
             (Some(token), None, None) => Some(Credentials::Bearer { token }),

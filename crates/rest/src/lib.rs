@@ -33,10 +33,13 @@ pub enum Credentials {
     Ssws {
         token: String,
     },
-    /// A key file that signs token requests and is never sent itself (a Google service-account
-    /// key). Requests made with it carry no authorization until a token replaces it.
+    /// A key that signs token requests and is never sent itself: a Google service-account key
+    /// file, or an OAuth client's private key (PEM) with the client's id. Requests made with it
+    /// carry no authorization until a token replaces it.
     Key {
         key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
 }
 

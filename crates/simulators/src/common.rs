@@ -100,6 +100,36 @@ pub fn basic_client(headers: &HeaderMap) -> Option<String> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ").and_then(base64_decode)
 }
 
+/// The RSA key simulated service accounts (Google) and service apps (Okta) sign with: PKCS#8 PEM,
+/// made for these tests only.
+pub const TEST_KEY: &str = include_str!("../testdata/test-rsa-key.pem");
+
+/// The public half of [`TEST_KEY`] (RSAPublicKey DER), as a provider holds it.
+pub fn test_public_key() -> Vec<u8> {
+    use base64::Engine;
+    use ring::signature::KeyPair;
+    let body: String = TEST_KEY.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("the bundled test key is PKCS#8 RSA");
+    pair.public_key().as_ref().to_vec()
+}
+
+/// The claims of a JWT signed (RS256) by `public_key`'s private half, or what is wrong with it.
+pub fn verified_claims(jwt: &str, public_key: &[u8]) -> Result<Value, &'static str> {
+    use base64::Engine;
+    let decode = |part: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else { return Err("Invalid JWT") };
+    let header: Value = decode(header).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("Invalid JWT")?;
+    if header["alg"] != "RS256" {
+        return Err("Invalid JWT: algorithm must be RS256");
+    }
+    let signed = &jwt[..jwt.len() - signature.len() - 1];
+    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public_key);
+    key.verify(signed.as_bytes(), &decode(signature).unwrap_or_default()).map_err(|_| "Invalid JWT Signature.")?;
+    decode(claims).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("Invalid JWT")
+}
+
 /// Faults a test switches on through `POST /_sim/faults` or [`Control::set_faults`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

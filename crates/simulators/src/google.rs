@@ -13,15 +13,10 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Control, Credentials, Tokens, lock, number, reply};
-
-/// The RSA key of the simulated service account (PKCS#8 PEM), made for these tests only.
-pub const TEST_KEY: &str = include_str!("../testdata/google-test-key.pem");
+use crate::common::{Control, Credentials, TEST_KEY, Tokens, lock, number, reply, test_public_key, verified_claims};
 
 /// The read-only scopes idsync asks for, which an administrator delegates.
 pub const SCOPES: [&str; 3] = [
@@ -137,9 +132,6 @@ pub struct Google {
 
 impl Google {
     pub fn new(credentials: Credentials) -> Arc<Self> {
-        let der = pem_body(TEST_KEY);
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("the bundled test key is PKCS#8 RSA");
-        use ring::signature::KeyPair;
         Arc::new(Google {
             control: Control::new(credentials),
             data: Mutex::new(GoogleData::default()),
@@ -147,7 +139,7 @@ impl Google {
             admin: "admin@example.com".into(),
             delegated: Mutex::new(SCOPES.map(String::from).to_vec()),
             quota_errors: AtomicU32::new(0),
-            public_key: pair.public_key().as_ref().to_vec(),
+            public_key: test_public_key(),
             tokens: Tokens::default(),
             base: Mutex::new(String::new()),
         })
@@ -180,11 +172,6 @@ impl Google {
     }
 }
 
-fn pem_body(pem: &str) -> Vec<u8> {
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(body).unwrap_or_default()
-}
-
 type Q = Query<BTreeMap<String, String>>;
 type S = State<Arc<Google>>;
 
@@ -203,21 +190,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 /// Checks a signed JWT-bearer assertion the way Google's token endpoint does.
 fn grant(google: &Google, assertion: &str) -> Result<(), Response> {
     let invalid = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    let parts: Vec<&str> = assertion.split('.').collect();
-    let [header, claims, signature] = parts.as_slice() else { return Err(invalid("Invalid JWT")) };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
-    let header: Value =
-        decode(header).and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(|| invalid("Invalid JWT"))?;
-    if header["alg"] != "RS256" {
-        return Err(invalid("Invalid JWT: algorithm must be RS256"));
-    }
-    let signed = &assertion[..assertion.len() - signature.len() - 1];
-    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &google.public_key);
-    if key.verify(signed.as_bytes(), &decode(signature).unwrap_or_default()).is_err() {
-        return Err(invalid("Invalid JWT Signature."));
-    }
-    let claims: Value =
-        decode(claims).and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(|| invalid("Invalid JWT"))?;
+    let claims = verified_claims(assertion, &google.public_key).map_err(invalid)?;
     if claims["iss"] != google.client_email.as_str() {
         return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found."));
     }

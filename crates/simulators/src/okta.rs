@@ -3,19 +3,19 @@
 //! `X-Rate-Limit-*` headers on every answer and Okta's 429 (reset time, no `Retry-After`),
 //! `DEPROVISIONED` users hidden from unfiltered lists, Okta's error body.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Control, Credentials, lock, number, reply};
+use crate::common::{Control, Credentials, Tokens, lock, number, reply, test_public_key, verified_claims};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OktaUser {
@@ -140,6 +140,14 @@ pub struct Okta {
     pub control: Arc<Control>,
     pub data: Mutex<OktaData>,
     base: Mutex<String>,
+    /// The API service app: its client id (its key pair is [`crate::common::TEST_KEY`]) and the
+    /// Okta API scopes granted to it.
+    pub service_app: String,
+    pub granted_scopes: Mutex<Vec<String>>,
+    service_key: Vec<u8>,
+    tokens: Tokens,
+    /// Assertion ids already used: Okta takes each client assertion once.
+    used: Mutex<BTreeSet<String>>,
 }
 
 impl Okta {
@@ -148,6 +156,13 @@ impl Okta {
             control: Control::new(credentials),
             data: Mutex::new(OktaData::default()),
             base: Mutex::new(String::new()),
+            service_app: "0oaSIMSERVICEAPP0001".into(),
+            granted_scopes: Mutex::new(
+                ["okta.users.read", "okta.groups.read", "okta.apps.read"].map(String::from).to_vec(),
+            ),
+            service_key: test_public_key(),
+            tokens: Tokens::default(),
+            used: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -164,7 +179,8 @@ impl Okta {
             .route("/groups/{id}/users", get(group_users))
             .route("/apps/{id}/users", get(app_users))
             .route("/apps/{id}/groups", get(app_groups));
-        crate::common::mount(self.clone(), self.control.clone(), &["/api/v1"], api, Router::new(), get(dump_state))
+        let root = Router::new().route("/oauth2/v1/token", post(token));
+        crate::common::mount(self.clone(), self.control.clone(), &["/api/v1"], api, root, get(dump_state))
     }
 }
 
@@ -178,7 +194,68 @@ fn error(status: StatusCode, code: &str, summary: &str) -> Response {
     )
 }
 
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    reply(status, json!({"error": error, "error_description": description}))
+}
+
+/// The org authorization server: client credentials for a service app that proves itself with a
+/// signed assertion (`private_key_jwt`).
+async fn token(State(okta): S, Form(form): Form<BTreeMap<String, String>>) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if field("grant_type") != "client_credentials" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+        );
+    }
+    if field("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: a client assertion is required.",
+        );
+    }
+    let invalid = |d: &str| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
+    let claims = match verified_claims(field("client_assertion"), &okta.service_key) {
+        Ok(c) => c,
+        Err(why) => return invalid(&format!("The client_assertion signature is invalid ({why}).")),
+    };
+    if claims["iss"] != okta.service_app.as_str() || claims["sub"] != okta.service_app.as_str() {
+        return invalid("The client_assertion token has an invalid issuer or subject: both must be the client id.");
+    }
+    if claims["aud"] != format!("{}/oauth2/v1/token", lock(&okta.base)).as_str() {
+        return invalid("The audience claim for client_assertion must be the endpoint invoked for the request.");
+    }
+    let now = jiff::Timestamp::now().as_second().max(0) as u64;
+    let (iat, exp) = (claims["iat"].as_u64().unwrap_or(0), claims["exp"].as_u64().unwrap_or(0));
+    if exp < now || exp > now + 3600 || iat > now + 60 {
+        return invalid("The client_assertion token is expired or its lifetime is longer than an hour.");
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default().to_string();
+    if jti.is_empty() || !lock(&okta.used).insert(jti) {
+        return invalid("The client_assertion token has already been used (or has no jti).");
+    }
+    let granted = lock(&okta.granted_scopes).clone();
+    let refused: Vec<&str> = field("scope").split(' ').filter(|s| !granted.iter().any(|g| g == s)).collect();
+    if !refused.is_empty() {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("The following scopes are not allowed: {}", refused.join(" ")),
+        );
+    }
+    let token = okta.tokens.issue("eyJraWQiOi.okta.");
+    reply(
+        StatusCode::OK,
+        json!({"token_type": "Bearer", "expires_in": 3600, "access_token": token, "scope": field("scope")}),
+    )
+}
+
 fn authorize(okta: &Okta, headers: &HeaderMap) -> Result<(), Response> {
+    if okta.tokens.admits(headers) {
+        return Ok(());
+    }
     let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("SSWS "));
     match token {
         Some(t) if t == okta.control.credentials.admin_token => Ok(()),

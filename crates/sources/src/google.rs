@@ -50,7 +50,7 @@ impl Google {
         timeout: Duration,
         retry: Retry,
     ) -> Result<Self, RestError> {
-        let Credentials::Key { key } = credentials else {
+        let Credentials::Key { key, .. } = credentials else {
             return Err(RestError::Config(
                 "Google Workspace signs in with a service-account key: give --key-file with the JSON key".into(),
             ));

@@ -390,12 +390,25 @@ pub fn connect_with(
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))
         }
         SourceConfig::Okta { url, app } => {
-            // The token is given like any other; Okta wants it as `SSWS`.
-            let credentials = match credentials {
-                Credentials::Bearer { token } => Credentials::Ssws { token },
-                other => other,
+            let (credentials, tokens) = match credentials {
+                // The API token is given like any other; Okta wants it as `SSWS`.
+                Credentials::Bearer { token } => (Credentials::Ssws { token }, None),
+                // A service app: its client id and private key sign in at the org authorization
+                // server (the only one whose tokens the management API takes).
+                Credentials::Key { key, client_id: Some(client_id) } => {
+                    let client = std::sync::Arc::new(jwt::ClientKey::from_pem(&client_id, &key)?);
+                    let url = format!("{}/oauth2/v1/token", url.trim_end_matches('/'));
+                    let request = oauth::TokenRequest::PrivateKeyJwt { url, client, scope: okta::SCOPES.into() };
+                    (Credentials::Bearer { token: String::new() }, Some(oauth::TokenSource::new(request, timeout)))
+                }
+                _ => {
+                    return Err(RestError::Config(
+                        "Okta takes an API token (--token-file/--token-env) or a service app's client id and private key (--username CLIENT_ID --key-file private.pem)".into(),
+                    ));
+                }
             };
-            Ok(Box::new(okta::Okta::new(Http::new(url, credentials, timeout)?.paced(retry.rate), retry, app.clone())))
+            let http = Http::new(url, credentials, timeout)?.paced(retry.rate);
+            Ok(Box::new(okta::Okta::new(http, retry, app.clone(), tokens)))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
         SourceConfig::Google { url, admin, customer, domain, org_unit, only_group } => {

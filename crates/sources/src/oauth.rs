@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::fetch::{Retry, get_answer};
-use crate::jwt::ServiceAccount;
+use crate::jwt::{ClientKey, ServiceAccount};
 
 /// How a provider wants the client to ask for a token.
 #[derive(Debug, Clone)]
@@ -23,6 +23,9 @@ pub enum TokenRequest {
     BasicForm { url: String, client_id: String, secret: String, scope: String },
     /// A signed JWT assertion for `subject` (RFC 7523; Google's domain-wide delegation).
     JwtBearer { account: std::sync::Arc<ServiceAccount>, subject: String, scope: String },
+    /// Client credentials, the client authenticated by a signed assertion (`private_key_jwt`;
+    /// Okta's service apps).
+    PrivateKeyJwt { url: String, client: std::sync::Arc<ClientKey>, scope: String },
 }
 
 pub struct TokenSource {
@@ -72,6 +75,17 @@ impl TokenSource {
                 let assertion = account.assertion(subject, scope)?;
                 let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
                 http.post_form(endpoint(url)?, &[("grant_type", grant), ("assertion", &assertion)]).await?
+            }
+            TokenRequest::PrivateKeyJwt { url, client, scope } => {
+                let http = Http::new(url, Credentials::Bearer { token: String::new() }, self.timeout)?;
+                let assertion = client.assertion(url)?;
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope.as_str()),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_assertion", assertion.as_str()),
+                ];
+                http.post_form(endpoint(url)?, &form).await?
             }
             TokenRequest::BasicJson { url, client_id, secret } => {
                 let credentials = Credentials::Basic { username: client_id.clone(), password: secret.clone() };

@@ -9,11 +9,12 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use rest::{Check, HeaderMap, Http, RestError, Url};
+use rest::{Answer, Check, HeaderMap, Http, RestError, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::fetch::{Retry, get, get_answer};
+use crate::fetch::{Retry, get_answer};
+use crate::oauth::TokenSource;
 use crate::{
     ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user,
 };
@@ -23,7 +24,12 @@ pub struct Okta {
     retry: Retry,
     /// Only the users and groups assigned to this app.
     app: Option<String>,
+    /// An OAuth service app's tokens; without them the client carries the API token (`SSWS`).
+    tokens: Option<TokenSource>,
 }
+
+/// The scopes a service app is granted for reading (and, for `--app`, the app assignments).
+pub const SCOPES: &str = "okta.users.read okta.groups.read okta.apps.read";
 
 /// Okta's earliest time, for a directory read while empty.
 const EPOCH: &str = "1970-01-01T00:00:00.000Z";
@@ -80,8 +86,16 @@ fn pulled_user(u: &Value) -> Option<PulledUser> {
 }
 
 impl Okta {
-    pub fn new(http: Http, retry: Retry, app: Option<String>) -> Self {
-        Okta { http, retry, app }
+    pub fn new(http: Http, retry: Retry, app: Option<String>, tokens: Option<TokenSource>) -> Self {
+        Okta { http, retry, app, tokens }
+    }
+
+    /// One GET, with the service app's current token when there is one.
+    async fn answer(&self, url: Url, query: &[(&str, &str)], requests: &mut u64) -> Result<Answer, RestError> {
+        match &self.tokens {
+            Some(tokens) => tokens.get(&self.http, url, query, self.retry, requests).await,
+            None => get_answer(&self.http, url, query, self.retry, requests).await,
+        }
     }
 
     /// The ids of users and of groups assigned to the app; None when the source is not scoped.
@@ -140,7 +154,7 @@ impl Okta {
                 if changes.users.iter().any(|u| &u.external_id == id) {
                     continue;
                 }
-                let found = get(&self.http, self.http.url("api/v1/users", &[id]), &[], self.retry, requests).await?;
+                let found = self.answer(self.http.url("api/v1/users", &[id]), &[], requests).await?.body;
                 changes.users.extend(pulled_user(&found));
             }
         }
@@ -165,7 +179,7 @@ impl Okta {
     /// Every item of a collection, following `rel="next"`.
     async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
-        let mut answer = get_answer(&self.http, self.http.url(path, &[]), query, self.retry, requests).await?;
+        let mut answer = self.answer(self.http.url(path, &[]), query, requests).await?;
         loop {
             let items = answer
                 .body
@@ -174,7 +188,7 @@ impl Okta {
                 .ok_or_else(|| RestError::Protocol(format!("{path} did not answer a list")))?;
             out.extend(items);
             match next_link(&answer.headers) {
-                Some(next) => answer = get_answer(&self.http, next, &[], self.retry, requests).await?,
+                Some(next) => answer = self.answer(next, &[], requests).await?,
                 None => return Ok(out),
             }
         }
@@ -187,8 +201,14 @@ impl Connector for Okta {
         let mut out = Vec::new();
         let mut requests = 0;
         for (path, what) in [("api/v1/users", "users"), ("api/v1/groups", "groups")] {
-            match get(&self.http, self.http.url(path, &[]), &[("limit", "1")], self.retry, &mut requests).await {
+            match self.answer(self.http.url(path, &[]), &[("limit", "1")], &mut requests).await {
                 Ok(_) => out.push(Check::ok(format!("the API token may read {what}"))),
+                Err(e @ RestError::Unauthorized { .. }) if self.tokens.is_some() => {
+                    out.push(Check::failed(format!(
+                        "the service app could not sign in ({e}); check the client id, that the app's public key is the one of --key-file, and that it is granted {SCOPES}"
+                    )));
+                    return out;
+                }
                 Err(e @ RestError::Unauthorized { .. }) => {
                     out.push(Check::failed(format!(
                         "the API token was refused ({e}); tokens expire after 30 days unused: create one under Security → API → Tokens"
@@ -215,8 +235,8 @@ impl Connector for Okta {
 
     async fn lookup(&self, username: &str) -> Result<Option<Value>, RestError> {
         let mut requests = 0;
-        match get(&self.http, self.http.url("api/v1/users", &[username]), &[], self.retry, &mut requests).await {
-            Ok(u) => Ok(Some(u)),
+        match self.answer(self.http.url("api/v1/users", &[username]), &[], &mut requests).await {
+            Ok(u) => Ok(Some(u.body)),
             Err(RestError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -255,14 +275,8 @@ impl Connector for Okta {
             return Err(RestError::Protocol(format!("user {username} has no id")));
         };
         let mut requests = 0;
-        let groups = get(
-            &self.http,
-            self.http.url("api/v1/users", &[&user.external_id, "groups"]),
-            &[],
-            self.retry,
-            &mut requests,
-        )
-        .await?;
+        let groups =
+            self.answer(self.http.url("api/v1/users", &[&user.external_id, "groups"]), &[], &mut requests).await?.body;
         let groups = groups_of_user(&user, &groups, |g| g["profile"]["name"].as_str());
         Ok(Some((user, groups)))
     }

@@ -261,6 +261,8 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
     let a_run = Simulator::Aws(aws.clone()).start("127.0.0.1:0").await.unwrap();
     let key_file = s.dir.path().join("google-key.json");
     std::fs::write(&key_file, google.key_file()).unwrap();
+    let okta_key = s.dir.path().join("okta-service-app.pem");
+    std::fs::write(&okta_key, simulators::common::TEST_KEY).unwrap();
     let config = s.config.to_str().unwrap().to_string();
     let cases: Vec<(&str, Vec<String>, String)> = vec![
         (
@@ -278,6 +280,11 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
             entra.client_secret.clone(),
         ),
         ("okta", vec!["--token-env".into(), TOKEN_ENV.into()], creds.admin_token.clone()),
+        (
+            "okta",
+            vec!["--username".into(), okta.service_app.clone(), "--key-file".into(), okta_key.display().to_string()],
+            String::new(),
+        ),
         (
             "onelogin",
             vec!["--username".into(), onelogin.client_id.clone(), "--password-env".into(), TOKEN_ENV.into()],
@@ -308,9 +315,17 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
             aws.secret_key.clone(),
         ),
     ];
-    let urls = [&e_run.base_url, &k_run.base_url, &l_run.base_url, &o_run.base_url, &g_run.base_url, &a_run.base_url];
-    for ((kind, extra, secret), url) in cases.iter().zip(urls) {
-        let name = format!("{kind}-src");
+    let urls = [
+        &e_run.base_url,
+        &k_run.base_url,
+        &k_run.base_url,
+        &l_run.base_url,
+        &o_run.base_url,
+        &g_run.base_url,
+        &a_run.base_url,
+    ];
+    for (i, ((kind, extra, secret), url)) in cases.iter().zip(urls).enumerate() {
+        let name = format!("{kind}-{i}");
         let mut args: Vec<&str> =
             vec!["--config", &config, "source", "add", "--kind", kind, "--name", &name, "--url", url];
         args.extend(extra.iter().map(String::as_str));

@@ -29,7 +29,7 @@ fn client(config: &SourceConfig, key: &str) -> Box<dyn sources::Connector> {
     rest::install_crypto();
     let retry =
         Retry { attempts: 3, first_wait: Duration::from_millis(200), longest_wait: Duration::from_secs(2), rate: None };
-    connect_with(config, Credentials::Key { key: key.into() }, Duration::from_secs(3), retry).unwrap()
+    connect_with(config, Credentials::Key { key: key.into(), client_id: None }, Duration::from_secs(3), retry).unwrap()
 }
 
 #[tokio::test]
@@ -136,7 +136,7 @@ async fn refused_grants_say_what_to_fix() {
     rest::install_crypto();
     let not_a_key = connect_with(
         &config(&running.base_url, None, None),
-        Credentials::Key { key: "{\"type\": \"authorized_user\"}".into() },
+        Credentials::Key { key: "{\"type\": \"authorized_user\"}".into(), client_id: None },
         Duration::from_secs(1),
         Retry::default(),
     );

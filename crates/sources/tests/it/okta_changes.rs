@@ -103,3 +103,40 @@ async fn okta_scoped_to_an_app_follows_assignments() {
     assert!(changes.users.iter().any(|u| u.external_id == bob), "{:?}", changes.users);
     assert_eq!(changes.scope, Some(vec![bob]));
 }
+
+#[tokio::test]
+async fn okta_service_apps_sign_in_with_a_private_key() {
+    let (o, running) = okta().await;
+    o.data.lock().unwrap().add_user("ann.lee@example.com", "ACTIVE");
+    rest::install_crypto();
+    let app = |key: &str| {
+        let credentials = Credentials::Key { key: key.into(), client_id: Some(o.service_app.clone()) };
+        let config = SourceConfig::Okta { url: running.base_url.clone(), app: None };
+        connect_with(&config, credentials, Duration::from_secs(2), Retry::default()).unwrap()
+    };
+    let c = app(simulators::common::TEST_KEY);
+    let checks = c.check().await;
+    assert!(checks.iter().all(|c| c.status == rest::CheckStatus::Ok), "{checks:?}");
+    assert_eq!(c.read().await.users.len(), 1, "read with the service app's bearer tokens");
+
+    // An admin who did not grant the groups scope: the check names it.
+    o.granted_scopes.lock().unwrap().retain(|s| s != "okta.groups.read");
+    let checks = app(simulators::common::TEST_KEY).check().await;
+    assert!(checks[0].what.contains("not allowed: okta.groups.read"), "{checks:?}");
+    assert!(checks[0].what.contains("service app could not sign in"), "{checks:?}");
+
+    // A key that is not the app's.
+    let other = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .output()
+        .unwrap();
+    let checks = app(&String::from_utf8(other.stdout).unwrap()).check().await;
+    assert!(checks[0].what.contains("signature is invalid"), "{checks:?}");
+    let not_pem = connect_with(
+        &SourceConfig::Okta { url: running.base_url.clone(), app: None },
+        Credentials::Key { key: "not a key".into(), client_id: Some("x".into()) },
+        Duration::from_secs(1),
+        Retry::default(),
+    );
+    assert!(not_pem.err().unwrap().to_string().contains("PEM private key"));
+}
