@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 
 use crate::common::{Control, Credentials, TEST_KEY, Tokens, lock, number, reply, test_public_key, verified_claims};
 
+/// The OAuth client (id, secret) of the `authorized_user` sign-in.
+const OAUTH_CLIENT: (&str, &str) = ("123456789012-sim.apps.googleusercontent.com", "GOCSPX-sim-secret");
+
 /// The read-only scopes idsync asks for, which an administrator delegates.
 pub const SCOPES: [&str; 3] = [
     "https://www.googleapis.com/auth/admin.directory.user.readonly",
@@ -125,6 +128,9 @@ pub struct Google {
     pub delegated: Mutex<Vec<String>>,
     /// The next N directory requests answer 403 `userRateLimitExceeded`.
     pub quota_errors: AtomicU32,
+    /// The refresh token an administrator's consent gave the OAuth client (revoke it by changing
+    /// it).
+    pub refresh_token: Mutex<String>,
     public_key: Vec<u8>,
     tokens: Tokens,
     base: Mutex<String>,
@@ -139,6 +145,7 @@ impl Google {
             admin: "admin@example.com".into(),
             delegated: Mutex::new(SCOPES.map(String::from).to_vec()),
             quota_errors: AtomicU32::new(0),
+            refresh_token: Mutex::new("1//sim-refresh-token".into()),
             public_key: test_public_key(),
             tokens: Tokens::default(),
             base: Mutex::new(String::new()),
@@ -156,6 +163,15 @@ impl Google {
             "type": "service_account", "project_id": "idsync-test", "private_key_id": "f1e2d3c4b5a6",
             "private_key": TEST_KEY, "client_email": self.client_email, "client_id": "109876543210987654321",
             "token_uri": format!("{}/token", lock(&self.base)),
+        })
+        .to_string()
+    }
+
+    /// The `authorized_user` credentials of an OAuth client an administrator consented to.
+    pub fn authorized_user_file(&self) -> String {
+        json!({
+            "type": "authorized_user", "client_id": OAUTH_CLIENT.0, "client_secret": OAUTH_CLIENT.1,
+            "refresh_token": *lock(&self.refresh_token), "token_uri": format!("{}/token", lock(&self.base)),
         })
         .to_string()
     }
@@ -217,11 +233,28 @@ fn grant(google: &Google, assertion: &str) -> Result<(), Response> {
 }
 
 async fn token(State(google): S, Form(form): Form<BTreeMap<String, String>>) -> Response {
-    if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Invalid grant_type: ");
-    }
-    if let Err(r) = grant(&google, form.get("assertion").map(String::as_str).unwrap_or_default()) {
-        return r;
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    match field("grant_type") {
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            if let Err(r) = grant(&google, field("assertion")) {
+                return r;
+            }
+        }
+        "refresh_token" => {
+            if field("client_id") != OAUTH_CLIENT.0 || field("client_secret") != OAUTH_CLIENT.1 {
+                return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "The OAuth client was not found.");
+            }
+            if field("refresh_token") != lock(&google.refresh_token).as_str() {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Token has been expired or revoked.");
+            }
+        }
+        other => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("Invalid grant_type: {other}"),
+            );
+        }
     }
     let token = google.tokens.issue("ya29.sim-");
     reply(StatusCode::OK, json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))

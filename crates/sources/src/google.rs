@@ -55,9 +55,7 @@ impl Google {
                 "Google Workspace signs in with a service-account key: give --key-file with the JSON key".into(),
             ));
         };
-        let account = Arc::new(ServiceAccount::from_json(&key)?);
-        let client_email = account.client_email.clone();
-        let request = TokenRequest::JwtBearer { account, subject: settings.admin.to_string(), scope: SCOPES.into() };
+        let (request, client_email) = sign_in(&key, settings.admin)?;
         let base = settings.url.trim_end_matches('/');
         let directory =
             Http::new(&format!("{base}/admin/directory/v1"), Credentials::Bearer { token: String::new() }, timeout)?
@@ -134,11 +132,38 @@ impl Google {
             )
         } else {
             format!(
-                "Google refused the service account {} ({e}): create a new JSON key if this one was deleted",
+                "Google refused {} ({e}): create a new JSON key if this one was deleted; for an OAuth client, consent again (refresh tokens are revoked when the admin's password changes or after six months unused)",
                 self.client_email
             )
         }
     }
+}
+
+/// How the key file signs in: a service account acting for the administrator (domain-wide
+/// delegation), or an OAuth client with the refresh token an administrator's consent gave
+/// (`authorized_user`, as `gcloud auth application-default login` writes it). Also who signs in.
+fn sign_in(key: &str, admin: &str) -> Result<(TokenRequest, String), RestError> {
+    let file: Value = serde_json::from_str(key).unwrap_or(Value::Null);
+    if file["type"] != "authorized_user" {
+        let account = Arc::new(ServiceAccount::from_json(key)?);
+        let who = account.client_email.clone();
+        return Ok((TokenRequest::JwtBearer { account, subject: admin.to_string(), scope: SCOPES.into() }, who));
+    }
+    let field = |name: &str| {
+        file[name].as_str().map(String::from).ok_or_else(|| {
+            RestError::Config(format!(
+                "the authorized_user file has no {name}: create it again with the OAuth client and the admin's consent"
+            ))
+        })
+    };
+    let client_id = field("client_id")?;
+    let request = TokenRequest::RefreshToken {
+        url: file["token_uri"].as_str().unwrap_or("https://oauth2.googleapis.com/token").to_string(),
+        client_id: client_id.clone(),
+        secret: field("client_secret")?,
+        refresh_token: field("refresh_token")?,
+    };
+    Ok((request, format!("OAuth client {client_id}")))
 }
 
 /// A key (an address or an id) as one path segment.

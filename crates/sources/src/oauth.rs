@@ -23,6 +23,9 @@ pub enum TokenRequest {
     BasicForm { url: String, client_id: String, secret: String, scope: String },
     /// A signed JWT assertion for `subject` (RFC 7523; Google's domain-wide delegation).
     JwtBearer { account: std::sync::Arc<ServiceAccount>, subject: String, scope: String },
+    /// A refresh token an OAuth client was given when an administrator consented (Google's
+    /// `authorized_user` credentials).
+    RefreshToken { url: String, client_id: String, secret: String, refresh_token: String },
     /// Client credentials, the client authenticated by a signed assertion (`private_key_jwt`;
     /// Okta's service apps).
     PrivateKeyJwt { url: String, client: std::sync::Arc<ClientKey>, scope: String },
@@ -75,6 +78,16 @@ impl TokenSource {
                 let assertion = account.assertion(subject, scope)?;
                 let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
                 http.post_form(endpoint(url)?, &[("grant_type", grant), ("assertion", &assertion)]).await?
+            }
+            TokenRequest::RefreshToken { url, client_id, secret, refresh_token } => {
+                let http = Http::new(url, Credentials::Bearer { token: String::new() }, self.timeout)?;
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("refresh_token", refresh_token.as_str()),
+                ];
+                http.post_form(endpoint(url)?, &form).await?
             }
             TokenRequest::PrivateKeyJwt { url, client, scope } => {
                 let http = Http::new(url, Credentials::Bearer { token: String::new() }, self.timeout)?;

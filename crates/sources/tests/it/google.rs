@@ -136,9 +136,33 @@ async fn refused_grants_say_what_to_fix() {
     rest::install_crypto();
     let not_a_key = connect_with(
         &config(&running.base_url, None, None),
-        Credentials::Key { key: "{\"type\": \"authorized_user\"}".into(), client_id: None },
+        Credentials::Key { key: "{\"type\": \"service_account\"}".into(), client_id: None },
         Duration::from_secs(1),
         Retry::default(),
     );
     assert!(not_a_key.err().unwrap().to_string().contains("--key-file"));
+    let half = connect_with(
+        &config(&running.base_url, None, None),
+        Credentials::Key { key: "{\"type\": \"authorized_user\"}".into(), client_id: None },
+        Duration::from_secs(1),
+        Retry::default(),
+    );
+    assert!(half.err().unwrap().to_string().contains("has no client_id"));
+}
+
+#[tokio::test]
+async fn an_oauth_client_signs_in_with_its_refresh_token() {
+    let (g, running) = google().await;
+    g.data.lock().unwrap().add_user("ann.lee@example.com", false);
+    let c = client(&config(&running.base_url, None, None), &g.authorized_user_file());
+    let checks = c.check().await;
+    assert!(checks.iter().all(|c| c.status == CheckStatus::Ok), "{checks:?}");
+    assert!(checks[0].what.contains("OAuth client"), "{checks:?}");
+    assert_eq!(c.read().await.users.len(), 1);
+    // The consent was withdrawn: the refresh token no longer works, and the check says what to do.
+    *g.refresh_token.lock().unwrap() = "1//another".into();
+    let checks = client(&config(&running.base_url, None, None), &g.authorized_user_file().replace("another", "old"))
+        .check()
+        .await;
+    assert!(checks[0].what.contains("expired or revoked") && checks[0].what.contains("consent again"), "{checks:?}");
 }
