@@ -26,6 +26,7 @@ pub struct OlUser {
     /// 0 unactivated, 1 active, 2 suspended, 3 locked, 4 password expired, …
     pub status: u8,
     pub role_ids: Vec<u64>,
+    pub updated_at: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -33,11 +34,31 @@ pub struct OlData {
     pub users: Vec<OlUser>,
     /// Role id → name.
     pub roles: BTreeMap<u64, String>,
+    /// The last change time handed out: every change gets a later one.
+    last_millis: i64,
 }
 
 impl OlData {
+    fn now(&mut self) -> String {
+        let now = jiff::Timestamp::now().as_millisecond().max(self.last_millis + 1);
+        self.last_millis = now;
+        jiff::Timestamp::from_millisecond(now)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
+    }
+
+    /// Changes a user as the admin console would: its `updated_at` moves (role changes too).
+    pub fn update_user(&mut self, id: u64, change: impl FnOnce(&mut OlUser)) {
+        let now = self.now();
+        if let Some(u) = self.users.iter_mut().find(|u| u.id == id) {
+            change(u);
+            u.updated_at = now;
+        }
+    }
+
     pub fn add_user(&mut self, username: &str, status: u8) -> u64 {
         let id = 88_000_000 + self.users.len() as u64 + 1;
+        let updated_at = self.now();
         self.users.push(OlUser {
             id,
             username: username.into(),
@@ -46,6 +67,7 @@ impl OlData {
             lastname: "Test".into(),
             status,
             role_ids: Vec::new(),
+            updated_at,
         });
         id
     }
@@ -136,7 +158,7 @@ fn paged(items: Vec<(u64, Value)>, q: &BTreeMap<String, String>) -> Response {
 fn user_json(u: &OlUser) -> Value {
     json!({
         "id": u.id, "username": u.username, "email": u.email, "firstname": u.firstname, "lastname": u.lastname,
-        "status": u.status, "state": 1, "role_ids": u.role_ids, "updated_at": "2024-05-02T10:00:00.000Z"
+        "status": u.status, "state": 1, "role_ids": u.role_ids, "updated_at": u.updated_at
     })
 }
 
@@ -149,6 +171,7 @@ async fn users(State(ol): S, headers: HeaderMap, Query(q): Q) -> Response {
         .users
         .iter()
         .filter(|u| q.get("username").is_none_or(|n| u.username.eq_ignore_ascii_case(n)))
+        .filter(|u| q.get("updated_since").is_none_or(|since| u.updated_at.as_str() >= since.as_str()))
         .map(|u| (u.id, user_json(u)))
         .collect();
     paged(items, &q)

@@ -100,6 +100,9 @@ pub struct Changes {
     pub removed_users: Vec<String>,
     pub groups: Vec<ChangedGroup>,
     pub removed_groups: Vec<String>,
+    /// Users whose whole set of direct groups is known (by external ids): where a provider lists
+    /// a user's groups on the user (OneLogin's roles), a changed user brings its memberships.
+    pub memberships: Vec<(String, Vec<String>)>,
     /// When the source is scoped (to a group, an app): every user in scope now. Stored users
     /// outside it have left the scope.
     pub scope: Option<Vec<String>>,

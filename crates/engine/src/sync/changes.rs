@@ -145,6 +145,29 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
         db.update(source.id, ResourceKind::Group, &group_id, None, mutation, Load::default()).await?;
         summary.groups_updated += 1;
     }
+    // Users whose direct groups are known: joined and left to match.
+    for (external_id, wanted_groups) in &changes.memberships {
+        let Some(user) = by_external_id(db, source, ResourceKind::User, external_id).await? else { continue };
+        let current: BTreeSet<String> = user.groups.unwrap_or_default().into_iter().map(|g| g.id).collect();
+        let mut wanted = BTreeSet::new();
+        for group in wanted_groups {
+            if let Some(g) = by_external_id(db, source, ResourceKind::Group, group).await? {
+                wanted.insert(g.id);
+            }
+        }
+        for group_id in wanted.difference(&current) {
+            let member = MemberRef { value: user.id.clone(), kind: Some("User".into()), display: None };
+            let mutation: store::Mutation = Box::new(move |_| Ok(vec![MemberChange::Add(vec![member.clone()])]));
+            db.update(source.id, ResourceKind::Group, group_id, None, mutation, Load::default()).await?;
+            summary.groups_updated += 1;
+        }
+        for group_id in current.difference(&wanted) {
+            let user_id = user.id.clone();
+            let mutation: store::Mutation = Box::new(move |_| Ok(vec![MemberChange::Remove(vec![user_id.clone()])]));
+            db.update(source.id, ResourceKind::Group, group_id, None, mutation, Load::default()).await?;
+            summary.groups_updated += 1;
+        }
+    }
     // Deletions the provider reported are facts, not inferences from absence: applied even when
     // a later page failed.
     for external_id in &changes.removed_groups {

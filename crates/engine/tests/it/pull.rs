@@ -172,6 +172,12 @@ async fn change_sets_write_what_changed_apply_reported_deletions_and_scope_exits
     assert!(summary.problems.iter().any(|p| p.contains("scope")), "{:?}", summary.problems);
     assert_eq!(db.source("idp").await.unwrap().unwrap().users, 3);
 
+    // A user whose whole set of groups is known (OneLogin's roles): joined and left to match.
+    let roles = Changes { memberships: vec![("u2".into(), vec!["g3".into()])], complete: true, ..Changes::default() };
+    apply_changes(&db, &source, roles).await.unwrap();
+    assert_eq!(members_of(&db, &source, "g3").await, ["g1", "u2", "u4"], "u2 joined g3");
+    assert_eq!(members_of(&db, &source, "g1").await, ["u4"], "and left g1");
+
     // A complete read with a scope: those outside it leave.
     let scoped = Changes { scope: Some(vec!["u1".into(), "u4".into()]), complete: true, ..Changes::default() };
     let summary = apply_changes(&db, &source, scoped).await.unwrap();

@@ -7,6 +7,7 @@ mod faults;
 mod google;
 mod ldap;
 mod okta_changes;
+mod onelogin_changes;
 mod oracle_scope;
 
 use std::time::{Duration, Instant};
