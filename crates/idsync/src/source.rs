@@ -408,6 +408,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                         store.runs(Some(&name), 20).await.map_err(explain)?.into_iter().find(|r| r.kind == "pull");
                     Some(json!({
                         "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
+                        "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
+                        "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
                         "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state, "started": r.started, "summary": r.summary})),
                     }))
                 }
@@ -426,6 +428,13 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     s.name, s.kind, s.created, s.users, s.groups
                 );
                 println!("Reads:     {}", p["connector"]);
+                println!(
+                    "Reading:   {}; a full read at least every {} (last {}){}",
+                    if p["incremental"] == true { "changes since the last run" } else { "everything, next run" },
+                    p["full_every"].as_str().unwrap_or("1d"),
+                    p["last_full_read"].as_str().unwrap_or("never"),
+                    p["max_rate"].as_f64().map(|r| format!("; at most {r} requests a second")).unwrap_or_default()
+                );
                 match p["schedule"].as_str() {
                     Some(schedule) => println!(
                         "Schedule:  {schedule} ({}), next run {}",

@@ -93,6 +93,9 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert_eq!((full["incremental"].as_bool(), full["users_deleted"].as_u64()), (Some(false), Some(1)), "{full}");
     wait(10, "gnovak deactivated", || !s.data().user("gnovak").unwrap().active).await;
 
+    let shown = text(&s.cli(&["source", "show", "corp"]));
+    assert!(shown.contains("Reading:   changes since the last run; a full read at least every 1d"), "{shown}");
+
     // Run history: each pull with how it read, what it changed and how long it took.
     let runs = text(&s.cli(&["runs", "list"]));
     assert!(runs.contains("incremental read: ") && runs.contains("full read: 7 users, 4 groups"), "{runs}");
@@ -104,6 +107,13 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert!(text(&bad).contains("--realm does not apply to ldap sources"), "{}", text(&bad));
     let edited = s.cli(&["source", "edit", "corp", "--only-group", &format!("cn=platform,{GROUPS}")]);
     assert!(edited.status.success(), "{}", text(&edited));
+    let after_edit = s.cli_json(&["source", "show", "corp", "--json"]);
+    // The edit changed what is read: the next run reads everything.
+    assert_eq!(
+        (after_edit["pull"]["incremental"].as_bool(), after_edit["pull"]["full_every"].as_str()),
+        (Some(false), Some("1d"))
+    );
+    assert!(after_edit["pull"]["last_full_read"].is_string(), "{after_edit}");
     let shown = s.cli_json(&["source", "show", "corp", "--json"]);
     assert_eq!(shown["pull"]["connector"]["only_group"], format!("cn=platform,{GROUPS}"), "{shown}");
     assert_eq!(shown["pull"]["connector"]["page_size"], 2, "kept: {shown}");
