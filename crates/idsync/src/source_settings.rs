@@ -56,6 +56,9 @@ pub struct ConnectorArgs {
     /// LDAP: PEM file of the CA that signed the server's certificate [default: the system's].
     #[arg(long)]
     ca_file: Option<String>,
+    /// LDAP: check the server's certificate [default: true]; false only for a lab.
+    #[arg(long)]
+    tls_verify: Option<bool>,
     /// LDAP: base DN of the users (repeat for several).
     #[arg(long)]
     user_base: Vec<String>,
@@ -124,6 +127,9 @@ impl ConnectorArgs {
         }
         if let Some(v) = self.starttls {
             put("starttls", json!(v));
+        }
+        if let Some(v) = self.tls_verify {
+            put("tls_verify", json!(v));
         }
         if let Some(v) = self.page_size {
             put("page_size", json!(v));

@@ -215,14 +215,19 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// The wait a throttled answer asks for: `Retry-After` (seconds), or Okta's `X-Rate-Limit-Reset`
-/// (the epoch second the window resets).
+/// The wait a throttled answer asks for: `Retry-After` (seconds), or the reset of the provider's
+/// rate-limit window: Okta's `X-Rate-Limit-Reset`, OneLogin's `X-RateLimit-Reset` (read as an epoch
+/// second when it is one, else as seconds to wait).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(seconds) = header(RETRY_AFTER.as_str()) {
         return Some(Duration::from_secs(seconds));
     }
-    let reset = header("x-rate-limit-reset")?;
+    let reset = header("x-rate-limit-reset").or_else(|| header("x-ratelimit-reset"))?;
+    const EPOCH_SECONDS: u64 = 1_000_000_000;
+    if reset < EPOCH_SECONDS {
+        return Some(Duration::from_secs(reset.max(1)));
+    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
 }
@@ -277,6 +282,9 @@ mod tests {
         assert!((Duration::from_secs(28)..=Duration::from_secs(30)).contains(&wait), "{wait:?}");
         h.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let mut onelogin = HeaderMap::new();
+        onelogin.insert("x-ratelimit-reset", "42".parse().unwrap());
+        assert_eq!(retry_after(&onelogin), Some(Duration::from_secs(42)), "seconds to wait");
     }
 
     #[test]

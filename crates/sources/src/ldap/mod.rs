@@ -75,7 +75,9 @@ impl LdapSource {
     /// A bound connection.
     async fn connect(&self) -> Result<Ldap, RestError> {
         let mut settings = LdapConnSettings::new().set_conn_timeout(self.timeout).set_starttls(self.settings.starttls);
-        if let Some(config) = self.tls_config()? {
+        if !self.settings.tls_verify {
+            settings = settings.set_no_tls_verify(true);
+        } else if let Some(config) = self.tls_config()? {
             settings = settings.set_config(config);
         }
         let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &self.settings.url)
@@ -346,7 +348,10 @@ impl Connector for LdapSource {
                 return out;
             }
         };
-        let how = if self.settings.url.starts_with("ldaps://") {
+        let encrypted = self.settings.url.starts_with("ldaps://") || self.settings.starttls;
+        let how = if encrypted && !self.settings.tls_verify {
+            "encrypted, but without checking the server's certificate (--tls-verify false: a lab only)"
+        } else if self.settings.url.starts_with("ldaps://") {
             "over LDAPS"
         } else if self.settings.starttls {
             "with StartTLS"

@@ -42,6 +42,9 @@ pub struct LdapSettings {
     /// system's trust store is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Whether the server's certificate is checked; off only for a lab, never in production.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub tls_verify: bool,
     /// Where users are searched (subtree); several bases are read one after another.
     pub user_bases: Vec<String>,
     /// Where groups are searched; empty means the user bases.
@@ -68,6 +71,14 @@ pub struct LdapSettings {
     /// Entries per page of the paged-results control; Active Directory caps pages at 1000.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_page_size() -> u32 {
