@@ -369,49 +369,13 @@ pub fn connect_with(
             Ok(Box::new(entra::Entra::new(settings, credentials, timeout, retry)?))
         }
         SourceConfig::Oracle { url, app, group_attribute } => {
-            let Credentials::Basic { username, password } = credentials else {
-                return Err(RestError::Config(
-                    "an Oracle identity domain signs in with a confidential application: give --username CLIENT_ID and --password-file/--password-env".into(),
-                ));
-            };
-            let base = url.trim_end_matches('/');
-            let request = oauth::TokenRequest::BasicForm {
-                url: format!("{base}/oauth2/v1/token"),
-                client_id: username,
-                secret: password,
-                scope: "urn:opc:idm:__myscopes__".into(),
-            };
-            let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?
-                .paced(retry.rate);
-            let tokens = oauth::TokenSource::new(request, timeout);
-            // Oracle returns a group's members only when they are asked for.
-            let scim = scim::Scim::new(http, Some(tokens), retry, Some("displayName,members"))
-                .with_oracle_options(app.clone(), group_attribute.clone());
-            Ok(Box::new(scim))
+            Ok(Box::new(scim::Scim::oracle(url, credentials, timeout, retry, app.clone(), group_attribute.clone())?))
         }
         SourceConfig::Keycloak { url, realm } => {
             Ok(Box::new(keycloak::Keycloak::new(url, realm, credentials, timeout, retry)?))
         }
         SourceConfig::Okta { url, app } => {
-            let (credentials, tokens) = match credentials {
-                // The API token is given like any other; Okta wants it as `SSWS`.
-                Credentials::Bearer { token } => (Credentials::Ssws { token }, None),
-                // A service app: its client id and private key sign in at the org authorization
-                // server (the only one whose tokens the management API takes).
-                Credentials::Key { key, client_id: Some(client_id) } => {
-                    let client = std::sync::Arc::new(jwt::ClientKey::from_pem(&client_id, &key)?);
-                    let url = format!("{}/oauth2/v1/token", url.trim_end_matches('/'));
-                    let request = oauth::TokenRequest::PrivateKeyJwt { url, client, scope: okta::SCOPES.into() };
-                    (Credentials::Bearer { token: String::new() }, Some(oauth::TokenSource::new(request, timeout)))
-                }
-                _ => {
-                    return Err(RestError::Config(
-                        "Okta takes an API token (--token-file/--token-env) or a service app's client id and private key (--username CLIENT_ID --key-file private.pem)".into(),
-                    ));
-                }
-            };
-            let http = Http::new(url, credentials, timeout)?.paced(retry.rate);
-            Ok(Box::new(okta::Okta::new(http, retry, app.clone(), tokens)))
+            Ok(Box::new(okta::Okta::connect(url, credentials, timeout, retry, app.clone())?))
         }
         SourceConfig::OneLogin { url } => Ok(Box::new(onelogin::OneLogin::new(url, credentials, timeout, retry)?)),
         SourceConfig::Google { url, admin, customer, domain, org_unit, only_group } => {

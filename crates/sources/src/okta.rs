@@ -7,14 +7,17 @@
 //! users and groups assigned to one app.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use rest::{Answer, Check, HeaderMap, Http, RestError, Url};
+use rest::{Answer, Check, Credentials, HeaderMap, Http, RestError, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get_answer};
-use crate::oauth::TokenSource;
+use crate::jwt::ClientKey;
+use crate::oauth::{TokenRequest, TokenSource};
 use crate::{
     ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user,
 };
@@ -86,8 +89,32 @@ fn pulled_user(u: &Value) -> Option<PulledUser> {
 }
 
 impl Okta {
-    pub fn new(http: Http, retry: Retry, app: Option<String>, tokens: Option<TokenSource>) -> Self {
-        Okta { http, retry, app, tokens }
+    /// With an API token (given as a bearer token; Okta wants it as `SSWS`), or as a service app
+    /// whose client id and private key sign in at the org authorization server (the only one whose
+    /// tokens the management API takes).
+    pub fn connect(
+        url: &str,
+        credentials: Credentials,
+        timeout: Duration,
+        retry: Retry,
+        app: Option<String>,
+    ) -> Result<Self, RestError> {
+        let (credentials, tokens) = match credentials {
+            Credentials::Bearer { token } => (Credentials::Ssws { token }, None),
+            Credentials::Key { key, client_id: Some(client_id) } => {
+                let client = Arc::new(ClientKey::from_pem(&client_id, &key)?);
+                let url = format!("{}/oauth2/v1/token", url.trim_end_matches('/'));
+                let request = TokenRequest::PrivateKeyJwt { url, client, scope: SCOPES.into() };
+                (Credentials::Bearer { token: String::new() }, Some(TokenSource::new(request, timeout)))
+            }
+            _ => {
+                return Err(RestError::Config(
+                    "Okta takes an API token (--token-file/--token-env) or a service app's client id and private key (--username CLIENT_ID --key-file private.pem)".into(),
+                ));
+            }
+        };
+        let http = Http::new(url, credentials, timeout)?.paced(retry.rate);
+        Ok(Okta { http, retry, app, tokens })
     }
 
     /// One GET, with the service app's current token when there is one.

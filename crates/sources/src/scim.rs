@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use rest::{Check, Http, RestError};
+use std::time::Duration;
+
+use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get};
-use crate::oauth::TokenSource;
+use crate::oauth::{TokenRequest, TokenSource};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot};
 
 const PAGE: u64 = 100;
@@ -37,11 +39,35 @@ impl Scim {
         Scim { http, tokens, retry, group_attributes, app: None, group_attribute: None }
     }
 
-    /// Oracle's extras: the scope to an app, groups from a user attribute.
-    pub fn with_oracle_options(mut self, app: Option<String>, group_attribute: Option<String>) -> Self {
-        self.app = app;
-        self.group_attribute = group_attribute;
-        self
+    /// An Oracle identity domain: a confidential application's client credentials for tokens,
+    /// members asked for explicitly (Oracle returns them only on request), and Oracle's extras —
+    /// the scope to an app's grants, groups from a user attribute.
+    pub fn oracle(
+        url: &str,
+        credentials: Credentials,
+        timeout: Duration,
+        retry: Retry,
+        app: Option<String>,
+        group_attribute: Option<String>,
+    ) -> Result<Self, RestError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RestError::Config(
+                "an Oracle identity domain signs in with a confidential application: give --username CLIENT_ID and --password-file/--password-env".into(),
+            ));
+        };
+        let base = url.trim_end_matches('/');
+        let request = TokenRequest::BasicForm {
+            url: format!("{base}/oauth2/v1/token"),
+            client_id: username,
+            secret: password,
+            scope: "urn:opc:idm:__myscopes__".into(),
+        };
+        let http = Http::new(&format!("{base}/admin/v1"), Credentials::Bearer { token: String::new() }, timeout)?
+            .paced(retry.rate);
+        let mut scim = Scim::new(http, Some(TokenSource::new(request, timeout)), retry, Some("displayName,members"));
+        scim.app = app;
+        scim.group_attribute = group_attribute;
+        Ok(scim)
     }
 
     /// The values of the group attribute on a user (`name`, `a.b`, or `urn:…:name`).
