@@ -170,6 +170,38 @@ pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: 
     Ok(())
 }
 
+/// What the targets did after a pull run, until the source's next run: the provisioning log's
+/// results for that source in that window, per target. (Targets follow a pull asynchronously, so
+/// this is read from the log rather than counted by the run.)
+async fn after_pull(store: &store::sqlite::SqliteStore, run: &store::RunRecord) -> anyhow::Result<Vec<String>> {
+    let later = store.runs(Some(&run.target), 1000).await?;
+    let next = later.iter().filter(|r| r.kind == "pull" && r.id > run.id).map(|r| r.started.clone()).min();
+    let query = EventQuery {
+        source: Some(run.target.clone()),
+        since: Some(parse_since(&run.started)?),
+        until: next.as_deref().map(parse_since).transpose()?,
+        limit: 1_000_000,
+        ..EventQuery::default()
+    };
+    let mut by_target: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> = Default::default();
+    for e in store.events(&query).await?.into_iter().filter(|e| e.result != "planned") {
+        *by_target.entry(e.target).or_default().entry(e.result).or_default() += 1;
+    }
+    if by_target.is_empty() {
+        return Ok(vec![format!(
+            "targets: nothing done yet for {} (a running server applies what the run changed)",
+            run.target
+        )]);
+    }
+    Ok(by_target
+        .into_iter()
+        .map(|(target, results)| {
+            let counts: Vec<String> = results.iter().map(|(result, n)| format!("{n} {result}")).collect();
+            format!("target {target} afterwards: {}", counts.join(", "))
+        })
+        .collect())
+}
+
 /// How long a run took, or `-` while it goes on.
 fn duration(r: &store::RunRecord) -> String {
     let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
@@ -269,10 +301,10 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                     println!("  problem: {problem}");
                 }
                 if r.kind == "pull" {
-                    println!(
-                        "what the targets did with these changes: idsync log --source {} --since {}",
-                        r.target, r.started
-                    );
+                    for line in after_pull(&*store, &r).await? {
+                        println!("{line}");
+                    }
+                    println!("each change, with its reason: idsync log --source {} --since {}", r.target, r.started);
                 }
                 if let Some(reason) = &r.hold_reason {
                     println!("held because {reason}");

@@ -102,6 +102,12 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     let last = s.cli_json(&["runs", "list", "--json"])[0]["id"].as_i64().unwrap();
     let shown = text(&s.cli(&["runs", "show", &last.to_string()]));
     assert!(shown.contains("took") && shown.contains("idsync log --source corp"), "{shown}");
+    // What the target did after the first full read, until the next run, from the log.
+    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let first_pull =
+        runs.as_array().unwrap().iter().rev().find(|r| r["kind"] == "pull" && r["summary"]["users_created"] == 7);
+    let shown = text(&s.cli(&["runs", "show", &first_pull.unwrap()["id"].to_string()]));
+    assert!(shown.contains("target jira afterwards: ") && shown.contains(" applied"), "{shown}");
 
     let bad = s.cli(&["source", "edit", "corp", "--realm", "x"]);
     assert!(text(&bad).contains("--realm does not apply to ldap sources"), "{}", text(&bad));
