@@ -301,7 +301,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                     println!("  problem: {problem}");
                 }
                 if r.kind == "pull" {
-                    for line in after_pull(&*store, &r).await? {
+                    for line in after_pull(&store, &r).await? {
                         println!("{line}");
                     }
                     println!("each change, with its reason: idsync log --source {} --since {}", r.target, r.started);
