@@ -130,6 +130,23 @@ pub fn verified_claims(jwt: &str, public_key: &[u8]) -> Result<Value, &'static s
     decode(claims).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("Invalid JWT")
 }
 
+/// A provider's change times: every change gets a later one than the last, to the millisecond,
+/// as `2026-11-23T17:58:34.123Z` (Okta's `lastUpdated`, OneLogin's `updated_at`).
+#[derive(Debug, Default, Serialize)]
+pub struct Clock {
+    last_millis: i64,
+}
+
+impl Clock {
+    pub fn stamp(&mut self) -> String {
+        let now = jiff::Timestamp::now().as_millisecond().max(self.last_millis + 1);
+        self.last_millis = now;
+        jiff::Timestamp::from_millisecond(now)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// Faults a test switches on through `POST /_sim/faults` or [`Control::set_faults`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

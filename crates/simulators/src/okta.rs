@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Control, Credentials, Tokens, lock, number, reply, test_public_key, verified_claims};
+use crate::common::{Clock, Control, Credentials, Tokens, lock, number, reply, test_public_key, verified_claims};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OktaUser {
@@ -51,18 +51,13 @@ pub struct OktaData {
     pub users: Vec<OktaUser>,
     pub groups: Vec<OktaGroup>,
     pub apps: Vec<OktaApp>,
-    /// The last timestamp handed out: every change gets a later one, as Okta's clock would.
-    last_millis: i64,
+    clock: Clock,
 }
 
 impl OktaData {
     /// `lastUpdated` for a change happening now.
     fn now(&mut self) -> String {
-        let now = jiff::Timestamp::now().as_millisecond().max(self.last_millis + 1);
-        self.last_millis = now;
-        jiff::Timestamp::from_millisecond(now)
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default()
+        self.clock.stamp()
     }
 
     pub fn update_user(&mut self, id: &str, change: impl FnOnce(&mut OktaUser)) {

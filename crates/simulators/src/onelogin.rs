@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Control, Credentials, Tokens, basic_client, lock, number, reply};
+use crate::common::{Clock, Control, Credentials, Tokens, basic_client, lock, number, reply};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OlUser {
@@ -34,17 +34,12 @@ pub struct OlData {
     pub users: Vec<OlUser>,
     /// Role id → name.
     pub roles: BTreeMap<u64, String>,
-    /// The last change time handed out: every change gets a later one.
-    last_millis: i64,
+    clock: Clock,
 }
 
 impl OlData {
     fn now(&mut self) -> String {
-        let now = jiff::Timestamp::now().as_millisecond().max(self.last_millis + 1);
-        self.last_millis = now;
-        jiff::Timestamp::from_millisecond(now)
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default()
+        self.clock.stamp()
     }
 
     /// Changes a user as the admin console would: its `updated_at` moves (role changes too).

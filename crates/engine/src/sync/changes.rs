@@ -8,11 +8,10 @@ use std::collections::BTreeSet;
 use model::ResourceKind;
 use model::patch::MemberChange;
 use model::resource::MemberRef;
-use serde_json::Value;
 use sources::{Changes, MemberChanges};
-use store::{ListQuery, Load, Source, Store, StoreError};
+use store::{Load, Source, Store, StoreError};
 
-use super::pull::{PullSummary, by_external_id, group_data, replace_with, user_data};
+use super::pull::{PullSummary, by_external_id, each_pulled, group_data, replace_with, user_data};
 
 /// Store id and kind of a user or group by the provider's id; None when idsync does not hold it
 /// (a member outside the source's scope).
@@ -199,25 +198,6 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
 /// Store id and external id of every user of the source.
 async fn stored_users(db: &dyn Store, source: &Source) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
-    let mut start = 1;
-    loop {
-        let query = ListQuery {
-            filter: None,
-            sort_by: None,
-            descending: false,
-            start_index: start,
-            count: 1000,
-            load: Load::default(),
-        };
-        let page = db.list(source.id, ResourceKind::User, &query).await?;
-        let got = page.items.len() as u64;
-        out.extend(page.items.into_iter().filter_map(|r| {
-            let external = r.data.get("externalId").and_then(Value::as_str)?.to_string();
-            Some((r.id, external))
-        }));
-        if got < 1000 {
-            return Ok(out);
-        }
-        start += got;
-    }
+    each_pulled(db, source, ResourceKind::User, Load::default(), |ext, r| out.push((r.id, ext))).await?;
+    Ok(out)
 }

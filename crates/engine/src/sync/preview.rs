@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use model::ResourceKind;
 use serde_json::Value;
 use sources::Snapshot;
-use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
+use store::{Load, Source, Store, StoreError, StoredResource};
 
-use super::pull::{PullSummary, group_data, user_data};
+use super::pull::{PullSummary, each_pulled, group_data, user_data};
 use crate::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
 
 async fn stored(
@@ -18,28 +18,11 @@ async fn stored(
     kind: ResourceKind,
 ) -> Result<BTreeMap<String, StoredResource>, StoreError> {
     let mut out = BTreeMap::new();
-    let mut start = 1;
-    loop {
-        let query = ListQuery {
-            filter: None,
-            sort_by: None,
-            descending: false,
-            start_index: start,
-            count: 1000,
-            load: Load::default(),
-        };
-        let page = db.list(source.id, kind, &query).await?;
-        let got = page.items.len() as u64;
-        for r in page.items {
-            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
-                out.insert(ext.to_string(), r);
-            }
-        }
-        if got < 1000 {
-            return Ok(out);
-        }
-        start += got;
-    }
+    each_pulled(db, source, kind, Load::default(), |ext, r| {
+        out.insert(ext, r);
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Only for a complete snapshot: an incomplete one cannot say who left.

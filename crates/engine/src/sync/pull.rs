@@ -36,26 +36,41 @@ pub struct PullSummary {
     pub problems: Vec<String>,
 }
 
-/// Stored groups by external id, with their members.
-async fn stored_groups(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, StoredResource>, StoreError> {
-    let kind = ResourceKind::Group;
-    let mut out = BTreeMap::new();
+/// Every stored record of a kind that came from the provider (has an `externalId`), a page at a
+/// time, each handed to `each` with its external id: callers keep only what they need of it.
+pub(super) async fn each_pulled(
+    db: &dyn Store,
+    source: &Source,
+    kind: ResourceKind,
+    load: Load,
+    mut each: impl FnMut(String, StoredResource),
+) -> Result<(), StoreError> {
     let mut start = 1;
     loop {
-        let load = Load { members: true, groups: false, member_limit: None };
         let query = ListQuery { filter: None, sort_by: None, descending: false, start_index: start, count: 1000, load };
         let page = db.list(source.id, kind, &query).await?;
         let got = page.items.len() as u64;
         for r in page.items {
-            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
-                out.insert(ext.to_string(), r);
+            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str).map(String::from) {
+                each(ext, r);
             }
         }
         if got < 1000 {
-            return Ok(out);
+            return Ok(());
         }
         start += got;
     }
+}
+
+/// Stored groups by external id, with their members.
+async fn stored_groups(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+    let mut out = BTreeMap::new();
+    let load = Load { members: true, groups: false, member_limit: None };
+    each_pulled(db, source, ResourceKind::Group, load, |ext, r| {
+        out.insert(ext, r);
+    })
+    .await?;
+    Ok(out)
 }
 
 /// What idsync keeps of a stored user while a run compares: its id and a digest of its record,
@@ -101,28 +116,11 @@ fn digest(data: &Map<String, Value>) -> [u8; 32] {
 /// Stored users by external id, as ids and digests.
 async fn stored_users(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, Kept>, StoreError> {
     let mut out = BTreeMap::new();
-    let mut start = 1;
-    loop {
-        let query = ListQuery {
-            filter: None,
-            sort_by: None,
-            descending: false,
-            start_index: start,
-            count: 1000,
-            load: Load::default(),
-        };
-        let page = db.list(source.id, ResourceKind::User, &query).await?;
-        let got = page.items.len() as u64;
-        for r in page.items {
-            if let Some(ext) = r.data.get("externalId").and_then(Value::as_str) {
-                out.insert(ext.to_string(), Kept { digest: digest(&r.data), id: r.id });
-            }
-        }
-        if got < 1000 {
-            return Ok(out);
-        }
-        start += got;
-    }
+    each_pulled(db, source, ResourceKind::User, Load::default(), |ext, r| {
+        out.insert(ext, Kept { digest: digest(&r.data), id: r.id });
+    })
+    .await?;
+    Ok(out)
 }
 
 /// A provider's record without the attributes SCIM's user schema does not know at the top level
