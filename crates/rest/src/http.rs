@@ -93,25 +93,7 @@ impl Http {
             request = request.json(b);
         }
         let what = format!("{method} {}", url.path());
-        self.wait_turn().await;
-        let response = request.send().await.map_err(|e| {
-            let detail = if e.is_timeout() {
-                "no answer in time".to_string()
-            } else if e.is_connect() {
-                format!("cannot connect: {}", root_cause(&e))
-            } else {
-                root_cause(&e)
-            };
-            RestError::Unreachable { detail: format!("{what}: {detail}") }
-        })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
-        let body: Value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let Answer { status, headers, body } = self.transmit(request, &what).await?;
         if status.is_success() {
             return Ok(Answer { status, headers, body });
         }
@@ -137,19 +119,7 @@ impl Http {
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let what = format!("POST {}", url.path());
-        self.wait_turn().await;
-        let response = request.send().await.map_err(|e| RestError::Unreachable {
-            detail: format!(
-                "{what}: {}",
-                if e.is_timeout() { "no answer in time".to_string() } else { root_cause(&e) }
-            ),
-        })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Answer { status, headers, body })
+        self.transmit(request, &format!("POST {}", url.path())).await
     }
 
     /// POSTs a form without the stored credentials: token requests carry their own (OAuth 2.0
@@ -171,16 +141,7 @@ impl Http {
 
     async fn form(&self, request: reqwest::RequestBuilder, url: &Url) -> Result<Value, RestError> {
         let what = format!("POST {}", url.path());
-        self.wait_turn().await;
-        let response = request.send().await.map_err(|e| RestError::Unreachable {
-            detail: format!(
-                "{what}: {}",
-                if e.is_timeout() { "no answer in time".to_string() } else { root_cause(&e) }
-            ),
-        })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let Answer { status, body, .. } = self.transmit(request, &what).await?;
         if status.is_success() {
             return Ok(body);
         }
@@ -191,6 +152,31 @@ impl Http {
             s if s >= 500 => RestError::Server { status: s, retry_after: None, message },
             s => RestError::Rejected { status: s, message },
         })
+    }
+
+    /// Sends a request in its turn and reads the answer, whatever its status; only a failure to
+    /// get one is an error. An empty body reads as null, one that is not JSON as its text.
+    async fn transmit(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Answer, RestError> {
+        self.wait_turn().await;
+        let response = request.send().await.map_err(|e| {
+            let detail = if e.is_timeout() {
+                "no answer in time".to_string()
+            } else if e.is_connect() {
+                format!("cannot connect: {}", root_cause(&e))
+            } else {
+                root_cause(&e)
+            };
+            RestError::Unreachable { detail: format!("{what}: {detail}") }
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| RestError::Unreachable { detail: format!("{what}: {e}") })?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok(Answer { status, headers, body })
     }
 
     pub async fn get(&self, url: Url, query: &[(&str, &str)]) -> Result<Value, RestError> {
