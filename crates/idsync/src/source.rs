@@ -378,16 +378,15 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             } else if sources.is_empty() {
                 println!("No sources yet. Add one with: idsync source add --kind scim --name NAME");
             } else {
-                println!("{:<24} {:<6} {:>8} {:>8}  BASE URL", "NAME", "KIND", "USERS", "GROUPS");
+                println!("{:<24} {:<9} {:>8} {:>8}  RECEIVES AT / READS FROM", "NAME", "KIND", "USERS", "GROUPS");
                 for s in sources {
-                    println!(
-                        "{:<24} {:<6} {:>8} {:>8}  {}",
-                        s.name,
-                        s.kind,
-                        s.users,
-                        s.groups,
-                        config.base_url(&s.name)
-                    );
+                    // A pull source's SCIM endpoint stays closed: what matters is where it reads.
+                    let pulled = store.pull(&s.name).await.map_err(explain)?;
+                    let place = match pulled.and_then(|p| serde_json::from_str::<PullConfig>(&p.config).ok()) {
+                        Some(pull) => format!("reads {}", pull.connector.location()),
+                        None => config.base_url(&s.name),
+                    };
+                    println!("{:<24} {:<9} {:>8} {:>8}  {place}", s.name, s.kind, s.users, s.groups);
                 }
             }
         }

@@ -287,6 +287,21 @@ fn entra_username_attribute() -> String {
 }
 
 impl SourceConfig {
+    /// Where the provider is read.
+    pub fn location(&self) -> &str {
+        match self {
+            SourceConfig::Scim { url }
+            | SourceConfig::Keycloak { url, .. }
+            | SourceConfig::Okta { url, .. }
+            | SourceConfig::Oracle { url, .. }
+            | SourceConfig::OneLogin { url }
+            | SourceConfig::Google { url, .. }
+            | SourceConfig::Aws { url, .. } => url,
+            SourceConfig::Entra { graph_url, .. } => graph_url,
+            SourceConfig::Ldap(settings) => &settings.url,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::Scim { .. } => "scim",

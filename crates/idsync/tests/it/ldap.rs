@@ -48,6 +48,8 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert!(out.status.success(), "{}", text(&out));
     let test = s.cli(&["source", "test", "corp"]);
     assert!(text(&test).contains("7 users under ou=people"), "{}", text(&test));
+    let listed = text(&s.cli(&["source", "list"]));
+    assert!(listed.contains(&format!("reads {}", directory.ldaps_url)), "{listed}");
     let ann = s.cli_json(&["source", "lookup", "corp", "alee"]);
     assert_eq!(ann["raw"]["mail"], "alee@example.com");
     assert!(ann["raw"]["entryuuid"].is_string(), "{ann}");
