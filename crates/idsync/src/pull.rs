@@ -73,12 +73,22 @@ pub async fn stored_connector(
     config: &Config,
 ) -> anyhow::Result<Box<dyn sources::Connector>> {
     let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    Ok(connector_of(&settings, name, config)?.1)
+}
+
+/// A pull source's settings as stored, and its connector with the credentials unsealed.
+fn connector_of(
+    settings: &store::PullSettings,
+    name: &str,
+    config: &Config,
+) -> anyhow::Result<(PullConfig, Box<dyn sources::Connector>)> {
     let pull: PullConfig =
         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
     let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
     let credentials: rest::Credentials =
         serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
-    pull_connector(&pull, credentials, config)
+    let connector = pull_connector(&pull, credentials, config)?;
+    Ok((pull, connector))
 }
 
 /// Whether a run shows its progress (on a terminal; indicatif draws nothing elsewhere).
@@ -159,9 +169,7 @@ async fn read_and_apply(
 ) -> anyhow::Result<engine::sync::PullSummary> {
     let name = &source.name;
     let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
-    let pull: PullConfig =
-        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-    let connector = stored_connector(store, name, config).await?;
+    let (pull, connector) = connector_of(&settings, name, config)?;
     let full_due = settings.last_full.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_none_or(|last| {
         pull.full_every().is_ok_and(|every| jiff::Timestamp::now() >= last.saturating_add(every).unwrap_or(last))
     });

@@ -378,16 +378,14 @@ impl Connector for Entra {
     async fn read_changes(&self, cursor: &str) -> Changes {
         let mut changes = Changes { complete: true, ..Changes::default() };
         let Ok(cursor) = serde_json::from_str::<Cursor>(cursor) else {
-            changes.restart = true;
-            changes.problems.push("the stored delta links are unreadable".into());
-            return changes;
+            return Changes::restart("the stored delta links are unreadable");
         };
         let mut requests = 0;
         match self.read_since(&cursor, &mut changes, &mut requests).await {
             Ok(()) => {}
             // Graph answers 400 syncStateNotFound for links older than 7 days (410 elsewhere).
             Err(RestError::Rejected { status: 400 | 410, message } | RestError::NotFound { message }) => {
-                changes = Changes { restart: true, problems: vec![message], ..Changes::default() };
+                changes = Changes::restart(message);
             }
             Err(e) => {
                 changes.cursor = None;

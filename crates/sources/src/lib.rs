@@ -117,6 +117,12 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// The provider cannot continue from the cursor (it forgot it, or it is unreadable): the run
+    /// reads everything instead.
+    pub fn restart(problem: impl Into<String>) -> Changes {
+        Changes { restart: true, problems: vec![problem.into()], ..Changes::default() }
+    }
+
     pub fn failed(&mut self, problem: String) {
         self.complete = false;
         self.problems.push(problem);
@@ -346,7 +352,7 @@ pub trait Connector: Send + Sync {
     /// whose reads return a cursor.
     async fn read_changes(&self, cursor: &str) -> Changes {
         let _ = cursor;
-        Changes { restart: true, problems: vec!["this provider has no incremental read".into()], ..Changes::default() }
+        Changes::restart("this provider has no incremental read")
     }
 
     /// One user and the groups it is in (each with that user as its only member listed): what a

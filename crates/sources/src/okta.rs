@@ -283,9 +283,7 @@ impl Connector for Okta {
     async fn read_changes(&self, cursor: &str) -> Changes {
         let mut changes = Changes { complete: true, ..Changes::default() };
         let Ok(cursor) = serde_json::from_str::<Cursor>(cursor) else {
-            changes.restart = true;
-            changes.problems.push("the stored change times are unreadable".into());
-            return changes;
+            return Changes::restart("the stored change times are unreadable");
         };
         let mut requests = 0;
         if let Err(e) = self.read_since(&cursor, &mut changes, &mut requests).await {

@@ -40,16 +40,6 @@ impl Entry {
         self.values(name).next()
     }
 
-    /// A copy holding only `attributes` (the change marks), for the cursor of a read that does not
-    /// keep its entries.
-    pub fn marks_only(&self, attributes: &[&str]) -> Entry {
-        let attributes = attributes
-            .iter()
-            .filter_map(|a| Some((a.to_lowercase(), self.attributes.get(&a.to_lowercase())?.clone())))
-            .collect();
-        Entry { dn: String::new(), id: None, attributes }
-    }
-
     /// The user in SCIM form, or why it cannot be used.
     pub fn user(&self, username_attribute: &str, disabled_attribute: &str) -> Result<PulledUser, String> {
         let id = self.id.clone().ok_or_else(|| {

@@ -211,7 +211,6 @@ impl LdapSource {
         requests: &mut u64,
     ) -> Result<HashMap<String, String>, RestError> {
         let mut out = HashMap::new();
-        let attributes = vec![self.settings.id_attribute().to_string()];
         let mut wanted: Vec<String> = dns.iter().map(|dn| normalize_dn(dn)).collect();
         wanted.sort();
         wanted.dedup();
@@ -221,18 +220,34 @@ impl LdapSource {
                 continue;
             }
             searched.push(base);
-            let left: Vec<&String> = wanted.iter().filter(|dn| !out.contains_key(*dn)).collect();
-            for batch in left.chunks(500) {
-                let names: String = batch
-                    .iter()
-                    .map(|dn| format!("({}={})", self.settings.dn_attribute(), ldap3::ldap_escape(dn.as_str())))
-                    .collect();
-                for entry in self.search(ldap, base, &format!("(|{names})"), &attributes, requests).await? {
-                    if let Some(id) = entry.id {
-                        out.insert(normalize_dn(&entry.dn), id);
-                    }
+            let left: Vec<String> = wanted.iter().filter(|dn| !out.contains_key(*dn)).cloned().collect();
+            let dn = self.settings.dn_attribute();
+            for entry in self.find_any(ldap, base, "(objectClass=*)", dn, &left, requests).await? {
+                if let Some(id) = entry.id {
+                    out.insert(normalize_dn(&entry.dn), id);
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// The entries under `base` matching `scope` whose `attribute` is one of `values`, 500
+    /// values to a search; each with its id and that attribute.
+    async fn find_any(
+        &self,
+        ldap: &mut Ldap,
+        base: &str,
+        scope: &str,
+        attribute: &str,
+        values: &[String],
+        requests: &mut u64,
+    ) -> Result<Vec<Entry>, RestError> {
+        let attributes = vec![self.settings.id_attribute().to_string(), attribute.to_string()];
+        let mut out = Vec::new();
+        for batch in values.chunks(500) {
+            let any: String =
+                batch.iter().map(|v| format!("({attribute}={})", ldap3::ldap_escape(v.as_str()))).collect();
+            out.extend(self.search(ldap, base, &format!("(&{scope}(|{any}))"), &attributes, requests).await?);
         }
         Ok(out)
     }
@@ -257,21 +272,15 @@ impl LdapSource {
         let member_dns: Vec<String> =
             groups.iter().flat_map(|g| g.values("member").chain(g.values("uniqueMember"))).map(String::from).collect();
         let ids = self.ids_of_dns(&mut ldap, &member_dns, &mut requests).await?;
-        let uids: Vec<String> = groups.iter().flat_map(|g| g.values("memberUid")).map(str::to_lowercase).collect();
+        let mut uids: Vec<String> = groups.iter().flat_map(|g| g.values("memberUid")).map(str::to_lowercase).collect();
+        uids.sort();
+        uids.dedup();
         let mut id_of_uid = HashMap::new();
-        for batch in uids.chunks(100) {
-            let names: String = batch
-                .iter()
-                .map(|u| format!("({}={})", self.settings.username_attribute(), ldap3::ldap_escape(u.as_str())))
-                .collect();
-            let filter = format!("(&{}(|{names}))", self.settings.users_filter());
-            let attributes =
-                vec![self.settings.id_attribute().to_string(), self.settings.username_attribute().to_string()];
-            for base in &self.settings.user_bases {
-                for entry in self.search(&mut ldap, base, &filter, &attributes, &mut requests).await? {
-                    if let (Some(id), Some(uid)) = (entry.id.clone(), entry.first(self.settings.username_attribute())) {
-                        id_of_uid.insert(uid.to_lowercase(), id);
-                    }
+        let (scope, name) = (self.settings.users_filter(), self.settings.username_attribute());
+        for base in &self.settings.user_bases {
+            for entry in self.find_any(&mut ldap, base, &scope, name, &uids, &mut requests).await? {
+                if let (Some(id), Some(uid)) = (entry.id.clone(), entry.first(name)) {
+                    id_of_uid.insert(uid.to_lowercase(), id);
                 }
             }
         }
@@ -437,17 +446,13 @@ impl Connector for LdapSource {
     }
 
     async fn read_changes(&self, cursor: &str) -> Changes {
-        let mut changes = Changes { complete: true, ..Changes::default() };
         if !self.incremental() {
-            changes.restart = true;
-            changes.problems.push("a source scoped to a group, or reading memberOf, is read in full".into());
-            return changes;
+            return Changes::restart("a source scoped to a group, or reading memberOf, is read in full");
         }
+        let mut changes = Changes { complete: true, ..Changes::default() };
         match self.changes_since(cursor, &mut changes).await {
             Ok(()) => {}
-            Err(RestError::Config(problem)) => {
-                changes = Changes { restart: true, problems: vec![problem], ..Changes::default() }
-            }
+            Err(RestError::Config(problem)) => changes = Changes::restart(problem),
             Err(e) => changes.failed(format!("reading the changes failed: {e}")),
         }
         changes

@@ -34,8 +34,8 @@ impl LdapSource {
         let mut requests = 0;
         let mut index = UserIndex::default();
         let mut seen = HashSet::new();
-        // Marks of the users, kept as entries of one attribute each, for the cursor.
-        let mut marks: Vec<Entry> = Vec::new();
+        // The latest change mark seen so far: the cursor of the next incremental read.
+        let mut mark: Option<String> = None;
         // A scope idsync applies itself needs every group first: those users wait.
         let mut held = Vec::new();
         let filter = self.settings.users_filter();
@@ -62,7 +62,7 @@ impl LdapSource {
                         .push((user.external_id.clone(), entry.values("memberOf").map(String::from).collect()));
                 }
                 if self.incremental() {
-                    marks.push(entry.marks_only(self.settings.change_attributes()));
+                    mark = self.high_mark(std::iter::once(&entry), mark.as_deref());
                 }
                 if self.settings.scope_after_reading() {
                     held.push(user);
@@ -89,7 +89,7 @@ impl LdapSource {
             ));
         }
         if self.incremental() {
-            snapshot.cursor = self.high_mark(marks.iter().chain(&groups), None);
+            snapshot.cursor = self.high_mark(groups.iter(), mark.as_deref());
         }
         snapshot.groups = self.resolve_members(&index, &groups);
         if self.settings.scope_after_reading() {
