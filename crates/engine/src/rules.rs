@@ -367,7 +367,7 @@ pub enum MappedBy {
     OnTheFly,
 }
 
-/// One binding as the config file holds it: which source feeds which target, and how.
+/// One binding: which source feeds which target, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BindingSpec {
@@ -380,6 +380,20 @@ pub struct BindingSpec {
 }
 
 impl BindingSpec {
+    /// The binding made of stored rules: a JSON object with `users` and `groups` tables holding
+    /// only what differs from the defaults.
+    pub fn from_rules(source: &str, target: &str, rules: &serde_json::Value) -> Result<Self, RuleError> {
+        let field = || format!("binding {source} → {target}");
+        let mut object = match rules {
+            serde_json::Value::Object(o) => o.clone(),
+            _ => return Err(RuleError { field: field(), message: "rules must be a table".into() }),
+        };
+        object.insert("source".into(), source.into());
+        object.insert("target".into(), target.into());
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| RuleError { field: field(), message: e.to_string() })
+    }
+
     pub fn rules(&self) -> Rules {
         Rules { users: self.users.clone(), groups: self.groups.clone() }
     }

@@ -24,9 +24,11 @@ pub struct Config {
     pub scim: ScimSettings,
     /// How changes reach targets: concurrency, retries, the safeguard.
     pub sync: engine::sync::SyncSettings,
-    /// Which source feeds which target, with the rules (`[[binding]]` tables).
-    pub binding: Vec<engine::BindingSpec>,
-    /// The file this configuration was read from (binding commands edit it).
+    /// Bindings live in the database. `[[binding]]` tables an older config file still holds are
+    /// kept here only so the server can say they are not read (`idsync binding import` takes them).
+    #[serde(skip_serializing)]
+    pub binding: Vec<toml::Table>,
+    /// The file this configuration was read from.
     #[serde(skip)]
     pub file: Option<PathBuf>,
 }
@@ -173,13 +175,7 @@ impl Config {
         if self.sync.concurrency == 0 || self.sync.batch_size == 0 {
             bail!("sync.concurrency and sync.batch_size must be at least 1");
         }
-        self.bindings()?;
         Ok(())
-    }
-
-    /// The bindings, compiled: any invalid rule is an error that names the binding and field.
-    pub fn bindings(&self) -> anyhow::Result<engine::sync::Bindings> {
-        engine::sync::Bindings::compile(&self.binding).map_err(|e| anyhow::anyhow!("invalid rule: {e}"))
     }
 
     pub fn scim(&self) -> scim::ScimConfig {

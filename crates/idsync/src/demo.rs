@@ -24,7 +24,7 @@ pub struct DemoArgs {
     pace: f64,
 }
 
-const JIRA_RULES: &str = r#"
+const DEMO_RULES: &str = r#"
 [[binding]]
 source = "demo-idp"
 target = "jira"
@@ -167,7 +167,7 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     let confluence_run = Simulator::Confluence(confluence.clone()).start("127.0.0.1:0").await?;
 
     let config_file = dir.join("idsync.toml");
-    let text = format!("data_dir = {:?}\n\n[sync]\npoll_ms = 50\n{JIRA_RULES}", dir.display().to_string());
+    let text = format!("data_dir = {:?}\n\n[sync]\npoll_ms = 50\n", dir.display().to_string());
     std::fs::write(&config_file, &text)?;
     let mut config: Config = toml::from_str(&text).context("demo configuration")?;
     config.file = Some(config_file.clone());
@@ -185,6 +185,8 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
         let sealed = crate::target::seal(&connector.secrets, name, &admin)?;
         store.create_target(name, kind, url, &sealed).await?;
     }
+    let rules = crate::binding::parse_binding_tables(DEMO_RULES, std::path::Path::new("the demo's rules"))?;
+    crate::binding::import(&store, &rules).await?;
     store.close().await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -201,7 +203,7 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     println!("  simulated Jira          {}/_sim/state", jira_run.base_url);
     println!("  simulated Confluence    {}/_sim/state", confluence_run.base_url);
     println!("  data and config         {}", dir.display());
-    println!("\nThe rules (in {}):", config_file.display());
+    println!("\nThe rules (see them with '{cli} binding show demo-idp jira'):");
     println!("  Jira: IdP group Engineering → jira-developers; new users join jira-software-users;");
     println!("        other IdP groups → Jira groups of the same name; admin takes over projects of leavers.");
     println!("  Confluence: every user is kept in confluence-users.");

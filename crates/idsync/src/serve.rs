@@ -137,13 +137,17 @@ pub async fn serve(
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
-    let engine = crate::sync_cli::engine(&config, store.clone())?;
+    if !config.binding.is_empty() {
+        let file = config.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default();
+        tracing::warn!(file = %file, bindings = config.binding.len(),
+            "the config file holds [[binding]] tables, which idsync does not read: bindings live in the database; copy them there once with 'idsync binding import {file}', then remove them from the file");
+    }
+    let engine = crate::sync_cli::engine(&config, store.clone()).await?;
     let app =
         app(store.clone(), &config, metrics, crate::login_sync::router(store.clone(), engine.clone(), config.clone()))
             .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
-    let watcher = tokio::spawn(watch_bindings(config.clone(), engine));
     let scheduler = tokio::spawn(crate::scheduler::run(store.clone(), config.clone(), stop_engine.subscribe()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
@@ -165,7 +169,6 @@ pub async fn serve(
         }
     };
     let _ = stop_engine.send(true);
-    watcher.abort();
     scheduler.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     store.close().await;
@@ -186,33 +189,4 @@ async fn wake_engine(
         engine.journal_written();
     }
     response
-}
-
-/// Reloads the bindings when the config file changes, so `idsync binding …` takes effect without
-/// a restart. An invalid file is reported and the bindings in use stay.
-async fn watch_bindings(config: Config, engine: Arc<engine::sync::Engine>) {
-    let Some(path) = config.file.clone() else { return };
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut seen = modified(&path);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = modified(&path);
-        if now == seen {
-            continue;
-        }
-        seen = now;
-        let reloaded = std::fs::read_to_string(&path)
-            .map_err(anyhow::Error::from)
-            .and_then(|text| toml::from_str::<Config>(&text).map_err(anyhow::Error::from))
-            .and_then(|c| c.bindings());
-        match reloaded {
-            Ok(bindings) => {
-                tracing::info!(file = %path.display(), targets = bindings.targets().len(), "bindings reloaded");
-                engine.set_bindings(bindings);
-            }
-            Err(e) => {
-                tracing::error!(file = %path.display(), error = %format!("{e:#}"), "config file changed but is invalid; keeping the bindings in use")
-            }
-        }
-    }
 }

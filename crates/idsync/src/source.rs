@@ -489,9 +489,18 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Remove { name, purge } => {
+            let bindings: Vec<String> = store::BindingStore::bindings(store)
+                .await?
+                .into_iter()
+                .filter(|b| b.source == name)
+                .map(|b| format!("{} → {}", b.source, b.target))
+                .collect();
             store.remove_source(&name, purge).await.map_err(explain)?;
             tokens_changed(config)?;
             println!("Source '{name}' removed.");
+            if !bindings.is_empty() {
+                println!("Its bindings went with it: {}.", bindings.join(", "));
+            }
         }
     }
     Ok(())

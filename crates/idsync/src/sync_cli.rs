@@ -5,16 +5,25 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use engine::sync::{Engine, RunReport};
+use engine::sync::{Bindings, Engine, RunReport};
 use serde_json::json;
 use store::{Event, EventQuery, Store, SyncStore};
 
 use crate::config::Config;
 use crate::serve::open_store;
 
-pub fn engine(config: &Config, store: Arc<store::sqlite::SqliteStore>) -> anyhow::Result<Arc<Engine>> {
+/// The engine over the stored bindings. A binding whose rules cannot be used is named on stderr
+/// and left out; the others work.
+pub async fn engine(config: &Config, store: Arc<store::sqlite::SqliteStore>) -> anyhow::Result<Arc<Engine>> {
     let connector = crate::target::connector(config)?;
-    Ok(Engine::new(store, Arc::new(connector), config.bindings()?, config.sync.clone()))
+    let bindings = Bindings::load(&*store).await?;
+    for b in bindings.broken() {
+        eprintln!(
+            "idsync: binding {} → {} is left out, its rules cannot be used: {}; fix them with 'idsync binding set'",
+            b.source, b.target, b.error
+        );
+    }
+    Ok(Engine::new(store, Arc::new(connector), bindings, config.sync.clone()))
 }
 
 #[derive(Subcommand)]
@@ -38,6 +47,19 @@ pub enum RunsCommand {
     Approve { id: i64 },
     /// Discard them.
     Reject { id: i64 },
+}
+
+pub fn print_dry_run(report: &RunReport) {
+    println!(
+        "dry run of {} (run {}): {} operations would be applied",
+        report.target,
+        report.run_id,
+        report.plan.ops.len()
+    );
+    print_plan(report);
+    if let Some(r) = &report.hold_reason {
+        println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
+    }
 }
 
 fn print_plan(report: &RunReport) {
@@ -81,7 +103,7 @@ pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Re
             bail!("the read of {name} was incomplete, so nothing can be previewed: {}", snapshot.problems.join("; "));
         }
         let (preview, summary) = engine::sync::preview_snapshot(&*store, &source, &snapshot).await?;
-        let engine = engine(config, store.clone())?;
+        let engine = engine(config, store.clone()).await?;
         let targets: Vec<String> = engine.bindings().for_source(name).map(|(spec, _)| spec.target.clone()).collect();
         let mut reports = Vec::new();
         for t in &targets {
@@ -121,7 +143,7 @@ pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Re
 
 pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: bool) -> anyhow::Result<()> {
     let store = Arc::new(open_store(config).await?);
-    let engine = engine(config, store.clone())?;
+    let engine = engine(config, store.clone()).await?;
     let targets: Vec<String> = match target {
         Some(t) => vec![t],
         None => engine.bindings().targets().into_iter().collect(),
@@ -136,15 +158,7 @@ pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: 
         failed |= report.failed > 0;
         if !json {
             if dry_run {
-                println!(
-                    "dry run of {t} (run {}): {} operations would be applied",
-                    report.run_id,
-                    report.plan.ops.len()
-                );
-                print_plan(&report);
-                if let Some(r) = &report.hold_reason {
-                    println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
-                }
+                print_dry_run(&report);
             } else {
                 println!(
                     "sync of {t} (run {}): {} applied, {} failed, {} skipped, {} to retry, {} held",
@@ -321,7 +335,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         RunsCommand::Approve { id } => {
-            let engine = engine(config, store.clone())?;
+            let engine = engine(config, store.clone()).await?;
             let report = engine.approve(id).await?;
             println!("run {id}: {} applied, {} failed; now {}", report.applied, report.failed, report.state);
             if let Some(r) = report.hold_reason {
@@ -329,7 +343,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         RunsCommand::Reject { id } => {
-            let engine = engine(config, store.clone())?;
+            let engine = engine(config, store.clone()).await?;
             engine.reject(id).await?;
             println!("run {id} rejected: nothing was deactivated or deleted");
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use store::{SyncStore, TargetRecord};
+use store::{BindingStore, SyncStore, TargetRecord};
 use targets::{CheckStatus, Credentials, Kind, TargetClient, TargetConfig};
 
 use crate::config::Config;
@@ -257,7 +257,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                 Credentials::Key { .. } => "key file".to_string(),
             };
             let bindings: Vec<String> =
-                config.binding.iter().filter(|b| b.target == name).map(|b| b.source.clone()).collect();
+                store.bindings().await?.into_iter().filter(|b| b.target == name).map(|b| b.source).collect();
             let v = json!({
                 "name": t.name, "kind": t.kind, "url": t.url, "auth": auth, "created": t.created,
                 "healthy": t.healthy, "health_detail": t.health_detail, "health_changed": t.health_changed,
@@ -296,10 +296,17 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             println!("updated target {name}; running servers use the change within a few seconds");
         }
         TargetCommand::Remove { name } => {
+            let bindings: Vec<String> = store
+                .bindings()
+                .await?
+                .into_iter()
+                .filter(|b| b.target == name)
+                .map(|b| format!("{} → {}", b.source, b.target))
+                .collect();
             store.remove_target(&name).await?;
             println!("removed target {name}; its users, groups and memberships are unchanged in the application");
-            if config.binding.iter().any(|b| b.target == name) {
-                println!("bindings to {name} remain in the config file; remove them with 'idsync binding remove'");
+            if !bindings.is_empty() {
+                println!("removed its bindings with it: {}", bindings.join(", "));
             }
         }
     }

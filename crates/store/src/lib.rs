@@ -147,10 +147,29 @@ pub trait SyncStore: Send + Sync {
     async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
 }
 
-/// Both halves of the database, as one object the server and the engine share.
-pub trait Database: Store + SyncStore {}
+/// Bindings (which source feeds which target, with the rules) and the configuration version that
+/// tells a running server that any configuration changed, whichever process changed it.
+#[async_trait]
+pub trait BindingStore: Send + Sync {
+    /// Every binding, by source then target.
+    async fn bindings(&self) -> Result<Vec<BindingRecord>, StoreError>;
+    async fn binding(&self, source: &str, target: &str) -> Result<Option<BindingRecord>, StoreError>;
+    /// Adds a binding; refuses one whose source or target does not exist, or that exists already.
+    async fn add_binding(&self, source: &str, target: &str, rules: &Value) -> Result<BindingRecord, StoreError>;
+    /// Replaces a binding's rules and raises its revision.
+    async fn set_binding_rules(&self, source: &str, target: &str, rules: &Value) -> Result<BindingRecord, StoreError>;
+    async fn remove_binding(&self, source: &str, target: &str) -> Result<(), StoreError>;
+    /// Records that the target was reconciled for `revision` of the binding (a later revision
+    /// stays to be reconciled).
+    async fn binding_reconciled(&self, source: &str, target: &str, revision: i64) -> Result<(), StoreError>;
+    /// Goes up with every change of sources, tokens, targets and bindings.
+    async fn config_version(&self) -> Result<i64, StoreError>;
+}
 
-impl<T: Store + SyncStore> Database for T {}
+/// Every capability of the database, as one object the server and the engine share.
+pub trait Database: Store + SyncStore + BindingStore {}
+
+impl<T: Store + SyncStore + BindingStore> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

@@ -157,6 +157,27 @@ pub enum OwnershipChange {
     },
 }
 
+/// One binding: `rules` holds only what the administrator set, as JSON; the defaults live with
+/// the rules' type, so a binding without settings follows them as they improve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindingRecord {
+    pub source: String,
+    pub target: String,
+    pub rules: serde_json::Value,
+    /// Goes up with every change of the rules.
+    pub revision: i64,
+    /// The revision the target was last reconciled for; below `revision` means a reconcile is due.
+    pub reconciled: i64,
+    pub created: String,
+    pub updated: String,
+}
+
+impl BindingRecord {
+    pub fn needs_reconcile(&self) -> bool {
+        self.reconciled < self.revision
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     pub id: i64,

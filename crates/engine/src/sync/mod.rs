@@ -8,18 +8,20 @@
 
 mod changes;
 mod execute;
+mod follow;
 mod preview;
 mod pull;
 mod snapshot;
+mod throttle;
 mod worker;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use model::target::TargetUser;
 use serde::{Deserialize, Serialize};
-use store::{Database, StoreError, TargetRecord};
+use store::{BindingRecord, BindingStore, Database, StoreError, TargetRecord};
 use targets::{TargetClient, TargetError};
 
 use crate::rules::{BindingSpec, CompiledRules, RuleError, Safeguard};
@@ -91,26 +93,48 @@ pub trait Connector: Send + Sync {
     fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String>;
 }
 
-/// The bindings of the config, compiled.
+/// A stored binding whose rules cannot be used. It is left out; the others go on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrokenBinding {
+    pub source: String,
+    pub target: String,
+    pub error: String,
+}
+
+/// The stored bindings, compiled.
 #[derive(Default)]
 pub struct Bindings {
     entries: Vec<(BindingSpec, CompiledRules)>,
+    /// (source, target) → the revision of its rules that `entries` holds.
+    revisions: BTreeMap<(String, String), i64>,
+    broken: Vec<BrokenBinding>,
 }
 
 impl Bindings {
-    pub fn compile(specs: &[BindingSpec]) -> Result<Self, RuleError> {
-        let mut seen = BTreeSet::new();
-        let mut entries = Vec::new();
-        for spec in specs {
-            if !seen.insert((spec.source.clone(), spec.target.clone())) {
-                return Err(RuleError {
-                    field: format!("binding {} → {}", spec.source, spec.target),
-                    message: "is configured twice; keep one".into(),
-                });
+    /// Compiles each stored binding on its own, so one that cannot be used is reported and left
+    /// out instead of stopping every other.
+    pub fn from_records(records: &[BindingRecord]) -> Self {
+        let mut bindings = Bindings::default();
+        for record in records {
+            match BindingSpec::from_rules(&record.source, &record.target, &record.rules)
+                .and_then(|spec| spec.compile().map(|compiled| (spec, compiled)))
+            {
+                Ok(entry) => {
+                    bindings.revisions.insert((record.source.clone(), record.target.clone()), record.revision);
+                    bindings.entries.push(entry);
+                }
+                Err(e) => bindings.broken.push(BrokenBinding {
+                    source: record.source.clone(),
+                    target: record.target.clone(),
+                    error: e.to_string(),
+                }),
             }
-            entries.push((spec.clone(), spec.compile()?));
         }
-        Ok(Bindings { entries })
+        bindings
+    }
+
+    pub async fn load(db: &dyn BindingStore) -> Result<Self, StoreError> {
+        Ok(Bindings::from_records(&db.bindings().await?))
     }
 
     pub fn for_target<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a (BindingSpec, CompiledRules)> + 'a {
@@ -123,6 +147,14 @@ impl Bindings {
 
     pub fn targets(&self) -> BTreeSet<String> {
         self.entries.iter().map(|(s, _)| s.target.clone()).collect()
+    }
+
+    pub fn broken(&self) -> &[BrokenBinding] {
+        &self.broken
+    }
+
+    fn revision(&self, source: &str, target: &str) -> Option<i64> {
+        self.revisions.get(&(source.to_string(), target.to_string())).copied()
     }
 }
 
@@ -173,7 +205,7 @@ impl Engine {
         bells.entry(target.to_string()).or_default().clone()
     }
 
-    /// Replaces the bindings (after the config file changed).
+    /// Replaces the bindings (after the configuration changed).
     pub fn set_bindings(&self, bindings: Bindings) {
         *self.bindings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bindings);
     }
@@ -198,7 +230,8 @@ impl Engine {
         {
             return Ok(client.clone());
         }
-        let client = self.connector.connect(record).map_err(SyncError::Invalid)?;
+        let client: Arc<dyn TargetClient> =
+            Arc::new(throttle::Gated::new(self.connector.connect(record).map_err(SyncError::Invalid)?));
         clients.insert(record.name.clone(), (record.clone(), client.clone()));
         Ok(client)
     }

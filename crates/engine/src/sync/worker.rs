@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::execute::{Outcome, apply_ops, event, record_decisions};
+use super::follow::Following;
 use super::snapshot::{load_all, load_users, users_in_group};
 use super::{Engine, SyncError, prepare};
 use crate::planner::{Plan, PlannedOp};
@@ -53,10 +54,12 @@ impl Engine {
     /// worker per bound target.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        let mut following = Following::default();
         let mut refreshed: Option<Instant> = None;
         let mut pruned: Option<Instant> = None;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         while !*shutdown.borrow() {
+            self.follow_config(&mut following, &shutdown).await;
             if let Err(e) = self.ingest().await {
                 tracing::warn!(error = %e, "reading the change journal failed; will retry");
             }
@@ -71,6 +74,7 @@ impl Engine {
             }
             if refreshed.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
                 refreshed = Some(Instant::now());
+                self.reconcile_pending(&mut following, &shutdown).await;
                 match self.db.targets().await {
                     Ok(targets) => {
                         let existing: BTreeSet<String> = targets.into_iter().map(|t| t.name).collect();
@@ -407,13 +411,19 @@ impl Engine {
     /// Reconciles a whole target against every source bound to it (healing any drift), or with
     /// `dry_run` only says what that would do.
     pub async fn full_sync(&self, target: &str, dry_run: bool) -> Result<RunReport, SyncError> {
-        self.reconcile(target, dry_run, None).await
+        self.reconcile(target, dry_run, None, None).await
     }
 
     /// A dry run of `target` with one source as `preview` shows it (a pull read not yet stored)
     /// and the others as stored.
     pub async fn preview(&self, target: &str, preview: SourceSnapshot) -> Result<RunReport, SyncError> {
-        self.reconcile(target, true, Some(preview)).await
+        self.reconcile(target, true, Some(preview), None).await
+    }
+
+    /// A full reconcile, not a dry run, because bindings to `target` were added or their rules
+    /// changed (`cause` says which, in the run's summary).
+    pub(super) async fn reconcile_for_change(&self, target: &str, cause: &str) -> Result<RunReport, SyncError> {
+        self.reconcile(target, false, None, Some(cause)).await
     }
 
     async fn reconcile(
@@ -421,6 +431,7 @@ impl Engine {
         target: &str,
         dry_run: bool,
         replacement: Option<SourceSnapshot>,
+        cause: Option<&str>,
     ) -> Result<RunReport, SyncError> {
         let record = self.target_record(target).await?;
         let bindings = self.bindings();
@@ -509,12 +520,21 @@ impl Engine {
                 report.state = "held".into();
             }
         }
-        let summary = json!({
+        let mut summary = json!({
             "applied": report.applied, "failed": report.failed, "skipped": report.skipped,
             "retrying": report.retrying, "held": report.held,
         });
+        if let Some(cause) = cause {
+            summary["cause"] = cause.into();
+        }
         if report.state != "held" {
             self.db.update_run(run_id, "done", &summary, None, None).await?;
+        }
+        // The target now reflects these rules: a server need not reconcile it again for them.
+        for (spec, _) in &bound {
+            if let Some(revision) = bindings.revision(&spec.source, target) {
+                self.db.binding_reconciled(&spec.source, target, revision).await?;
+            }
         }
         report.plan = plan;
         Ok(report)

@@ -14,7 +14,7 @@ fn text(out: &std::process::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     let directory = Slapd::sample().unwrap();
-    let s = setup(&binding("corp", "jira", "")).await;
+    let s = setup("").await;
     let ca = directory.ca_file.display().to_string();
     let config = s.config.to_str().unwrap().to_string();
     let add = |url: &str, extra: &[&str]| {
@@ -46,6 +46,7 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert!(!refused.status.success() && text(&refused).contains("--ca-file"), "{}", text(&refused));
     let out = add(&directory.ldaps_url, &["--ca-file", &ca, "--page-size", "2"]);
     assert!(out.status.success(), "{}", text(&out));
+    s.bind(&binding("corp", "jira", ""));
     let test = s.cli(&["source", "test", "corp"]);
     assert!(text(&test).contains("7 users under ou=people"), "{}", text(&test));
     let listed = text(&s.cli(&["source", "list"]));

@@ -14,7 +14,7 @@ use crate::sync::{Scim2Server, Setup, TOKEN_ENV, binding, groups, push_user, set
 /// server, "origin") and provisions the Jira simulator from what it read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pulled_scim_source_reaches_jira_and_only_changes_are_written() {
-    let s = setup(&binding("mirror", "jira", "")).await;
+    let s = setup("").await;
     let origin_token = add_source(s.dir.path(), "origin");
     let origin = s.server.scim("origin", &origin_token);
     let ann = push_user(&origin, "ann", json!({})).await;
@@ -75,7 +75,7 @@ async fn scim2_server_as_a_pull_source() {
         .post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "devs", "members": [{"value": ids[0]}, {"value": ids[1]}]}))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let s = setup(&binding("peer", "jira", "")).await;
+    let s = setup("").await;
     add_pull_source(&s, "peer", &peer.base, peer.token);
     let summary = s.cli_json(&["source", "sync", "peer", "--json"]);
     assert_eq!(
@@ -88,16 +88,18 @@ async fn scim2_server_as_a_pull_source() {
     peer.stop();
 }
 
+/// Adds a SCIM pull source and binds it to the Jira target.
 fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
     let config = s.config.to_str().unwrap();
     let args = ["--config", config, "source", "add", "--name", name, "--url", url, "--token-env", TOKEN_ENV];
     let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    s.bind(&binding(name, "jira", ""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_pull_runs_keep_the_target_in_step() {
-    let s = setup(&binding("mirror", "jira", "")).await;
+    let s = setup("").await;
     let origin_token = add_source(s.dir.path(), "origin");
     let origin = s.server.scim("origin", &origin_token);
     push_user(&origin, "ann", json!({})).await;
@@ -125,7 +127,7 @@ async fn scheduled_pull_runs_keep_the_target_in_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_sync_provisions_one_user_before_answering() {
-    let s = setup(&binding("mirror", "jira", "")).await;
+    let s = setup("").await;
     let origin_token = add_source(s.dir.path(), "origin");
     let origin = s.server.scim("origin", &origin_token);
     let url = format!("{}/scim/v2/origin", s.server.root);
@@ -157,7 +159,7 @@ async fn login_sync_provisions_one_user_before_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_sync_answers_in_bounded_time_when_the_provider_is_slow() {
-    let s = setup(&format!("login_timeout_seconds = 1\n{}", binding("slow", "jira", ""))).await;
+    let s = setup("login_timeout_seconds = 1\n").await;
     // A provider that accepts connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
@@ -175,6 +177,7 @@ async fn login_sync_answers_in_bounded_time_when_the_provider_is_slow() {
         "--no-check",
     ];
     assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
+    s.bind(&binding("slow", "jira", ""));
     let token = s.cli_json(&["source", "login-token", "slow", "--json"])["token"].as_str().unwrap().to_string();
     let started = Instant::now();
     let answer = crate::harness::http_client()
@@ -201,7 +204,7 @@ async fn keycloak_users_and_nested_groups_reach_jira() {
         let eng = data.add_group("engineering", None, &[]);
         data.add_group("web", Some(&eng), &[&ann]);
     }
-    let s = setup(&binding("kc", "jira", "")).await;
+    let s = setup("").await;
     let args = [
         "--config",
         s.config.to_str().unwrap(),
@@ -222,6 +225,7 @@ async fn keycloak_users_and_nested_groups_reach_jira() {
     ];
     let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, &kc.client_secret)]);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    s.bind(&binding("kc", "jira", ""));
     let summary = s.cli_json(&["source", "sync", "kc", "--json"]);
     assert_eq!(
         (summary["users_created"].as_u64(), summary["groups_created"].as_u64()),

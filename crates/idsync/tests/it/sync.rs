@@ -33,6 +33,30 @@ pub fn binding(source: &str, target: &str, rules: &str) -> String {
     format!("[[binding]]\nsource = \"{source}\"\ntarget = \"{target}\"\n{rules}\n")
 }
 
+/// Stores the `[[binding]]` tables of `text` with `idsync binding import`, as an administrator
+/// moving from a config file would.
+pub fn import_bindings(dir: &Path, text: &str) {
+    let file = dir.join(format!("bindings-{}.toml", rand_suffix()));
+    std::fs::write(&file, text).unwrap();
+    let out = cli(dir, &["binding", "import", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "binding import: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// Settings go to the config file; `[[binding]]` tables (everything from the first one on) are
+/// imported into the database once the source and target exist.
+fn split_bindings(text: &str) -> (&str, &str) {
+    text.split_at(text.find("[[binding]]").unwrap_or(text.len()))
+}
+
 pub fn add_target(dir: &Path, name: &str, url: &str) {
     let token = Credentials::default().admin_token;
     let out = cli_env(
@@ -54,15 +78,24 @@ pub async fn setup(config: &str) -> Setup {
     let sim = Simulator::Jira(jira.clone());
     let running = sim.start("127.0.0.1:0").await.unwrap();
     let path = dir.path().join("idsync.toml");
-    std::fs::write(&path, config_text(config)).unwrap();
+    let (settings, bindings) = split_bindings(config);
+    std::fs::write(&path, config_text(settings)).unwrap();
     let entra_token = add_source(dir.path(), "entra");
     add_target(dir.path(), "jira", &running.base_url);
+    if !bindings.is_empty() {
+        import_bindings(dir.path(), bindings);
+    }
     let server = Server::start_full(dir.path(), &["--config", path.to_str().unwrap()], &[]);
     let scim = server.scim("entra", &entra_token);
     Setup { dir, config: path, jira, sim, running: Some(running), server, scim, entra_token }
 }
 
 impl Setup {
+    /// Imports bindings into this setup's database (the server picks them up while it runs).
+    pub fn bind(&self, text: &str) {
+        import_bindings(self.dir.path(), text);
+    }
+
     pub fn data(&self) -> std::sync::MutexGuard<'_, JiraData> {
         self.jira.data.lock().unwrap()
     }
@@ -334,9 +367,9 @@ async fn unmanaged_users_groups_and_memberships_are_never_touched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_claiming_one_user_never_flip_flop() {
-    let text = format!("{}{}", binding("entra", "jira", ""), binding("okta", "jira", ""));
-    let s = setup(&text).await;
+    let s = setup(&binding("entra", "jira", "")).await;
     let okta_token = add_source(s.dir.path(), "okta");
+    s.bind(&binding("okta", "jira", ""));
     let okta = s.server.scim("okta", &okta_token);
     push_user(&s.scim, "ann", json!({"displayName": "Ann from Entra"})).await;
     wait(10, "ann from entra", || s.data().user("ann").is_some()).await;
@@ -438,21 +471,21 @@ async fn confluence_bitbucket_and_a_scim_app_are_provisioned_too() {
     let c_run = Simulator::Confluence(confluence.clone()).start("127.0.0.1:0").await.unwrap();
     let b_run = Simulator::Bitbucket(bitbucket.clone()).start("127.0.0.1:0").await.unwrap();
     let config = dir.path().join("idsync.toml");
-    let text = format!(
-        "{}{}{}{}",
-        config_text(""),
-        binding("entra", "wiki", ""),
-        binding("entra", "git", "[binding.groups]\ndefault_for_all = ['stash-users']\n"),
-        binding("entra", "mirror", "")
-    );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, config_text("")).unwrap();
     let entra = add_source(dir.path(), "entra");
     let mirror_token = add_source(dir.path(), "mirror");
     let admin = Credentials::default().admin_token;
     add_target_of(dir.path(), "wiki", "confluence", &c_run.base_url, &admin);
     add_target_of(dir.path(), "git", "bitbucket", &b_run.base_url, &admin);
+    import_bindings(
+        dir.path(),
+        &(binding("entra", "wiki", "")
+            + &binding("entra", "git", "[binding.groups]\ndefault_for_all = ['stash-users']\n")),
+    );
     let server = Server::start_full(dir.path(), &["--config", config.to_str().unwrap()], &[]);
     add_target_of(dir.path(), "mirror", "scim", &format!("{}/scim/v2/mirror", server.root), &mirror_token);
+    // Bound while the server runs: it picks the binding up without a restart.
+    import_bindings(dir.path(), &binding("entra", "mirror", ""));
     let scim = server.scim("entra", &entra);
     let mirror = server.scim("mirror", &mirror_token);
     let ann = push_user(&scim, "ann", json!({})).await;
@@ -557,9 +590,10 @@ async fn an_independent_scim_server_is_provisioned() {
     let (base, token) = (peer.base.clone(), peer.token);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("idsync.toml");
-    std::fs::write(&config, format!("{}{}", config_text(""), binding("entra", "peer", ""))).unwrap();
+    std::fs::write(&config, config_text("")).unwrap();
     let entra = add_source(dir.path(), "entra");
     add_target_of(dir.path(), "peer", "scim", &base, token);
+    import_bindings(dir.path(), &binding("entra", "peer", ""));
     let server = Server::start_full(dir.path(), &["--config", config.to_str().unwrap()], &[]);
     let scim = server.scim("entra", &entra);
     let peer_scim = peer.scim();

@@ -2,6 +2,7 @@
 //! queueing in the pool beats SQLITE_BUSY retries), a pool of sqlx readers, and read-only
 //! connections owned by the calling thread for lookups by id and list pages (see `reader`).
 
+mod bindings;
 mod filter_sql;
 mod reader;
 mod resources;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "pull", include_str!("../../migrations/sqlite/0003_pull.sql")),
     (4, "login_sync", include_str!("../../migrations/sqlite/0004_login_sync.sql")),
     (5, "pull_cursor", include_str!("../../migrations/sqlite/0005_pull_cursor.sql")),
+    (6, "bindings", include_str!("../../migrations/sqlite/0006_bindings.sql")),
 ];
 
 pub struct SqliteStore {

@@ -1,6 +1,7 @@
 //! Store tests against a real SQLite file: filters in SQL agree with the reference evaluator,
 //! writes land in the journal, memberships behave.
 
+mod bindings;
 mod filters;
 mod sync;
 mod writes;
