@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -84,10 +84,19 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, ap
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .with_state(OpsState { store: store.clone(), metrics });
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-    });
+    // One line per request at the default level: method, route template (never the path, which
+    // names resources, and never a header, which may carry a token), status, duration, request id.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route)
+        })
+        .on_request(())
+        .on_response(|resp: &axum::response::Response, latency: Duration, _: &tracing::Span| {
+            tracing::info!(status = resp.status().as_u16(), ms = latency.as_secs_f64() * 1000.0, "request");
+        })
+        .on_failure(());
     let auth_cache = scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60));
     ops.merge(api)
         .merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
@@ -95,6 +104,20 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, ap
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+}
+
+/// SIGHUP would end the process by default; idsync rereads nothing on it (configuration lives in
+/// the database and applies at once), so it is noted and otherwise ignored. Registered before the
+/// server says it listens, so no hangup can arrive before.
+fn ignore_hangups() {
+    #[cfg(unix)]
+    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP received and ignored: configuration changes apply without one");
+            }
+        });
+    }
 }
 
 async fn shutdown_signal() {
@@ -112,6 +135,7 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
+
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
@@ -136,6 +160,7 @@ pub async fn serve(
     let metrics = install_metrics()?;
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
+    ignore_hangups();
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     if !config.binding.is_empty() {
         let file = config.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default();
@@ -156,7 +181,10 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    // Paths are made canonical before routing, which a layer inside the router would be too late for.
+    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(scim::canonical_path), app);
+    let server = axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
+        .with_graceful_shutdown(signal);
     let mut stopped_for_grace = stopped.clone();
     let served = tokio::select! {
         r = server => r.context("server failed"),

@@ -251,6 +251,10 @@ impl Parser<'_> {
             self.pos -= 1;
             self.err(e)
         })?;
+        if path.is_never_returned() {
+            self.pos -= 1;
+            return Err(self.err(format!("'{path}' is never returned, so it cannot be filtered on")));
+        }
         if self.peek() == Some(&Token::OpenBracket) {
             if parent.is_some() || path.sub.is_some() {
                 return Err(self.err("a value filter '[...]' cannot be nested or follow a sub-attribute"));

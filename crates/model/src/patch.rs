@@ -9,7 +9,7 @@ use crate::error::{ScimError, ScimResult};
 use crate::eval::{get_ci, matches_element};
 use crate::filter::{CmpOp, Filter, FilterLimits};
 use crate::path::{AttrPath, Namespace, resolve};
-use crate::resource::{MemberRef, check_required, normalize_attribute, parse_members};
+use crate::resource::{MemberRef, check_required, discard_never_returned, normalize_attribute, parse_members};
 use crate::schema::{AttrType, AttributeDef, Mutability, PATCH_OP, ResourceKind, ResourceTypeDef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +185,7 @@ pub fn apply(
             }
         }
     }
+    discard_never_returned(data, rt);
     check_required(data, rt)?;
     Ok(members)
 }

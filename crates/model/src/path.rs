@@ -27,6 +27,12 @@ pub struct AttrPath {
 }
 
 impl AttrPath {
+    /// Names an attribute a server never returns (`password`): it may be neither filtered nor
+    /// sorted on, since either would reveal it one guess at a time (RFC 7644 §3.4.2.2).
+    pub fn is_never_returned(&self) -> bool {
+        [self.def, self.sub_def].into_iter().flatten().any(|d| d.returned == crate::schema::Returned::Never)
+    }
+
     pub fn is_multi_valued(&self) -> bool {
         self.def.is_some_and(|d| d.multi_valued)
     }

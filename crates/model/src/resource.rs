@@ -251,14 +251,38 @@ pub fn normalize(body: Value, rt: &'static ResourceTypeDef) -> ScimResult<Normal
         single.insert(k, v);
         normalize_schema_object(&rt.schema, single, &mut data, "")?;
     }
+    discard_never_returned(&mut data, rt);
     check_required(&data, rt)?;
     Ok(NormalizedResource { data, members })
 }
 
-/// Every required core attribute must be present and non-empty.
+/// Drops what a client may write but must never read back (`password`, RFC 7643 §4.1.1:
+/// `returned: never`, `mutability: writeOnly`). idsync provisions targets whose users sign in
+/// through single sign-on, so it needs no password; keeping none means none can leak, through a
+/// response, a filter, a backup or a copy of the database.
+pub fn discard_never_returned(data: &mut Map<String, Value>, rt: &'static ResourceTypeDef) {
+    for def in rt.schema.attributes.iter().filter(|d| d.returned == Returned::Never) {
+        data.retain(|k, _| !k.eq_ignore_ascii_case(def.name));
+    }
+}
+
+/// The form under which user names (and group names) are unique within a source: lower-cased and
+/// NFC-normalised, so a name typed in another case, or with "é" composed or decomposed, is the
+/// same name.
+pub fn unique_form(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.to_lowercase().nfc().collect()
+}
+
+/// Every required core attribute must be present and non-empty; a text of nothing but white space
+/// (blanks, tabs, no-break spaces) is empty.
 pub fn check_required(data: &Map<String, Value>, rt: &'static ResourceTypeDef) -> ScimResult<()> {
     for def in rt.schema.attributes.iter().filter(|d| d.required) {
-        let present = data.get(def.name).is_some_and(crate::eval::is_present);
+        let present = match data.get(def.name) {
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(v) => crate::eval::is_present(v),
+            None => false,
+        };
         if !present {
             return Err(ScimError::invalid_value(format!("'{}' is required for a {}", def.name, rt.kind.as_str())));
         }

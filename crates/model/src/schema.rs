@@ -322,11 +322,11 @@ fn multi_valued_contact(name: &'static str, description: &'static str, types: &'
 pub static USER_TYPE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
     kind: ResourceKind::User,
     description: "A person's account.",
-    schema: Schema { id: USER_SCHEMA, name: "User", description: "User account", attributes: user_attributes() },
+    schema: Schema { id: USER_SCHEMA, name: "User", description: "User Account", attributes: user_attributes() },
     extensions: vec![Schema {
         id: ENTERPRISE_USER_SCHEMA,
         name: "EnterpriseUser",
-        description: "Enterprise user",
+        description: "Enterprise User",
         attributes: enterprise_attributes(),
     }],
 });

@@ -84,9 +84,16 @@ pub async fn authenticate(
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return resp;
     }
-    req.extensions_mut().insert(SourceCtx { id: auth.id, name: source });
-    next.run(req).await
+    req.extensions_mut().insert(SourceCtx { id: auth.id, name: source.clone() });
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(Authenticated(source));
+    resp
 }
+
+/// Put on a response to a request whose token opened its source, so metrics can name the source
+/// without letting anyone create a series per made-up name.
+#[derive(Clone)]
+pub(crate) struct Authenticated(pub(crate) String);
 
 /// Sources and their valid token hashes, remembered so that a request costs no token query.
 ///

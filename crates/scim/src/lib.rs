@@ -6,6 +6,7 @@ mod bulk;
 mod discovery;
 pub mod error;
 mod handlers;
+mod paths;
 mod render;
 mod request;
 mod service;
@@ -22,6 +23,7 @@ use model::FilterLimits;
 use store::Store;
 
 pub use auth::{AuthCache, RateLimiter, bump_auth_epoch, hash_token};
+pub use paths::canonical_path;
 
 /// Limits and identity of the SCIM service; every field has a working default.
 #[derive(Debug, Clone)]
@@ -73,13 +75,15 @@ impl ScimState {
     }
 }
 
-/// Records request counts and latency by source, route and status.
+/// Records request counts and latency by source, route and status. The source is named only once
+/// its token was accepted; every other request counts under `unknown`, so requests for made-up
+/// source names cannot grow the number of series.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route =
         req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let source = req.uri().path().strip_prefix("/scim/v2/").and_then(|p| p.split('/').next()).unwrap_or("").to_string();
     let resp = next.run(req).await;
+    let source = resp.extensions().get::<auth::Authenticated>().map_or_else(|| "unknown".to_string(), |a| a.0.clone());
     let status = resp.status().as_u16().to_string();
     let labels = [("source", source), ("route", route), ("status", status)];
     metrics::counter!("idsync_scim_requests_total", &labels).increment(1);

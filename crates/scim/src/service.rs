@@ -153,7 +153,15 @@ impl<'a> Ctx<'a> {
     ) -> Result<(u64, Vec<Value>), ScimError> {
         let rt = kind.definition();
         let sort_by = match req.sort_by.as_deref() {
-            Some(s) => Some(model::path::resolve(s, rt).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?),
+            Some(s) => {
+                let path = model::path::resolve(s, rt).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?;
+                if path.is_never_returned() {
+                    return Err(ScimError::invalid_filter(format!(
+                        "sortBy: '{path}' is never returned, so it cannot be sorted on"
+                    )));
+                }
+                Some(path)
+            }
             None => None,
         };
         let proj = projection(req.attributes.as_deref(), req.excluded.as_deref(), rt);

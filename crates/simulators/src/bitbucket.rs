@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{Caller, Control, Credentials, fold, lock, number, reply};
+use crate::common::{Caller, Control, Credentials, atlassian_reply, fold, lock, number};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BitbucketUser {
@@ -97,7 +97,7 @@ type Q = Query<BTreeMap<String, String>>;
 type S = State<Arc<Bitbucket>>;
 
 fn error(status: StatusCode, message: impl Into<String>, exception: &str) -> Response {
-    reply(
+    atlassian_reply(
         status,
         json!({"errors": [{"context": null, "message": message.into(), "exceptionName": format!("com.atlassian.bitbucket.{exception}")}]}),
     )
@@ -162,7 +162,7 @@ fn parse_body(body: &Bytes) -> Result<Value, Response> {
 }
 
 async fn properties() -> Response {
-    reply(
+    atlassian_reply(
         StatusCode::OK,
         json!({"version": "8.19.0", "buildNumber": "8019000", "displayName": "Bitbucket (simulated)"}),
     )
@@ -180,7 +180,7 @@ async fn list_users(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
         .filter(|u| matches(&filter, &[&u.name, &u.display_name, &u.email]))
         .map(|u| user_json(&b, u))
         .collect();
-    reply(StatusCode::OK, page(values, &q))
+    atlassian_reply(StatusCode::OK, page(values, &q))
 }
 
 async fn create_user(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -221,7 +221,7 @@ async fn create_user(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
     {
         members.insert(fold(name));
     }
-    reply(StatusCode::NO_CONTENT, Value::Null)
+    atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
 }
 
 async fn update_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -244,7 +244,7 @@ async fn update_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
         u.email = e.into();
     }
     let u = u.clone();
-    reply(StatusCode::OK, user_json(&b, &u))
+    atlassian_reply(StatusCode::OK, user_json(&b, &u))
 }
 
 async fn rename_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -278,7 +278,7 @@ async fn rename_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
             members.insert(fold(new_name));
         }
     }
-    reply(StatusCode::OK, user_json(&b, &u))
+    atlassian_reply(StatusCode::OK, user_json(&b, &u))
 }
 
 async fn delete_user(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -293,7 +293,7 @@ async fn delete_user(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
     for (_, members) in data.groups.values_mut() {
         members.remove(&fold(name));
     }
-    reply(StatusCode::OK, user_json(&b, &u))
+    atlassian_reply(StatusCode::OK, user_json(&b, &u))
 }
 
 async fn user_groups(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -314,7 +314,7 @@ async fn user_groups(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
         .filter(|g| matches(&filter, &[g]))
         .map(|g| json!({"name": g, "deletable": true}))
         .collect();
-    reply(StatusCode::OK, page(values, &q))
+    atlassian_reply(StatusCode::OK, page(values, &q))
 }
 
 fn change_membership(data: &mut BitbucketData, user: &str, group: &str, add: bool) -> Result<(), Response> {
@@ -356,7 +356,7 @@ async fn add_groups(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
             return r;
         }
     }
-    reply(StatusCode::OK, Value::Null)
+    atlassian_reply(StatusCode::OK, Value::Null)
 }
 
 async fn remove_group(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -386,7 +386,7 @@ async fn remove_membership(
         );
     };
     match change_membership(&mut lock(&b.data), user, group, false) {
-        Ok(()) => reply(StatusCode::OK, Value::Null),
+        Ok(()) => atlassian_reply(StatusCode::OK, Value::Null),
         Err(r) => r,
     }
 }
@@ -402,7 +402,7 @@ async fn list_groups(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
         .filter(|(n, _)| matches(&filter, &[n]))
         .map(|(n, _)| json!({"name": n, "deletable": true}))
         .collect();
-    reply(StatusCode::OK, page(values, &q))
+    atlassian_reply(StatusCode::OK, page(values, &q))
 }
 
 async fn create_group(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -421,7 +421,7 @@ async fn create_group(State(b): S, headers: HeaderMap, Query(q): Q) -> Response 
         );
     }
     data.groups.insert(fold(name), (name.clone(), BTreeSet::new()));
-    reply(StatusCode::OK, json!({"name": name, "deletable": true}))
+    atlassian_reply(StatusCode::OK, json!({"name": name, "deletable": true}))
 }
 
 async fn delete_group(State(b): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -432,7 +432,7 @@ async fn delete_group(State(b): S, headers: HeaderMap, Query(q): Q) -> Response 
         return error(StatusCode::BAD_REQUEST, "name is required", "validation.ArgumentValidationException");
     };
     match lock(&b.data).groups.remove(&fold(name)) {
-        Some((n, _)) => reply(StatusCode::OK, json!({"name": n, "deletable": true})),
+        Some((n, _)) => atlassian_reply(StatusCode::OK, json!({"name": n, "deletable": true})),
         None => no_group(name),
     }
 }
@@ -447,7 +447,7 @@ async fn group_members(State(b): S, headers: HeaderMap, Query(q): Q) -> Response
     let data = lock(&b.data);
     let Some((_, members)) = data.groups.get(&fold(group)) else { return no_group(group) };
     let values = members.iter().filter_map(|m| data.users.get(m)).map(|u| user_json(&b, u)).collect();
-    reply(StatusCode::OK, page(values, &q))
+    atlassian_reply(StatusCode::OK, page(values, &q))
 }
 
 async fn add_users(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -471,7 +471,7 @@ async fn add_users(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
             return r;
         }
     }
-    reply(StatusCode::OK, Value::Null)
+    atlassian_reply(StatusCode::OK, Value::Null)
 }
 
 async fn remove_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -480,5 +480,5 @@ async fn remove_user(State(b): S, headers: HeaderMap, body: Bytes) -> Response {
 
 async fn dump_state(State(b): S) -> Response {
     let data = lock(&b.data);
-    reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
+    atlassian_reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
 }

@@ -377,6 +377,17 @@ pub fn reply(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Jira, Confluence and Bitbucket Data Center name the charset in every JSON answer.
+pub const ATLASSIAN_JSON: &str = "application/json;charset=UTF-8";
+
+/// A JSON answer as the Atlassian Data Center products send it (see `ATLASSIAN_JSON`).
+pub fn atlassian_reply(status: StatusCode, body: Value) -> Response {
+    if body.is_null() {
+        return status.into_response();
+    }
+    (status, [(axum::http::header::CONTENT_TYPE, ATLASSIAN_JSON)], body.to_string()).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

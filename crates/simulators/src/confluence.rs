@@ -19,7 +19,7 @@ use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::common::{Caller, Control, Credentials, fold, lock, number, reply};
+use crate::common::{Caller, Control, Credentials, atlassian_reply, fold, lock, number};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -136,7 +136,7 @@ type S = State<Arc<Confluence>>;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let reason = status.canonical_reason().unwrap_or("Error");
-    reply(
+    atlassian_reply(
         status,
         json!({
             "statusCode": status.as_u16(),
@@ -193,7 +193,10 @@ fn page(c: &Confluence, path: &str, items: Vec<Value>, q: &BTreeMap<String, Stri
 
 async fn manifest(State(c): S) -> Response {
     let version = lock(&c.options).version.clone();
-    reply(StatusCode::OK, json!({"typeId": "confluence", "name": "Confluence (simulated)", "version": version}))
+    atlassian_reply(
+        StatusCode::OK,
+        json!({"typeId": "confluence", "name": "Confluence (simulated)", "version": version}),
+    )
 }
 
 async fn current_user(State(c): S, headers: HeaderMap) -> Response {
@@ -205,7 +208,7 @@ async fn current_user(State(c): S, headers: HeaderMap) -> Response {
         Caller::Admin => c.control.credentials.admin_user.clone(),
         Caller::Viewer => "viewer".into(),
     };
-    reply(StatusCode::OK, json!({"type": "known", "username": name, "displayName": name}))
+    atlassian_reply(StatusCode::OK, json!({"type": "known", "username": name, "displayName": name}))
 }
 
 async fn get_user(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -220,7 +223,7 @@ async fn get_user(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
         (None, None) => return error(StatusCode::BAD_REQUEST, "A username or key parameter is required"),
     };
     match found {
-        Some(u) => reply(StatusCode::OK, user_json(&c, u, &expand)),
+        Some(u) => atlassian_reply(StatusCode::OK, user_json(&c, u, &expand)),
         None => error(
             StatusCode::NOT_FOUND,
             format!("No user found with username: {}", q.get("username").or(q.get("key")).cloned().unwrap_or_default()),
@@ -237,7 +240,7 @@ async fn list_users(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
     }
     let expand = q.get("expand").cloned().unwrap_or_default();
     let items = lock(&c.data).users.values().map(|u| user_json(&c, u, &expand)).collect();
-    reply(StatusCode::OK, page(&c, "/user/list", items, &q, 200))
+    atlassian_reply(StatusCode::OK, page(&c, "/user/list", items, &q, 200))
 }
 
 async fn member_of(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -253,7 +256,7 @@ async fn member_of(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
     }
     let items = data.groups_of(name).into_iter().map(|g| json!({"type": "group", "name": g})).collect();
     drop(data);
-    reply(StatusCode::OK, page(&c, "/user/memberof", items, &q, 200))
+    atlassian_reply(StatusCode::OK, page(&c, "/user/memberof", items, &q, 200))
 }
 
 async fn list_groups(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -261,7 +264,7 @@ async fn list_groups(State(c): S, headers: HeaderMap, Query(q): Q) -> Response {
         return r;
     }
     let items = lock(&c.data).groups.values().map(|(n, _)| json!({"type": "group", "name": n})).collect();
-    reply(StatusCode::OK, page(&c, "/group", items, &q, 1000))
+    atlassian_reply(StatusCode::OK, page(&c, "/group", items, &q, 1000))
 }
 
 async fn group_members(State(c): S, headers: HeaderMap, Path(group): Path<String>, Query(q): Q) -> Response {
@@ -274,7 +277,7 @@ async fn group_members(State(c): S, headers: HeaderMap, Path(group): Path<String
     };
     let items = members.iter().filter_map(|m| data.users.get(m)).map(|u| user_json(&c, u, "")).collect();
     drop(data);
-    reply(StatusCode::OK, page(&c, &format!("/group/{group}/member"), items, &q, 200))
+    atlassian_reply(StatusCode::OK, page(&c, &format!("/group/{group}/member"), items, &q, 200))
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, Response> {
@@ -329,7 +332,7 @@ async fn create_user(State(c): S, headers: HeaderMap, body: Bytes) -> Response {
             active: true,
         },
     );
-    reply(StatusCode::CREATED, json!({"userKey": key}))
+    atlassian_reply(StatusCode::CREATED, json!({"userKey": key}))
 }
 
 async fn update_user(State(c): S, headers: HeaderMap, Path(user): Path<String>, body: Bytes) -> Response {
@@ -350,7 +353,7 @@ async fn update_user(State(c): S, headers: HeaderMap, Path(user): Path<String>, 
     if let Some(n) = body["fullName"].as_str() {
         u.full_name = n.into();
     }
-    reply(StatusCode::NO_CONTENT, Value::Null)
+    atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
 }
 
 async fn set_active(c: &Confluence, headers: &HeaderMap, user: &str, active: bool) -> Response {
@@ -360,7 +363,7 @@ async fn set_active(c: &Confluence, headers: &HeaderMap, user: &str, active: boo
     match lock(&c.data).users.get_mut(&fold(user)) {
         Some(u) => {
             u.active = active;
-            reply(StatusCode::NO_CONTENT, Value::Null)
+            atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
         }
         None => error(StatusCode::NOT_FOUND, format!("No user found with username: {user}")),
     }
@@ -394,7 +397,7 @@ async fn delete_user(State(c): S, headers: HeaderMap, Path(user): Path<String>) 
             members.remove(&folded);
         }
     });
-    reply(StatusCode::ACCEPTED, json!({"id": task_id, "links": {"status": "/rest/api/longtask/delete"}}))
+    atlassian_reply(StatusCode::ACCEPTED, json!({"id": task_id, "links": {"status": "/rest/api/longtask/delete"}}))
 }
 
 async fn create_group(State(c): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -413,7 +416,8 @@ async fn create_group(State(c): S, headers: HeaderMap, body: Bytes) -> Response 
         return error(StatusCode::CONFLICT, format!("Group {name} already exists"));
     }
     data.groups.insert(fold(name), (name.into(), BTreeSet::new()));
-    reply(StatusCode::CREATED, json!({"type": "group", "name": name}))
+    // Confluence documents 200 here, not 201.
+    atlassian_reply(StatusCode::OK, json!({"type": "group", "name": name}))
 }
 
 async fn delete_group(State(c): S, headers: HeaderMap, Path(group): Path<String>) -> Response {
@@ -421,7 +425,7 @@ async fn delete_group(State(c): S, headers: HeaderMap, Path(group): Path<String>
         return r;
     }
     match lock(&c.data).groups.remove(&fold(&group)) {
-        Some(_) => reply(StatusCode::NO_CONTENT, Value::Null),
+        Some(_) => atlassian_reply(StatusCode::NO_CONTENT, Value::Null),
         None => error(StatusCode::NOT_FOUND, format!("No group found with name: {group}")),
     }
 }
@@ -442,7 +446,7 @@ async fn membership(c: &Confluence, headers: &HeaderMap, user: &str, group: &str
     } else {
         members.remove(&fold(user));
     }
-    reply(StatusCode::NO_CONTENT, Value::Null)
+    atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
 }
 
 async fn add_member(State(c): S, headers: HeaderMap, Path((user, group)): Path<(String, String)>) -> Response {
@@ -455,5 +459,5 @@ async fn remove_member(State(c): S, headers: HeaderMap, Path((user, group)): Pat
 
 async fn dump_state(State(c): S) -> Response {
     let data = lock(&c.data);
-    reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
+    atlassian_reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
 }

@@ -14,7 +14,7 @@ use axum::routing::{get, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::common::{Caller, Control, Credentials, fold, lock, number, reply, truthy};
+use crate::common::{Caller, Control, Credentials, atlassian_reply, fold, lock, number, truthy};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -194,11 +194,11 @@ fn new_key(data: &mut JiraData) -> String {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    reply(status, json!({"errorMessages": [message.into()], "errors": {}}))
+    atlassian_reply(status, json!({"errorMessages": [message.into()], "errors": {}}))
 }
 
 fn field_error(field: &str, message: &str) -> Response {
-    reply(StatusCode::BAD_REQUEST, json!({"errorMessages": [], "errors": {field: message}}))
+    atlassian_reply(StatusCode::BAD_REQUEST, json!({"errorMessages": [], "errors": {field: message}}))
 }
 
 fn authorize(jira: &Jira, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
@@ -279,7 +279,7 @@ fn addressed(data: &JiraData, q: &BTreeMap<String, String>) -> Result<String, Re
 async fn server_info(State(jira): S) -> Response {
     let version = lock(&jira.options).version.clone();
     let numbers: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    reply(
+    atlassian_reply(
         StatusCode::OK,
         json!({"baseUrl": *lock(&jira.base), "version": version, "versionNumbers": numbers, "deploymentType": "Server", "serverTitle": "Jira (simulated)"}),
     )
@@ -294,7 +294,7 @@ async fn myself(State(jira): S, headers: HeaderMap) -> Response {
         Caller::Admin => jira.control.credentials.admin_user.clone(),
         Caller::Viewer => "viewer".into(),
     };
-    reply(StatusCode::OK, json!({"name": name, "key": name, "active": true, "displayName": name}))
+    atlassian_reply(StatusCode::OK, json!({"name": name, "key": name, "active": true, "displayName": name}))
 }
 
 async fn my_permissions(State(jira): S, headers: HeaderMap) -> Response {
@@ -303,7 +303,7 @@ async fn my_permissions(State(jira): S, headers: HeaderMap) -> Response {
         Err(r) => return r,
     };
     let admin = caller == Caller::Admin;
-    reply(
+    atlassian_reply(
         StatusCode::OK,
         json!({"permissions": {
             "ADMINISTER": {"id": "0", "key": "ADMINISTER", "name": "Jira Administrators", "type": "GLOBAL", "havePermission": admin},
@@ -320,7 +320,7 @@ async fn get_user(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
     match addressed(&data, &q) {
         Ok(key) => {
             let expand = q.get("expand").is_some_and(|e| e.split(',').any(|p| p == "groups"));
-            reply(StatusCode::OK, user_json(&jira, &data, &data.users[&key], expand))
+            atlassian_reply(StatusCode::OK, user_json(&jira, &data, &data.users[&key], expand))
         }
         Err(r) => r,
     }
@@ -340,6 +340,10 @@ async fn create_user(State(jira): S, headers: HeaderMap, body: Bytes) -> Respons
     let Some(email) = body["emailAddress"].as_str().filter(|e| e.contains('@')) else {
         return field_error("email", "You must specify a valid email address.");
     };
+    // Jira's REST description types `notification` as a string; the simulator holds clients to it.
+    if body.get("notification").is_some_and(|n| !n.is_string()) {
+        return field_error("notification", "notification must be the string \"true\" or \"false\".");
+    }
     let display_name = body["displayName"].as_str().unwrap_or(name);
     let mut data = lock(&jira.data);
     if data.key_of(name).is_some() {
@@ -356,7 +360,7 @@ async fn create_user(State(jira): S, headers: HeaderMap, body: Bytes) -> Respons
     };
     data.users.insert(key.clone(), user);
     let json = user_json(&jira, &data, &data.users[&key], false);
-    reply(StatusCode::CREATED, json)
+    atlassian_reply(StatusCode::CREATED, json)
 }
 
 async fn update_user(State(jira): S, headers: HeaderMap, Query(q): Q, body: Bytes) -> Response {
@@ -408,7 +412,7 @@ async fn update_user(State(jira): S, headers: HeaderMap, Query(q): Q, body: Byte
         user.active = a;
     }
     let json = user_json(&jira, &data, &data.users[&key], false);
-    reply(StatusCode::OK, json)
+    atlassian_reply(StatusCode::OK, json)
 }
 
 async fn delete_user(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -433,7 +437,7 @@ async fn delete_user(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respons
     for g in data.groups.values_mut() {
         g.members.remove(&key);
     }
-    reply(StatusCode::NO_CONTENT, Value::Null)
+    atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
 }
 
 async fn search_users(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -463,7 +467,7 @@ async fn search_users(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respon
         .take(cap)
         .collect();
     let page: Vec<Value> = matched.iter().skip(start).take(max).map(|u| user_json(&jira, &data, u, false)).collect();
-    reply(StatusCode::OK, Value::Array(page))
+    atlassian_reply(StatusCode::OK, Value::Array(page))
 }
 
 async fn list_users(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -483,7 +487,7 @@ async fn list_users(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response
     if !is_last && let Some(l) = page.last() {
         body["nextCursor"] = json!(l.key);
     }
-    reply(StatusCode::OK, body)
+    atlassian_reply(StatusCode::OK, body)
 }
 
 async fn list_properties(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -496,7 +500,7 @@ async fn list_properties(State(jira): S, headers: HeaderMap, Query(q): Q) -> Res
         Err(r) => return r,
     };
     let keys: Vec<Value> = data.users[&key].properties.keys().map(|k| json!({"key": k})).collect();
-    reply(StatusCode::OK, json!({"keys": keys}))
+    atlassian_reply(StatusCode::OK, json!({"keys": keys}))
 }
 
 async fn get_property(State(jira): S, headers: HeaderMap, Path(prop): Path<String>, Query(q): Q) -> Response {
@@ -509,7 +513,7 @@ async fn get_property(State(jira): S, headers: HeaderMap, Path(prop): Path<Strin
         Err(r) => return r,
     };
     match data.users[&key].properties.get(&prop) {
-        Some(v) => reply(StatusCode::OK, json!({"key": prop, "value": v})),
+        Some(v) => atlassian_reply(StatusCode::OK, json!({"key": prop, "value": v})),
         None => error(StatusCode::NOT_FOUND, format!("Property with key '{prop}' not found.")),
     }
 }
@@ -534,7 +538,7 @@ async fn set_property(
         Err(r) => return r,
     };
     let existed = data.users.get_mut(&key).expect("addressed").properties.insert(prop, value).is_some();
-    reply(if existed { StatusCode::OK } else { StatusCode::CREATED }, Value::Null)
+    atlassian_reply(if existed { StatusCode::OK } else { StatusCode::CREATED }, Value::Null)
 }
 
 async fn delete_property(State(jira): S, headers: HeaderMap, Path(prop): Path<String>, Query(q): Q) -> Response {
@@ -547,7 +551,7 @@ async fn delete_property(State(jira): S, headers: HeaderMap, Path(prop): Path<St
         Err(r) => return r,
     };
     data.users.get_mut(&key).expect("addressed").properties.remove(&prop);
-    reply(StatusCode::NO_CONTENT, Value::Null)
+    atlassian_reply(StatusCode::NO_CONTENT, Value::Null)
 }
 
 fn group_json(jira: &Jira, name: &str) -> Value {
@@ -576,7 +580,7 @@ async fn create_group(State(jira): S, headers: HeaderMap, body: Bytes) -> Respon
         return field_error("groupName", "A group or user with this name already exists.");
     }
     data.groups.insert(fold(name), JiraGroup { name: name.to_string(), members: BTreeSet::new() });
-    reply(StatusCode::CREATED, group_json(&jira, name))
+    atlassian_reply(StatusCode::CREATED, group_json(&jira, name))
 }
 
 async fn delete_group(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -587,7 +591,7 @@ async fn delete_group(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respon
         return error(StatusCode::BAD_REQUEST, "The groupname parameter is required.");
     };
     match lock(&jira.data).groups.remove(&fold(name)) {
-        Some(_) => reply(StatusCode::OK, Value::Null),
+        Some(_) => atlassian_reply(StatusCode::OK, Value::Null),
         None => error(StatusCode::NOT_FOUND, format!("Specified group does not exist: {name}")),
     }
 }
@@ -623,7 +627,7 @@ async fn group_members(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respo
     if !is_last {
         body["nextPage"] = json!(page(start + max));
     }
-    reply(StatusCode::OK, body)
+    atlassian_reply(StatusCode::OK, body)
 }
 
 async fn add_member(State(jira): S, headers: HeaderMap, Query(q): Q, body: Bytes) -> Response {
@@ -654,7 +658,7 @@ async fn add_member(State(jira): S, headers: HeaderMap, Query(q): Q, body: Bytes
         );
     }
     let name = g.name.clone();
-    reply(StatusCode::CREATED, group_json(&jira, &name))
+    atlassian_reply(StatusCode::CREATED, group_json(&jira, &name))
 }
 
 async fn remove_member(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -674,7 +678,7 @@ async fn remove_member(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respo
     if !g.members.remove(&key) {
         return error(StatusCode::NOT_FOUND, format!("Cannot remove user '{user}' from group '{group}': not a member"));
     }
-    reply(StatusCode::OK, Value::Null)
+    atlassian_reply(StatusCode::OK, Value::Null)
 }
 
 async fn groups_picker(State(jira): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -687,7 +691,7 @@ async fn groups_picker(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respo
     let matched: Vec<&JiraGroup> = data.groups.values().filter(|g| fold(&g.name).contains(&query)).collect();
     let groups: Vec<Value> =
         matched.iter().take(max).map(|g| json!({"name": g.name, "html": g.name, "labels": []})).collect();
-    reply(
+    atlassian_reply(
         StatusCode::OK,
         json!({"header": format!("Showing {} of {} matching groups", groups.len(), matched.len()), "total": matched.len(), "groups": groups}),
     )
@@ -708,7 +712,7 @@ async fn list_projects(State(jira): S, headers: HeaderMap, Query(q): Q) -> Respo
     let expand = q.get("expand").is_some_and(|e| e.contains("lead"));
     let data = lock(&jira.data);
     let all: Vec<Value> = data.projects.values().map(|p| project_json(&jira, &data, p, expand)).collect();
-    reply(StatusCode::OK, Value::Array(all))
+    atlassian_reply(StatusCode::OK, Value::Array(all))
 }
 
 async fn create_project(State(jira): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -728,7 +732,7 @@ async fn create_project(State(jira): S, headers: HeaderMap, body: Bytes) -> Resp
         return field_error("projectLead", "The user you have specified as project lead does not exist.");
     };
     data.projects.insert(key.into(), JiraProject { key: key.into(), name: name.into(), lead: lead_key });
-    reply(StatusCode::CREATED, json!({"key": key, "id": key}))
+    atlassian_reply(StatusCode::CREATED, json!({"key": key, "id": key}))
 }
 
 async fn get_project(State(jira): S, headers: HeaderMap, Path(key): Path<String>) -> Response {
@@ -737,7 +741,7 @@ async fn get_project(State(jira): S, headers: HeaderMap, Path(key): Path<String>
     }
     let data = lock(&jira.data);
     match data.projects.get(&key) {
-        Some(p) => reply(StatusCode::OK, project_json(&jira, &data, p, true)),
+        Some(p) => atlassian_reply(StatusCode::OK, project_json(&jira, &data, p, true)),
         None => error(StatusCode::NOT_FOUND, format!("No project could be found with key '{key}'.")),
     }
 }
@@ -765,7 +769,7 @@ async fn update_project(State(jira): S, headers: HeaderMap, Path(key): Path<Stri
         p.lead = k;
     }
     let p = p.clone();
-    reply(StatusCode::OK, project_json(&jira, &data, &p, true))
+    atlassian_reply(StatusCode::OK, project_json(&jira, &data, &p, true))
 }
 
 fn component_json(jira: &Jira, data: &JiraData, c: &JiraComponent) -> Value {
@@ -789,7 +793,7 @@ async fn project_components(State(jira): S, headers: HeaderMap, Path(key): Path<
     }
     let all: Vec<Value> =
         data.components.values().filter(|c| c.project == key).map(|c| component_json(&jira, &data, c)).collect();
-    reply(StatusCode::OK, Value::Array(all))
+    atlassian_reply(StatusCode::OK, Value::Array(all))
 }
 
 async fn create_component(State(jira): S, headers: HeaderMap, body: Bytes) -> Response {
@@ -814,7 +818,7 @@ async fn create_component(State(jira): S, headers: HeaderMap, body: Bytes) -> Re
     let id = 10000 + data.components.len() as u64 + 1;
     data.components.insert(id, JiraComponent { id, project: project.into(), name: name.into(), lead });
     let c = data.components[&id].clone();
-    reply(StatusCode::CREATED, component_json(&jira, &data, &c))
+    atlassian_reply(StatusCode::CREATED, component_json(&jira, &data, &c))
 }
 
 async fn update_component(State(jira): S, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Response {
@@ -841,10 +845,10 @@ async fn update_component(State(jira): S, headers: HeaderMap, Path(id): Path<u64
         c.lead = l;
     }
     let c = c.clone();
-    reply(StatusCode::OK, component_json(&jira, &data, &c))
+    atlassian_reply(StatusCode::OK, component_json(&jira, &data, &c))
 }
 
 async fn dump_state(State(jira): S) -> Response {
     let data = lock(&jira.data);
-    reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
+    atlassian_reply(StatusCode::OK, serde_json::to_value(&*data).unwrap_or(Value::Null))
 }

@@ -170,7 +170,8 @@ impl TargetClient for Jira {
     async fn apply(&self, op: &Operation) -> Result<(), TargetError> {
         let result = match op {
             Operation::CreateUser { user } => {
-                let mut body = json!({"name": user.name, "notification": false});
+                // Jira's REST description types `notification` as a string.
+                let mut body = json!({"name": user.name, "notification": "false"});
                 if let Some(e) = &user.email {
                     body["emailAddress"] = json!(e);
                 }

@@ -162,6 +162,9 @@ impl Engine {
         let touched: BTreeSet<&str> = keys.iter().map(|k| k.target.as_str()).collect();
         for target in touched {
             self.outbox_bell(target).notify_one();
+            if let Ok(pending) = self.db.pending(target).await {
+                metrics::gauge!("idsync_outbox_pending", "target" => target.to_string()).set(pending as f64);
+            }
         }
         metrics::counter!("idsync_journal_entries_total").increment(changes.len() as u64);
         Ok(changes.len())
@@ -207,8 +210,13 @@ impl Engine {
         let bell = self.outbox_bell(&target);
         let mut failures = 0u32;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
+        self.report_gauges(&target).await;
         while !*shutdown.borrow() {
-            let pause = match self.reconcile_due(&target).await {
+            let due = self.reconcile_due(&target).await;
+            if !matches!(due, Ok(None)) {
+                self.report_gauges(&target).await;
+            }
+            let pause = match due {
                 Ok(Some(outcome)) => match (outcome.outage, outcome.throttled) {
                     (Some(error), _) => {
                         failures += 1;
@@ -251,6 +259,21 @@ impl Engine {
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// What is waiting and whether the target answers, as `target list` says it: set when a worker
+    /// starts and after every attempt, failed ones included.
+    async fn report_gauges(&self, target: &str) {
+        if let Ok(pending) = self.db.pending(target).await {
+            metrics::gauge!("idsync_outbox_pending", "target" => target.to_string()).set(pending as f64);
+        }
+        if let Ok(Some(record)) = self.db.target(target).await {
+            metrics::gauge!("idsync_target_healthy", "target" => target.to_string()).set(if record.healthy {
+                1.0
+            } else {
+                0.0
+            });
         }
     }
 
@@ -335,8 +358,6 @@ impl Engine {
             }
         }
         self.db.complete(&done).await?;
-        metrics::gauge!("idsync_outbox_pending", "target" => target.to_string())
-            .set(self.db.pending(target).await.unwrap_or(0) as f64);
         Ok(Some(outcome))
     }
 

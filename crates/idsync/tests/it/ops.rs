@@ -25,6 +25,63 @@ async fn health_readiness_and_metrics() {
     assert!(r.headers().get("x-request-id").is_some());
 }
 
+/// Requests without a valid token, for sources that exist or not, count under `unknown`: nobody
+/// can make a metric series per made-up name.
+#[tokio::test]
+async fn metrics_name_only_authenticated_sources() {
+    let (_d, server, scim) = started();
+    let http = crate::harness::http_client();
+    for i in 0..20 {
+        http.get(format!("{}/scim/v2/made-up-{i}/Users", server.root)).bearer_auth("x").send().await.unwrap();
+    }
+    http.get(format!("{}/scim/v2/test/Users", server.root)).bearer_auth("wrong").send().await.unwrap();
+    scim.get("/Users").await;
+    let text = http.get(format!("{}/metrics", server.root)).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("made-up"), "{text}");
+    assert!(text.contains("source=\"unknown\",route=\"/scim/v2/{source}/{resource}\",status=\"401\"} 21"), "{text}");
+    assert!(text.contains("source=\"test\",route=\"/scim/v2/{source}/{resource}\",status=\"200\"}"), "{text}");
+}
+
+/// One log line per request at the default level, naming the route template, never the token.
+#[tokio::test]
+async fn every_request_is_logged_once_without_secrets() {
+    let (_d, server, scim) = started();
+    scim.create_user("logged").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.logged();
+    let line = log
+        .lines()
+        .find(|l| l.contains("method=POST") && l.contains("status=201"))
+        .unwrap_or_else(|| panic!("no request line in: {log}"));
+    assert!(
+        line.contains("route=/scim/v2/{source}/{resource}") && line.contains("request_id=") && line.contains("ms="),
+        "{line}"
+    );
+    assert!(!log.contains(&scim.token) && !log.contains("logged@"), "{log}");
+}
+
+#[tokio::test]
+async fn lower_case_endpoints_and_slashes_before_the_query_are_understood() {
+    let (_d, _server, scim) = started();
+    let id = scim.create_user("ann").await;
+    let listed = scim.get("/users/?filter=userName%20eq%20%22ann%22").await;
+    assert_eq!((listed.status.as_u16(), listed.body["totalResults"].as_u64()), (200, Some(1)), "{}", listed.body);
+    assert_eq!(scim.get(&format!("/users/{id}/")).await.body["userName"], "ann");
+    assert_eq!(scim.get("/serviceproviderconfig").await.status, 200);
+    let schema = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await;
+    assert_eq!(schema.body["description"], "User Account", "RFC 7643 §8.7.1");
+}
+
+#[tokio::test]
+async fn sighup_does_not_stop_the_server() {
+    let (_d, server, scim) = started();
+    let ok = std::process::Command::new("kill").args(["-HUP", &server.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(scim.get("/Users").await.status, 200, "still serving after SIGHUP");
+    assert!(server.logged().contains("SIGHUP received and ignored"), "{}", server.logged());
+}
+
 #[tokio::test]
 async fn sigterm_shuts_down_cleanly() {
     let (_d, mut server, scim) = started();

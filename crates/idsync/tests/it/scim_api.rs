@@ -353,3 +353,58 @@ async fn root_search_pages_across_users_then_groups() {
     let r = scim.post("/.search", &only_groups).await;
     assert_eq!(r.body["totalResults"], 2, "a filter naming group attributes selects groups only: {}", r.body);
 }
+
+/// RFC 7643 §4.1.1 and §7: a password a client sends is never kept, so it can neither be read
+/// back nor guessed character by character through filters or sorting.
+#[tokio::test]
+async fn passwords_are_never_kept_filtered_or_sorted_on() {
+    let (dir, _s, scim) = started();
+    let secret = "Wh1sper-only-once";
+    let mut body = user("ann");
+    body["password"] = json!(secret);
+    let created = scim.post("/Users", &body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let set =
+        scim.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "password", "value": "Another-1"}])).await;
+    assert_eq!(set.status, 200, "a client may still set one: {}", set.body);
+    let replaced =
+        scim.put(&format!("/Users/{id}"), &json!({"schemas": [USER], "userName": "ann", "password": "Third-1"})).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    for probe in ["password sw \"W\"", "password pr", "emails.value pr and password eq \"Third-1\""] {
+        scim.get(&format!("/Users?filter={}", urlencode(probe))).await.assert_error(400, Some("invalidFilter"));
+    }
+    scim.get("/Users?sortBy=password").await.assert_error(400, Some("invalidFilter"));
+    let got = scim.get(&format!("/Users/{id}?attributes=password")).await;
+    assert!(got.body.get("password").is_none(), "{}", got.body);
+    let db = std::fs::read(dir.path().join("idsync.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("idsync.db-wal")).unwrap_or_default();
+    for word in [secret, "Another-1", "Third-1"] {
+        let found = |bytes: &[u8]| bytes.windows(word.len()).any(|w| w == word.as_bytes());
+        assert!(!found(&db) && !found(&wal), "'{word}' reached the database");
+    }
+}
+
+/// A userName of nothing but white space is no name; two encodings of one name are one name.
+#[tokio::test]
+async fn user_names_are_non_blank_and_unique_after_normalisation() {
+    let (_d, _s, scim) = started();
+    for blank in [" ", "\t", "\u{a0}", " \u{a0}\t "] {
+        let r = scim.post("/Users", &json!({"schemas": [USER], "userName": blank})).await;
+        r.assert_error(400, Some("invalidValue"));
+        assert!(r.body["detail"].as_str().unwrap().contains("userName"), "{}", r.body);
+    }
+    let composed = "Ren\u{e9}";
+    let decomposed = "rene\u{301}";
+    let created = scim.post("/Users", &json!({"schemas": [USER], "userName": composed})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    scim.post("/Users", &json!({"schemas": [USER], "userName": decomposed}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let found = scim.get(&format!("/Users?filter={}", urlencode(&format!("userName eq \"{decomposed}\"")))).await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    let id = created.body["id"].as_str().unwrap();
+    let blanked =
+        scim.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "userName", "value": "  "}])).await;
+    blanked.assert_error(400, Some("invalidValue"));
+}

@@ -227,6 +227,20 @@ async fn an_outage_loses_nothing_and_heals_by_itself() {
     }
     assert_eq!(listed[0]["healthy"], json!(false), "{listed}");
     assert_eq!(listed[0]["pending"], json!(5), "{listed}");
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        let got = crate::harness::http_client().get(format!("{}/metrics", s.server.root)).send().await.unwrap();
+        metrics = got.text().await.unwrap();
+        if metrics.contains("idsync_outbox_pending{target=\"jira\"} 5") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.contains("idsync_outbox_pending{target=\"jira\"} 5"),
+        "the gauge agrees with target list: {metrics}"
+    );
+    assert!(metrics.contains("idsync_target_healthy{target=\"jira\"} 0"), "{metrics}");
     // 503s for a while, then the application is back on the same address.
     s.running = Some(s.sim.start(&addr.to_string()).await.unwrap());
     s.sim.control().set_faults(Faults { down: true, ..Faults::default() });
@@ -391,8 +405,10 @@ async fn two_sources_claiming_one_user_never_flip_flop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_shows_the_plan_and_changes_nothing() {
-    let s = setup("").await;
+    let mut s = setup("").await;
     push_user(&s.scim, "ann", json!({})).await;
+    // A running server would reconcile the new binding at once; this test is about the preview.
+    s.server.kill();
     let out = s.cli(&["binding", "add", "--source", "entra", "--target", "jira"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = s.cli(&["binding", "set", "entra", "jira", "groups.default_for_all", "[\"everyone\"]"]);

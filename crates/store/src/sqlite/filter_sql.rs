@@ -166,7 +166,7 @@ impl Builder {
                 let (lhs, lit) = if path.case_exact() {
                     (expr.to_string(), s.clone())
                 } else if let Some(f) = folded {
-                    (f.to_string(), s.to_lowercase())
+                    (f.to_string(), model::resource::unique_form(s))
                 } else {
                     (format!("lower({expr})"), s.to_ascii_lowercase())
                 };

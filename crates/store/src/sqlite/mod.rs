@@ -49,6 +49,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "login_sync", include_str!("../../migrations/sqlite/0004_login_sync.sql")),
     (5, "pull_cursor", include_str!("../../migrations/sqlite/0005_pull_cursor.sql")),
     (6, "bindings", include_str!("../../migrations/sqlite/0006_bindings.sql")),
+    (7, "no_passwords", include_str!("../../migrations/sqlite/0007_no_passwords.sql")),
+    // SQLite cannot normalise Unicode, so this one is `refold_names`, in Rust.
+    (8, "unique_names", ""),
 ];
 
 pub struct SqliteStore {
@@ -162,6 +165,11 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::Database(format!("migration {version} ({name}) failed: {e}")))?;
+            if *version == 8 {
+                refold_names(&mut tx)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("migration {version} ({name}) failed: {e}")))?;
+            }
             sqlx::query("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)")
                 .bind(version)
                 .bind(name)
@@ -178,6 +186,30 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         return Err(StoreError::Database(format!(
             "the database has schema version {latest}, newer than this idsync understands ({known}); run a newer idsync"
         )));
+    }
+    Ok(())
+}
+
+/// Names were unique under plain lower-casing; they are now unique under `unique_form` (which also
+/// NFC-normalises). Only names outside ASCII can differ.
+async fn refold_names(tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("SELECT pk, name FROM resources WHERE name GLOB '*[^ -~]*'").fetch_all(&mut *tx).await?;
+    for row in rows {
+        let (pk, name): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+        let refolded = sqlx::query("UPDATE resources SET name_folded = ? WHERE pk = ?")
+            .bind(model::resource::unique_form(&name))
+            .bind(pk)
+            .execute(&mut *tx)
+            .await;
+        match refolded {
+            Ok(_) => {}
+            // Two names written before, now one name: the later keeps its old form (and stays
+            // reachable) rather than the database refusing to open.
+            Err(e) if is_unique_violation(&e) => {
+                tracing::warn!(name = %name, "two stored names are one under Unicode normalisation; this one keeps its old form until it is renamed");
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

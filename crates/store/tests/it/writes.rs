@@ -2,6 +2,7 @@ use model::ResourceKind;
 use model::patch::MemberChange;
 use model::resource::MemberRef;
 use serde_json::{Map, Value, json};
+use store::sqlite::{Durability, SqliteStore};
 use store::{Load, Store, StoreError};
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -210,4 +211,41 @@ async fn deleting_a_member_changes_its_groups() {
         store.changes_since(before, 100).await.unwrap().into_iter().map(|c| (c.resource_id, c.change)).collect();
     assert!(journal.contains(&(g.id.clone(), "updated".into())), "{journal:?}");
     assert!(journal.contains(&(u.id.clone(), "deleted".into())), "{journal:?}");
+}
+
+/// Databases written before idsync discarded passwords are cleaned when they are opened.
+#[tokio::test]
+async fn passwords_stored_before_are_removed_by_the_migration() {
+    let (dir, store, src) = super::open().await;
+    let ann = store.create(src, ResourceKind::User, obj(json!({"userName": "ann"})), vec![]).await.unwrap();
+    store.close().await;
+    let path = dir.path().join("t.db");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute("UPDATE resources SET data = json_set(data, '$.password', 'hunter2') WHERE id = ?1", [&ann.id])
+            .unwrap();
+        db.execute("DELETE FROM schema_migrations WHERE version = 7", []).unwrap();
+    }
+    let reopened = SqliteStore::open(&path, Durability::Process).await.unwrap();
+    let got = reopened.get(src, ResourceKind::User, &ann.id, Load::default()).await.unwrap().unwrap();
+    assert!(got.data.get("password").is_none(), "{:?}", got.data);
+    assert_eq!(got.data["userName"], "ann");
+}
+
+/// Names stored under the old folding are folded again when the database is opened.
+#[tokio::test]
+async fn names_stored_before_are_refolded_by_the_migration() {
+    let (dir, store, src) = super::open().await;
+    store.create(src, ResourceKind::User, obj(json!({"userName": "Rene\u{301}"})), vec![]).await.unwrap();
+    store.close().await;
+    let path = dir.path().join("t.db");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute("UPDATE resources SET name_folded = ?1", ["rene\u{301}"]).unwrap();
+        db.execute("DELETE FROM schema_migrations WHERE version = 8", []).unwrap();
+    }
+    let reopened = SqliteStore::open(&path, Durability::Process).await.unwrap();
+    let err =
+        reopened.create(src, ResourceKind::User, obj(json!({"userName": "REN\u{c9}"})), vec![]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 }

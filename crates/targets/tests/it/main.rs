@@ -243,3 +243,25 @@ async fn paging_reads_every_group() {
     assert_eq!(c.groups().await.unwrap().len(), 452);
     assert!(sim.control().requests().get("GET /rest/api/group").copied().unwrap_or(0) >= 3);
 }
+
+/// The Data Center products name the charset in their JSON answers; the simulators do too, and
+/// the adapters read such answers (the adapter tests above run against them).
+#[tokio::test]
+async fn atlassian_simulators_answer_json_with_its_charset() {
+    for (kind, path) in [
+        ("jira", "/rest/api/2/serverInfo"),
+        ("confluence", "/rest/api/group"),
+        ("bitbucket", "/rest/api/1.0/admin/groups"),
+    ] {
+        let (_sim, running) = start(kind).await;
+        targets::install_crypto();
+        let answer = reqwest::Client::new()
+            .get(format!("{}{path}", running.base_url))
+            .bearer_auth(SimCredentials::default().admin_token)
+            .send()
+            .await
+            .unwrap();
+        let content_type = answer.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(content_type, simulators::common::ATLASSIAN_JSON, "{kind} {path}: {}", answer.status());
+    }
+}
