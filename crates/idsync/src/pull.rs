@@ -5,7 +5,9 @@
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use store::Store;
+use std::time::Duration;
+
+use store::{RunStart, Store};
 
 use crate::config::Config;
 use crate::scheduler::Schedule;
@@ -135,19 +137,42 @@ pub async fn pull_now(
 ) -> anyhow::Result<engine::sync::PullSummary> {
     let source =
         store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
-    // One run of a source at a time, across processes; a run that died with its process stops
-    // counting after an hour.
-    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
-    let busy = store.runs(Some(name), 20).await.map_err(explain)?.into_iter().find(|r| {
-        r.kind == "pull" && r.state == "running" && r.started.parse::<jiff::Timestamp>().is_ok_and(|t| t > hour_ago)
-    });
-    if let Some(r) = busy {
-        bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started);
-    }
-    let run = store.create_run("pull", name).await.map_err(explain)?;
+    let run = match store.start_run("pull", name, &run_holder(), RUN_LEASE, &holder_is_gone).await.map_err(explain)? {
+        RunStart::Started { id, took_over } => {
+            if let Some(stale) = took_over {
+                tracing::warn!(source = %name, run = stale, "took over the lock of a run whose process is gone; it is marked interrupted");
+            }
+            id
+        }
+        RunStart::Busy(r) => {
+            bail!("run {} of {name} is still going (started {}); try again when it is done", r.id, r.started)
+        }
+    };
     let bar = progress.bar(name);
-    let result = read_and_apply(store, &source, config, mode, &bar).await;
+    // The lease is renewed while the run works; a signal ends the run as interrupted and releases
+    // the lock at once, so the source can run again without waiting for the lease.
+    let work = read_and_apply(store, &source, config, mode, &bar);
+    let stopped = stop_signal();
+    tokio::pin!(work, stopped);
+    let mut renew = tokio::time::interval(RUN_LEASE / 3);
+    renew.tick().await;
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break Some(r),
+            _ = renew.tick() => {
+                if let Err(e) = store.renew_run(run, RUN_LEASE).await {
+                    tracing::warn!(source = %name, error = %e, "cannot renew the run's lease; will retry");
+                }
+            }
+            () = &mut stopped => break None,
+        }
+    };
     bar.finish_and_clear();
+    let Some(result) = result else {
+        let summary = json!({"error": "interrupted by a signal before the run finished"});
+        store.update_run(run, "interrupted", &summary, None, None).await.map_err(explain)?;
+        bail!("run {run} of {name} was interrupted by a signal; what it had stored stays, nothing was removed");
+    };
     match &result {
         Ok(summary) => {
             let state = if summary.complete { "done" } else { "failed" };
@@ -158,6 +183,42 @@ pub async fn pull_now(
         }
     }
     result
+}
+
+/// How long a run's lock holds without renewal (renewed every third of it while the run works).
+const RUN_LEASE: Duration = Duration::from_secs(60);
+
+/// This process, as a run lock names its holder: host and process id.
+fn run_holder() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// Whether the process holding a run lock has ended: known only for a holder on this host (its
+/// process id is gone); elsewhere the lease decides.
+fn holder_is_gone(holder: &str) -> bool {
+    match holder.rsplit_once(':') {
+        Some((host, pid)) if host == host_name() && !host.is_empty() => {
+            pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        }
+        _ => false,
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn read_and_apply(

@@ -198,7 +198,7 @@ fn group_json(store: &IdentityStore, g: &StoreGroup) -> Value {
 }
 
 /// One page of `items` after `NextToken`.
-fn page(field: &str, items: Vec<Value>, request: &Value) -> Response {
+fn page(looping: bool, field: &str, items: Vec<Value>, request: &Value) -> Response {
     let size = request["MaxResults"].as_u64().unwrap_or(100);
     if !(1..=100).contains(&size) {
         return error(
@@ -217,7 +217,9 @@ fn page(field: &str, items: Vec<Value>, request: &Value) -> Response {
     let end = (start + size as usize).min(items.len());
     let mut body = json!({});
     body[field] = Value::Array(items.get(start..end).unwrap_or_default().to_vec());
-    if end < items.len() {
+    if looping && start > 0 {
+        body["NextToken"] = json!(format!("tok-{size}"));
+    } else if end < items.len() {
         body["NextToken"] = json!(format!("tok-{end}"));
     }
     reply(StatusCode::OK, body)
@@ -258,12 +260,13 @@ async fn call(State(store): S, headers: HeaderMap, body: Bytes) -> Response {
             &format!("Identity store {} not found", request["IdentityStoreId"]),
         );
     }
+    let looping = store.control.faults().loop_paging;
     let data = lock(&store.data);
     let not_found =
         |what: &str| error(StatusCode::BAD_REQUEST, "ResourceNotFoundException", &format!("{what} not found"));
     match operation {
-        "ListUsers" => page("Users", data.users.iter().map(|u| user_json(&store, u)).collect(), &request),
-        "ListGroups" => page("Groups", data.groups.iter().map(|g| group_json(&store, g)).collect(), &request),
+        "ListUsers" => page(looping, "Users", data.users.iter().map(|u| user_json(&store, u)).collect(), &request),
+        "ListGroups" => page(looping, "Groups", data.groups.iter().map(|g| group_json(&store, g)).collect(), &request),
         "ListGroupMemberships" => {
             let Some(group) = data.groups.iter().find(|g| request["GroupId"] == g.id.as_str()) else {
                 return not_found("Group");
@@ -274,7 +277,7 @@ async fn call(State(store): S, headers: HeaderMap, body: Bytes) -> Response {
                 .enumerate()
                 .map(|(i, m)| json!({"IdentityStoreId": store.store_id, "MembershipId": format!("{}-m{i}", group.id), "GroupId": group.id, "MemberId": {"UserId": m}}))
                 .collect();
-            page("GroupMemberships", items, &request)
+            page(looping, "GroupMemberships", items, &request)
         }
         "ListGroupMembershipsForMember" => {
             let user = request["MemberId"]["UserId"].as_str().unwrap_or_default();
@@ -284,7 +287,7 @@ async fn call(State(store): S, headers: HeaderMap, body: Bytes) -> Response {
                 .filter(|g| g.members.iter().any(|m| m == user))
                 .map(|g| json!({"IdentityStoreId": store.store_id, "MembershipId": format!("{}-{user}", g.id), "GroupId": g.id, "MemberId": {"UserId": user}}))
                 .collect();
-            page("GroupMemberships", items, &request)
+            page(looping, "GroupMemberships", items, &request)
         }
         "GetUserId" => {
             let attribute = &request["AlternateIdentifier"]["UniqueAttribute"];

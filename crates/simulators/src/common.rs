@@ -166,6 +166,10 @@ pub struct Faults {
     pub rate_limit_capacity: u32,
     /// ... refilled with this many tokens per second.
     pub rate_limit_per_second: u32,
+    /// Paging goes in a circle, as a broken or hostile server's may: from the second page on,
+    /// every next-page cursor (token, link) points at the second page again; Keycloak also lists
+    /// every group among its own children.
+    pub loop_paging: bool,
 }
 
 struct Bucket {

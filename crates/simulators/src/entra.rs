@@ -417,7 +417,10 @@ fn delta_page(
     let select = select.map(|s| format!("$select={s}&")).unwrap_or_default();
     let mut body =
         json!({"@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"), "value": page});
-    if round.offset + DELTA_PAGE < total {
+    if e.control.faults().loop_paging && round.offset > 0 {
+        round.offset = DELTA_PAGE;
+        body["@odata.nextLink"] = json!(format!("{base}/v1.0/{path}?{select}$skiptoken={}", round.token()));
+    } else if round.offset + DELTA_PAGE < total {
         round.offset += DELTA_PAGE;
         body["@odata.nextLink"] = json!(format!("{base}/v1.0/{path}?{select}$skiptoken={}", round.token()));
     } else {

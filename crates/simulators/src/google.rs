@@ -280,7 +280,14 @@ fn admit(google: &Google, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// One page of `items` and, when more follow, the token of the next.
-fn page(kind: &str, field: &str, items: Vec<Value>, q: &BTreeMap<String, String>, max: usize) -> Response {
+fn page(
+    google: &Google,
+    kind: &str,
+    field: &str,
+    items: Vec<Value>,
+    q: &BTreeMap<String, String>,
+    max: usize,
+) -> Response {
     let size = number(q, "maxResults", 100.min(max));
     if size == 0 || size > max {
         return error(
@@ -299,7 +306,9 @@ fn page(kind: &str, field: &str, items: Vec<Value>, q: &BTreeMap<String, String>
     let end = (start + size).min(items.len());
     let mut body = json!({"kind": kind, "etag": "\"sim-etag\""});
     body[field] = Value::Array(items.get(start..end).unwrap_or_default().to_vec());
-    if end < items.len() {
+    if google.control.faults().loop_paging && start > 0 {
+        body["nextPageToken"] = json!(format!("pt-{size}"));
+    } else if end < items.len() {
         body["nextPageToken"] = json!(format!("pt-{end}"));
     }
     reply(StatusCode::OK, body)
@@ -340,7 +349,7 @@ async fn users(State(google): S, headers: HeaderMap, Query(q): Q) -> Response {
     if q.get("orderBy").map(String::as_str) == Some("email") {
         list.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
     }
-    page("admin#directory#users", "users", list.into_iter().map(user_json).collect(), &q, 500)
+    page(&google, "admin#directory#users", "users", list.into_iter().map(user_json).collect(), &q, 500)
 }
 
 async fn user(State(google): S, headers: HeaderMap, Path(key): Path<String>) -> Response {
@@ -372,7 +381,7 @@ async fn groups(State(google): S, headers: HeaderMap, Query(q): Q) -> Response {
             data.groups.iter().map(group_json).collect()
         }
     };
-    page("admin#directory#groups", "groups", list, &q, 200)
+    page(&google, "admin#directory#groups", "groups", list, &q, 200)
 }
 
 async fn members(State(google): S, headers: HeaderMap, Path(key): Path<String>, Query(q): Q) -> Response {
@@ -402,7 +411,7 @@ async fn members(State(google): S, headers: HeaderMap, Path(key): Path<String>, 
             }
         })
         .collect();
-    page("admin#directory#members", "members", list, &q, 200)
+    page(&google, "admin#directory#members", "members", list, &q, 200)
 }
 
 async fn has_member(State(google): S, headers: HeaderMap, Path((key, member)): Path<(String, String)>) -> Response {

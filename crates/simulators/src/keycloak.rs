@@ -262,8 +262,13 @@ async fn children(
     if !data.groups.iter().any(|g| g.id == id) {
         return reply(StatusCode::NOT_FOUND, json!({"error": "Could not find group by id"}));
     }
-    let out: Vec<Value> =
-        page(&sorted_groups(&data, Some(&id)), &q).into_iter().map(|g| group_json(&data, g)).collect();
+    let mut children = sorted_groups(&data, Some(&id));
+    if kc.control.faults().loop_paging
+        && let Some(itself) = data.groups.iter().find(|g| g.id == id)
+    {
+        children.push(itself);
+    }
+    let out: Vec<Value> = page(&children, &q).into_iter().map(|g| group_json(&data, g)).collect();
     reply(StatusCode::OK, Value::Array(out))
 }
 

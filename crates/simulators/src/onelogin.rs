@@ -136,15 +136,15 @@ async fn token(State(ol): S, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 /// A page after `cursor` (an id), with `After-Cursor` when there is more.
-fn paged(items: Vec<(u64, Value)>, q: &BTreeMap<String, String>) -> Response {
+fn paged(ol: &OneLogin, items: Vec<(u64, Value)>, q: &BTreeMap<String, String>) -> Response {
     let limit = number(q, "limit", 50).clamp(1, 100);
     let after: u64 = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let rest: Vec<&(u64, Value)> = items.iter().filter(|(id, _)| *id > after).collect();
     let page: Vec<Value> = rest.iter().take(limit).map(|(_, v)| v.clone()).collect();
     let mut response = (StatusCode::OK, axum::Json(Value::Array(page))).into_response();
-    if rest.len() > limit
-        && let Some((last, _)) = rest.get(limit - 1)
-    {
+    let looping = ol.control.faults().loop_paging && after > 0;
+    let next = if looping { items.get(limit - 1) } else { rest.get(limit - 1).copied().filter(|_| rest.len() > limit) };
+    if let Some((last, _)) = next {
         response.headers_mut().insert("After-Cursor", HeaderValue::from(*last));
     }
     response
@@ -169,7 +169,7 @@ async fn users(State(ol): S, headers: HeaderMap, Query(q): Q) -> Response {
         .filter(|u| q.get("updated_since").is_none_or(|since| u.updated_at.as_str() >= since.as_str()))
         .map(|u| (u.id, user_json(u)))
         .collect();
-    paged(items, &q)
+    paged(&ol, items, &q)
 }
 
 async fn user(State(ol): S, headers: HeaderMap, Path(id): Path<u64>) -> Response {
@@ -187,7 +187,7 @@ async fn roles(State(ol): S, headers: HeaderMap, Query(q): Q) -> Response {
         return r;
     }
     let items = lock(&ol.data).roles.iter().map(|(id, name)| (*id, json!({"id": id, "name": name}))).collect();
-    paged(items, &q)
+    paged(&ol, items, &q)
 }
 
 async fn role_users(State(ol): S, headers: HeaderMap, Path(id): Path<u64>, Query(q): Q) -> Response {
@@ -204,7 +204,7 @@ async fn role_users(State(ol): S, headers: HeaderMap, Path(id): Path<u64>, Query
         .filter(|u| u.role_ids.contains(&id))
         .map(|u| (u.id, json!({"id": u.id, "name": u.username})))
         .collect();
-    paged(items, &q)
+    paged(&ol, items, &q)
 }
 
 async fn dump_state(State(ol): S) -> Response {

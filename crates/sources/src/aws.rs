@@ -10,6 +10,7 @@ use rest::{Check, Credentials, Http, RestError};
 use serde_json::{Value, json};
 
 use crate::fetch::{Retry, retrying};
+use crate::paging::Pages;
 use crate::sigv4::Signer;
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, scim_user};
 
@@ -105,11 +106,15 @@ impl Aws {
         body["IdentityStoreId"] = json!(self.store);
         body["MaxResults"] = json!(PAGE);
         let mut out = Vec::new();
+        let mut pages = Pages::new(format!("AWS {operation}"));
         loop {
             let page = self.call(operation, body.clone(), requests).await?;
             out.extend(page[field].as_array().cloned().unwrap_or_default());
             match page["NextToken"].as_str() {
-                Some(next) if !next.is_empty() => body["NextToken"] = json!(next),
+                Some(next) if !next.is_empty() => {
+                    pages.next(next)?;
+                    body["NextToken"] = json!(next)
+                }
                 _ => return Ok(out),
             }
         }

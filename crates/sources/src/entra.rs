@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::Pages;
 use crate::{
     ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, UserSink, Users, scim_user,
 };
@@ -101,11 +102,15 @@ impl Entra {
     /// Every item of a collection, following `@odata.nextLink` (which carries the query itself).
     async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
+        let mut pages = Pages::new(format!("Graph {path}"));
         let mut page = self.fetch(self.graph.url(path, &[]), query, requests).await?;
         loop {
             out.extend(page["value"].as_array().cloned().unwrap_or_default());
             match page["@odata.nextLink"].as_str().map(Url::parse) {
-                Some(Ok(next)) => page = self.fetch(next, &[], requests).await?,
+                Some(Ok(next)) => {
+                    pages.next(next.as_str())?;
+                    page = self.fetch(next, &[], requests).await?
+                }
                 Some(Err(e)) => return Err(RestError::Protocol(format!("@odata.nextLink is not a URL: {e}"))),
                 None => return Ok(out),
             }
@@ -142,12 +147,16 @@ impl Entra {
         requests: &mut u64,
     ) -> Result<(Vec<Value>, String), RestError> {
         let mut out = Vec::new();
+        let mut pages = Pages::new(format!("Graph {}", start.path()));
         let (mut url, mut query) = (start, query);
         loop {
             let (items, step) = self.delta_page(url, query, requests).await?;
             out.extend(items);
             match step {
-                Step::Next(next) => (url, query) = (next, &[]),
+                Step::Next(next) => {
+                    pages.next(next.as_str())?;
+                    (url, query) = (next, &[])
+                }
                 Step::Done(link) => return Ok((out, link)),
             }
         }
@@ -187,6 +196,7 @@ impl Entra {
         let scope = self.scope(requests).await?;
         let (mut url, mut query): (Url, &[(&str, &str)]) =
             (self.graph.url("users/delta", &[]), &[("$select", USER_FIELDS)]);
+        let mut pages = Pages::new("Graph users/delta");
         let users_link = loop {
             let (items, step) = self.delta_page(url, query, requests).await?;
             for u in items.iter().filter(|u| !removed(u)) {
@@ -198,7 +208,10 @@ impl Entra {
                 }
             }
             match step {
-                Step::Next(next) => (url, query) = (next, &[]),
+                Step::Next(next) => {
+                    pages.next(next.as_str())?;
+                    (url, query) = (next, &[])
+                }
                 Step::Done(link) => break link,
             }
         };

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::fetch::Retry;
 use crate::jwt::ServiceAccount;
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::Pages;
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
 
 /// The read-only scopes to delegate, space-separated as the grant wants them.
@@ -91,6 +92,7 @@ impl Google {
     ) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = Pages::new(format!("Google {path}"));
         loop {
             let mut q = query.to_vec();
             if let Some(t) = &token {
@@ -99,7 +101,10 @@ impl Google {
             let page = self.fetch(path, &q, requests).await?;
             out.extend(page[field].as_array().cloned().unwrap_or_default());
             match page["nextPageToken"].as_str() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                Some(next) if !next.is_empty() => {
+                    pages.next(next)?;
+                    token = Some(next.to_string());
+                }
                 _ => return Ok(out),
             }
         }

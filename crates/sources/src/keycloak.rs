@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::{Pages, Walk};
 use crate::{Connector, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user};
 
 const PAGE: usize = 100;
@@ -54,6 +55,7 @@ impl Keycloak {
     /// Every item of a `first`/`max` collection.
     async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
+        let mut pages = Pages::new(format!("Keycloak {path}"));
         loop {
             let first = out.len().to_string();
             let max = PAGE.to_string();
@@ -64,6 +66,10 @@ impl Keycloak {
             let items =
                 page.as_array().cloned().ok_or_else(|| RestError::Protocol(format!("{path} did not answer a list")))?;
             let got = items.len();
+            // Paging is by offset, so a server that ignores `first` repeats a page: its first entry.
+            if let Some(head) = items.first() {
+                pages.next(&head["id"].to_string())?;
+            }
             out.extend(items);
             if got < PAGE {
                 return Ok(out);
@@ -75,8 +81,10 @@ impl Keycloak {
     async fn groups(&self, requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
         let mut queue = self.all("groups", &[("briefRepresentation", "true")], requests).await?;
+        let mut walk = Walk::new("Keycloak groups");
         while let Some(g) = queue.pop() {
             let id = g["id"].as_str().unwrap_or_default().to_string();
+            walk.visit(&id, g["name"].as_str().unwrap_or_default())?;
             if g["subGroupCount"].as_u64().unwrap_or(0) > 0 {
                 queue.extend(self.all(&format!("groups/{id}/children"), &[], requests).await?);
             }

@@ -14,6 +14,7 @@ mod ldap;
 mod oauth;
 mod okta;
 mod onelogin;
+mod paging;
 mod scim;
 mod sigv4;
 

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::fetch::{Retry, get_answer};
 use crate::jwt::ClientKey;
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::Pages;
 use crate::{
     ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, groups_of_user, scim_user,
 };
@@ -206,6 +207,7 @@ impl Okta {
     /// Every item of a collection, following `rel="next"`.
     async fn all(&self, path: &str, query: &[(&str, &str)], requests: &mut u64) -> Result<Vec<Value>, RestError> {
         let mut out = Vec::new();
+        let mut pages = Pages::new(format!("Okta {path}"));
         let mut answer = self.answer(self.http.url(path, &[]), query, requests).await?;
         loop {
             let items = answer
@@ -215,7 +217,10 @@ impl Okta {
                 .ok_or_else(|| RestError::Protocol(format!("{path} did not answer a list")))?;
             out.extend(items);
             match next_link(&answer.headers) {
-                Some(next) => answer = self.answer(next, &[], requests).await?,
+                Some(next) => {
+                    pages.next(next.as_str())?;
+                    answer = self.answer(next, &[], requests).await?
+                }
                 None => return Ok(out),
             }
         }

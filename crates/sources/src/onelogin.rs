@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::fetch::Retry;
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::Pages;
 use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, scim_user};
 
 /// The latest `updated_at` among `users`, or `floor` (OneLogin's timestamps share one format).
@@ -82,6 +83,7 @@ impl OneLogin {
         requests: &mut u64,
     ) -> Result<Vec<Value>, RestError> {
         let mut pages = 0;
+        let mut seen = Pages::new(format!("OneLogin {path}"));
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -100,7 +102,10 @@ impl OneLogin {
             );
             pages += 1;
             match answer.headers.get("after-cursor").and_then(|v| v.to_str().ok()).filter(|c| !c.is_empty()) {
-                Some(next) if pages < most => cursor = Some(next.to_string()),
+                Some(next) if pages < most => {
+                    seen.next(next)?;
+                    cursor = Some(next.to_string());
+                }
                 _ => return Ok(out),
             }
         }

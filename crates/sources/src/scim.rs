@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::fetch::{Retry, get};
 use crate::oauth::{TokenRequest, TokenSource};
+use crate::paging::Pages;
 use crate::{Connector, PulledGroup, PulledUser, Snapshot};
 
 const PAGE: u64 = 100;
@@ -126,6 +127,7 @@ impl Scim {
     ) -> (Vec<Value>, Option<RestError>) {
         let mut out = Vec::new();
         let mut start = 1u64;
+        let mut pages = Pages::new(format!("SCIM {endpoint}"));
         loop {
             let start_text = start.to_string();
             let count = PAGE.to_string();
@@ -143,6 +145,12 @@ impl Scim {
                 Err(e) => return (out, Some(e)),
             };
             let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+            // Paging is by offset, so a server that ignores `startIndex` repeats a page.
+            if let Some(head) = resources.first()
+                && let Err(e) = pages.next(&head["id"].to_string())
+            {
+                return (out, Some(e));
+            }
             let got = resources.len() as u64;
             out.extend(resources);
             let total = page["totalResults"].as_u64().unwrap_or(0);

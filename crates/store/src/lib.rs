@@ -166,10 +166,29 @@ pub trait BindingStore: Send + Sync {
     async fn config_version(&self) -> Result<i64, StoreError>;
 }
 
-/// Every capability of the database, as one object the server and the engine share.
-pub trait Database: Store + SyncStore + BindingStore {}
+/// One run of a kind per source or target at a time, across processes: a run holds a lease that
+/// its process renews while it works.
+#[async_trait]
+pub trait RunLock: Send + Sync {
+    /// Starts a run of `kind` for `target` unless one is running under a live holder. A running
+    /// one whose lease lapsed, or whose holder `is_gone` says has ended, is marked `interrupted`
+    /// and taken over, in the same transaction.
+    async fn start_run(
+        &self,
+        kind: &str,
+        target: &str,
+        holder: &str,
+        lease: std::time::Duration,
+        is_gone: &(dyn for<'h> Fn(&'h str) -> bool + Send + Sync),
+    ) -> Result<RunStart, StoreError>;
+    /// Extends the lease of a run that is still working.
+    async fn renew_run(&self, id: i64, lease: std::time::Duration) -> Result<(), StoreError>;
+}
 
-impl<T: Store + SyncStore + BindingStore> Database for T {}
+/// Every capability of the database, as one object the server and the engine share.
+pub trait Database: Store + SyncStore + BindingStore + RunLock {}
+
+impl<T: Store + SyncStore + BindingStore + RunLock> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

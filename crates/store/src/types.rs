@@ -178,13 +178,22 @@ impl BindingRecord {
     }
 }
 
+/// What [`crate::RunLock::start_run`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunStart {
+    /// The run `id` started; `took_over` names a stale run it marked interrupted.
+    Started { id: i64, took_over: Option<i64> },
+    /// Another run holds the lock.
+    Busy(Box<RunRecord>),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     pub id: i64,
-    /// `full`, `dry-run` or `realtime`.
+    /// `full`, `dry-run`, `realtime` or `pull` (whose `target` is the source).
     pub kind: String,
     pub target: String,
-    /// `running`, `done`, `failed`, `held`, `approved`, `rejected`.
+    /// `running`, `done`, `failed`, `held`, `approved`, `rejected`, `interrupted`.
     pub state: String,
     pub started: String,
     pub finished: Option<String>,

@@ -344,3 +344,61 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
         assert_eq!(summary["users_created"].as_u64(), Some(1), "{kind}: {summary}");
     }
 }
+
+/// A run stopped by SIGTERM releases its lock at once; a run whose process was killed is taken
+/// over by the next one and marked interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
+    let s = setup("").await;
+    // A provider that accepts connections and never answers, so a run stays in progress.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    let config = s.config.to_str().unwrap();
+    let args =
+        ["--config", config, "source", "add", "--name", "slow", "--url", &url, "--token-env", TOKEN_ENV, "--no-check"];
+    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
+    let start_sync = || {
+        std::process::Command::new(crate::harness::BIN)
+            .args(["--data-dir", s.dir.path().to_str().unwrap(), "--config", config, "source", "sync", "slow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let running = || {
+        let runs = s.cli_json(&["runs", "list", "--json"]);
+        runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull" && r["state"] == "running").count()
+    };
+    let first = start_sync();
+    wait(10, "the first run under way", || running() == 1).await;
+    let kill = |signal: &str, pid: u32| {
+        assert!(std::process::Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success())
+    };
+    kill("-TERM", first.id());
+    let out = first.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted by a signal"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(running(), 0, "a stopped run releases its lock");
+    let runs = s.cli_json(&["runs", "list", "--json"]);
+    assert_eq!(runs[0]["state"], "interrupted", "{runs}");
+
+    let mut second = start_sync();
+    wait(10, "a new run starts at once", || running() == 1).await;
+    kill("-KILL", second.id());
+    second.wait().unwrap();
+    let mut third = start_sync();
+    wait(10, "the killed run's lock is taken over", || {
+        let runs = s.cli_json(&["runs", "list", "--json"]);
+        runs[1]["state"] == "interrupted" && runs[0]["state"] == "running"
+    })
+    .await;
+    let runs = s.cli_json(&["runs", "list", "--json"]);
+    assert!(runs[1]["summary"]["error"].as_str().unwrap().contains("process had ended"), "{runs}");
+    let _ = third.kill();
+    let _ = third.wait();
+    drop(silent);
+}

@@ -86,6 +86,11 @@ async fn aws_throttling_denials_and_wrong_keys_are_handled() {
     s.control.set_faults(Faults { errors_500: 100, errors_500_after: 1, ..Faults::default() });
     let snapshot = c.read().await;
     assert!(!snapshot.complete && snapshot.problems[0].contains("reading users failed"), "{:?}", snapshot.problems);
+    s.control.set_faults(Faults { loop_paging: true, ..Faults::default() });
+    let before = s.control.total_requests();
+    let snapshot = c.read().await;
+    assert!(!snapshot.complete && snapshot.problems[0].contains("in a circle"), "{:?}", snapshot.problems);
+    assert!(s.control.total_requests() - before < 10);
     s.control.set_faults(Faults::default());
 
     s.denied.lock().unwrap().insert("ListGroups".into());

@@ -105,3 +105,30 @@ async fn a_connector_keeps_to_the_rate_it_is_given() {
     assert!(paced >= Duration::from_millis(1400), "{paced:?}");
     assert!(free < Duration::from_millis(1000), "{free:?}");
 }
+
+/// A provider that pages in a circle, or whose groups form a cycle, ends the read with an error
+/// that names the loop after a few requests instead of thousands; the read is incomplete, so
+/// nothing is removed on its account.
+#[tokio::test]
+async fn every_provider_stops_at_a_page_it_was_handed_before() {
+    for kind in ["entra", "okta", "keycloak", "onelogin"] {
+        let (sim, _running, c) = rig(kind).await;
+        if let Simulator::Keycloak(s) = &sim {
+            let mut data = s.data.lock().unwrap();
+            let eng = data.add_group("engineering", None, &[]);
+            data.add_group("web", Some(&eng), &[]);
+        }
+        assert!(c.read().await.complete, "{kind}: a clean read first");
+        sim.control().set_faults(Faults { loop_paging: true, ..Faults::default() });
+        let before = sim.control().total_requests();
+        let snapshot = tokio::time::timeout(Duration::from_secs(20), c.read()).await.expect("the read must end");
+        assert!(!snapshot.complete, "{kind}: a looping read is not complete");
+        assert!(
+            snapshot.problems.iter().any(|p| p.contains("in a circle") || p.contains("form a cycle")),
+            "{kind}: {:?}",
+            snapshot.problems
+        );
+        let spent = sim.control().total_requests() - before;
+        assert!(spent < 40, "{kind}: {spent} requests before the loop was noticed");
+    }
+}

@@ -111,6 +111,13 @@ async fn google_quota_answers_are_waited_out_and_failures_leave_reads_incomplete
     let snapshot = c.read().await;
     assert!(!snapshot.complete);
     assert!(snapshot.problems[0].contains("reading users failed"), "{:?}", snapshot.problems);
+
+    // A page token handed back a second time ends the read, not in thousands of requests.
+    g.control.set_faults(Faults { loop_paging: true, ..Faults::default() });
+    let before = g.control.total_requests();
+    let snapshot = c.read().await;
+    assert!(!snapshot.complete && snapshot.problems[0].contains("in a circle"), "{:?}", snapshot.problems);
+    assert!(g.control.total_requests() - before < 10);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod bindings;
 mod filter_sql;
 mod reader;
 mod resources;
+mod run_lock;
 mod sources;
 mod sync;
 
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "no_passwords", include_str!("../../migrations/sqlite/0007_no_passwords.sql")),
     // SQLite cannot normalise Unicode, so this one is `refold_names`, in Rust.
     (8, "unique_names", ""),
+    (9, "run_lease", include_str!("../../migrations/sqlite/0009_run_lease.sql")),
 ];
 
 pub struct SqliteStore {

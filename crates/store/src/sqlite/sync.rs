@@ -48,14 +48,14 @@ fn grant_from(row: &SqliteRow) -> Result<Grant, StoreError> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, kind, target, state, started, finished, summary, hold_reason, held";
+pub(super) const RUN_COLUMNS: &str = "id, kind, target, state, started, finished, summary, hold_reason, held";
 
 fn json_column(text: Option<String>) -> Result<Option<Value>, StoreError> {
     text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Database(format!("stored JSON is invalid: {e}"))))
         .transpose()
 }
 
-fn run_from(row: &SqliteRow) -> Result<RunRecord, StoreError> {
+pub(super) fn run_from(row: &SqliteRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: row.try_get(0)?,
         kind: row.try_get(1)?,

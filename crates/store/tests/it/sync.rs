@@ -150,3 +150,46 @@ async fn events_filter_by_user_group_target_and_result() {
     assert_eq!(store.prune_log("2020-01-01T00:00:00.000Z").await.unwrap(), 1);
     assert_eq!(store.events(&q(|q| q.limit = 100)).await.unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_run_lock_is_held_by_a_live_holder_and_taken_over_from_a_stale_one() {
+    use std::time::Duration;
+    use store::{RunLock, RunStart};
+    let (_d, store, _) = super::open().await;
+    let alive = |_: &str| false;
+    let gone = |holder: &str| holder == "host:1";
+    let minute = Duration::from_secs(60);
+    let RunStart::Started { id: first, took_over: None } =
+        store.start_run("pull", "okta", "host:1", minute, &alive).await.unwrap()
+    else {
+        panic!("the first run starts")
+    };
+    match store.start_run("pull", "okta", "host:2", minute, &alive).await.unwrap() {
+        RunStart::Busy(r) => assert_eq!(r.id, first),
+        other => panic!("a live holder keeps the lock: {other:?}"),
+    }
+    assert!(matches!(
+        store.start_run("pull", "entra", "host:2", minute, &alive).await.unwrap(),
+        RunStart::Started { .. }
+    ));
+    // The holder's process is gone: taken over at once, the old run marked interrupted.
+    let RunStart::Started { id: second, took_over } =
+        store.start_run("pull", "okta", "host:2", minute, &gone).await.unwrap()
+    else {
+        panic!("a gone holder's lock is taken over")
+    };
+    assert_eq!(took_over, Some(first));
+    let old = store.run(first).await.unwrap().unwrap();
+    assert_eq!(old.state, "interrupted");
+    assert!(old.summary["error"].as_str().unwrap().contains("process had ended"), "{:?}", old.summary);
+    // A lease that lapsed frees the lock even when nobody can tell whether the holder lives.
+    store.renew_run(second, Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let RunStart::Started { took_over, .. } =
+        store.start_run("pull", "okta", "elsewhere:9", minute, &alive).await.unwrap()
+    else {
+        panic!("a lapsed lease is taken over")
+    };
+    assert_eq!(took_over, Some(second));
+    assert!(store.run(second).await.unwrap().unwrap().summary["error"].as_str().unwrap().contains("lease lapsed"));
+}
