@@ -89,15 +89,6 @@ impl Entry {
     }
 }
 
-/// A DN in a form two spellings of the same name share: lower case, no blanks around separators.
-pub fn normalize_dn(dn: &str) -> String {
-    dn.split(',')
-        .map(|rdn| rdn.split('=').map(str::trim).collect::<Vec<_>>().join("="))
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_lowercase()
-}
-
 /// Active Directory's objectGUID: 16 bytes whose first three fields are little-endian.
 fn guid(bytes: &[u8]) -> String {
     let Ok(b) = <[u8; 16]>::try_from(bytes) else { return base64(bytes) };
@@ -123,11 +114,6 @@ mod tests {
         assert_eq!(guid(&bytes), "efbeadde-0000-0000-0000-000000000000");
         let bytes: Vec<u8> = (1..=16).collect();
         assert_eq!(guid(&bytes), "04030201-0605-0807-090a-0b0c0d0e0f10");
-    }
-
-    #[test]
-    fn dns_compare_without_case_or_blanks() {
-        assert_eq!(normalize_dn("CN=Ann Lee, OU=People,DC=Corp"), normalize_dn("cn=ann lee,ou=people, dc=corp"));
     }
 
     fn entry(attribute: &str, value: &str) -> Entry {

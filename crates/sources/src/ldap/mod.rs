@@ -3,11 +3,12 @@
 //! `memberUid` or from `memberOf`, nested groups kept as groups inside groups (the engine
 //! flattens them), disabled accounts from `userAccountControl` or a lock attribute.
 
+mod dn;
 mod entry;
 mod read;
 mod settings;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,8 @@ use rest::{Check, Credentials, RestError};
 use serde_json::Value;
 
 use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, UserSink, Users};
-use entry::{Entry, normalize_dn};
+use dn::canonical;
+use entry::Entry;
 pub use settings::{Directory, LdapSettings, Membership};
 
 pub struct LdapSource {
@@ -147,7 +149,7 @@ impl LdapSource {
 
     /// Whether `dn` is inside the scoping group, following groups upwards one search per level.
     async fn in_scope(&self, ldap: &mut Ldap, dn: &str, username: &str, requests: &mut u64) -> Result<bool, RestError> {
-        let scope = normalize_dn(self.settings.only_group.as_deref().unwrap_or_default());
+        let scope = canonical(self.settings.only_group.as_deref().unwrap_or_default());
         let attributes = vec![self.settings.id_attribute().to_string()];
         let mut seen = HashSet::new();
         let mut frontier = vec![(dn.to_string(), username.to_string())];
@@ -155,7 +157,7 @@ impl LdapSource {
             for base in self.settings.group_bases() {
                 let filter = self.settings.groups_of_filter(&dn, &name);
                 for group in self.search(ldap, base, &filter, &attributes, requests).await? {
-                    let key = normalize_dn(&group.dn);
+                    let key = canonical(&group.dn);
                     if key == scope {
                         return Ok(true);
                     }
@@ -211,20 +213,21 @@ impl LdapSource {
         requests: &mut u64,
     ) -> Result<HashMap<String, String>, RestError> {
         let mut out = HashMap::new();
-        let mut wanted: Vec<String> = dns.iter().map(|dn| normalize_dn(dn)).collect();
-        wanted.sort();
-        wanted.dedup();
+        // The server is asked for the DNs as it wrote them (it compares DNs by their meaning);
+        // what it answers is matched by canonical form.
+        let wanted: BTreeMap<String, &String> = dns.iter().map(|dn| (canonical(dn), dn)).collect();
         let mut searched: Vec<&String> = Vec::new();
         for base in self.settings.user_bases.iter().chain(self.settings.group_bases()) {
             if searched.contains(&base) {
                 continue;
             }
             searched.push(base);
-            let left: Vec<String> = wanted.iter().filter(|dn| !out.contains_key(*dn)).cloned().collect();
+            let left: Vec<String> =
+                wanted.iter().filter(|(key, _)| !out.contains_key(*key)).map(|(_, dn)| (*dn).clone()).collect();
             let dn = self.settings.dn_attribute();
             for entry in self.find_any(ldap, base, "(objectClass=*)", dn, &left, requests).await? {
                 if let Some(id) = entry.id {
-                    out.insert(normalize_dn(&entry.dn), id);
+                    out.insert(canonical(&entry.dn), id);
                 }
             }
         }
@@ -293,7 +296,7 @@ impl LdapSource {
             let mut members: Vec<String> = group
                 .values("member")
                 .chain(group.values("uniqueMember"))
-                .filter_map(|dn| ids.get(&normalize_dn(dn)).cloned())
+                .filter_map(|dn| ids.get(&canonical(dn)).cloned())
                 .chain(group.values("memberUid").filter_map(|u| id_of_uid.get(&u.to_lowercase()).cloned()))
                 .collect();
             members.sort();
@@ -343,7 +346,7 @@ impl Search<'_> {
 /// Entries found under two overlapping bases count once.
 fn dedup(entries: Vec<Entry>) -> Vec<Entry> {
     let mut seen = HashSet::new();
-    entries.into_iter().filter(|e| seen.insert(normalize_dn(&e.dn))).collect()
+    entries.into_iter().filter(|e| seen.insert(canonical(&e.dn))).collect()
 }
 
 #[async_trait]

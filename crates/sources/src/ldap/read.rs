@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use rest::RestError;
 
-use super::entry::{Entry, normalize_dn};
+use super::dn::canonical;
+use super::entry::Entry;
 use super::{LdapSource, Membership, dedup};
 use crate::{PulledGroup, Snapshot, Users};
 
@@ -42,7 +43,7 @@ impl LdapSource {
         for base in &self.settings.user_bases {
             let mut search = self.open_search(&mut ldap, base, &filter, &self.settings.user_attributes()).await?;
             while let Some(entry) = search.next().await? {
-                if !seen.insert(normalize_dn(&entry.dn)) {
+                if !seen.insert(canonical(&entry.dn)) {
                     continue;
                 }
                 let user = match self.pulled_user(&entry) {
@@ -52,7 +53,7 @@ impl LdapSource {
                         continue;
                     }
                 };
-                index.by_dn.insert(normalize_dn(&entry.dn), user.external_id.clone());
+                index.by_dn.insert(canonical(&entry.dn), user.external_id.clone());
                 if let Some(name) = user.record.get("userName").and_then(|v| v.as_str()) {
                     index.by_name.insert(name.to_lowercase(), user.external_id.clone());
                 }
@@ -93,8 +94,8 @@ impl LdapSource {
         }
         snapshot.groups = self.resolve_members(&index, &groups);
         if self.settings.scope_after_reading() {
-            let scope = self.settings.only_group.as_deref().map(normalize_dn).unwrap_or_default();
-            let Some(root) = groups.iter().find(|g| normalize_dn(&g.dn) == scope).and_then(|g| g.id.clone()) else {
+            let scope = self.settings.only_group.as_deref().map(canonical).unwrap_or_default();
+            let Some(root) = groups.iter().find(|g| canonical(&g.dn) == scope).and_then(|g| g.id.clone()) else {
                 snapshot.failed(format!(
                     "the group {} that scopes this source was not found under the group bases",
                     self.settings.only_group.as_deref().unwrap_or_default()
@@ -121,19 +122,19 @@ impl LdapSource {
             let (Some(id), Some(name)) = (group.id.clone(), group.first(self.settings.group_name_attribute())) else {
                 continue;
             };
-            index_of_dn.insert(normalize_dn(&group.dn), out.len());
+            index_of_dn.insert(canonical(&group.dn), out.len());
             out.push(PulledGroup { external_id: id, name: name.to_string(), members: Vec::new() });
         }
         let group_ids: HashMap<String, String> =
             index_of_dn.iter().map(|(dn, i)| (dn.clone(), out[*i].external_id.clone())).collect();
         let member_id = |dn: &str| -> Option<String> {
-            let dn = normalize_dn(dn);
+            let dn = canonical(dn);
             group_ids.get(&dn).or_else(|| index.by_dn.get(&dn)).cloned()
         };
         match self.settings.membership {
             Membership::Member => {
                 for group in groups {
-                    let Some(&at) = index_of_dn.get(&normalize_dn(&group.dn)) else { continue };
+                    let Some(&at) = index_of_dn.get(&canonical(&group.dn)) else { continue };
                     let mut members: Vec<String> = group
                         .values("member")
                         .chain(group.values("uniqueMember"))
@@ -153,7 +154,7 @@ impl LdapSource {
                     .filter_map(|g| Some((g.id.clone()?, g.values("memberOf").map(String::from).collect())));
                 for (id, group_dns) in index.member_of.iter().cloned().chain(nested) {
                     for group_dn in group_dns {
-                        if let Some(&at) = index_of_dn.get(&normalize_dn(&group_dn)) {
+                        if let Some(&at) = index_of_dn.get(&canonical(&group_dn)) {
                             out[at].members.push(id.clone());
                         }
                     }

@@ -335,3 +335,65 @@ async fn openldap_incremental_reads_return_only_what_changed() {
     assert!(scoped.read().await.cursor.is_none());
     assert!(scoped.read_changes(&first_mark).await.restart);
 }
+
+/// Active Directory's "Last, First" names hold an escaped comma and a blank (`cn=Hopper\,
+/// Margaret`). Such a user, and a nested group named the same way, keep their memberships in
+/// full reads and in incremental runs after their groups change: no member dropped, no flapping.
+#[tokio::test]
+async fn dns_with_escaped_commas_keep_their_memberships_in_full_and_incremental_runs() {
+    let groups = "ou=groups,dc=example,dc=com";
+    let ldif = format!(
+        "dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: {groups}\nobjectClass: organizationalUnit\nou: groups\n\n\
+         dn: cn=Hopper\\, Margaret,{PEOPLE}\nobjectClass: inetOrgPerson\ncn: Hopper, Margaret\nsn: Hopper\nuid: mhopper\n\n\
+         dn: cn=Lovelace\\2C Ada,{PEOPLE}\nobjectClass: inetOrgPerson\ncn: Lovelace, Ada\nsn: Lovelace\nuid: alovelace\n\n\
+         dn: cn=Night\\, Ops,{groups}\nobjectClass: groupOfNames\ncn: Night, Ops\nmember: cn=Lovelace\\2C Ada,{PEOPLE}\n\n\
+         dn: cn=engineering,{groups}\nobjectClass: groupOfNames\ncn: engineering\n\
+         member: CN=Hopper\\, Margaret, OU=People,DC=example,DC=com\nmember: cn=Night\\2C Ops,{groups}\n\n\
+         dn: cn={READER_CN},dc=example,dc=com\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\
+         cn: {READER_CN}\nuserPassword: reader-secret\n\n",
+        READER_CN = "reader"
+    );
+    let server = Slapd::start(Flavor::OpenLdap, &ldif).unwrap();
+    let mut s = settings(&server.url);
+    s.username_attribute = Some("uid".into());
+    let ldap = source(s, reader());
+    let full = ldap.read().await;
+    assert!(full.complete, "{:?}", full.problems);
+    assert_eq!(members(&full, "engineering"), ["group:Night, Ops", "mhopper"]);
+    assert_eq!(members(&full, "Night, Ops"), ["alovelace"]);
+
+    let mark = full.cursor.clone().unwrap();
+    server
+        .modify(&format!(
+            "dn: cn=engineering,{groups}\nchangetype: modify\nadd: description\ndescription: touched\n\n\
+             dn: cn=Night\\, Ops,{groups}\nchangetype: modify\nadd: description\ndescription: touched\n"
+        ))
+        .unwrap();
+    let changes = ldap.read_changes(&mark).await;
+    assert!(changes.complete, "{:?}", changes.problems);
+    let id_of = |name: &str| {
+        full.users
+            .iter()
+            .find(|u| u.record["userName"] == name)
+            .map(|u| u.external_id.clone())
+            .or_else(|| full.groups.iter().find(|g| g.name == name).map(|g| g.external_id.clone()))
+            .unwrap()
+    };
+    let changed = |name: &str| {
+        let id = id_of(name);
+        match &changes.groups.iter().find(|g| g.external_id == id).unwrap_or_else(|| panic!("{name} unchanged")).members
+        {
+            sources::MemberChanges::All(ids) => {
+                let mut ids = ids.clone();
+                ids.sort();
+                ids
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut engineering = vec![id_of("mhopper"), id_of("Night, Ops")];
+    engineering.sort();
+    assert_eq!(changed("engineering"), engineering, "members with escaped DNs are still found");
+    assert_eq!(changed("Night, Ops"), [id_of("alovelace")]);
+}
