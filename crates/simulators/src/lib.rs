@@ -5,6 +5,7 @@
 // Helpers return the error response itself; its size does not matter in a test fake.
 #![allow(clippy::result_large_err)]
 
+pub mod active_directory;
 pub mod aws;
 pub mod bitbucket;
 pub mod common;

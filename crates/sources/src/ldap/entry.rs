@@ -19,8 +19,16 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(found: SearchEntry, id_attribute: &str) -> Self {
-        let mut attributes: HashMap<String, Vec<String>> =
-            found.attrs.into_iter().map(|(name, values)| (name.to_lowercase(), values)).collect();
+        let mut attributes: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, values) in found.attrs {
+            // A GUID whose 16 bytes happen to be valid UTF-8 arrives as text; it is still binary.
+            let values = if name.eq_ignore_ascii_case("objectGUID") {
+                values.iter().map(|v| guid(v.as_bytes())).collect()
+            } else {
+                values
+            };
+            attributes.insert(name.to_lowercase(), values);
+        }
         for (name, values) in found.bin_attrs {
             let text = values
                 .iter()
@@ -38,6 +46,28 @@ impl Entry {
 
     pub fn first(&self, name: &str) -> Option<&str> {
         self.values(name).next()
+    }
+
+    /// Active Directory hands out at most 1,500 values of an attribute per entry, as
+    /// `member;range=0-1499`; the rest is read by asking for `member;range=1500-*`, and so on,
+    /// until a range ends in `*`. Moves the values of a ranged `name` into `name` and returns the
+    /// first value of the next range, or None when there is no more.
+    pub fn fold_range(&mut self, name: &str) -> Option<u64> {
+        let prefix = format!("{};range=", name.to_lowercase());
+        let key = self.attributes.keys().find(|k| k.starts_with(&prefix))?.clone();
+        let values = self.attributes.remove(&key).unwrap_or_default();
+        self.attributes.entry(name.to_lowercase()).or_default().extend(values);
+        let (_, end) = key[prefix.len()..].split_once('-')?;
+        end.parse::<u64>().ok().map(|end| end + 1)
+    }
+
+    /// Takes over the ranged values of `name` that `more` (the same entry, read again for the
+    /// next range) carries.
+    pub fn absorb_range(&mut self, name: &str, more: Entry) {
+        let prefix = format!("{};range=", name.to_lowercase());
+        for (key, values) in more.attributes.into_iter().filter(|(k, _)| k.starts_with(&prefix)) {
+            self.attributes.insert(key, values);
+        }
     }
 
     /// The user in SCIM form, or why it cannot be used.

@@ -122,6 +122,44 @@ impl LdapSource {
         Ok(entries)
     }
 
+    /// Reads the rest of every group's members that Active Directory handed out in ranges
+    /// (`member;range=0-1499`, then `member;range=1500-*`, …), one base search per range.
+    async fn complete_ranges(
+        &self,
+        ldap: &mut Ldap,
+        groups: &mut [Entry],
+        requests: &mut u64,
+    ) -> Result<(), RestError> {
+        for group in groups.iter_mut() {
+            let mut last = 0;
+            while let Some(next) = group.fold_range("member") {
+                if next <= last {
+                    return Err(RestError::Protocol(format!(
+                        "group {} answered the member range from {next} after the one from {last}; the server repeats itself",
+                        group.dn
+                    )));
+                }
+                last = next;
+                *requests += 1;
+                let attribute = format!("member;range={next}-*");
+                let (found, _) = ldap
+                    .with_timeout(self.timeout)
+                    .search(&group.dn, Scope::Base, "(objectClass=*)", vec![attribute])
+                    .await
+                    .and_then(ldap3::SearchResult::success)
+                    .map_err(|e| search_error(&group.dn, e))?;
+                let Some(more) = found.into_iter().next() else {
+                    return Err(RestError::Protocol(format!(
+                        "group {} went away while its members were read",
+                        group.dn
+                    )));
+                };
+                group.absorb_range("member", Entry::new(SearchEntry::construct(more), self.settings.id_attribute()));
+            }
+        }
+        Ok(())
+    }
+
     /// A paged search whose entries are taken one at a time (a directory need not fit in memory).
     async fn open_search<'a>(
         &self,
@@ -271,7 +309,8 @@ impl LdapSource {
             groups
                 .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
         }
-        let (users, groups) = (dedup(users), dedup(groups));
+        let (users, mut groups) = (dedup(users), dedup(groups));
+        self.complete_ranges(&mut ldap, &mut groups, &mut requests).await?;
         let member_dns: Vec<String> =
             groups.iter().flat_map(|g| g.values("member").chain(g.values("uniqueMember"))).map(String::from).collect();
         let ids = self.ids_of_dns(&mut ldap, &member_dns, &mut requests).await?;

@@ -79,9 +79,10 @@ impl LdapSource {
             groups
                 .extend(self.search(&mut ldap, base, &filter, &self.settings.group_attributes(), &mut requests).await?);
         }
+        let mut groups = dedup(groups);
+        self.complete_ranges(&mut ldap, &mut groups, &mut requests).await?;
         let _ = ldap.unbind().await;
         snapshot.requests += requests;
-        let groups = dedup(groups);
         for group in groups.iter().filter(|g| g.id.is_none()) {
             snapshot.failed(format!(
                 "group {} has no {}: the bind account must be able to read it",

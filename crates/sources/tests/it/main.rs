@@ -1,6 +1,7 @@
 //! Connectors against their simulators: full reads across pages, nesting, token expiry,
 //! throttling waited out, credential errors explained, failures that leave a read incomplete.
 
+mod active_directory;
 mod aws;
 mod entra_delta;
 mod faults;
