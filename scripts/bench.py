@@ -348,7 +348,7 @@ def outbox_throughput(put, concurrency, users=3000):
 
 def pull_benchmark(put):
     """Pull runs of the real binary: a simulated Entra ID of 100,000 users and 2,000 groups and a
-    real slapd of 50,000 people, each read in full and then after 100 changes (example pull_bench)."""
+    real slapd of 50,000 people, each read in full, then after 100 changes (110 for slapd, with 10 deletions), then with none (example pull_bench)."""
     subprocess.run(["cargo", "build", "--quiet", "--release", "--locked", "-p", "idsync", "--example", "pull_bench"],
                    cwd=ROOT, check=True)
     out = subprocess.run([str(Path(IDSYNC).parent / "examples" / "pull_bench")], cwd=ROOT, check=True,
@@ -362,6 +362,8 @@ def pull_benchmark(put):
         put(f"Pull {label} ({what}): peak RSS of the full read", "MB", "idsync", round(b["full_peak_rss_mb"], 1))
         put(f"Pull {label}: incremental read after {b['incremental_changes']} changes", "s", "idsync", round(b["incremental_seconds"], 2))
         put(f"Pull {label}: requests of that incremental read (full read: {b['full_requests']})", "requests", "idsync", b["incremental_requests"])
+        if "id_listing_seconds" in b:
+            put(f"Pull {label}: incremental read with no changes (the listing of {b['users']:,} ids that finds deletions)", "s", "idsync", round(b["id_listing_seconds"], 2))
 
 
 def sync_benchmarks(put):

@@ -199,15 +199,24 @@ fn ldap(users: usize) -> Value {
             "dn: cn={group},ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: uid={uid},ou=people,dc=example,dc=com\n\n"
         );
     }
+    // Deletions, which an LDAP directory does not report: the id listing finds them.
+    for i in 0..10 {
+        changes += &format!("dn: uid=u{:06},ou=people,dc=example,dc=com\nchangetype: delete\n\n", i * (users / 10) + 1);
+    }
     server.modify(&changes).expect("the changes apply");
     let (incremental, inc_seconds, inc_rss) = run(&data, &["source", "sync", "ldap", "--json"], ADMIN_PASSWORD);
     assert_eq!(incremental["incremental"], true, "{incremental}");
+    assert_eq!(incremental["users_deleted"].as_u64(), Some(10), "{incremental}");
+    // Nothing changed since: what remains is the listing of every id under the bases.
+    let (quiet, quiet_seconds, _) = run(&data, &["source", "sync", "ldap", "--json"], ADMIN_PASSWORD);
+    assert_eq!(quiet["incremental"], true, "{quiet}");
     let _ = std::fs::remove_dir_all(&data);
     json!({
         "users": users, "groups": groups,
         "full_seconds": full_seconds, "full_peak_rss_mb": full_rss, "full_requests": full["requests"],
-        "incremental_changes": 100, "incremental_seconds": inc_seconds, "incremental_peak_rss_mb": inc_rss,
+        "incremental_changes": 110, "incremental_seconds": inc_seconds, "incremental_peak_rss_mb": inc_rss,
         "incremental_requests": incremental["requests"], "incremental_summary": incremental,
+        "id_listing_seconds": quiet_seconds, "id_listing_requests": quiet["requests"],
     })
 }
 

@@ -83,13 +83,28 @@ pub struct ConnectorArgs {
     /// LDAP: read memberships from groups' `member` (default) or from `memberOf`.
     #[arg(long)]
     membership: Option<String>,
-    /// Only users in this group, directly or through nested groups: its object id (entra; repeat
-    /// for several), its DN (ldap) or its address (google).
+    /// Only users in this group, directly or through nested groups: its object id (entra), its DN
+    /// (ldap) or its address (google). Repeat for several (entra, ldap): members of any count.
     #[arg(long)]
     only_group: Vec<String>,
     /// LDAP: entries per page [default: 500; Active Directory allows at most 1000].
     #[arg(long)]
     page_size: Option<u32>,
+    /// LDAP: carry a further attribute to a SCIM path, as `ldapName=scim.path`, e.g.
+    /// `extensionAttribute1=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter`.
+    /// Repeatable; given on `source edit`, the list replaces the stored one.
+    #[arg(long, value_parser = attribute_pair)]
+    attribute: Vec<(String, String)>,
+}
+
+/// `ldapName=scim.path`.
+fn attribute_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((name.trim().to_string(), path.trim().to_string()))
+        }
+        _ => Err(format!("'{text}' is not ldapName=scim.path, e.g. title=title or employeeType=userType")),
+    }
 }
 
 impl ConnectorArgs {
@@ -144,6 +159,10 @@ impl ConnectorArgs {
         }
         if !self.group_base.is_empty() {
             put("group_bases", json!(self.group_base));
+        }
+        if !self.attribute.is_empty() {
+            let map: Map<String, Value> = self.attribute.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            put("attributes", Value::Object(map));
         }
         out
     }

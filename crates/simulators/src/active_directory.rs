@@ -263,6 +263,10 @@ impl ActiveDirectory {
     pub fn new() -> Arc<Self> {
         let mut data = AdData::default();
         let users = ActiveDirectory::PEOPLE;
+        for ou in [ActiveDirectory::PEOPLE, ActiveDirectory::GROUPS] {
+            let o = data.new_object(ou.to_string(), &["top", "organizationalUnit"]);
+            o.set("ou", vec![ou.split(',').next().unwrap_or_default().trim_start_matches("OU=").into()]);
+        }
         for (sam, critical) in [("krbtgt", true), ("Guest", true)] {
             let dn = format!("CN={sam},CN=Users,{}", ActiveDirectory::DOMAIN);
             let o = data.new_object(dn, &["top", "person", "organizationalPerson", "user"]);

@@ -104,9 +104,12 @@ pub struct Changes {
     /// Users whose whole set of direct groups is known (by external ids): where a provider lists
     /// a user's groups on the user (OneLogin's roles), a changed user brings its memberships.
     pub memberships: Vec<(String, Vec<String>)>,
-    /// When the source is scoped (to a group, an app): every user in scope now. Stored users
-    /// outside it have left the scope.
+    /// When the source is scoped (to a group, an app), or the provider reports no deletions and
+    /// a cheap listing of ids stands in for them: every user in scope now. Stored users outside
+    /// it have left the scope, or the provider.
     pub scope: Option<Vec<String>>,
+    /// The same for groups: every group there is now, when listed.
+    pub group_scope: Option<Vec<String>>,
     /// Where the next incremental read continues.
     pub cursor: Option<String>,
     /// The provider no longer knows the cursor (an expired delta link): read everything.

@@ -179,25 +179,31 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
             summary.users_deleted += 1;
         }
     }
-    if let Some(scope) = changes.scope {
+    if changes.scope.is_some() || changes.group_scope.is_some() {
         if !summary.complete {
             summary.problems.push("the read was incomplete, so nobody left the scope in this run".into());
             return Ok(summary);
         }
-        let scope: BTreeSet<String> = scope.into_iter().collect();
-        for (id, external_id) in stored_users(db, source).await? {
-            if !scope.contains(&external_id) {
-                db.delete(source.id, ResourceKind::User, &id, None).await?;
-                summary.users_deleted += 1;
+        for (kind, scope) in [(ResourceKind::User, changes.scope), (ResourceKind::Group, changes.group_scope)] {
+            let Some(scope) = scope else { continue };
+            let scope: BTreeSet<String> = scope.into_iter().collect();
+            for (id, external_id) in stored_ids(db, source, kind).await? {
+                if !scope.contains(&external_id) {
+                    db.delete(source.id, kind, &id, None).await?;
+                    match kind {
+                        ResourceKind::User => summary.users_deleted += 1,
+                        ResourceKind::Group => summary.groups_deleted += 1,
+                    }
+                }
             }
         }
     }
     Ok(summary)
 }
 
-/// Store id and external id of every user of the source.
-async fn stored_users(db: &dyn Store, source: &Source) -> Result<Vec<(String, String)>, StoreError> {
+/// Store id and external id of every user (or group) of the source.
+async fn stored_ids(db: &dyn Store, source: &Source, kind: ResourceKind) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
-    each_pulled(db, source, ResourceKind::User, Load::default(), |ext, r| out.push((r.id, ext))).await?;
+    each_pulled(db, source, kind, Load::default(), |ext, r| out.push((r.id, ext))).await?;
     Ok(out)
 }

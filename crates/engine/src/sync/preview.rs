@@ -2,14 +2,14 @@
 //! count it — and the source as the planner would then read it, without writing anything. Records
 //! keep their stored ids (so ownership links still match); new ones get provisional ids.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use model::ResourceKind;
 use serde_json::Value;
 use sources::Snapshot;
 use store::{Load, Source, Store, StoreError, StoredResource};
 
-use super::pull::{PullSummary, each_pulled, group_data, user_data};
+use super::pull::{PullSummary, each_pulled, group_data, stored_groups, user_data};
 use crate::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
 
 async fn stored(
@@ -40,7 +40,9 @@ pub async fn preview_snapshot(
         ..PullSummary::default()
     };
     let mut stored_users = stored(db, source, ResourceKind::User).await?;
-    let mut stored_groups = stored(db, source, ResourceKind::Group).await?;
+    // With their members: a run writes a group again when its members change, and so counts it.
+    let mut stored_groups = stored_groups(db, source).await?;
+    let mut stored_members: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut users: Vec<SourceUser> = Vec::new();
     let mut user_index: HashMap<String, usize> = HashMap::new();
     for pulled in &snapshot.users {
@@ -78,6 +80,8 @@ pub async fn preview_snapshot(
                 if existing.data != data {
                     summary.groups_updated += 1;
                 }
+                let members = existing.members.unwrap_or_default().into_iter().map(|m| m.id).collect();
+                stored_members.insert(existing.id.clone(), members);
                 existing.id
             }
             None => {
@@ -91,6 +95,16 @@ pub async fn preview_snapshot(
     summary.groups_deleted = stored_groups.len() as u64;
     for pulled in &snapshot.groups {
         let Some(group_id) = group_ids.get(pulled.external_id.as_str()).cloned() else { continue };
+        let wanted: BTreeSet<String> = pulled
+            .members
+            .iter()
+            .filter_map(|m| {
+                user_index.get(m).map(|&i| users[i].id.clone()).or_else(|| group_ids.get(m.as_str()).cloned())
+            })
+            .collect();
+        if wanted != stored_members.remove(&group_id).unwrap_or_default() {
+            summary.groups_updated += 1;
+        }
         for member in &pulled.members {
             if let Some(&i) = user_index.get(member) {
                 users[i].groups.push(group_id.clone());

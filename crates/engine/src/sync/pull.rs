@@ -63,7 +63,10 @@ pub(super) async fn each_pulled(
 }
 
 /// Stored groups by external id, with their members.
-async fn stored_groups(db: &dyn Store, source: &Source) -> Result<BTreeMap<String, StoredResource>, StoreError> {
+pub(super) async fn stored_groups(
+    db: &dyn Store,
+    source: &Source,
+) -> Result<BTreeMap<String, StoredResource>, StoreError> {
     let mut out = BTreeMap::new();
     let load = Load { members: true, groups: false, member_limit: None };
     each_pulled(db, source, ResourceKind::Group, load, |ext, r| {

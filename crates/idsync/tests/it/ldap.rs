@@ -2,6 +2,7 @@
 //! the directory's CA, checked, looked up, read into the Jira simulator, changed in the directory
 //! and read again (incrementally, then in full), and edited.
 
+use serde_json::json;
 use simulators::slapd::{GROUPS, PEOPLE, READER, Slapd};
 
 use crate::harness::cli_env;
@@ -68,6 +69,13 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     assert!(s.data().user("alee").is_none(), "a dry run provisions nobody");
     let first = s.cli_json(&["source", "sync", "corp", "--json"]);
     assert_eq!((first["users_created"].as_u64(), first["groups_created"].as_u64()), (Some(7), Some(4)), "{first}");
+    for count in ["users_created", "users_updated", "groups_created", "groups_updated", "users_deleted"] {
+        assert_eq!(
+            preview["source"][count], first[count],
+            "the dry run counts {count} as the run does: {preview} {first}"
+        );
+    }
+    assert!(first["groups_updated"].as_u64() > Some(0), "membership writes count: {first}");
     wait(10, "people and nested groups in Jira", || {
         groups(&s.data(), "alee") == ["devs", "jira-users"] && groups(&s.data(), "bkim") == ["jira-users", "platform"]
     })
@@ -81,20 +89,19 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
              dn: uid=gnovak,{PEOPLE}\nchangetype: delete\n"
         ))
         .unwrap();
-    // Only the changes are read; a deletion is one thing an LDAP directory does not report.
+    // Only the changes are read, and the ids under the bases: the deleted gnovak is found too.
     let second = s.cli_json(&["source", "sync", "corp", "--json"]);
     assert_eq!(second["incremental"], true, "{second}");
     assert!(second["users_read"].as_u64().unwrap() < 7, "{second}");
-    assert_eq!(second["users_deleted"].as_u64(), Some(0), "{second}");
-    wait(10, "bkim deactivated, alee out of jira-users", || {
+    assert_eq!(second["users_deleted"].as_u64(), Some(1), "{second}");
+    wait(10, "bkim and gnovak deactivated, alee out of jira-users", || {
         let jira = s.data();
-        !jira.user("bkim").unwrap().active && groups(&jira, "alee") == ["devs"]
+        !jira.user("bkim").unwrap().active && !jira.user("gnovak").unwrap().active && groups(&jira, "alee") == ["devs"]
     })
     .await;
-    // A full read (by hand here; daily on a schedule) finds what an incremental one cannot.
+    // A full read (by hand here; daily on a schedule) heals any drift; nothing is left to find.
     let full = s.cli_json(&["source", "sync", "corp", "--full", "--json"]);
-    assert_eq!((full["incremental"].as_bool(), full["users_deleted"].as_u64()), (Some(false), Some(1)), "{full}");
-    wait(10, "gnovak deactivated", || !s.data().user("gnovak").unwrap().active).await;
+    assert_eq!((full["incremental"].as_bool(), full["users_deleted"].as_u64()), (Some(false), Some(0)), "{full}");
 
     let shown = text(&s.cli(&["source", "show", "corp"]));
     assert!(shown.contains("Reading:   changes since the last run; a full read at least every 1d"), "{shown}");
@@ -124,6 +131,23 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     );
     assert!(after_edit["pull"]["last_full_read"].is_string(), "{after_edit}");
     let shown = s.cli_json(&["source", "show", "corp", "--json"]);
-    assert_eq!(shown["pull"]["connector"]["only_group"], format!("cn=platform,{GROUPS}"), "{shown}");
+    assert_eq!(shown["pull"]["connector"]["only_group"], json!([format!("cn=platform,{GROUPS}")]), "{shown}");
     assert_eq!(shown["pull"]["connector"]["page_size"], 2, "kept: {shown}");
+
+    // Two scoping groups, and an attribute carried to a SCIM path.
+    let platform = format!("cn=platform,{GROUPS}");
+    let devs = format!("cn=devs,{GROUPS}");
+    let args =
+        ["source", "edit", "corp", "--only-group", &platform, "--only-group", &devs, "--attribute", "title=title"];
+    let edited = s.cli(&args);
+    assert!(edited.status.success(), "{}", text(&edited));
+    let shown = s.cli_json(&["source", "show", "corp", "--json"]);
+    assert_eq!(shown["pull"]["connector"]["only_group"], json!([platform, devs]), "{shown}");
+    assert_eq!(shown["pull"]["connector"]["attributes"], json!({"title": "title"}), "{shown}");
+    let bad = s.cli(&["source", "edit", "corp", "--attribute", "title"]);
+    assert!(text(&bad).contains("is not ldapName=scim.path"), "{}", text(&bad));
+    let bad = s.cli(&["source", "edit", "corp", "--page-size", "0"]);
+    assert!(text(&bad).contains("--page-size must be at least 1"), "{}", text(&bad));
+    let synced = s.cli_json(&["source", "sync", "corp", "--json"]);
+    assert_eq!(synced["complete"], true, "{synced}");
 }

@@ -1,12 +1,27 @@
 //! One directory entry as idsync reads it: attribute names compared without case (as LDAP does),
 //! binary identifiers turned into their usual text form.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ldap3::SearchEntry;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{PulledUser, scim_user};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The attributes directories commonly hold, read of every user and carried to SCIM (core and
+/// enterprise extension). `employeeID` comes after `employeeNumber`, so AD's wins where both are set.
+pub const CARRIED: [(&str, &str); 8] = [
+    ("title", "title"),
+    ("telephoneNumber", "phoneNumbers"),
+    ("department", "department"),
+    ("company", "organization"),
+    ("employeeNumber", "employeeNumber"),
+    ("employeeID", "employeeNumber"),
+    ("manager", "manager"),
+    ("userPrincipalName", ""),
+];
 
 pub struct Entry {
     pub dn: String,
@@ -70,8 +85,14 @@ impl Entry {
         }
     }
 
-    /// The user in SCIM form, or why it cannot be used.
-    pub fn user(&self, username_attribute: &str, disabled_attribute: &str) -> Result<PulledUser, String> {
+    /// The user in SCIM form, or why it cannot be used. `manager` holds the manager's DN until the
+    /// read resolves it (see `set_manager`); `custom` carries further attributes to SCIM paths.
+    pub fn user(
+        &self,
+        username_attribute: &str,
+        disabled_attribute: &str,
+        custom: &BTreeMap<String, String>,
+    ) -> Result<PulledUser, String> {
         let id = self.id.clone().ok_or_else(|| {
             format!("user {} has no immutable id: the bind account must be able to read entryUUID/objectGUID", self.dn)
         })?;
@@ -87,6 +108,25 @@ impl Entry {
         );
         if let Some(display) = self.first("displayName").or_else(|| self.first("cn")) {
             record.insert("displayName".into(), Value::String(display.to_string()));
+        }
+        let mut enterprise = Map::new();
+        for (attribute, target) in CARRIED {
+            let Some(value) = self.first(attribute).map(|v| Value::String(v.to_string())) else { continue };
+            match target {
+                "" => {}
+                "title" => _ = record.insert("title".into(), value),
+                "phoneNumbers" => _ = record.insert(target.into(), json!([{"value": value, "type": "work"}])),
+                "manager" => _ = enterprise.insert(target.into(), json!({"value": value})),
+                _ => _ = enterprise.insert(target.into(), value),
+            }
+        }
+        if !enterprise.is_empty() {
+            record.insert(ENTERPRISE.into(), Value::Object(enterprise));
+        }
+        for (attribute, path) in custom {
+            if let Some(value) = self.first(attribute) {
+                set_path(&mut record, path, Value::String(value.to_string()));
+            }
         }
         Ok(PulledUser { external_id: id, record })
     }
@@ -116,6 +156,40 @@ impl Entry {
             out.insert(name.clone(), value);
         }
         Value::Object(out)
+    }
+}
+
+/// The manager's DN a user record holds while the read resolves it.
+pub fn manager_dn(record: &Map<String, Value>) -> Option<String> {
+    record.get(ENTERPRISE)?.get("manager")?.get("value")?.as_str().map(String::from)
+}
+
+/// Points a user's manager at the manager's record (its external id, as every member reference
+/// of a pulled source is), or drops the manager when the DN names no user the source reads.
+pub fn set_manager(record: &mut Map<String, Value>, manager: Option<&str>) {
+    let Some(Value::Object(enterprise)) = record.get_mut(ENTERPRISE) else { return };
+    match manager {
+        Some(id) => _ = enterprise.insert("manager".into(), json!({"value": id})),
+        None => _ = enterprise.remove("manager"),
+    }
+}
+
+/// Sets `path` (`title`, `name.givenName`, `urn:…:User:costCenter`) in a SCIM record.
+fn set_path(record: &mut Map<String, Value>, path: &str, value: Value) {
+    let (container, rest) = match path.rsplit_once(':') {
+        Some((urn, attribute)) if path.starts_with("urn:") => {
+            let Value::Object(inner) = record.entry(urn.to_string()).or_insert_with(|| json!({})) else { return };
+            (inner, attribute)
+        }
+        _ => (record, path),
+    };
+    match rest.split_once('.') {
+        Some((attribute, sub)) => {
+            if let Value::Object(inner) = container.entry(attribute.to_string()).or_insert_with(|| json!({})) {
+                inner.insert(sub.to_string(), value);
+            }
+        }
+        None => _ = container.insert(rest.to_string(), value),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `memberUid` or from `memberOf`, nested groups kept as groups inside groups (the engine
 //! flattens them), disabled accounts from `userAccountControl` or a lock attribute.
 
+mod departures;
 mod dn;
 mod entry;
 mod read;
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 use crate::{ChangedGroup, Changes, Connector, MemberChanges, PulledGroup, PulledUser, Snapshot, UserSink, Users};
 use dn::canonical;
-use entry::Entry;
+use entry::{Entry, manager_dn, set_manager};
 pub use settings::{Directory, LdapSettings, Membership};
 
 pub struct LdapSource {
@@ -40,6 +41,10 @@ impl LdapSource {
         };
         if settings.user_bases.is_empty() {
             return Err(RestError::Config("an LDAP source needs at least one --user-base".into()));
+        }
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            return Err(RestError::Config(problems.join("; ")));
         }
         if !(settings.url.starts_with("ldap://") || settings.url.starts_with("ldaps://")) {
             return Err(RestError::Config(format!(
@@ -82,22 +87,16 @@ impl LdapSource {
         } else if let Some(config) = self.tls_config()? {
             settings = settings.set_config(config);
         }
-        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &self.settings.url)
-            .await
-            .map_err(|e| connection_error(&self.settings.url, e))?;
+        let (connection, mut ldap) =
+            LdapConnAsync::with_settings(settings, &self.settings.url).await.map_err(|e| self.connection_error(e))?;
         ldap3::drive!(connection);
         let bound = ldap
             .with_timeout(self.timeout)
             .simple_bind(&self.bind_dn, &self.password)
             .await
-            .map_err(|e| connection_error(&self.settings.url, e))?;
+            .map_err(|e| self.connection_error(e))?;
         if bound.rc == 49 {
-            return Err(RestError::Unauthorized {
-                message: format!(
-                    "the directory refused the bind as '{}' (invalid credentials): check the bind DN (on Active Directory also user@domain) and the password",
-                    self.bind_dn
-                ),
-            });
+            return Err(RestError::Unauthorized { message: bind_refused(&self.bind_dn, &bound.text) });
         }
         result_error(bound, "bind")?;
         Ok(ldap)
@@ -187,7 +186,7 @@ impl LdapSource {
 
     /// Whether `dn` is inside the scoping group, following groups upwards one search per level.
     async fn in_scope(&self, ldap: &mut Ldap, dn: &str, username: &str, requests: &mut u64) -> Result<bool, RestError> {
-        let scope = canonical(self.settings.only_group.as_deref().unwrap_or_default());
+        let scopes: HashSet<String> = self.settings.only_groups.iter().map(|g| canonical(g)).collect();
         let attributes = vec![self.settings.id_attribute().to_string()];
         let mut seen = HashSet::new();
         let mut frontier = vec![(dn.to_string(), username.to_string())];
@@ -196,7 +195,7 @@ impl LdapSource {
                 let filter = self.settings.groups_of_filter(&dn, &name);
                 for group in self.search(ldap, base, &filter, &attributes, requests).await? {
                     let key = canonical(&group.dn);
-                    if key == scope {
+                    if scopes.contains(&key) {
                         return Ok(true);
                     }
                     if seen.insert(key) {
@@ -209,7 +208,7 @@ impl LdapSource {
     }
 
     fn pulled_user(&self, entry: &Entry) -> Result<PulledUser, String> {
-        entry.user(self.settings.username_attribute(), self.settings.disabled_attribute())
+        entry.user(self.settings.username_attribute(), self.settings.disabled_attribute(), &self.settings.attributes)
     }
 }
 
@@ -217,7 +216,7 @@ impl LdapSource {
     /// Whether this source can be read by changes: a scope or memberships read from `memberOf`
     /// need the whole directory to tell who left.
     fn incremental(&self) -> bool {
-        self.settings.only_group.is_none() && self.settings.membership == Membership::Member
+        self.settings.only_groups.is_empty() && self.settings.membership == Membership::Member
     }
 
     /// The cursor after reading `entries`: the latest value of the best change attribute they
@@ -311,8 +310,20 @@ impl LdapSource {
         }
         let (users, mut groups) = (dedup(users), dedup(groups));
         self.complete_ranges(&mut ldap, &mut groups, &mut requests).await?;
-        let member_dns: Vec<String> =
-            groups.iter().flat_map(|g| g.values("member").chain(g.values("uniqueMember"))).map(String::from).collect();
+        let mut pulled = Vec::new();
+        for entry in &users {
+            match self.pulled_user(entry) {
+                Ok(user) => pulled.push(user),
+                Err(problem) => changes.failed(problem),
+            }
+        }
+        // One lookup for the member DNs of changed groups and the managers of changed users.
+        let member_dns: Vec<String> = groups
+            .iter()
+            .flat_map(|g| g.values("member").chain(g.values("uniqueMember")))
+            .map(String::from)
+            .chain(pulled.iter().filter_map(|u| manager_dn(&u.record)))
+            .collect();
         let ids = self.ids_of_dns(&mut ldap, &member_dns, &mut requests).await?;
         let mut uids: Vec<String> = groups.iter().flat_map(|g| g.values("memberUid")).map(str::to_lowercase).collect();
         uids.sort();
@@ -326,6 +337,21 @@ impl LdapSource {
                 }
             }
         }
+        // AD: a group's primary members (users whose primaryGroupID is its token) are not in its
+        // member attribute.
+        let tokens: Vec<String> =
+            groups.iter().filter_map(|g| g.first("primaryGroupToken").map(String::from)).collect();
+        let mut primary: HashMap<String, Vec<String>> = HashMap::new();
+        if !tokens.is_empty() {
+            for base in &self.settings.user_bases {
+                for entry in self.find_any(&mut ldap, base, &scope, "primaryGroupID", &tokens, &mut requests).await? {
+                    if let (Some(id), Some(rid)) = (entry.id.clone(), entry.first("primaryGroupID")) {
+                        primary.entry(rid.to_string()).or_default().push(id);
+                    }
+                }
+            }
+        }
+        self.departures(&mut ldap, since, changes, &mut requests).await?;
         let _ = ldap.unbind().await;
         for group in &groups {
             let (Some(id), Some(name)) = (group.id.clone(), group.first(self.settings.group_name_attribute())) else {
@@ -337,6 +363,7 @@ impl LdapSource {
                 .chain(group.values("uniqueMember"))
                 .filter_map(|dn| ids.get(&canonical(dn)).cloned())
                 .chain(group.values("memberUid").filter_map(|u| id_of_uid.get(&u.to_lowercase()).cloned()))
+                .chain(group.first("primaryGroupToken").and_then(|t| primary.get(t)).into_iter().flatten().cloned())
                 .collect();
             members.sort();
             members.dedup();
@@ -346,11 +373,11 @@ impl LdapSource {
                 members: MemberChanges::All(members),
             });
         }
-        for entry in &users {
-            match self.pulled_user(entry) {
-                Ok(user) => changes.users.push(user),
-                Err(problem) => changes.failed(problem),
+        for mut user in pulled {
+            if let Some(dn) = manager_dn(&user.record) {
+                set_manager(&mut user.record, ids.get(&canonical(&dn)).map(String::as_str));
             }
+            changes.users.push(user);
         }
         changes.cursor = self.high_mark(users.iter().chain(&groups), Some(since));
         changes.requests = requests;
@@ -468,7 +495,7 @@ impl Connector for LdapSource {
         let every = vec!["*".to_string(), "+".to_string()];
         for base in &self.settings.user_bases {
             let found =
-                self.search(&mut ldap, base, &self.settings.one_user_filter(username), &every, &mut requests).await?;
+                self.search(&mut ldap, base, &self.settings.lookup_filter(username), &every, &mut requests).await?;
             if let Some(entry) = found.into_iter().next() {
                 return Ok(Some(entry.to_json()));
             }
@@ -544,18 +571,67 @@ impl Connector for LdapSource {
     }
 }
 
-fn connection_error(url: &str, e: LdapError) -> RestError {
-    let detail = e.to_string();
-    let hint = if detail.contains("certificate") || detail.contains("UnknownIssuer") || detail.contains("Certificate") {
-        "; the server's certificate is not trusted: give --ca-file with the CA that signed it"
-    } else if detail.contains("refused") {
-        "; is the server running, and is the port right (389 for ldap://, 636 for ldaps://)?"
-    } else if matches!(e, LdapError::Timeout { .. }) {
-        "; the server did not answer in time"
-    } else {
-        ""
+/// Why the directory refused a bind. Active Directory names the reason in the diagnostic text
+/// (`…AcceptSecurityContext error, data 775, …`): a locked or disabled account is not a wrong
+/// password, and each wants a different fix.
+fn bind_refused(bind_dn: &str, diagnostic: &str) -> String {
+    let code = diagnostic.split("data ").nth(1).and_then(|rest| rest.split([',', ' ']).next()).unwrap_or_default();
+    let reason = match code.to_ascii_lowercase().as_str() {
+        "525" => "the account does not exist: check the bind DN (on Active Directory also user@domain)",
+        "530" => "the account may not sign in at this time of day: widen its logon hours",
+        "531" => "the account may not sign in from this computer: allow it in 'Log On To' (userWorkstations)",
+        "532" => {
+            "the account's password has expired: set a new one (and consider 'password never expires' for a service account)"
+        }
+        "533" => "the account is disabled: enable it in Active Directory",
+        "701" => "the account has expired: extend its expiry date (accountExpires)",
+        "773" => {
+            "the account must change its password before it may sign in: set a new password without 'must change at next logon'"
+        }
+        "775" => {
+            "the account is locked out after failed sign-ins: unlock it, then check that idsync has the current password"
+        }
+        _ => "invalid credentials: check the bind DN (on Active Directory also user@domain) and the password",
     };
-    RestError::Unreachable { detail: format!("cannot connect to {url}: {detail}{hint}") }
+    format!("the directory refused the bind as '{bind_dn}': {reason}")
+}
+
+impl LdapSource {
+    /// A failed connection in words that name the likely mistake: TLS to a port that speaks none,
+    /// plain LDAP to the LDAPS port, a CA file that does not sign the server's certificate.
+    fn connection_error(&self, e: LdapError) -> RestError {
+        let url = &self.settings.url;
+        let detail = e.to_string();
+        let tls = url.starts_with("ldaps://") || self.settings.starttls;
+        let hint = if detail.contains("certificate")
+            || detail.contains("UnknownIssuer")
+            || detail.contains("Certificate")
+        {
+            match &self.settings.ca_file {
+                Some(file) => format!(
+                    "; the CA in --ca-file {file} does not sign the server's certificate: give the CA that issued it (the server's chain shows which)"
+                ),
+                None => "; the server's certificate is not trusted: give --ca-file with the CA that signed it".into(),
+            }
+        } else if url.starts_with("ldaps://")
+            && (detail.contains("handshake eof") || detail.contains("corrupt message"))
+        {
+            "; the server does not speak TLS on this port: use ldaps:// with the LDAPS port (636), or ldap:// with this port (and --starttls to encrypt)".into()
+        } else if !tls
+            && (detail.contains("channel closed") || detail.contains("reset") || detail.contains("end of file"))
+        {
+            "; the server closed the connection at once, as an LDAPS port (636) does to plain LDAP: use ldaps:// for that port".into()
+        } else if detail.contains("refused") {
+            "; is the server running, and is the port right (389 for ldap://, 636 for ldaps://)?".into()
+        } else if detail.contains("failed to lookup") || detail.contains("Name or service not known") {
+            format!("; the name in {url} does not resolve: check the host name and DNS")
+        } else if matches!(e, LdapError::Timeout { .. }) {
+            "; the server did not answer in time".into()
+        } else {
+            String::new()
+        };
+        RestError::Unreachable { detail: format!("cannot connect to {url}: {detail}{hint}") }
+    }
 }
 
 fn search_error(base: &str, e: LdapError) -> RestError {

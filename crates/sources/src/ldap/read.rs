@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use rest::RestError;
 
 use super::dn::canonical;
-use super::entry::Entry;
+use super::entry::{Entry, manager_dn, set_manager};
 use super::{LdapSource, Membership, dedup};
 use crate::{PulledGroup, Snapshot, Users};
 
@@ -18,6 +18,16 @@ struct UserIndex {
     by_dn: HashMap<String, String>,
     by_name: HashMap<String, String>,
     member_of: Vec<(String, Vec<String>)>,
+    /// AD: each user's primary group (the RID in primaryGroupID), which that group's `member`
+    /// does not list.
+    primary: Vec<(String, String)>,
+}
+
+impl UserIndex {
+    /// The external id of the manager a user record names by DN, when the source read it.
+    fn manager(&self, dn: &str) -> Option<&str> {
+        self.by_dn.get(&canonical(dn)).map(String::as_str)
+    }
 }
 
 impl LdapSource {
@@ -39,6 +49,7 @@ impl LdapSource {
         let mut mark: Option<String> = None;
         // A scope idsync applies itself needs every group first: those users wait.
         let mut held = Vec::new();
+        let mut awaiting_manager = Vec::new();
         let filter = self.settings.users_filter();
         for base in &self.settings.user_bases {
             let mut search = self.open_search(&mut ldap, base, &filter, &self.settings.user_attributes()).await?;
@@ -57,6 +68,9 @@ impl LdapSource {
                 if let Some(name) = user.record.get("userName").and_then(|v| v.as_str()) {
                     index.by_name.insert(name.to_lowercase(), user.external_id.clone());
                 }
+                if let Some(rid) = entry.first("primaryGroupID") {
+                    index.primary.push((user.external_id.clone(), rid.to_string()));
+                }
                 if self.settings.membership == Membership::MemberOf {
                     index
                         .member_of
@@ -65,6 +79,16 @@ impl LdapSource {
                 if self.incremental() {
                     mark = self.high_mark(std::iter::once(&entry), mark.as_deref());
                 }
+                let mut user = user;
+                match manager_dn(&user.record) {
+                    // The manager comes later in the read: the user waits for it.
+                    Some(dn) if !index.by_dn.contains_key(&canonical(&dn)) => {
+                        awaiting_manager.push(user);
+                        continue;
+                    }
+                    Some(dn) => set_manager(&mut user.record, index.manager(&dn)),
+                    None => {}
+                }
                 if self.settings.scope_after_reading() {
                     held.push(user);
                 } else if !users.deliver(user).await {
@@ -72,6 +96,16 @@ impl LdapSource {
                 }
             }
             search.finish(&mut requests).await?;
+        }
+        // Managers outside what the source reads are nobody it provisions: the link is dropped.
+        for mut user in awaiting_manager {
+            let manager = manager_dn(&user.record).and_then(|dn| index.manager(&dn).map(String::from));
+            set_manager(&mut user.record, manager.as_deref());
+            if self.settings.scope_after_reading() {
+                held.push(user);
+            } else if !users.deliver(user).await {
+                return Err(RestError::Protocol("the run stopped taking users".into()));
+            }
         }
         let mut groups = Vec::new();
         let filter = self.settings.group_filter();
@@ -95,15 +129,18 @@ impl LdapSource {
         }
         snapshot.groups = self.resolve_members(&index, &groups);
         if self.settings.scope_after_reading() {
-            let scope = self.settings.only_group.as_deref().map(canonical).unwrap_or_default();
-            let Some(root) = groups.iter().find(|g| canonical(&g.dn) == scope).and_then(|g| g.id.clone()) else {
-                snapshot.failed(format!(
-                    "the group {} that scopes this source was not found under the group bases",
-                    self.settings.only_group.as_deref().unwrap_or_default()
-                ));
-                return Ok(());
-            };
-            let members = members_in_chain(&snapshot.groups, &root);
+            let mut members = HashSet::new();
+            for scope in &self.settings.only_groups {
+                let Some(root) =
+                    groups.iter().find(|g| canonical(&g.dn) == canonical(scope)).and_then(|g| g.id.clone())
+                else {
+                    snapshot.failed(format!(
+                        "the group {scope} that scopes this source was not found under the group bases"
+                    ));
+                    return Ok(());
+                };
+                members.extend(members_in_chain(&snapshot.groups, &root));
+            }
             for user in held.into_iter().filter(|u| members.contains(&u.external_id)) {
                 if !users.deliver(user).await {
                     return Err(RestError::Protocol("the run stopped taking users".into()));
@@ -144,6 +181,9 @@ impl LdapSource {
                             group.values("memberUid").filter_map(|uid| index.by_name.get(&uid.to_lowercase()).cloned()),
                         )
                         .collect();
+                    if let Some(token) = group.first("primaryGroupToken") {
+                        members.extend(index.primary.iter().filter(|(_, rid)| rid == token).map(|(id, _)| id.clone()));
+                    }
                     members.sort();
                     members.dedup();
                     out[at].members = members;

@@ -1,6 +1,8 @@
 //! What an LDAP source is told, and the defaults each kind of directory implies: Active Directory
 //! and OpenLDAP name the same ideas differently (external-apis.md A8).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Which family of directory the server is; it decides every default below.
@@ -65,12 +67,30 @@ pub struct LdapSettings {
     pub disabled_attribute: Option<String>,
     #[serde(default)]
     pub membership: Membership,
-    /// Only users who are members of this group, directly or through nested groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub only_group: Option<String>,
+    /// Only users who are members of these groups (any of them), directly or through nested
+    /// groups. Stored as one DN or a list.
+    #[serde(default, rename = "only_group", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub only_groups: Vec<String>,
+    /// Further attributes carried, each to a SCIM path (`extensionAttribute1` →
+    /// `urn:…:User:extensionAttribute1`, `roomNumber` → `addresses.streetAddress`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     /// Entries per page of the paged-results control; Active Directory caps pages at 1000.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 fn yes() -> bool {
@@ -85,13 +105,47 @@ fn default_page_size() -> u32 {
     500
 }
 
+/// Where and why `filter` is not an LDAP filter (RFC 4515), or None when it is one.
+fn filter_problem(filter: &str) -> Option<String> {
+    let mut open: Vec<usize> = Vec::new();
+    for (at, c) in filter.char_indices() {
+        match c {
+            '(' => open.push(at),
+            ')' => {
+                let Some(start) = open.pop() else {
+                    return Some(format!("the ')' at character {} closes nothing", at + 1));
+                };
+                let inner = &filter[start + 1..at];
+                let composite = inner.starts_with(['&', '|', '!']);
+                if !composite && !inner.contains('=') {
+                    return Some(format!(
+                        "'({inner})' at character {} has no comparison such as attr=value",
+                        start + 1
+                    ));
+                }
+            }
+            _ if open.is_empty() && !c.is_whitespace() => {
+                return Some(format!("character {} ('{c}') is outside any parentheses", at + 1));
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = open.pop() {
+        return Some(format!("the '(' at character {} is never closed", start + 1));
+    }
+    ldap3::parse_filter(filter).is_err().then(|| "it does not parse (check the operators and escapes)".to_string())
+}
+
 /// LDAP_MATCHING_RULE_IN_CHAIN: Active Directory follows nested groups on the server.
 const AD_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
 
 impl LdapSettings {
     pub fn user_filter(&self) -> String {
         self.user_filter.clone().unwrap_or_else(|| match self.directory {
-            Directory::Ad => "(&(objectCategory=person)(objectClass=user))".into(),
+            // System accounts (krbtgt, Guest, and whatever AD marks critical) are nobody's users.
+            Directory::Ad => "(&(objectCategory=person)(objectClass=user)(!(isCriticalSystemObject=TRUE))\
+                (!(sAMAccountName=krbtgt))(!(sAMAccountName=Guest)))"
+                .into(),
             Directory::OpenLdap => "(objectClass=inetOrgPerson)".into(),
         })
     }
@@ -168,17 +222,25 @@ impl LdapSettings {
         }
     }
 
-    /// The attributes read of each user.
+    /// The attributes read of each user: the ones every directory has that map to SCIM, those an
+    /// administrator named, and on AD the primary group.
     pub fn user_attributes(&self) -> Vec<String> {
         let mut list: Vec<String> = [self.id_attribute(), self.username_attribute(), self.disabled_attribute()]
             .into_iter()
             .chain(self.change_attributes().iter().copied())
             .chain(["mail", "givenName", "sn", "displayName", "cn"])
+            .chain(super::entry::CARRIED.iter().map(|(name, _)| *name))
             .map(String::from)
+            .chain(self.attributes.keys().cloned())
             .collect();
         if self.membership == Membership::MemberOf {
             list.push("memberOf".into());
         }
+        if self.directory == Directory::Ad {
+            list.push("primaryGroupID".into());
+        }
+        list.sort_by_key(|a| a.to_lowercase());
+        list.dedup_by_key(|a| a.to_lowercase());
         list
     }
 
@@ -186,6 +248,10 @@ impl LdapSettings {
     pub fn group_attributes(&self) -> Vec<String> {
         let mut list = vec![self.id_attribute().to_string(), self.group_name_attribute().to_string()];
         list.extend(self.change_attributes().iter().map(|a| a.to_string()));
+        if self.directory == Directory::Ad {
+            // Constructed, so only returned when asked for: the RID users name as primaryGroupID.
+            list.push("primaryGroupToken".into());
+        }
         match self.membership {
             Membership::Member => list.extend(["member", "uniqueMember", "memberUid"].map(String::from)),
             Membership::MemberOf => list.push("memberOf".into()),
@@ -196,6 +262,18 @@ impl LdapSettings {
     /// A filter for the one user with this username.
     pub fn one_user_filter(&self, username: &str) -> String {
         format!("(&{}({}={}))", self.users_filter(), self.username_attribute(), ldap3::ldap_escape(username))
+    }
+
+    /// A filter for the user an administrator looks up: by username, userPrincipalName or mail.
+    pub fn lookup_filter(&self, name: &str) -> String {
+        let name = ldap3::ldap_escape(name);
+        let mut by: Vec<&str> = vec![self.username_attribute(), "mail"];
+        if self.directory == Directory::Ad {
+            by.push("userPrincipalName");
+        }
+        by.dedup_by_key(|a| a.to_lowercase());
+        let any: String = by.iter().map(|a| format!("({a}={name})")).collect();
+        format!("(&{}(|{any}))", self.users_filter())
     }
 
     /// Groups that hold `dn` (or `username`, for posixGroup's bare `memberUid`) as a direct member.
@@ -216,23 +294,93 @@ impl LdapSettings {
     /// itself (LDAP_MATCHING_RULE_IN_CHAIN) so only members are sent; other directories have no
     /// such rule, and the scope is applied after reading.
     pub fn users_filter(&self) -> String {
-        match (&self.only_group, self.directory) {
-            (Some(group), Directory::Ad) => {
-                format!("(&{}(memberOf:{AD_IN_CHAIN}:={}))", self.user_filter(), ldap3::ldap_escape(group.as_str()))
-            }
-            _ => self.user_filter(),
+        if self.only_groups.is_empty() || self.directory != Directory::Ad {
+            return self.user_filter();
+        }
+        let any: String = self
+            .only_groups
+            .iter()
+            .map(|g| format!("(memberOf:{AD_IN_CHAIN}:={})", ldap3::ldap_escape(g.as_str())))
+            .collect();
+        if self.only_groups.len() == 1 {
+            format!("(&{}{any})", self.user_filter())
+        } else {
+            format!("(&{}(|{any}))", self.user_filter())
         }
     }
 
-    /// Whether the scope to `only_group` is left to idsync.
+    /// Whether the scope to `only_groups` is left to idsync.
     pub fn scope_after_reading(&self) -> bool {
-        self.only_group.is_some() && self.directory != Directory::Ad
+        !self.only_groups.is_empty() && self.directory != Directory::Ad
+    }
+
+    /// What makes these settings unusable, in terms of the flags that set them: filters that are
+    /// not LDAP filters (with the position), page sizes the server will not honour.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (flag, filter) in [("--user-filter", &self.user_filter), ("--group-filter", &self.group_filter)] {
+            if let Some(problem) = filter.as_deref().and_then(filter_problem) {
+                out.push(format!("{flag} is not an LDAP filter: {problem}"));
+            }
+        }
+        if self.page_size == 0 {
+            out.push("--page-size must be at least 1".into());
+        }
+        if self.directory == Directory::Ad && self.page_size > 1000 {
+            out.push(format!(
+                "--page-size {} is more than Active Directory returns per page (MaxPageSize, 1000 by default); use 1000 or less",
+                self.page_size
+            ));
+        }
+        for (attribute, path) in &self.attributes {
+            if attribute.trim().is_empty() || path.trim().is_empty() {
+                out.push(format!("--attribute '{attribute}={path}' needs an LDAP attribute and a SCIM path"));
+            }
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broken_filters_and_page_sizes_name_the_flag_and_the_place() {
+        let mut s = settings(Directory::Ad);
+        s.user_filter = Some("(&(objectClass=user)(cn=ann)".into());
+        s.group_filter = Some("(objectClass=group))".into());
+        s.page_size = 5000;
+        let problems = s.problems().join("; ");
+        assert!(
+            problems.contains("--user-filter is not an LDAP filter: the '(' at character 1 is never closed"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("--group-filter is not an LDAP filter: the ')' at character 20 closes nothing"),
+            "{problems}"
+        );
+        assert!(problems.contains("MaxPageSize"), "{problems}");
+        s.user_filter = Some("(&(objectClass=user)(ann))".into());
+        assert!(s.problems()[0].contains("'(ann)' at character 21"), "{:?}", s.problems());
+        s.user_filter = Some("(objectClass=user)".into());
+        s.group_filter = None;
+        s.page_size = 0;
+        assert_eq!(s.problems(), ["--page-size must be at least 1"]);
+    }
+
+    #[test]
+    fn one_scoping_group_or_several_are_read_alike() {
+        let one: LdapSettings = serde_json::from_value(
+            serde_json::json!({"url": "ldap://x", "user_bases": ["dc=x"], "only_group": "cn=a,dc=x"}),
+        )
+        .unwrap();
+        let many: LdapSettings = serde_json::from_value(
+            serde_json::json!({"url": "ldap://x", "user_bases": ["dc=x"], "only_group": ["cn=a,dc=x", "cn=b,dc=x"]}),
+        )
+        .unwrap();
+        assert_eq!((one.only_groups.len(), many.only_groups.len()), (1, 2));
+    }
 
     fn settings(directory: Directory) -> LdapSettings {
         serde_json::from_value(serde_json::json!({
@@ -260,12 +408,18 @@ mod tests {
             format!("(&(x=1)(entryCSN>={csn})(!(entryCSN={csn})))")
         );
         assert!(ad.changed_since("(x=1)", "garbage").is_none());
-        ad.only_group = Some("CN=Jira Users,OU=Groups,DC=corp".into());
+        ad.only_groups = vec!["CN=Jira Users,OU=Groups,DC=corp".into()];
         assert_eq!(
-            ad.one_user_filter("alee"),
-            "(&(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=CN=Jira Users,OU=Groups,DC=corp))(sAMAccountName=alee))"
+            ad.users_filter(),
+            format!("(&{}(memberOf:1.2.840.113556.1.4.1941:=CN=Jira Users,OU=Groups,DC=corp))", ad.user_filter())
         );
         assert!(!ad.scope_after_reading());
+        ad.only_groups.push("CN=Wiki,OU=Groups,DC=corp".into());
+        assert!(
+            ad.users_filter().contains("(|(memberOf:1.2.840.113556.1.4.1941:=CN=Jira Users"),
+            "{}",
+            ad.users_filter()
+        );
     }
 
     #[test]

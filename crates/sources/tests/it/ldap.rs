@@ -106,7 +106,7 @@ async fn openldap_lookup_login_read_and_scope_to_a_nested_group() {
     assert!(groups.iter().all(|g| g.members == [ann.external_id.clone()]));
 
     let mut scoped = settings(&server.url);
-    scoped.only_group = Some("cn=jira-users,ou=groups,dc=example,dc=com".into());
+    scoped.only_groups = vec!["cn=jira-users,ou=groups,dc=example,dc=com".into()];
     let ldap = source(scoped, reader());
     let snapshot = ldap.read().await;
     assert!(snapshot.complete, "{:?}", snapshot.problems);
@@ -143,10 +143,14 @@ async fn ldap_failures_are_explained_and_never_complete() {
     let checks = source(nobody, reader()).check().await;
     assert!(checks.last().unwrap().what.contains("no user under"), "{checks:?}");
 
+    // A malformed filter is refused before anything is sent, naming the flag and the place.
     let mut bad_filter = settings(&server.url);
     bad_filter.user_filter = Some("(objectClass=inetOrgPerson".into());
-    let checks = source(bad_filter, reader()).check().await;
-    assert!(checks.last().unwrap().what.contains("not a valid LDAP filter"), "{checks:?}");
+    let refused = connect(&SourceConfig::Ldap(bad_filter), reader(), Duration::from_secs(3)).err().unwrap().to_string();
+    assert!(
+        refused.contains("--user-filter is not an LDAP filter: the '(' at character 1 is never closed"),
+        "{refused}"
+    );
 
     let closed = format!(
         "ldap://127.0.0.1:{}",
@@ -321,7 +325,9 @@ async fn openldap_incremental_reads_return_only_what_changed() {
     // Exactly what changed since: change sequence numbers never repeat.
     assert_eq!(names(&changes.users), ["fsato"]);
     assert!(changes.groups.is_empty(), "{:?}", changes.groups);
-    assert!(changes.requests <= 8, "{} requests", changes.requests);
+    // The change searches, plus the listing of ids that finds departures (8 entries under the
+    // people base and 4 groups, 2 to a page).
+    assert!(changes.requests <= 8 + 7, "{} requests", changes.requests);
 
     // A cursor of modification times (directories without entryCSN) reads changes too.
     let by_time = ldap.read_changes("modifyTimestamp:20000101000000Z").await;
@@ -330,7 +336,7 @@ async fn openldap_incremental_reads_return_only_what_changed() {
 
     // Scoped sources are read in full.
     let mut scoped = settings(&server.url);
-    scoped.only_group = Some("cn=jira-users,ou=groups,dc=example,dc=com".into());
+    scoped.only_groups = vec!["cn=jira-users,ou=groups,dc=example,dc=com".into()];
     let scoped = source(scoped, reader());
     assert!(scoped.read().await.cursor.is_none());
     assert!(scoped.read_changes(&first_mark).await.restart);
@@ -396,4 +402,49 @@ async fn dns_with_escaped_commas_keep_their_memberships_in_full_and_incremental_
     engineering.sort();
     assert_eq!(changed("engineering"), engineering, "members with escaped DNs are still found");
     assert_eq!(changed("Night, Ops"), [id_of("alovelace")]);
+}
+
+/// The connection mistakes an administrator makes, each named: TLS to a plain port, plain LDAP
+/// to the LDAPS port, a CA file of another authority.
+#[tokio::test]
+async fn tls_and_port_mistakes_are_named() {
+    let server = Slapd::sample().unwrap();
+    let other = Slapd::sample().unwrap();
+    let check = |s: LdapSettings| async move { source(s, reader()).check().await[0].what.clone() };
+    let tls_to_plain = check(settings(&server.url.replace("ldap://", "ldaps://"))).await;
+    assert!(tls_to_plain.contains("does not speak TLS on this port"), "{tls_to_plain}");
+    let plain_to_tls = check(settings(&server.ldaps_url.replace("ldaps://", "ldap://"))).await;
+    assert!(plain_to_tls.contains("use ldaps:// for that port"), "{plain_to_tls}");
+    let mut wrong_ca = settings(&server.ldaps_url);
+    wrong_ca.ca_file = Some(other.ca_file.display().to_string());
+    let wrong_ca = check(wrong_ca).await;
+    assert!(wrong_ca.contains("does not sign the server's certificate"), "{wrong_ca}");
+}
+
+/// Deletions and moves out of the bases are seen by incremental runs, not only by the next full
+/// read: OpenLDAP has no tombstones to ask for, so an incremental run lists the ids under the
+/// bases (nothing else) and the store keeps only those.
+#[tokio::test]
+async fn incremental_runs_see_deletions_and_moves_out_of_the_bases() {
+    let server = Slapd::sample().unwrap();
+    let ldap = source(settings(&server.url), reader());
+    let full = ldap.read().await;
+    let id = |name: &str| full.users.iter().find(|u| u.record["userName"] == name).unwrap().external_id.clone();
+    let group = |name: &str| full.groups.iter().find(|g| g.name == name).unwrap().external_id.clone();
+    let mark = full.cursor.clone().unwrap();
+    server
+        .modify(&format!(
+            "dn: uid=bkim,{PEOPLE}\nchangetype: delete\n\n\
+             dn: uid=fsato,{PEOPLE}\nchangetype: modrdn\nnewrdn: uid=fsato\ndeleteoldrdn: 1\nnewsuperior: dc=example,dc=com\n\n\
+             dn: cn=confluence-users,ou=groups,dc=example,dc=com\nchangetype: delete\n"
+        ))
+        .unwrap();
+    let changes = ldap.read_changes(&mark).await;
+    assert!(changes.complete, "{:?}", changes.problems);
+    let users = changes.scope.clone().expect("the ids under the bases");
+    assert!(!users.contains(&id("bkim")), "deleted");
+    assert!(!users.contains(&id("fsato")), "moved out of the bases");
+    assert!(users.contains(&id("alee")));
+    let groups = changes.group_scope.clone().unwrap();
+    assert!(!groups.contains(&group("confluence-users")) && groups.contains(&group("devs")), "{groups:?}");
 }
