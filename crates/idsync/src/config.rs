@@ -22,6 +22,8 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_seconds: u64,
     pub scim: ScimSettings,
+    /// Connection limits and timeouts of the HTTP listener.
+    pub http: crate::listener::HttpSettings,
     /// How changes reach targets: concurrency, retries, the safeguard.
     pub sync: engine::sync::SyncSettings,
     /// Bindings live in the database. `[[binding]]` tables an older config file still holds are
@@ -58,6 +60,7 @@ impl Default for Config {
             durability: "process".into(),
             shutdown_grace_seconds: 30,
             scim: ScimSettings::default(),
+            http: crate::listener::HttpSettings::default(),
             sync: engine::sync::SyncSettings::default(),
             binding: Vec::new(),
             file: None,
@@ -172,6 +175,11 @@ impl Config {
         if !(0.0..=1.0).contains(&self.sync.safeguard.max_share) {
             bail!("sync.safeguard.max_share must be between 0 and 1 (0.1 means 10%)");
         }
+        if self.http.max_connections == 0 || self.http.max_uri_bytes < 256 || self.http.max_header_bytes < 1024 {
+            bail!(
+                "http.max_connections must be at least 1, http.max_uri_bytes at least 256, http.max_header_bytes at least 1024"
+            );
+        }
         if self.sync.concurrency == 0 || self.sync.batch_size == 0 {
             bail!("sync.concurrency and sync.batch_size must be at least 1");
         }
@@ -190,6 +198,7 @@ impl Config {
             patch_response_member_limit: s.patch_response_member_limit,
             rate_limit_per_second: s.rate_limit_per_second,
             rate_limit_burst: s.rate_limit_burst,
+            body_read_timeout: std::time::Duration::from_secs(self.http.body_read_timeout_seconds.max(1)),
         }
     }
 
@@ -202,9 +211,14 @@ impl Config {
         self.data_dir.join("auth.epoch")
     }
 
-    /// Where SCIM clients reach the source `name`.
-    pub fn base_url(&self, name: &str) -> String {
-        let root = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+    /// Where SCIM clients reach the source `name`: `public_url` when set, else where the last
+    /// server to start listens (`server`, from the store), else the configured listen address.
+    pub fn base_url(&self, server: Option<&str>, name: &str) -> String {
+        let root = self
+            .public_url
+            .clone()
+            .or_else(|| server.map(String::from))
+            .unwrap_or_else(|| format!("http://{}", self.listen));
         format!("{}/scim/v2/{name}", root.trim_end_matches('/'))
     }
 }

@@ -98,8 +98,13 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, ap
         })
         .on_failure(());
     let auth_cache = scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60));
+    let limits = scim::RequestLimits {
+        max_uri_bytes: config.http.max_uri_bytes,
+        max_header_bytes: config.http.max_header_bytes,
+    };
     ops.merge(api)
         .merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
+        .layer(axum::middleware::from_fn_with_state(limits, scim::refuse_oversized))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -161,6 +166,7 @@ pub async fn serve(
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
     ignore_hangups();
+    store::BindingStore::announce_server(&*store, &format!("http://{addr}")).await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     if !config.binding.is_empty() {
         let file = config.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default();
@@ -183,8 +189,7 @@ pub async fn serve(
     };
     // Paths are made canonical before routing, which a layer inside the router would be too late for.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(scim::canonical_path), app);
-    let server = axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(signal);
+    let server = crate::listener::serve(listener, app, &config.http, signal);
     let mut stopped_for_grace = stopped.clone();
     let served = tokio::select! {
         r = server => r.context("server failed"),

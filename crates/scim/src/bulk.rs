@@ -158,7 +158,7 @@ pub async fn bulk(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let has_schema = model::eval::get_ci(&body, "schemas")
         .and_then(Value::as_array)
         .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST))));

@@ -139,7 +139,7 @@ pub async fn search(
     body: Body,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let req = search_request(&body)?;
     let ctx = Ctx::new(&state, &src, &headers);
     Ok(scim_response(StatusCode::OK, &ctx.list(kind, req).await?))
@@ -152,7 +152,7 @@ pub async fn search_all(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let req = search_request(&body)?;
     let ctx = Ctx::new(&state, &src, &headers);
     Ok(scim_response(StatusCode::OK, &ctx.search_all(req).await?))
@@ -167,7 +167,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
     let ctx = Ctx::new(&state, &src, &headers);
     let r = ctx.create(kind, body, &proj).await?;
@@ -200,7 +200,7 @@ pub async fn replace(
     body: Body,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let proj = query_projection(&Params::parse(q.as_deref()), kind);
     let ctx = Ctx::new(&state, &src, &headers);
     let r = ctx.replace(kind, &id, if_match(&headers)?, body, &proj).await?;
@@ -216,7 +216,7 @@ pub async fn patch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let kind = kind_of(&resource)?;
-    let body = read_json(&headers, body, state.config.max_body_bytes).await?;
+    let body = read_json(&headers, body, state.config.max_body_bytes, state.config.body_read_timeout).await?;
     let params = Params::parse(q.as_deref());
     let proj = query_projection(&params, kind);
     let ctx = Ctx::new(&state, &src, &headers);

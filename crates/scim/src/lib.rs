@@ -24,6 +24,7 @@ use store::Store;
 
 pub use auth::{AuthCache, RateLimiter, bump_auth_epoch, hash_token};
 pub use paths::canonical_path;
+pub use request::{RequestLimits, refuse_oversized};
 
 /// Limits and identity of the SCIM service; every field has a working default.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct ScimConfig {
     /// Requests per second and burst per source; 0 turns the limit off.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// How long a client may take to send a request body (a slow sender gets 408).
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for ScimConfig {
@@ -56,6 +59,7 @@ impl Default for ScimConfig {
             patch_response_member_limit: 1000,
             rate_limit_per_second: 1000,
             rate_limit_burst: 2000,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

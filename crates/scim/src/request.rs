@@ -11,8 +11,13 @@ use serde_json::Value;
 
 use crate::render::parse_etag;
 
-/// Reads and parses a JSON body of at most `limit` bytes.
-pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ScimError> {
+/// Reads and parses a JSON body of at most `limit` bytes, sent within `timeout`.
+pub async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Value, ScimError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json")) {
@@ -23,7 +28,14 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<
             ));
         }
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await.map_err(|_| {
+        ScimError::new(
+            408,
+            None,
+            format!("the request body did not arrive within {} s; send it whole and promptly", timeout.as_secs()),
+        )
+    })?;
+    let bytes = read.map_err(|_| {
         ScimError::new(
             413,
             None,
@@ -34,6 +46,46 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
     }
     serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+/// The largest request target and header block idsync reads.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+}
+
+/// Answers a request whose target or headers are too large with 414 or 431, in SCIM form on
+/// SCIM routes (the HTTP parser's own limits lie above these, so it does not answer first).
+pub async fn refuse_oversized(
+    axum::extract::State(limits): axum::extract::State<RequestLimits>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let target = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let error = if target > limits.max_uri_bytes {
+        Some(ScimError::new(
+            414,
+            None,
+            format!(
+                "the request target is {target} bytes, more than the {} idsync reads; send long filters with POST .search",
+                limits.max_uri_bytes
+            ),
+        ))
+    } else if headers > limits.max_header_bytes {
+        Some(ScimError::new(
+            431,
+            None,
+            format!("the request headers are {headers} bytes, more than the {} idsync reads", limits.max_header_bytes),
+        ))
+    } else {
+        None
+    };
+    match error {
+        Some(e) => crate::error::error_response(&e),
+        None => next.run(request).await,
+    }
 }
 
 /// Query parameters with case-insensitive names.
