@@ -22,8 +22,10 @@ pub enum BindingCommand {
     /// Feed a target from a source, with the default rules. A running server reconciles the
     /// target for it at once, so users pushed before the binding existed reach the target.
     Add {
+        /// The source that feeds the target.
         #[arg(long)]
         source: String,
+        /// The target the source feeds.
         #[arg(long)]
         target: String,
         /// Print the plan the binding would cause in the target, and save nothing.
@@ -32,19 +34,29 @@ pub enum BindingCommand {
     },
     /// List bindings, with whether each is reconciled, waiting for a reconcile, or broken.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Print a binding's rules, defaults included, as TOML.
-    Show { source: String, target: String },
+    Show {
+        /// The source that feeds the target.
+        source: String,
+        /// The target the source feeds.
+        target: String,
+    },
     /// Set one rule: a dotted key and a TOML value (bare words are text), e.g.
     /// `users.on_removed delete`, `groups.default_for_new '["jira-software-users"]'`.
     /// Below `groups.mapping.` and `users.custom_attributes.` the rest of the key is one name,
     /// dots and blanks included: `'groups.mapping.Eng.Team Leads' '["jira-leads"]'`.
     Set {
+        /// The source that feeds the target.
         source: String,
+        /// The target the source feeds.
         target: String,
+        /// A rule key, e.g. users.on_removed or groups.mapping.NAME.
         key: String,
+        /// A TOML value; bare words are text.
         value: String,
         /// Print the plan the change would cause in the target, and save nothing.
         #[arg(long)]
@@ -52,18 +64,29 @@ pub enum BindingCommand {
     },
     /// Return one rule to its default.
     Unset {
+        /// The source that feeds the target.
         source: String,
+        /// The target the source feeds.
         target: String,
+        /// A rule key, e.g. users.on_removed or groups.mapping.NAME.
         key: String,
         /// Print the plan the change would cause in the target, and save nothing.
         #[arg(long)]
         dry_run: bool,
     },
     /// Stop feeding the target from the source. What idsync created there stays.
-    Remove { source: String, target: String },
+    Remove {
+        /// The source that feeds the target.
+        source: String,
+        /// The target the source feeds.
+        target: String,
+    },
     /// Copy the `[[binding]]` tables of a TOML file (an older idsync.toml) into the database,
     /// once. Bindings that exist already are left as they are.
-    Import { file: PathBuf },
+    Import {
+        /// A TOML file with [[binding]] tables, such as an older idsync.toml.
+        file: PathBuf,
+    },
 }
 
 /// The maps whose keys are names of the administrator's choosing (group names, target property

@@ -156,10 +156,36 @@ fn step(text: &str) {
     println!("\n→ {text}");
 }
 
-pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
+/// Which of the global flags were given: the demo honours them, and picks its own otherwise.
+pub struct Given {
+    pub data_dir: bool,
+    pub listen: bool,
+}
+
+pub async fn run(args: DemoArgs, base: &Config, given: Given) -> anyhow::Result<()> {
     targets::install_crypto();
-    let dir = std::env::temp_dir().join(format!("idsync-demo-{}", std::process::id()));
+    // A directory of the administrator's stays (and must be new: the simulated applications
+    // live in this process only); the demo's own goes when it ends.
+    let dir = if given.data_dir {
+        if base.database_path().exists() {
+            anyhow::bail!(
+                "{} already holds an idsync database; give the demo an empty --data-dir (or none: it then uses a temporary one)",
+                base.data_dir.display()
+            );
+        }
+        base.data_dir.clone()
+    } else {
+        std::env::temp_dir().join(format!("idsync-demo-{}", std::process::id()))
+    };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = demo(args, base, &given, &dir).await;
+    if !given.data_dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn demo(args: DemoArgs, base: &Config, given: &Given, dir: &std::path::Path) -> anyhow::Result<()> {
     let credentials = Credentials::default();
     let jira = simulators::jira::Jira::new(credentials.clone(), Default::default());
     let confluence = simulators::confluence::Confluence::new(credentials.clone(), Default::default());
@@ -171,7 +197,7 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     std::fs::write(&config_file, &text)?;
     let mut config: Config = toml::from_str(&text).context("demo configuration")?;
     config.file = Some(config_file.clone());
-    config.listen = "127.0.0.1:0".into();
+    config.listen = if given.listen { base.listen.clone() } else { "127.0.0.1:0".into() };
     config.log_format = base.log_format.clone();
 
     let store = open_store(&config).await?;
@@ -189,7 +215,9 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     crate::binding::import(&store, &rules).await?;
     store.close().await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; pick another address with --listen", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::serve::serve(config.clone(), listener, async {
@@ -203,6 +231,9 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     println!("  simulated Jira          {}/_sim/state", jira_run.base_url);
     println!("  simulated Confluence    {}/_sim/state", confluence_run.base_url);
     println!("  data and config         {}", dir.display());
+    if !given.data_dir {
+        println!("                          (a temporary directory, removed when the demo ends; --data-dir keeps one)");
+    }
     println!("\nThe rules (see them with '{cli} binding show demo-idp jira'):");
     println!("  Jira: IdP group Engineering → jira-developers; new users join jira-software-users;");
     println!("        other IdP groups → Jira groups of the same name; admin takes over projects of leavers.");
@@ -267,7 +298,7 @@ pub async fn run(args: DemoArgs, base: &Config) -> anyhow::Result<()> {
     println!("  {cli} target list");
     println!("  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/scim+json' \\", demo.token);
     println!(
-        "       -d '{{\"userName\":\"dora\",\"emails\":[{{\"value\":\"dora@example.com\"}}]}}' {}/Users",
+        "       -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"dora\",\"emails\":[{{\"value\":\"dora@example.com\"}}]}}' {}/Users",
         demo.scim
     );
     if !args.exit {

@@ -4,6 +4,7 @@
 mod binding;
 mod config;
 mod demo;
+mod listener;
 mod login_sync;
 mod pull;
 mod scheduler;
@@ -68,6 +69,7 @@ enum Command {
         /// Print the exact plan, with reasons, without changing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -82,8 +84,29 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// `idsync log | head` closes the pipe before idsync is done printing, and printing then panics.
+/// A command whose reader has gone has nothing more to say: it ends quietly, with the status a
+/// shell gives a program stopped by SIGPIPE.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
+    let given = demo::Given { data_dir: cli.data_dir.is_some(), listen: cli.listen.is_some() };
     let overrides = Overrides { listen: cli.listen, data_dir: cli.data_dir, log_format: cli.log_format };
     let file = Config::locate(cli.config.as_deref());
     let config = match Config::load(file.as_deref(), overrides) {
@@ -110,7 +133,7 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
             Command::Log(args) => sync_cli::log(args, &config).await,
             Command::Simulate(args) => simulate::run(args).await,
-            Command::Demo(args) => demo::run(args, &config).await,
+            Command::Demo(args) => demo::run(args, &config, given).await,
         }
     });
     match result {
@@ -119,5 +142,32 @@ fn main() -> ExitCode {
             eprintln!("idsync: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    fn undescribed(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path} {id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                out.push(format!("{path} {} (the command)", sub.get_name()));
+            }
+            undescribed(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_is_described() {
+        let mut missing = Vec::new();
+        undescribed(&super::Cli::command(), "idsync", &mut missing);
+        assert!(missing.is_empty(), "without a description:\n{}", missing.join("\n"));
     }
 }

@@ -151,21 +151,23 @@ pub async fn pull_now(
     let bar = progress.bar(name);
     // The lease is renewed while the run works; a signal ends the run as interrupted and releases
     // the lock at once, so the source can run again without waiting for the lease.
+    // The renewal is polled beside the work, never instead of it: it may wait for the store's
+    // one write connection, which the work may hold.
     let work = read_and_apply(store, &source, config, mode, &bar);
-    let stopped = stop_signal();
-    tokio::pin!(work, stopped);
-    let mut renew = tokio::time::interval(RUN_LEASE / 3);
-    renew.tick().await;
-    let result = loop {
-        tokio::select! {
-            r = &mut work => break Some(r),
-            _ = renew.tick() => {
-                if let Err(e) = store.renew_run(run, RUN_LEASE).await {
-                    tracing::warn!(source = %name, error = %e, "cannot renew the run's lease; will retry");
-                }
+    let renewing = async {
+        loop {
+            tokio::time::sleep(RUN_LEASE / 3).await;
+            if let Err(e) = store.renew_run(run, RUN_LEASE).await {
+                tracing::warn!(source = %name, error = %e, "cannot renew the run's lease; will retry");
             }
-            () = &mut stopped => break None,
         }
+    };
+    let stopped = stop_signal();
+    tokio::pin!(work, renewing, stopped);
+    let result = tokio::select! {
+        r = &mut work => Some(r),
+        () = &mut renewing => None,
+        () = &mut stopped => None,
     };
     bar.finish_and_clear();
     let Some(result) = result else {
@@ -186,7 +188,8 @@ pub async fn pull_now(
 }
 
 /// How long a run's lock holds without renewal (renewed every third of it while the run works).
-const RUN_LEASE: Duration = Duration::from_secs(60);
+/// A holder on the same host that has ended is noticed at once, whatever the lease.
+const RUN_LEASE: Duration = Duration::from_secs(180);
 
 /// This process, as a run lock names its holder: host and process id.
 fn run_holder() -> String {

@@ -8,8 +8,15 @@ use simulators::{Credentials, Simulator};
 pub struct SimulateArgs {
     /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra, google or aws.
     kind: String,
+    /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
+    /// Identity providers: start with this many users (user0001, …; every tenth disabled).
+    #[arg(long, default_value_t = 0)]
+    users: usize,
+    /// Identity providers: and this many groups (group01, …), the users spread over them.
+    #[arg(long, default_value_t = 0)]
+    groups: usize,
     /// The product version to behave as (Jira: 8.2.0 lacks deactivation, 10.3.0 has /user/list;
     /// Confluence: below 8.4 lacks user administration).
     #[arg(long)]
@@ -31,6 +38,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             format!("there is no simulator for '{kind}': use jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra, google or aws")
         })?,
     };
+    if (args.users > 0 || args.groups > 0) && sim.seed(args.users, args.groups).is_none() {
+        anyhow::bail!(
+            "--users and --groups fill identity providers; {} is an application, which gets its users from idsync",
+            args.kind
+        );
+    }
     let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("simulated {} at {}", args.kind, running.base_url);
     let client = match &sim {
@@ -55,7 +68,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     };
     if let Some(client) = client {
         println!("  {client}");
-        println!("  (empty; add users and groups through the simulator's Rust API)");
+        if args.users + args.groups == 0 {
+            println!("  (empty; start it with --users N --groups M to have something to read)");
+        } else {
+            println!("  holds {} users and {} groups", args.users, args.groups);
+        }
         println!("stop with Ctrl-C");
         tokio::signal::ctrl_c().await?;
         return Ok(());

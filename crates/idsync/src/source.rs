@@ -16,14 +16,19 @@ use crate::target::print_checks;
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum SourceCommand {
-    /// Create a source and print its SCIM base URL and bearer token (shown this once).
+    /// Create a source: a push source (prints its SCIM base URL and bearer token, shown this
+    /// once), or with --url a pull source that idsync reads.
     ///
-    /// Without --url: a push source (the identity provider sends SCIM requests to idsync).
-    /// With --url: a pull source (idsync reads another SCIM service provider).
+    /// Without --url: a push source; the identity provider sends SCIM requests to idsync.
+    /// With --url: a pull source of --kind scim (another SCIM service provider), entra, okta,
+    /// google, keycloak, oracle, onelogin, aws or ldap; idsync reads it on --schedule, with
+    /// 'source sync', and for one user at login. The source is checked before it is saved.
     Add {
+        /// The source's name (lowercase letters, digits and dashes).
         #[arg(long)]
         name: String,
-        /// `scim`.
+        /// scim (push, or pull from another SCIM server), entra, okta, google, keycloak, oracle,
+        /// onelogin, aws or ldap (pull).
         #[arg(long, default_value = "scim")]
         kind: String,
         /// Pull from this URL instead of receiving pushes: the provider's API (a SCIM base URL,
@@ -58,7 +63,9 @@ pub enum SourceCommand {
     /// Change a pull source's settings or credentials; the flags are those of 'source add', and
     /// what is not given stays as it is. The source is checked before it is saved.
     Edit {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
+        /// The provider's new URL.
         #[arg(long)]
         url: Option<String>,
         #[command(flatten)]
@@ -73,13 +80,22 @@ pub enum SourceCommand {
         no_check: bool,
     },
     /// Check a pull source: reachability, credentials, read permissions.
-    Test { name: String },
+    Test {
+        /// The source's name.
+        name: String,
+    },
     /// Show every attribute a pull source returns for one user (`raw`), the record idsync makes of
     /// it (`mapped`, what the rules see) and the groups it is in.
-    Lookup { name: String, username: String },
+    Lookup {
+        /// The source's name.
+        name: String,
+        /// The user to look up: username (on LDAP also mail or userPrincipalName).
+        username: String,
+    },
     /// Read a pull source now and store what changed; bound targets follow. Reads only what
     /// changed when the provider can say and a full read is not due.
     Sync {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
         /// Read everything, even when only changes could be read.
         #[arg(long)]
@@ -88,20 +104,26 @@ pub enum SourceCommand {
         /// nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Issue the token an SSO plugin uses to sync a user of this pull source at login (shown once;
     /// the previous one stops working).
     LoginToken {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Set a pull source's schedule ('off' to run it only by hand).
     Schedule {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
+        /// 'every 15m', 'hourly', 'twice daily', 'daily 02:30', 'weekly mon 03:00', 'cron 0 */2 * * *' or 'off'.
         schedule: String,
+        /// Time zone of the schedule, e.g. Europe/Berlin [default: UTC].
         #[arg(long)]
         timezone: Option<String>,
         /// How long scheduled runs may read only changes before one reads everything [default: 1d].
@@ -110,29 +132,47 @@ pub enum SourceCommand {
     },
     /// List sources.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show one source.
     Show {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Issue a new token; the old one stops working at once or after --grace.
     RotateToken {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
         /// How long the old token keeps working: 0, 90s, 15m, 2h, 1d.
         #[arg(long, default_value = "0")]
         grace: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Delete a source. Refused while it holds users or groups, unless --purge.
+    ///
+    /// While idsync manages accounts in a target for the source, say what becomes of them:
+    /// --deprovision empties the source first, so every bound target deprovisions them as its
+    /// binding's on_removed rule says (through the safeguard; the source stays until then), or
+    /// --release lets idsync stop managing them, leaving them as they are.
     Remove {
+        /// The source's name (lowercase letters, digits and dashes).
         name: String,
+        /// Delete the users and groups idsync holds for the source with it.
         #[arg(long)]
         purge: bool,
+        /// Empty the source so the targets deprovision what it manages; remove it afterwards.
+        #[arg(long, conflicts_with = "release")]
+        deprovision: bool,
+        /// Stop managing the source's accounts in every target (they stay as they are; logged).
+        #[arg(long)]
+        release: bool,
     },
 }
 
@@ -180,6 +220,8 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
+    // Where the server listens, so printed URLs work wherever this command runs.
+    let server = store.server_url().await.map_err(explain)?;
     match cmd {
         SourceCommand::Add {
             name,
@@ -229,7 +271,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
             let token = new_token();
             store.create_source(&name, &kind, &scim::hash_token(&token)).await.map_err(explain)?;
-            let base_url = config.base_url(&name);
+            let base_url = config.base_url(server.as_deref(), &name);
             if json {
                 println!("{}", json!({"name": name, "base_url": base_url, "token": token}));
             } else {
@@ -372,7 +414,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             if json {
                 let list: Vec<_> = sources
                     .iter()
-                    .map(|s| json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(&s.name), "created": s.created, "users": s.users, "groups": s.groups}))
+                    .map(|s| json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(server.as_deref(), &s.name), "created": s.created, "users": s.users, "groups": s.groups}))
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else if sources.is_empty() {
@@ -384,7 +426,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     let pulled = store.pull(&s.name).await.map_err(explain)?;
                     let place = match pulled.and_then(|p| serde_json::from_str::<PullConfig>(&p.config).ok()) {
                         Some(pull) => format!("reads {}", pull.connector.location()),
-                        None => config.base_url(&s.name),
+                        None => config.base_url(server.as_deref(), &s.name),
                     };
                     println!("{:<24} {:<9} {:>8} {:>8}  {place}", s.name, s.kind, s.users, s.groups);
                 }
@@ -397,6 +439,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 .map_err(explain)?
                 .with_context(|| format!("there is no source named '{name}'"))?;
             let tokens = store.tokens(&name).await.map_err(explain)?;
+            let (mut last_run, mut reads) = (None, String::new());
             let pull = match store.pull(&name).await.map_err(explain)? {
                 Some(settings) => {
                     let config: PullConfig =
@@ -405,6 +448,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                         settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
                     let last =
                         store.runs(Some(&name), 20).await.map_err(explain)?.into_iter().find(|r| r.kind == "pull");
+                    last_run = last.clone();
+                    reads = format!("{} at {}", config.connector.kind(), config.connector.location());
                     Some(json!({
                         "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
                         "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
@@ -416,7 +461,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             };
             if json {
                 let t: Vec<_> = tokens.iter().map(|t| json!({"created": t.created, "expires": t.expires})).collect();
-                let mut v = json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(&s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t});
+                let mut v = json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(server.as_deref(), &s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t});
                 if let Some(p) = pull {
                     v["pull"] = p;
                 }
@@ -426,7 +471,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     "Name:      {}\nKind:      {} (pulled)\nCreated:   {}\nUsers:     {}\nGroups:    {}",
                     s.name, s.kind, s.created, s.users, s.groups
                 );
-                println!("Reads:     {}", p["connector"]);
+                println!("Reads:     {reads}");
                 println!(
                     "Reading:   {}; a full read at least every {} (last {}){}",
                     if p["incremental"] == true { "changes since the last run" } else { "everything, next run" },
@@ -442,13 +487,13 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     ),
                     None => println!("Schedule:  none ('idsync source sync {name}' reads it)"),
                 }
-                match p["last_run"].as_object() {
+                match &last_run {
                     Some(r) => println!(
                         "Last run:  {} ({}, started {}): {}",
-                        r["id"],
-                        r["state"].as_str().unwrap_or("?"),
-                        r["started"].as_str().unwrap_or("?"),
-                        r["summary"]
+                        r.id,
+                        r.state,
+                        r.started,
+                        crate::sync_cli::describe(r)
                     ),
                     None => println!("Last run:  never"),
                 }
@@ -457,7 +502,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     "Name:      {}\nKind:      {}\nBase URL:  {}\nCreated:   {}\nUsers:     {}\nGroups:    {}",
                     s.name,
                     s.kind,
-                    config.base_url(&s.name),
+                    config.base_url(server.as_deref(), &s.name),
                     s.created,
                     s.users,
                     s.groups
@@ -478,7 +523,10 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             store.rotate_token(&name, &scim::hash_token(&token), grace).await.map_err(explain)?;
             tokens_changed(config)?;
             if json {
-                println!("{}", json!({"name": name, "base_url": config.base_url(&name), "token": token}));
+                println!(
+                    "{}",
+                    json!({"name": name, "base_url": config.base_url(server.as_deref(), &name), "token": token})
+                );
             } else {
                 println!("New bearer token for '{name}': {token}");
                 if grace == 0 {
@@ -488,7 +536,56 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 }
             }
         }
-        SourceCommand::Remove { name, purge } => {
+        SourceCommand::Remove { name, purge, deprovision, release } => {
+            let managed = store.managed_by_source(&name).await.map_err(explain)?;
+            let counted = |list: &[(String, u64)]| {
+                list.iter().map(|(target, n)| format!("{n} in {target}")).collect::<Vec<_>>().join(", ")
+            };
+            if deprovision {
+                let gone = store.clear_source(&name).await.map_err(explain)?;
+                println!("Emptied source '{name}' ({gone} users and groups).");
+                if managed.is_empty() {
+                    println!("It managed no accounts in any target; remove it with 'idsync source remove {name}'.");
+                } else {
+                    println!(
+                        "A running server now deprovisions the accounts it managed ({}) as each binding's on_removed rule says, through the safeguard.",
+                        counted(&managed)
+                    );
+                    println!(
+                        "Once 'idsync target list' shows nothing pending, remove the source with 'idsync source remove {name} --release'."
+                    );
+                }
+                return Ok(());
+            }
+            if release {
+                let held = store.source(&name).await.map_err(explain)?.map_or(0, |s| s.users + s.groups);
+                if held > 0 && !purge {
+                    bail!("source '{name}' still holds {held} users and groups; add --purge to delete them with it");
+                }
+                let released = store.release_source(&name).await.map_err(explain)?;
+                let events: Vec<store::Event> = released
+                    .iter()
+                    .map(|(target, n)| store::Event {
+                        source: name.clone(),
+                        target: target.clone(),
+                        action: "release".into(),
+                        reason: format!(
+                            "source {name} removed: idsync no longer manages its {n} users here; they stay as they are"
+                        ),
+                        result: "applied".into(),
+                        ..store::Event::default()
+                    })
+                    .collect();
+                store.record_events(&events).await.map_err(explain)?;
+                if !released.is_empty() {
+                    println!("Released the accounts idsync managed for '{name}': {}.", counted(&released));
+                }
+            } else if !managed.is_empty() {
+                bail!(
+                    "source '{name}' manages accounts in targets ({}); say what becomes of them: --deprovision to have the targets deprovision them first, or --release to stop managing them and leave them as they are",
+                    counted(&managed)
+                );
+            }
             let bindings: Vec<String> = store::BindingStore::bindings(store)
                 .await?
                 .into_iter()

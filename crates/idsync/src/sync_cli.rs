@@ -30,23 +30,34 @@ pub async fn engine(config: &Config, store: Arc<store::sqlite::SqliteStore>) -> 
 pub enum RunsCommand {
     /// Recent runs: full syncs, dry-runs and held deprovisioning.
     List {
+        /// Only runs of this target (or, for pull runs, this source).
         #[arg(long)]
         target: Option<String>,
+        /// At most this many runs, newest first.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// One run, with the operations it holds.
     Show {
+        /// The run's number, as 'runs list' shows it.
         id: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Apply the deactivations and deletions a held run waits with.
-    Approve { id: i64 },
+    Approve {
+        /// The held run's number, as 'runs list' shows it.
+        id: i64,
+    },
     /// Discard them.
-    Reject { id: i64 },
+    Reject {
+        /// The held run's number, as 'runs list' shows it.
+        id: i64,
+    },
 }
 
 pub fn print_dry_run(report: &RunReport) {
@@ -227,7 +238,7 @@ fn duration(r: &store::RunRecord) -> String {
 
 /// A run's summary in words: what a pull read and changed in idsync's copy of the source, what a
 /// reconcile did to its target.
-fn describe(r: &store::RunRecord) -> String {
+pub fn describe(r: &store::RunRecord) -> String {
     let s = &r.summary;
     let n = |k: &str| s[k].as_u64().unwrap_or(0);
     if let Some(error) = s["error"].as_str() {
@@ -252,14 +263,25 @@ fn describe(r: &store::RunRecord) -> String {
         ),
         "dry-run" => format!("{} planned, {} skipped", n("planned"), n("skipped")),
         _ if s.get("applied").is_some() => format!(
-            "{} applied, {} failed, {} skipped, {} to retry, {} held",
+            "{}{} applied, {} failed, {} skipped, {} to retry, {} held",
+            s["cause"].as_str().map(|c| format!("after {c}: ")).unwrap_or_default(),
             n("applied"),
             n("failed"),
             n("skipped"),
             n("retrying"),
-            n("held")
+            n("held") + n("left")
         ),
-        _ => s.to_string(),
+        _ if s.get("held_users").is_some() => format!(
+            "{} users' deactivations or deletions ({} operations) wait for approval",
+            n("held_users"),
+            n("held_operations")
+        ),
+        _ => match s.as_object() {
+            Some(fields) if !fields.is_empty() => {
+                fields.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), v)).collect::<Vec<_>>().join(", ")
+            }
+            _ => "-".into(),
+        },
     }
 }
 
@@ -377,26 +399,34 @@ fn format_time(t: jiff::Timestamp) -> String {
 
 #[derive(clap::Args)]
 pub struct LogArgs {
+    /// Only entries about this user (the target username, without case).
     #[arg(long)]
     user: Option<String>,
+    /// Only entries about this target group.
     #[arg(long)]
     group: Option<String>,
+    /// Only entries of this target.
     #[arg(long)]
     target: Option<String>,
+    /// Only entries caused by this source.
     #[arg(long)]
     source: Option<String>,
-    /// applied, failed, retrying, skipped, conflict, held, planned, rejected.
-    #[arg(long)]
+    /// Only entries with this result.
+    #[arg(long, value_parser = ["applied", "failed", "retrying", "skipped", "conflict", "held", "planned", "rejected"])]
     result: Option<String>,
+    /// Only entries of this run.
     #[arg(long)]
     run: Option<i64>,
-    /// Age (15m, 2h, 7d) or RFC 3339 time.
+    /// From this age back (15m, 2h, 7d) or this RFC 3339 time on.
     #[arg(long)]
     since: Option<String>,
+    /// Up to this age back or this RFC 3339 time.
     #[arg(long)]
     until: Option<String>,
+    /// At most this many entries, newest first.
     #[arg(long, default_value_t = 50)]
     limit: u32,
+    /// Print JSON, one array of entries.
     #[arg(long)]
     json: bool,
 }

@@ -18,6 +18,7 @@ use crate::serve::open_store;
 pub enum TargetCommand {
     /// Add a target: Jira, Confluence or Bitbucket Data Center, or any SCIM 2.0 application.
     Add {
+        /// The target's name (lowercase letters, digits and dashes).
         #[arg(long)]
         name: String,
         /// jira, confluence, bitbucket or scim.
@@ -35,31 +36,45 @@ pub enum TargetCommand {
     },
     /// List targets with their health and pending work.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show one target (never its credentials).
     Show {
+        /// The target's name (lowercase letters, digits and dashes).
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Check reachability, credentials, administrator rights and a writable user directory.
     Test {
+        /// The target's name (lowercase letters, digits and dashes).
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Change a target's URL or credentials.
+    /// Change a target's URL or credentials; the target is checked with them first, as by
+    /// `target add`, and nothing changes when the check fails.
     Set {
+        /// The target's name (lowercase letters, digits and dashes).
         name: String,
+        /// The new base URL.
         #[arg(long)]
         url: Option<String>,
         #[command(flatten)]
         credentials: CredentialArgs,
+        /// Save without checking that the target accepts the change.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Remove a target. idsync forgets what it managed there; the application keeps its users.
-    Remove { name: String },
+    Remove {
+        /// The target's name.
+        name: String,
+    },
 }
 
 /// Secrets are read from a file or an environment variable, never from the command line, where
@@ -76,8 +91,10 @@ pub struct CredentialArgs {
     /// User for basic authentication (with --password-file or --password-env).
     #[arg(long)]
     username: Option<String>,
+    /// File holding the password (basic auth).
     #[arg(long)]
     password_file: Option<PathBuf>,
+    /// Environment variable holding the password (basic auth).
     #[arg(long)]
     password_env: Option<String>,
     /// A key file that signs token requests: a Google service-account key (JSON), or an Okta
@@ -216,6 +233,9 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                 println!("target {name} is ready");
             }
             store.create_target(&name, kind_parsed.as_str(), &url, &sealed).await?;
+            if no_check {
+                store.set_target_health(&name, true, store::NOT_CHECKED).await?;
+            }
             println!("added target {name} ({}) at {url}", kind_parsed.label());
             println!("next: bind a source to it with 'idsync binding add --source SOURCE --target {name}'");
         }
@@ -224,7 +244,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             let mut rows = Vec::new();
             for t in &records {
                 rows.push(json!({
-                    "name": t.name, "kind": t.kind, "url": t.url, "healthy": t.healthy, "health_detail": t.health_detail,
+                    "name": t.name, "kind": t.kind, "url": t.url, "healthy": t.healthy, "health": t.health().label(), "health_detail": t.health_detail,
                     "managed_users": store.managed_users(&t.name).await?, "pending": store.pending(&t.name).await?,
                 }));
             }
@@ -235,16 +255,21 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                     "no targets yet; add one with 'idsync target add --kind jira --name jira --url https://jira.example.com --token-file token.txt'"
                 );
             } else {
-                println!("{:<20} {:<11} {:<9} {:>8} {:>8}  url", "name", "kind", "health", "managed", "pending");
-                for r in rows {
+                let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
+                let width = |k: &str, title: &str| {
+                    rows.iter().map(|r| text(r, k).chars().count()).max().unwrap_or(0).max(title.len())
+                };
+                let (n, k, h) = (width("name", "name"), width("kind", "kind"), width("health", "health"));
+                println!("{:<n$}  {:<k$}  {:<h$}  {:>8}  {:>8}  url", "name", "kind", "health", "managed", "pending");
+                for r in &rows {
                     println!(
-                        "{:<20} {:<11} {:<9} {:>8} {:>8}  {}",
-                        r["name"].as_str().unwrap_or_default(),
-                        r["kind"].as_str().unwrap_or_default(),
-                        if r["healthy"] == json!(true) { "ok" } else { "DOWN" },
-                        r["managed_users"],
-                        r["pending"],
-                        r["url"].as_str().unwrap_or_default()
+                        "{:<n$}  {:<k$}  {:<h$}  {:>8}  {:>8}  {}",
+                        text(r, "name"),
+                        text(r, "kind"),
+                        text(r, "health"),
+                        r["managed_users"].to_string(),
+                        r["pending"].to_string(),
+                        text(r, "url")
                     );
                 }
             }
@@ -275,6 +300,14 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
         TargetCommand::Test { name, json } => {
             let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
             let checks = connector.client(&t)?.check().await;
+            // What the check found is the target's health until the worker knows better.
+            match checks.iter().find(|c| c.status == CheckStatus::Failed) {
+                None => _ = store.set_target_health(&name, true, "").await?,
+                Some(failed) if t.health() == store::Health::Unknown => {
+                    _ = store.set_target_health(&name, false, &failed.what).await?
+                }
+                Some(_) => {}
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&checks)?);
                 if checks.iter().any(|c| c.status == CheckStatus::Failed) {
@@ -286,11 +319,22 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                 println!("target {name} is ready");
             }
         }
-        TargetCommand::Set { name, url, credentials } => {
+        TargetCommand::Set { name, url, credentials, no_check } => {
             let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
             let sealed = credentials.read()?.map(|c| seal(&connector.secrets, &t.name, &c)).transpose()?;
             if url.is_none() && sealed.is_none() {
                 bail!("nothing to change: give --url and/or new credentials");
+            }
+            if !no_check {
+                let changed = TargetRecord {
+                    url: url.clone().unwrap_or_else(|| t.url.clone()),
+                    secret: sealed.clone().unwrap_or_else(|| t.secret.clone()),
+                    ..t.clone()
+                };
+                let checks = connector.client(&changed)?.check().await;
+                if !print_checks(&checks) {
+                    bail!("target {name} was not changed; fix the problem above, or change it anyway with --no-check");
+                }
             }
             store.update_target(&name, url.as_deref(), sealed.as_deref()).await?;
             println!("updated target {name}; running servers use the change within a few seconds");

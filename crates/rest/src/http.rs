@@ -159,13 +159,7 @@ impl Http {
     async fn transmit(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Answer, RestError> {
         self.wait_turn().await;
         let response = request.send().await.map_err(|e| {
-            let detail = if e.is_timeout() {
-                "no answer in time".to_string()
-            } else if e.is_connect() {
-                format!("cannot connect: {}", root_cause(&e))
-            } else {
-                root_cause(&e)
-            };
+            let detail = if e.is_timeout() { "no answer in time".to_string() } else { failed_send(&e) };
             RestError::Unreachable { detail: format!("{what}: {detail}") }
         })?;
         let status = response.status();
@@ -191,6 +185,38 @@ fn is_quota(body: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|e| matches!(e["reason"].as_str(), Some("rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded")))
+}
+
+/// Why a request got no answer, naming the usual mistakes with the host: a name that does not
+/// resolve, https:// to a port that speaks plain HTTP, http:// to one that speaks TLS. These are
+/// not credential problems, and saying so saves a search in the wrong place.
+fn failed_send(e: &reqwest::Error) -> String {
+    let cause = root_cause(e);
+    let lower = cause.to_lowercase();
+    let url = e.url();
+    let host = url.and_then(|u| u.host_str()).unwrap_or("the server");
+    let port = url.and_then(|u| u.port_or_known_default()).map(|p| format!(":{p}")).unwrap_or_default();
+    let https = url.is_some_and(|u| u.scheme() == "https");
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
+        format!("the host name {host} does not resolve (DNS): check the URL's host ({cause})")
+    } else if https
+        && ["invalidcontenttype", "corrupt message", "record overflow", "wrong version number", "handshake"]
+            .iter()
+            .any(|m| lower.contains(m))
+    {
+        format!("{host}{port} does not speak TLS: the URL may need http://, or the port that serves HTTPS ({cause})")
+    } else if !https
+        && (lower.contains("invalid http version") || lower.contains("connection closed before message completed"))
+    {
+        format!("{host}{port} did not answer in HTTP, as a port that serves HTTPS does not: try https:// ({cause})")
+    } else if e.is_connect() {
+        format!("cannot connect to {host}{port}: {cause}")
+    } else {
+        cause
+    }
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -44,6 +44,85 @@ pub enum Simulator {
 }
 
 impl Simulator {
+    /// Fills an identity provider's simulator with `users` users (`user0001`, … active, every
+    /// tenth disabled) and `groups` groups (`group01`, …), user i in group i mod `groups`, so a
+    /// pull source has something to read. Applications start with their admin only and take
+    /// their users from idsync: None for them.
+    pub fn seed(&self, users: usize, groups: usize) -> Option<()> {
+        let name = |i: usize| format!("user{:04}", i + 1);
+        let group = |g: usize| format!("group{:02}", g + 1);
+        let of = |g: usize| (0..users).filter(move |i| groups > 0 && i % groups == g);
+        match self {
+            Simulator::Entra(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> =
+                    (0..users).map(|i| d.add_user(&format!("{}@contoso.com", name(i)), i % 10 != 9)).collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&group(g), &members);
+                }
+            }
+            Simulator::Okta(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> = (0..users)
+                    .map(|i| {
+                        d.add_user(
+                            &format!("{}@example.com", name(i)),
+                            if i % 10 == 9 { "SUSPENDED" } else { "ACTIVE" },
+                        )
+                    })
+                    .collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&group(g), &members);
+                }
+            }
+            Simulator::Keycloak(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> = (0..users).map(|i| d.add_user(&name(i), i % 10 != 9)).collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&group(g), None, &members);
+                }
+            }
+            Simulator::OneLogin(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<u64> = (0..users).map(|i| d.add_user(&name(i), if i % 10 == 9 { 2 } else { 1 })).collect();
+                for g in 0..groups {
+                    let members: Vec<u64> = of(g).map(|i| ids[i]).collect();
+                    d.add_role(&group(g), &members);
+                }
+            }
+            Simulator::Oracle(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> = (0..users).map(|i| d.add_user(&name(i), i % 10 != 9)).collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&group(g), &members);
+                }
+            }
+            Simulator::Google(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> =
+                    (0..users).map(|i| d.add_user(&format!("{}@example.com", name(i)), i % 10 == 9)).collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&format!("{}@example.com", group(g)), &group(g), &members);
+                }
+            }
+            Simulator::Aws(s) => {
+                let mut d = common::lock(&s.data);
+                let ids: Vec<String> = (0..users).map(|i| d.add_user(&name(i))).collect();
+                for g in 0..groups {
+                    let members: Vec<&str> = of(g).map(|i| ids[i].as_str()).collect();
+                    d.add_group(&group(g), &members);
+                }
+            }
+            Simulator::Jira(_) | Simulator::Confluence(_) | Simulator::Bitbucket(_) => return None,
+        }
+        Some(())
+    }
+
     /// A simulator by kind name (`jira`, `confluence`, `bitbucket`, `keycloak`, `okta`, `onelogin`, `oracle`, `entra`, `google`, `aws`) with default options.
     pub fn by_kind(kind: &str, credentials: Credentials) -> Option<Self> {
         Some(match kind {

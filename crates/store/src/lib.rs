@@ -147,8 +147,9 @@ pub trait SyncStore: Send + Sync {
     async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
 }
 
-/// Bindings (which source feeds which target, with the rules) and the configuration version that
-/// tells a running server that any configuration changed, whichever process changed it.
+/// Bindings (which source feeds which target, with the rules), the configuration version that
+/// tells a running server that any configuration changed, whichever process changed it, and
+/// where that server listens.
 #[async_trait]
 pub trait BindingStore: Send + Sync {
     /// Every binding, by source then target.
@@ -164,6 +165,10 @@ pub trait BindingStore: Send + Sync {
     async fn binding_reconciled(&self, source: &str, target: &str, revision: i64) -> Result<(), StoreError>;
     /// Goes up with every change of sources, tokens, targets and bindings.
     async fn config_version(&self) -> Result<i64, StoreError>;
+    /// Records where a starting server listens (`http://host:port`).
+    async fn announce_server(&self, url: &str) -> Result<(), StoreError>;
+    /// Where the last server to start listens, if one ever did.
+    async fn server_url(&self) -> Result<Option<String>, StoreError>;
 }
 
 /// One run of a kind per source or target at a time, across processes: a run holds a lease that
@@ -185,10 +190,24 @@ pub trait RunLock: Send + Sync {
     async fn renew_run(&self, id: i64, lease: std::time::Duration) -> Result<(), StoreError>;
 }
 
-/// Every capability of the database, as one object the server and the engine share.
-pub trait Database: Store + SyncStore + BindingStore + RunLock {}
+/// Ending a source's part in the targets: what it manages there, letting go of that, and emptying
+/// its records so that the targets deprovision what it managed.
+#[async_trait]
+pub trait SourceRetirement: Send + Sync {
+    /// Per target, how many users idsync manages there on behalf of `source`.
+    async fn managed_by_source(&self, source: &str) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Forgets, in every target, the users and memberships idsync manages for `source`: they stay
+    /// as they are, unmanaged. Per target, how many users were let go.
+    async fn release_source(&self, source: &str) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Deletes every user and group of `source` (journaled, so bound targets deprovision them),
+    /// keeping the source and its bindings; how many records went.
+    async fn clear_source(&self, source: &str) -> Result<u64, StoreError>;
+}
 
-impl<T: Store + SyncStore + BindingStore + RunLock> Database for T {}
+/// Every capability of the database, as one object the server and the engine share.
+pub trait Database: Store + SyncStore + BindingStore + RunLock + SourceRetirement {}
+
+impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

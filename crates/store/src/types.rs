@@ -117,6 +117,45 @@ pub struct TargetRecord {
     pub health_changed: Option<String>,
 }
 
+/// What is known of a target's health, as an administrator reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Saved without a check and not yet talked to.
+    Unknown,
+    Ok,
+    /// The target answers but refuses idsync's credentials: someone must fix them.
+    CredentialsRefused,
+    /// The target does not answer, or fails.
+    Down,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Ok => "ok",
+            Health::CredentialsRefused => "credentials refused",
+            Health::Down => "DOWN",
+        }
+    }
+}
+
+/// The health detail of a target saved without a check.
+pub const NOT_CHECKED: &str = "not checked yet";
+/// How the health detail of a target that refuses the credentials begins.
+pub const CREDENTIALS_REFUSED: &str = "credentials refused";
+
+impl TargetRecord {
+    pub fn health(&self) -> Health {
+        match (self.healthy, self.health_detail.as_str()) {
+            (true, NOT_CHECKED) => Health::Unknown,
+            (true, _) => Health::Ok,
+            (false, detail) if detail.starts_with(CREDENTIALS_REFUSED) => Health::CredentialsRefused,
+            (false, _) => Health::Down,
+        }
+    }
+}
+
 /// "Make this source user right in this target."
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OutboxKey {

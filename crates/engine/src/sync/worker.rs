@@ -11,6 +11,7 @@ use crate::SourceSnapshot;
 use serde::Serialize;
 use serde_json::json;
 use store::{ChangeKind, Event, Load, OutboxKey, Source, SourceId};
+use targets::TargetError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -211,6 +212,9 @@ impl Engine {
         let mut failures = 0u32;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         self.report_gauges(&target).await;
+        // Saved without a check: the first exchange that goes well says the target is fine.
+        let mut unchecked =
+            self.db.target(&target).await.ok().flatten().is_some_and(|r| r.health() == store::Health::Unknown);
         while !*shutdown.borrow() {
             let due = self.reconcile_due(&target).await;
             if !matches!(due, Ok(None)) {
@@ -220,11 +224,18 @@ impl Engine {
                 Ok(Some(outcome)) => match (outcome.outage, outcome.throttled) {
                     (Some(error), _) => {
                         failures += 1;
-                        self.health(&target, false, &error.to_string()).await;
+                        let detail = match &error {
+                            TargetError::Unauthorized { .. } | TargetError::Forbidden { .. } => {
+                                format!("{}: {error}", store::CREDENTIALS_REFUSED)
+                            }
+                            _ => error.to_string(),
+                        };
+                        self.health(&target, false, &detail).await;
                         self.retry_delay(failures, error.retry_after())
                     }
                     (None, throttled) => {
-                        if failures > 0 {
+                        if failures > 0 || unchecked {
+                            unchecked = false;
                             self.health(&target, true, "").await;
                         }
                         failures = 0;

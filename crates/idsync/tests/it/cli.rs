@@ -140,4 +140,119 @@ fn the_demo_provisions_its_simulated_targets_and_explains_why() {
     ] {
         assert!(text.contains(expected), "demo output lacks '{expected}':\n{text}");
     }
+    // Its own data directory is gone when it ends.
+    let line = text.lines().find(|l| l.contains("data and config")).unwrap();
+    let dir = line.split_whitespace().last().unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "{dir} is left behind");
+    // The curl it suggests sends a body the SCIM endpoint accepts.
+    let curl = text.lines().find(|l| l.contains("-d '")).unwrap();
+    let body = curl.split('\'').nth(1).unwrap();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User", "{curl}");
+}
+
+#[test]
+fn the_demo_honours_the_data_directory_and_address_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let run = || {
+        std::process::Command::new(crate::harness::BIN)
+            .args(["--data-dir", dir.path().to_str().unwrap(), "--listen", &listen, "demo", "--exit", "--pace", "0"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("http://{listen}/scim/v2/demo-idp")), "{text}");
+    assert!(dir.path().join("idsync.db").exists(), "a directory it was given stays");
+    let again = run();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("give the demo an empty --data-dir"));
+}
+
+/// What a first-time administrator meets: a filled identity provider to pull from, URLs that
+/// name the running server, words instead of JSON, refused values listed, and no panic when the
+/// reader of the output goes away.
+#[test]
+fn a_seeded_simulator_feeds_a_pull_source_and_the_cli_speaks_plainly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = std::process::Command::new(crate::harness::BIN)
+        .args(["simulate", "keycloak", "--users", "30", "--groups", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sim.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap().rsplit(' ').next().unwrap().to_string();
+    let creds = lines.next().unwrap().unwrap();
+    assert!(lines.next().unwrap().unwrap().contains("holds 30 users and 3 groups"));
+    // "realm R, client id C, client secret S"
+    let words: Vec<&str> = creds.split([',', ' ']).filter(|w| !w.is_empty()).collect();
+    let (realm, client, secret) = (words[1], words[4], words[7]);
+    let args = [
+        "source",
+        "add",
+        "--kind",
+        "keycloak",
+        "--name",
+        "kc",
+        "--url",
+        &url,
+        "--realm",
+        realm,
+        "--username",
+        client,
+        "--password-env",
+        "KC_SECRET",
+    ];
+    let out = crate::harness::cli_env(dir.path(), &args, &[("KC_SECRET", secret)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let synced: Value = serde_json::from_slice(&cli(dir.path(), &["source", "sync", "kc", "--json"]).stdout).unwrap();
+    assert_eq!((synced["users_created"].as_u64(), synced["groups_created"].as_u64()), (Some(30), Some(3)), "{synced}");
+    let _ = sim.kill();
+    let _ = sim.wait();
+
+    // source show: the connector and the last run in words.
+    let shown = text(&cli(dir.path(), &["source", "show", "kc"]));
+    assert!(shown.contains(&format!("Reads:     keycloak at {url}")), "{shown}");
+    assert!(shown.contains("full read: 30 users, 3 groups") && !shown.contains('{'), "{shown}");
+    let runs = text(&cli(dir.path(), &["runs", "list"]));
+    assert!(!runs.contains('{'), "{runs}");
+
+    // An application's simulator is not filled.
+    let out = cli(dir.path(), &["simulate", "jira", "--users", "5"]);
+    assert!(!out.status.success() && text(&out).contains("gets its users from idsync"), "{}", text(&out));
+
+    // A result that does not exist is refused with the ones that do.
+    let out = cli(dir.path(), &["log", "--result", "sucess"]);
+    assert!(
+        !out.status.success() && text(&out).contains("applied") && text(&out).contains("conflict"),
+        "{}",
+        text(&out)
+    );
+
+    // A reader that leaves early: no panic, the shell's status for a closed pipe.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(sleep 0.3; {} --data-dir {} source list) | head -n 0",
+            crate::harness::BIN,
+            dir.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&piped.stderr));
+}
+
+#[test]
+fn urls_name_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    add_source(dir.path(), "entra");
+    let server = Server::start(dir.path());
+    let list = text(&cli(dir.path(), &["source", "list"]));
+    assert!(list.contains(&format!("{}/scim/v2/entra", server.root)), "{} in {list}", server.root);
+    let shown: Value = serde_json::from_slice(&cli(dir.path(), &["source", "show", "entra", "--json"]).stdout).unwrap();
+    assert_eq!(shown["base_url"], format!("{}/scim/v2/entra", server.root));
 }

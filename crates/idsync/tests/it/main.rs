@@ -3,6 +3,7 @@
 
 mod bindings;
 mod cli;
+mod connections;
 mod crash;
 mod dialects;
 mod harness;

@@ -710,3 +710,87 @@ async fn scope_nesting_transforms_and_stricter_rules_reach_jira() {
     s.scim.patch(&format!("/Users/{ann}"), json!([{"op": "replace", "path": "userType", "value": "Contractor"}])).await;
     wait(10, "ann deactivated once out of scope", || !s.data().user("ann").unwrap().active).await;
 }
+
+/// A target saved without a check is 'unknown' until idsync talks to it; refused credentials
+/// are named as such, not as an outage; new credentials are checked before they replace the old;
+/// TLS to a plain port and names that do not resolve are said to be what they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_health_and_credential_changes_say_what_is_wrong() {
+    let s = setup(&binding("entra", "jira", "")).await;
+    let url = s.running.as_ref().unwrap().base_url.clone();
+    let health = |name: &str| {
+        let list = s.cli_json(&["target", "list", "--json"]);
+        list.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["health"].as_str().unwrap().to_string()
+    };
+    let add = |name: &str, url: &str, token: &str| {
+        cli_env(
+            s.dir.path(),
+            &["target", "add", "--name", name, "--kind", "jira", "--url", url, "--token-env", TOKEN_ENV, "--no-check"],
+            &[(TOKEN_ENV, token)],
+        )
+    };
+    assert!(add("later", &url, &Credentials::default().admin_token).status.success());
+    assert_eq!(health("later"), "unknown");
+    assert!(add("refused", &url, "wrong-token").status.success());
+    s.bind(&(binding("entra", "later", "") + &binding("entra", "refused", "")));
+    push_user(&s.scim, "ann", json!({})).await;
+    wait(10, "later known healthy, refused named", || {
+        health("later") == "ok" && health("refused") == "credentials refused"
+    })
+    .await;
+    let listed = String::from_utf8_lossy(&s.cli(&["target", "list"]).stdout).to_string();
+    let header = listed.lines().next().unwrap();
+    let url_column = header.find("url").unwrap();
+    assert!(listed.lines().skip(1).all(|l| l.find("http").is_some_and(|at| at == url_column)), "aligned:\n{listed}");
+
+    let out = cli_env(s.dir.path(), &["target", "set", "jira", "--token-env", TOKEN_ENV], &[(TOKEN_ENV, "wrong")]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && said.contains("was not changed"), "{said}");
+    assert_eq!(health("jira"), "ok", "the old credentials stay");
+
+    let plain = url.replace("http://", "https://");
+    let said = String::from_utf8_lossy(&add("tls", &plain, "x").stdout).to_string();
+    let out = cli_env(s.dir.path(), &["target", "test", "tls"], &[]);
+    let said = said + &String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("does not speak TLS"), "{said}");
+    assert!(add("nowhere", "http://no-such-host.invalid", "x").status.success());
+    let out = s.cli(&["target", "test", "nowhere"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("no-such-host.invalid does not resolve"), "{said}");
+}
+
+/// Removing a source that manages accounts says what becomes of them and makes the administrator
+/// choose: deprovision them through the targets (the safeguard applies), or release them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_source_deprovisions_or_releases_what_it_manages() {
+    let s = setup(&binding("entra", "jira", "")).await;
+    let okta_token = add_source(s.dir.path(), "okta");
+    s.bind(&binding("okta", "jira", ""));
+    push_user(&s.scim, "ann", json!({})).await;
+    push_user(&s.server.scim("okta", &okta_token), "bob", json!({})).await;
+    wait(10, "ann and bob in Jira", || s.data().user("ann").is_some() && s.data().user("bob").is_some()).await;
+    let said = |out: std::process::Output| {
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+
+    let (ok, text) = said(s.cli(&["source", "remove", "entra", "--purge"]));
+    assert!(
+        !ok && text.contains("1 in jira") && text.contains("--deprovision") && text.contains("--release"),
+        "{text}"
+    );
+    let (ok, text) = said(s.cli(&["source", "remove", "entra", "--deprovision"]));
+    assert!(ok && text.contains("1 in jira"), "{text}");
+    wait(10, "ann deactivated by her binding's rule", || !s.data().user("ann").unwrap().active).await;
+    let (ok, text) = said(s.cli(&["source", "remove", "entra", "--release"]));
+    assert!(ok && text.contains("Source 'entra' removed"), "{text}");
+
+    let (ok, text) = said(s.cli(&["source", "remove", "okta", "--release"]));
+    assert!(!ok && text.contains("add --purge"), "nothing released before the refusal: {text}");
+    let (ok, text) = said(s.cli(&["source", "remove", "okta", "--purge", "--release"]));
+    assert!(ok && text.contains("Released the accounts idsync managed for 'okta': 1 in jira"), "{text}");
+    assert!(s.data().user("bob").unwrap().active, "a released account stays as it is");
+    let listed = s.cli_json(&["target", "list", "--json"]);
+    assert_eq!(listed[0]["managed_users"], 0, "{listed}");
+    let log = s.cli_json(&["log", "--source", "okta", "--json"]);
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "release"), "{log}");
+}

@@ -134,6 +134,20 @@ impl crate::BindingStore for SqliteStore {
         Ok(())
     }
 
+    async fn announce_server(&self, url: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO server_address (id, url, started) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, started = excluded.started")
+            .bind(url)
+            .bind(now())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn server_url(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT url FROM server_address WHERE id = 1").fetch_optional(&self.read).await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     async fn config_version(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT version FROM config_version WHERE id = 1").fetch_one(&self.read).await?;
         Ok(row.try_get(0)?)

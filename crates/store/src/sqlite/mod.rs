@@ -6,6 +6,7 @@ mod bindings;
 mod filter_sql;
 mod reader;
 mod resources;
+mod retirement;
 mod run_lock;
 mod sources;
 mod sync;
