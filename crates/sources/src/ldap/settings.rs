@@ -69,7 +69,7 @@ pub struct LdapSettings {
     pub membership: Membership,
     /// Only users who are members of these groups (any of them), directly or through nested
     /// groups. Stored as one DN or a list.
-    #[serde(default, rename = "only_group", deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, rename = "only_group", deserialize_with = "crate::one_or_many", skip_serializing_if = "Vec::is_empty")]
     pub only_groups: Vec<String>,
     /// Further attributes carried, each to a SCIM path (`extensionAttribute1` →
     /// `urn:…:User:extensionAttribute1`, `roomNumber` → `addresses.streetAddress`).
@@ -78,19 +78,6 @@ pub struct LdapSettings {
     /// Entries per page of the paged-results control; Active Directory caps pages at 1000.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
-}
-
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(one) => vec![one],
-        OneOrMany::Many(many) => many,
-    })
 }
 
 fn yes() -> bool {
