@@ -241,6 +241,8 @@ pub struct ActiveDirectory {
     pub data: Mutex<AdData>,
     /// Search requests served (each page counts).
     pub searches: AtomicU64,
+    /// Paging goes in a circle: from the second page on, the cookie leads back to the second.
+    pub loop_paging: std::sync::atomic::AtomicBool,
 }
 
 /// A running server; dropping it stops the listener.
@@ -291,7 +293,11 @@ impl ActiveDirectory {
                 privileged,
             });
         }
-        Arc::new(ActiveDirectory { data: Mutex::new(data), searches: AtomicU64::new(0) })
+        Arc::new(ActiveDirectory {
+            data: Mutex::new(data),
+            searches: AtomicU64::new(0),
+            loop_paging: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     pub const DOMAIN: &str = "DC=corp,DC=example,DC=com";
@@ -422,7 +428,14 @@ impl ActiveDirectory {
             .collect();
         match paging {
             Some(_) => {
-                let cookie = if end < matching.len() { end.to_string().into_bytes() } else { Vec::new() };
+                let looping = self.loop_paging.load(Ordering::SeqCst) && start > 0;
+                let cookie = if looping {
+                    size.to_string().into_bytes()
+                } else if end < matching.len() {
+                    end.to_string().into_bytes()
+                } else {
+                    Vec::new()
+                };
                 out.push(done(
                     msgid,
                     LdapResultCode::Success,

@@ -160,9 +160,12 @@ async fn service_provider_config(State(o): S, headers: HeaderMap) -> Response {
     )
 }
 
-fn list(items: Vec<Value>, q: &BTreeMap<String, String>) -> Response {
-    let start = number(q, "startIndex", 1).max(1);
+/// A ListResponse page; told to loop, every page after the first is the second again (a server
+/// that ignores `startIndex`).
+fn list(o: &Oracle, items: Vec<Value>, q: &BTreeMap<String, String>) -> Response {
+    let asked = number(q, "startIndex", 1).max(1);
     let count = number(q, "count", 50).min(1000);
+    let start = if o.control.faults().loop_paging && asked > 1 { count + 1 } else { asked };
     let total = items.len();
     let page: Vec<Value> = items.into_iter().skip(start - 1).take(count).collect();
     reply(
@@ -203,7 +206,7 @@ async fn users(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
             user
         })
         .collect();
-    list(items, &q)
+    list(&o, items, &q)
 }
 
 async fn groups(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -224,7 +227,7 @@ async fn groups(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
             v
         })
         .collect();
-    list(items, &q)
+    list(&o, items, &q)
 }
 
 async fn apps(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
@@ -239,7 +242,7 @@ async fn apps(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
         .filter(|a| wanted.as_ref().is_none_or(|w| &a.display_name == w))
         .map(|a| json!({"schemas": ["urn:ietf:params:scim:schemas:oracle:idcs:App"], "id": a.id, "displayName": a.display_name}))
         .collect();
-    list(items, &q)
+    list(&o, items, &q)
 }
 
 /// `filter=app.value eq "<app id>"`: who is granted the app, directly or through a group.
@@ -254,7 +257,7 @@ async fn grants(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
     };
     let data = lock(&o.data);
     let Some(app) = data.apps.iter().find(|a| a.id == app_id) else {
-        return list(Vec::new(), &q);
+        return list(&o, Vec::new(), &q);
     };
     let grant = |grantee: &str, kind: &str, mechanism: &str| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:oracle:idcs:Grant"], "id": format!("{app_id}-{grantee}"),
@@ -262,7 +265,7 @@ async fn grants(State(o): S, headers: HeaderMap, Query(q): Q) -> Response {
     };
     let mut items: Vec<Value> = app.granted_users.iter().map(|u| grant(u, "User", "ADMINISTRATOR_TO_USER")).collect();
     items.extend(app.granted_groups.iter().map(|g| grant(g, "Group", "ADMINISTRATOR_TO_GROUP")));
-    list(items, &q)
+    list(&o, items, &q)
 }
 
 async fn dump_state(State(o): S) -> Response {

@@ -236,7 +236,7 @@ impl Connector for Aws {
                                 .iter()
                                 .filter_map(|m| m["MemberId"]["UserId"].as_str().map(String::from))
                                 .collect();
-                            snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+                            snapshot.groups.push(PulledGroup::new(id, name, members));
                         }
                         Err(e) => snapshot.failed(format!("reading the members of {name} failed: {e}")),
                     }
@@ -269,7 +269,7 @@ impl Connector for Aws {
                 .call("DescribeGroup", json!({"IdentityStoreId": self.store, "GroupId": group_id}), &mut requests)
                 .await?;
             if let Some(name) = group["DisplayName"].as_str() {
-                groups.push(PulledGroup { external_id: group_id.into(), name: name.into(), members: vec![id.clone()] });
+                groups.push(PulledGroup::new(group_id, name, vec![id.clone()]));
             }
         }
         Ok(Some((user, groups)))

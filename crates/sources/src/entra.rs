@@ -221,11 +221,7 @@ impl Entra {
         let mut merged: BTreeMap<String, PulledGroup> = BTreeMap::new();
         for g in items.iter().filter(|g| !removed(g)) {
             let Some(id) = g["id"].as_str() else { continue };
-            let entry = merged.entry(id.to_string()).or_insert_with(|| PulledGroup {
-                external_id: id.into(),
-                name: String::new(),
-                members: Vec::new(),
-            });
+            let entry = merged.entry(id.to_string()).or_insert_with(|| PulledGroup::new(id, String::new(), Vec::new()));
             if let Some(name) = g["displayName"].as_str() {
                 entry.name = name.into();
             }
@@ -288,6 +284,7 @@ impl Entra {
                 external_id: id.into(),
                 name: None,
                 members: MemberChanges::Same,
+                attributes: None,
             });
             if let Some(name) = g["displayName"].as_str() {
                 entry.name = Some(name.into());
@@ -421,11 +418,7 @@ impl Connector for Entra {
             .iter()
             .filter(|g| g["@odata.type"].as_str() == Some("#microsoft.graph.group"))
             .filter_map(|g| {
-                Some(PulledGroup {
-                    external_id: g["id"].as_str()?.into(),
-                    name: g["displayName"].as_str()?.into(),
-                    members: vec![user.external_id.clone()],
-                })
+                Some(PulledGroup::new(g["id"].as_str()?, g["displayName"].as_str()?, vec![user.external_id.clone()]))
             })
             .collect();
         Ok(Some((user, groups)))

@@ -272,11 +272,7 @@ impl Connector for Google {
                                     _ => {}
                                 }
                             }
-                            snapshot.groups.push(PulledGroup {
-                                external_id: id.into(),
-                                name: name.into(),
-                                members: ids,
-                            });
+                            snapshot.groups.push(PulledGroup::new(id, name, ids));
                         }
                         Err(e) => snapshot.failed(format!("reading the members of {name} failed: {e}")),
                     }

@@ -179,7 +179,7 @@ impl Connector for Keycloak {
                             snapshot.failed(format!("reading the members of {name} failed: {e}"));
                         }
                     }
-                    snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+                    snapshot.groups.push(PulledGroup::new(id, name, members));
                 }
             }
             Err(e) => {

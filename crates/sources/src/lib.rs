@@ -43,6 +43,18 @@ pub struct PulledGroup {
     pub name: String,
     /// External ids of the member users and groups.
     pub members: Vec<String>,
+    /// Further attributes of the group as the provider has them, under the URN of an extension
+    /// schema (LDAP's `mail` and `description` under [`GROUP_EXTENSION`]).
+    pub attributes: Map<String, Value>,
+}
+
+/// Where group attributes that SCIM's Group schema has no place for are kept.
+pub const GROUP_EXTENSION: &str = "urn:idsync:params:scim:schemas:extension:source:2.0:Group";
+
+impl PulledGroup {
+    pub fn new(external_id: impl Into<String>, name: impl Into<String>, members: Vec<String>) -> Self {
+        PulledGroup { external_id: external_id.into(), name: name.into(), members, attributes: Map::new() }
+    }
 }
 
 /// Everything one run read.
@@ -139,6 +151,9 @@ pub struct ChangedGroup {
     /// The new name, when it changed (or is known).
     pub name: Option<String>,
     pub members: MemberChanges,
+    /// The group's further attributes (see [`PulledGroup::attributes`]), when the provider
+    /// reported them; None keeps the stored ones.
+    pub attributes: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -182,13 +197,7 @@ pub(crate) fn groups_of_user(
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|g| {
-            Some(PulledGroup {
-                external_id: g["id"].as_str()?.into(),
-                name: name(g)?.into(),
-                members: vec![user.external_id.clone()],
-            })
-        })
+        .filter_map(|g| Some(PulledGroup::new(g["id"].as_str()?, name(g)?, vec![user.external_id.clone()])))
         .collect()
 }
 

@@ -160,7 +160,7 @@ impl Okta {
                 continue;
             }
             match self.members(id, requests).await {
-                Ok(members) => snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members }),
+                Ok(members) => snapshot.groups.push(PulledGroup::new(id, name, members)),
                 Err(e) => snapshot.failed(format!("reading the members of {name} failed: {e}")),
             }
         }
@@ -196,7 +196,12 @@ impl Okta {
             }
             // Okta says that a membership changed, not how: the group is read whole.
             let members = MemberChanges::All(self.members(id, requests).await?);
-            changes.groups.push(ChangedGroup { external_id: id.into(), name: Some(name.into()), members });
+            changes.groups.push(ChangedGroup {
+                external_id: id.into(),
+                name: Some(name.into()),
+                members,
+                attributes: None,
+            });
         }
         let scope = assigned.map(|(users, _)| users);
         changes.scope = scope.as_ref().map(|s| s.iter().cloned().collect());

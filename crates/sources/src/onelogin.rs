@@ -168,7 +168,7 @@ impl Connector for OneLogin {
                         Ok(members) => {
                             let members =
                                 members.iter().filter_map(|m| m["id"].as_u64().map(|i| i.to_string())).collect();
-                            snapshot.groups.push(PulledGroup { external_id: id, name, members });
+                            snapshot.groups.push(PulledGroup::new(id, name, members));
                         }
                         Err(e) => snapshot.failed(format!("reading the members of role {name} failed: {e}")),
                     }
@@ -194,7 +194,12 @@ impl Connector for OneLogin {
                 changes.cursor = Some(latest(&users, cursor));
                 changes.groups = roles
                     .into_iter()
-                    .map(|(id, name)| ChangedGroup { external_id: id, name: Some(name), members: MemberChanges::Same })
+                    .map(|(id, name)| ChangedGroup {
+                        external_id: id,
+                        name: Some(name),
+                        members: MemberChanges::Same,
+                        attributes: None,
+                    })
                     .collect();
                 for u in &users {
                     if let Some(user) = pulled_user(u) {
@@ -223,7 +228,7 @@ impl Connector for OneLogin {
             .filter_map(|r| {
                 let id = r.as_u64()?.to_string();
                 let name = names.get(&id)?.clone();
-                Some(PulledGroup { external_id: id, name, members: vec![user.external_id.clone()] })
+                Some(PulledGroup::new(id, name, vec![user.external_id.clone()]))
             })
             .collect();
         Ok(Some((user, groups)))

@@ -229,17 +229,17 @@ impl Connector for Scim {
                     .filter_map(|g| {
                         let ext = g["value"].as_str()?;
                         let name = g["display"].as_str().unwrap_or(ext);
-                        Some(PulledGroup { external_id: ext.into(), name: name.into(), members: vec![id.clone()] })
+                        Some(PulledGroup::new(ext, name, vec![id.clone()]))
                     })
                     .collect()
             })
             .unwrap_or_default();
         let mut groups: Vec<PulledGroup> = groups;
-        groups.extend(self.attribute_groups(&found).into_iter().map(|name| PulledGroup {
-            external_id: format!("{ATTRIBUTE_GROUP}{name}"),
-            name,
-            members: vec![id.clone()],
-        }));
+        groups.extend(
+            self.attribute_groups(&found)
+                .into_iter()
+                .map(|name| PulledGroup::new(format!("{ATTRIBUTE_GROUP}{name}"), name, vec![id.clone()])),
+        );
         let mut requests = 0;
         if let Some((users, granted_groups)) = self.granted(&mut requests).await? {
             let through_group = groups.iter().any(|g| granted_groups.contains(&g.external_id));
@@ -276,7 +276,7 @@ impl Connector for Scim {
                 .as_array()
                 .map(|m| m.iter().filter_map(|x| x["value"].as_str().map(String::from)).collect())
                 .unwrap_or_default();
-            snapshot.groups.push(PulledGroup { external_id: id.into(), name: name.into(), members });
+            snapshot.groups.push(PulledGroup::new(id, name, members));
         }
         // Groups named by a user attribute.
         let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -287,11 +287,11 @@ impl Connector for Scim {
                 }
             }
         }
-        snapshot.groups.extend(named.into_iter().map(|(name, members)| PulledGroup {
-            external_id: format!("{ATTRIBUTE_GROUP}{name}"),
-            name,
-            members,
-        }));
+        snapshot.groups.extend(
+            named
+                .into_iter()
+                .map(|(name, members)| PulledGroup::new(format!("{ATTRIBUTE_GROUP}{name}"), name, members)),
+        );
         match self.granted(&mut snapshot.requests).await {
             Ok(None) => {}
             Ok(Some((users, groups))) => {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use model::ResourceKind;
 use model::patch::MemberChange;
 use model::resource::MemberRef;
+use serde_json::{Map, Value};
 use sources::{Changes, MemberChanges};
 use store::{Load, Source, Store, StoreError};
 
@@ -75,7 +76,15 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
         let existing = by_external_id(db, source, ResourceKind::Group, &changed.external_id).await?;
         let group_id = match (existing, &changed.name) {
             (Some(existing), Some(name)) => {
-                let data = group_data(&changed.external_id, name).map_err(StoreError::Rejected)?;
+                // Attributes the provider did not report stay as stored.
+                let kept: Map<String, Value> = existing
+                    .data
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("urn:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let attributes = changed.attributes.as_ref().unwrap_or(&kept);
+                let data = group_data(&changed.external_id, name, attributes).map_err(StoreError::Rejected)?;
                 if existing.data != data {
                     db.update(source.id, ResourceKind::Group, &existing.id, None, replace_with(data), Load::default())
                         .await?;
@@ -86,7 +95,8 @@ pub async fn apply_changes(db: &dyn Store, source: &Source, changes: Changes) ->
             (Some(existing), None) => existing.id,
             (None, name) => {
                 let name = name.clone().unwrap_or_else(|| changed.external_id.clone());
-                let data = group_data(&changed.external_id, &name).map_err(StoreError::Rejected)?;
+                let data = group_data(&changed.external_id, &name, changed.attributes.as_ref().unwrap_or(&Map::new()))
+                    .map_err(StoreError::Rejected)?;
                 summary.groups_created += 1;
                 db.create(source.id, ResourceKind::Group, data, Vec::new()).await?.id
             }

@@ -74,7 +74,7 @@ pub async fn preview_snapshot(
     let mut groups: HashMap<String, SourceGroup> = HashMap::new();
     let mut group_ids: HashMap<&str, String> = HashMap::new();
     for pulled in &snapshot.groups {
-        let data = group_data(&pulled.external_id, &pulled.name).map_err(StoreError::Rejected)?;
+        let data = group_data(&pulled.external_id, &pulled.name, &pulled.attributes).map_err(StoreError::Rejected)?;
         let id = match stored_groups.remove(&pulled.external_id) {
             Some(existing) => {
                 if existing.data != data {

@@ -149,8 +149,16 @@ pub fn stored_form(user: sources::PulledUser) -> Result<Map<String, Value>, mode
 }
 
 /// A pulled group's own data (its members are written apart).
-pub(super) fn group_data(external_id: &str, name: &str) -> Result<Map<String, Value>, model::ScimError> {
-    let body = json!({"schemas": [GROUP_TYPE.schema.id], "displayName": name, "externalId": external_id});
+/// A pulled group as stored: its name and id, and any further attributes it carries.
+pub(super) fn group_data(
+    external_id: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+) -> Result<Map<String, Value>, model::ScimError> {
+    let mut body = json!({"schemas": [GROUP_TYPE.schema.id], "displayName": name, "externalId": external_id});
+    for (key, value) in attributes {
+        body[key] = value.clone();
+    }
     Ok(normalize(body, &GROUP_TYPE)?.data)
 }
 
@@ -247,7 +255,7 @@ impl UserWriter {
         let mut current_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for pulled in &snapshot.groups {
             keep.insert(pulled.external_id.clone());
-            let data = match group_data(&pulled.external_id, &pulled.name) {
+            let data = match group_data(&pulled.external_id, &pulled.name, &pulled.attributes) {
                 Ok(data) => data,
                 Err(e) => {
                     summary.refused += 1;
@@ -401,7 +409,7 @@ pub async fn apply_user(
         let group_id = match by_external_id(db, source, ResourceKind::Group, &g.external_id).await? {
             Some(existing) => existing.id,
             None => {
-                let data = group_data(&g.external_id, &g.name).map_err(StoreError::Rejected)?;
+                let data = group_data(&g.external_id, &g.name, &g.attributes).map_err(StoreError::Rejected)?;
                 db.create(source.id, ResourceKind::Group, data, Vec::new()).await?.id
             }
         };

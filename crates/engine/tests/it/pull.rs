@@ -13,7 +13,7 @@ fn user(id: &str, name: &str) -> PulledUser {
 }
 
 fn group(id: &str, name: &str, members: &[&str]) -> PulledGroup {
-    PulledGroup { external_id: id.into(), name: name.into(), members: members.iter().map(|m| m.to_string()).collect() }
+    PulledGroup::new(id, name, members.iter().map(|m| m.to_string()).collect())
 }
 
 fn snapshot(users: Vec<PulledUser>, groups: Vec<PulledGroup>, complete: bool) -> Snapshot {
@@ -117,11 +117,13 @@ async fn change_sets_write_what_changed_apply_reported_deletions_and_scope_exits
                 external_id: "g1".into(),
                 name: None,
                 members: MemberChanges::Delta { added: vec!["u4".into(), "gone".into()], removed: vec!["u1".into()] },
+                attributes: None,
             },
             ChangedGroup {
                 external_id: "g3".into(),
                 name: Some("web".into()),
                 members: MemberChanges::All(vec!["u4".into(), "g1".into()]),
+                attributes: None,
             },
         ],
         removed_groups: vec!["g2".into()],
@@ -167,4 +169,51 @@ async fn change_sets_write_what_changed_apply_reported_deletions_and_scope_exits
     let summary = apply_changes(&db, &source, scoped).await.unwrap();
     assert_eq!(summary.users_deleted, 1, "bob left the scope");
     assert_eq!(db.source("idp").await.unwrap().unwrap().users, 2);
+}
+
+/// A group's further attributes (LDAP's mail and description) are stored from a full read, kept
+/// by an incremental change that does not report them, and replaced by one that does.
+#[tokio::test]
+async fn group_attributes_are_stored_kept_and_replaced() {
+    use sources::{ChangedGroup, Changes, GROUP_EXTENSION, MemberChanges};
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStore::open(&dir.path().join("t.db"), Durability::Process).await.unwrap();
+    let source = db.create_source("idp", "ldap", &[1; 32]).await.unwrap();
+    let mut devs = group("g1", "devs", &["u1"]);
+    devs.attributes.insert(GROUP_EXTENSION.into(), json!({"mail": "devs@x.org", "description": "Developers"}));
+    apply_snapshot(&db, &source, snapshot(vec![user("u1", "ann")], vec![devs.clone()], true)).await.unwrap();
+    let found = extension_of(&db, &source).await;
+    assert_eq!(found, Some(json!({"mail": "devs@x.org", "description": "Developers"})));
+    let again = apply_snapshot(&db, &source, snapshot(vec![user("u1", "ann")], vec![devs], true)).await.unwrap();
+    assert_eq!(again.groups_updated, 0, "unchanged attributes write nothing");
+
+    let renamed = |attributes| Changes {
+        groups: vec![ChangedGroup {
+            external_id: "g1".into(),
+            name: Some("developers".into()),
+            members: MemberChanges::Same,
+            attributes,
+        }],
+        complete: true,
+        ..Changes::default()
+    };
+    apply_changes(&db, &source, renamed(None)).await.unwrap();
+    let found = extension_of(&db, &source).await;
+    assert_eq!(found.unwrap()["mail"], "devs@x.org", "not reported: kept");
+    let new = serde_json::Map::from_iter([(GROUP_EXTENSION.to_string(), json!({"mail": "dev@x.org"}))]);
+    apply_changes(&db, &source, renamed(Some(new))).await.unwrap();
+    assert_eq!(extension_of(&db, &source).await, Some(json!({"mail": "dev@x.org"})));
+}
+
+async fn extension_of(db: &SqliteStore, source: &store::Source) -> Option<serde_json::Value> {
+    let query = store::ListQuery {
+        filter: None,
+        sort_by: None,
+        descending: false,
+        start_index: 1,
+        count: 10,
+        load: Load::default(),
+    };
+    let list = db.list(source.id, model::ResourceKind::Group, &query).await.unwrap();
+    list.items[0].data.get(sources::GROUP_EXTENSION).cloned()
 }

@@ -141,6 +141,18 @@ impl Entry {
         !matches!(value.trim().to_ascii_lowercase().as_str(), "" | "false" | "0")
     }
 
+    /// A group's `mail` and `description`, under the extension SCIM's Group schema lacks them in.
+    pub fn extra_attributes(&self) -> Map<String, Value> {
+        let carried: Map<String, Value> = ["mail", "description"]
+            .iter()
+            .filter_map(|a| self.first(a).map(|v| (a.to_string(), Value::String(v.to_string()))))
+            .collect();
+        if carried.is_empty() {
+            return Map::new();
+        }
+        Map::from_iter([(crate::GROUP_EXTENSION.to_string(), Value::Object(carried))])
+    }
+
     /// Every attribute, for `source lookup`.
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();

@@ -181,6 +181,7 @@ impl LdapSource {
             id_attribute: self.settings.id_attribute(),
             page: u64::from(self.settings.page_size.max(1)),
             read: 0,
+            seen: HashSet::new(),
         })
     }
 
@@ -371,6 +372,7 @@ impl LdapSource {
                 external_id: id,
                 name: Some(name.into()),
                 members: MemberChanges::All(members),
+                attributes: Some(group.extra_attributes()),
             });
         }
         for mut user in pulled {
@@ -392,13 +394,39 @@ struct Search<'a> {
     id_attribute: &'static str,
     page: u64,
     read: u64,
+    /// Hashes of the DNs returned so far.
+    seen: HashSet<u64>,
 }
 
 impl Search<'_> {
+    /// The next entry. A search returns each entry once, so a DN met again means the server
+    /// pages in a circle (the paged-results cookie leads back); and no search runs past
+    /// `MAX_PAGES` pages.
     async fn next(&mut self) -> Result<Option<Entry>, RestError> {
         let found = self.stream.next().await.map_err(|e| search_error(self.base, e))?;
-        self.read += u64::from(found.is_some());
-        Ok(found.map(|f| Entry::new(SearchEntry::construct(f), self.id_attribute)))
+        let Some(found) = found else { return Ok(None) };
+        self.read += 1;
+        let entry = Entry::new(SearchEntry::construct(found), self.id_attribute);
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            canonical(&entry.dn).hash(&mut hasher);
+            hasher.finish()
+        };
+        if !self.seen.insert(key) {
+            return Err(RestError::Protocol(format!(
+                "the search under {} returned {} a second time; the server pages in a circle, so the read stops there",
+                self.base, entry.dn
+            )));
+        }
+        if self.read > crate::paging::MAX_PAGES as u64 * self.page {
+            return Err(RestError::Protocol(format!(
+                "the search under {} went on for more than {} pages, so the read stops there",
+                self.base,
+                crate::paging::MAX_PAGES
+            )));
+        }
+        Ok(Some(entry))
     }
 
     /// The search's outcome; counts its pages in `requests`.
@@ -555,11 +583,7 @@ impl Connector for LdapSource {
                 if let (Some(id), Some(group_name)) =
                     (group.id.clone(), group.first(self.settings.group_name_attribute()))
                 {
-                    groups.push(PulledGroup {
-                        external_id: id,
-                        name: group_name.into(),
-                        members: vec![user.external_id.clone()],
-                    });
+                    groups.push(PulledGroup::new(id, group_name, vec![user.external_id.clone()]));
                 }
             }
         }

@@ -161,7 +161,9 @@ impl LdapSource {
                 continue;
             };
             index_of_dn.insert(canonical(&group.dn), out.len());
-            out.push(PulledGroup { external_id: id, name: name.to_string(), members: Vec::new() });
+            let mut pulled = PulledGroup::new(id, name.to_string(), Vec::new());
+            pulled.attributes = group.extra_attributes();
+            out.push(pulled);
         }
         let group_ids: HashMap<String, String> =
             index_of_dn.iter().map(|(dn, i)| (dn.clone(), out[*i].external_id.clone())).collect();

@@ -69,7 +69,12 @@ pub struct LdapSettings {
     pub membership: Membership,
     /// Only users who are members of these groups (any of them), directly or through nested
     /// groups. Stored as one DN or a list.
-    #[serde(default, rename = "only_group", deserialize_with = "crate::one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "only_group",
+        deserialize_with = "crate::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub only_groups: Vec<String>,
     /// Further attributes carried, each to a SCIM path (`extensionAttribute1` →
     /// `urn:…:User:extensionAttribute1`, `roomNumber` → `addresses.streetAddress`).
@@ -235,6 +240,7 @@ impl LdapSettings {
     pub fn group_attributes(&self) -> Vec<String> {
         let mut list = vec![self.id_attribute().to_string(), self.group_name_attribute().to_string()];
         list.extend(self.change_attributes().iter().map(|a| a.to_string()));
+        list.extend(["mail", "description"].map(String::from));
         if self.directory == Directory::Ad {
             // Constructed, so only returned when asked for: the RID users name as primaryGroupID.
             list.push("primaryGroupToken".into());

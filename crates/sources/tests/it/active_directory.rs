@@ -88,6 +88,7 @@ async fn what_ad_holds_is_carried_and_system_accounts_are_left_out() {
         let contractors_dn = format!("CN=Contractors,{}", ActiveDirectory::GROUPS);
         let rid =
             data.objects.iter().find(|o| o.dn == contractors_dn).unwrap().attributes["primaryGroupToken"][0].clone();
+        data.change(&contractors_dn, |g| g.set("mail", vec!["contractors@corp.example.com".into()]));
         data.change(&format!("CN=Hopper\\, Margaret,{people}"), |u| {
             u.set("mail", vec!["margaret.hopper@corp.example.com".into()]);
             u.set("title", vec!["Engineer".into()]);
@@ -129,6 +130,7 @@ async fn what_ad_holds_is_carried_and_system_accounts_are_left_out() {
     assert!(user(&ada).get(ENTERPRISE).and_then(|e| e.get("manager")).is_none(), "{:?}", user(&ada));
     let contractors = full.groups.iter().find(|g| g.name == "Contractors").unwrap();
     assert_eq!(contractors.members, std::slice::from_ref(&hopper), "the primary group holds its primary members");
+    assert_eq!(contractors.attributes[sources::GROUP_EXTENSION]["mail"], "contractors@corp.example.com");
 
     // Incremental: a change to the primary group lists its primary member; a changed user's
     // manager is resolved too.
@@ -142,6 +144,11 @@ async fn what_ad_holds_is_carried_and_system_accounts_are_left_out() {
     assert!(changes.complete, "{:?}", changes.problems);
     let group = changes.groups.iter().find(|g| g.external_id == contractors.external_id).unwrap();
     assert_eq!(group.members, sources::MemberChanges::All(vec![hopper.clone()]));
+    let carried = &group.attributes.as_ref().expect("reported")[sources::GROUP_EXTENSION];
+    assert_eq!(
+        (carried["mail"].as_str(), carried["description"].as_str()),
+        (Some("contractors@corp.example.com"), Some("touched"))
+    );
     let changed = changes.users.iter().find(|u| u.external_id == hopper).unwrap();
     assert_eq!(changed.record[ENTERPRISE]["manager"]["value"], boss_id.as_str());
 
@@ -216,4 +223,26 @@ async fn deletions_are_read_from_tombstones_or_found_by_listing_ids() {
     assert!(changes.removed_users.is_empty());
     assert_eq!(changes.scope.unwrap(), [ann], "only Ann is still under the bases");
     assert!(changes.group_scope.unwrap().is_empty());
+}
+
+/// A server whose paged-results cookie leads back to a page it handed out ends the read with an
+/// error, after a few pages rather than for ever; the read is incomplete.
+#[tokio::test]
+async fn a_paged_search_that_circles_is_stopped() {
+    let ad = ActiveDirectory::new();
+    {
+        let mut data = ad.data.lock().unwrap();
+        for i in 0..30 {
+            data.add_user(ActiveDirectory::PEOPLE, &format!("User {i}"), &format!("u{i}"));
+        }
+    }
+    let running = ad.start().await.unwrap();
+    let mut s = settings(&running.url);
+    s.page_size = 5;
+    ad.loop_paging.store(true, Ordering::SeqCst);
+    let snapshot =
+        tokio::time::timeout(Duration::from_secs(20), source(s, reader()).read()).await.expect("the read ends");
+    assert!(!snapshot.complete);
+    assert!(snapshot.problems.iter().any(|p| p.contains("pages in a circle")), "{:?}", snapshot.problems);
+    assert!(ad.searches.load(Ordering::SeqCst) < 20);
 }

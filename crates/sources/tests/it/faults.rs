@@ -111,7 +111,7 @@ async fn a_connector_keeps_to_the_rate_it_is_given() {
 /// nothing is removed on its account.
 #[tokio::test]
 async fn every_provider_stops_at_a_page_it_was_handed_before() {
-    for kind in ["entra", "okta", "keycloak", "onelogin"] {
+    for kind in ["entra", "okta", "keycloak", "onelogin", "oracle"] {
         let (sim, _running, c) = rig(kind).await;
         if let Simulator::Keycloak(s) = &sim {
             let mut data = s.data.lock().unwrap();
