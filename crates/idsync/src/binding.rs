@@ -9,10 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use engine::BindingSpec;
-use engine::sync::{Bindings, Engine};
 use serde_json::{Map, Value, json};
 use store::sqlite::SqliteStore;
 use store::{BindingRecord, BindingStore};
+use sync::{Bindings, Engine};
 
 use crate::config::Config;
 use crate::serve::open_store;

@@ -25,7 +25,7 @@ pub struct Config {
     /// Connection limits and timeouts of the HTTP listener.
     pub http: crate::listener::HttpSettings,
     /// How changes reach targets: concurrency, retries, the safeguard.
-    pub sync: engine::sync::SyncSettings,
+    pub sync: sync::SyncSettings,
     /// Bindings live in the database. `[[binding]]` tables an older config file still holds are
     /// kept here only so the server can say they are not read (`idsync binding import` takes them).
     #[serde(skip_serializing)]
@@ -61,7 +61,7 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             scim: ScimSettings::default(),
             http: crate::listener::HttpSettings::default(),
-            sync: engine::sync::SyncSettings::default(),
+            sync: sync::SyncSettings::default(),
             binding: Vec::new(),
             file: None,
         }

@@ -20,11 +20,11 @@ use crate::config::Config;
 #[derive(Clone)]
 struct LoginSync {
     store: Arc<store::sqlite::SqliteStore>,
-    engine: Arc<engine::sync::Engine>,
+    engine: Arc<sync::Engine>,
     config: Config,
 }
 
-pub fn router(store: Arc<store::sqlite::SqliteStore>, engine: Arc<engine::sync::Engine>, config: Config) -> Router {
+pub fn router(store: Arc<store::sqlite::SqliteStore>, engine: Arc<sync::Engine>, config: Config) -> Router {
     Router::new().route("/api/v1/sources/{source}/login-sync", post(login_sync)).with_state(LoginSync {
         store,
         engine,
@@ -95,7 +95,7 @@ async fn login_sync(
         return fail(StatusCode::NOT_FOUND, format!("there is no source named '{source}'"));
     };
     let (user, groups) = read;
-    let id = match engine::sync::apply_user(&*state.store, &src, user, groups).await {
+    let id = match sync::apply_user(&*state.store, &src, user, groups).await {
         Ok(id) => id,
         Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, format!("{username} could not be stored: {e}")),
     };

@@ -134,7 +134,7 @@ pub async fn pull_now(
     config: &Config,
     mode: ReadMode,
     progress: Progress,
-) -> anyhow::Result<engine::sync::PullSummary> {
+) -> anyhow::Result<sync::PullSummary> {
     let source =
         store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
     let run = match store.start_run("pull", name, &run_holder(), RUN_LEASE, &holder_is_gone).await.map_err(explain)? {
@@ -230,7 +230,7 @@ async fn read_and_apply(
     config: &Config,
     mode: ReadMode,
     bar: &ProgressBar,
-) -> anyhow::Result<engine::sync::PullSummary> {
+) -> anyhow::Result<sync::PullSummary> {
     let name = &source.name;
     let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
     let (pull, connector) = connector_of(&settings, name, config)?;
@@ -254,7 +254,7 @@ async fn read_and_apply(
             ));
             let next = changes.cursor.clone();
             let complete = changes.complete;
-            let summary = engine::sync::apply_changes(store, source, changes).await.map_err(explain)?;
+            let summary = sync::apply_changes(store, source, changes).await.map_err(explain)?;
             if complete {
                 store.set_pull_cursor(name, next.as_deref(), false).await.map_err(explain)?;
             }
@@ -262,7 +262,7 @@ async fn read_and_apply(
         }
     }
     // Users are written as they arrive, so a run holds a page of a large directory, not all of it.
-    let mut writer = engine::sync::UserWriter::new(store, source).await.map_err(explain)?;
+    let mut writer = sync::UserWriter::new(store, source).await.map_err(explain)?;
     let (sink, arriving) = tokio::sync::mpsc::channel(1000);
     let write = async {
         // Owned here, so a failed write closes the channel and the read stops instead of waiting.

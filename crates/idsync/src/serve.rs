@@ -212,7 +212,7 @@ pub async fn serve(
 /// Rings the sync worker after every successful SCIM write, so changes reach the targets without
 /// waiting for its next poll.
 async fn wake_engine(
-    State(engine): State<Arc<engine::sync::Engine>>,
+    State(engine): State<Arc<sync::Engine>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

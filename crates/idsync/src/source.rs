@@ -328,7 +328,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             // What the rules will see: the record as idsync stores it, and the groups.
             let (mapped, groups) = match connector.read_user(&username).await.map_err(failed)? {
                 Some((user, groups)) => {
-                    let mapped = engine::sync::stored_form(user)
+                    let mapped = sync::stored_form(user)
                         .map(serde_json::Value::Object)
                         .unwrap_or_else(|e| json!({"refused": e.detail}));
                     let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use engine::sync::{Bindings, Engine, RunReport};
 use serde_json::json;
 use store::{Event, EventQuery, Store, SyncStore};
+use sync::{Bindings, Engine, RunReport};
 
 use crate::config::Config;
 use crate::serve::open_store;
@@ -113,7 +113,7 @@ pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Re
         if !snapshot.complete {
             bail!("the read of {name} was incomplete, so nothing can be previewed: {}", snapshot.problems.join("; "));
         }
-        let (preview, summary) = engine::sync::preview_snapshot(&*store, &source, &snapshot).await?;
+        let (preview, summary) = sync::preview_snapshot(&*store, &source, &snapshot).await?;
         let engine = engine(config, store.clone()).await?;
         let targets: Vec<String> = engine.bindings().for_source(name).map(|(spec, _)| spec.target.clone()).collect();
         let mut reports = Vec::new();

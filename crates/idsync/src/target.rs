@@ -176,7 +176,7 @@ impl SealedConnector {
     }
 }
 
-impl engine::sync::Connector for SealedConnector {
+impl sync::Connector for SealedConnector {
     fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String> {
         self.client(record).map(Arc::from).map_err(|e| format!("{e:#}"))
     }

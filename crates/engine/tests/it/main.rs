@@ -1,4 +1,3 @@
 mod fixtures;
 mod properties;
-mod pull;
 mod rules;

@@ -1,10 +1,11 @@
-//! The engine's edge: it reads source records from the store and target state through the
-//! adapters, plans with the pure planner, applies the plan through the durable outbox, and records
-//! ownership, runs and the provisioning log.
+//! The edge of provisioning: it reads source records from the store and target state through the
+//! adapters, plans with the pure planner (`engine`), applies the plan through the durable outbox,
+//! and records ownership, runs and the provisioning log; it also takes pulled reads into the store.
 //!
 //! Work is level-triggered: the journal marks source users dirty per target (the outbox), and a
 //! worker per target recomputes what each dirty user should be at the moment it applies, so bursts
 //! coalesce and a retry after a crash or an outage is just another reconcile.
+#![forbid(unsafe_code)]
 
 mod changes;
 mod execute;
@@ -24,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use store::{BindingRecord, BindingStore, Database, StoreError, TargetRecord};
 use targets::{TargetClient, TargetError};
 
-use crate::rules::{BindingSpec, CompiledRules, RuleError, Safeguard};
-use crate::state::{SourceSnapshot, TargetState};
-use crate::{Binding, Plan, Target, plan};
+use engine::rules::{BindingSpec, CompiledRules, RuleError, Safeguard};
+use engine::state::{SourceSnapshot, TargetState};
+use engine::{Binding, Plan, Target, plan};
 
 pub use changes::apply_changes;
 pub use execute::Outcome;
@@ -173,6 +174,10 @@ pub struct Engine {
     outbox_filled: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// The journal position read up to, and when it was last written to the store.
     cursor: Mutex<Option<(i64, std::time::Instant)>>,
+    /// One turn per target: the worker's batches, full reconciles and approvals of a target plan
+    /// and apply one at a time, so two of them never create the same group or user side by side
+    /// (not every application refuses a duplicate name).
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Engine {
@@ -191,6 +196,7 @@ impl Engine {
             journal_written: tokio::sync::Notify::new(),
             outbox_filled: Mutex::new(HashMap::new()),
             cursor: Mutex::new(None),
+            turns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -198,6 +204,12 @@ impl Engine {
     /// writes); without it the worker still finds them within `poll_ms`.
     pub fn journal_written(&self) {
         self.journal_written.notify_one();
+    }
+
+    /// Waits for `target`'s turn (see `turns`); the turn lasts as long as the guard.
+    async fn turn(&self, target: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self.turns.lock().unwrap_or_else(|e| e.into_inner()).entry(target.to_string()).or_default().clone();
+        turn.lock_owned().await
     }
 
     fn outbox_bell(&self, target: &str) -> Arc<tokio::sync::Notify> {
@@ -261,11 +273,11 @@ pub(crate) async fn prepare(
     let mut source_ids = Vec::new();
     for ((_, rules), snapshot) in bindings.iter().zip(snapshots) {
         for u in &snapshot.users {
-            if let Some(n) = crate::desired_name(rules, &u.record) {
+            if let Some(n) = engine::desired_name(rules, &u.record) {
                 names.insert(n);
             }
         }
-        if let crate::Scope::Users(ids) = &snapshot.scope {
+        if let engine::Scope::Users(ids) = &snapshot.scope {
             source_ids.extend(ids.iter().map(|id| (snapshot.source.clone(), id.clone())));
         }
     }

@@ -6,7 +6,7 @@ use model::ResourceKind;
 use serde_json::Value;
 use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
 
-use crate::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
+use engine::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
 
 const WITH_GROUPS: Load = Load { members: false, groups: true, member_limit: None };
 const PAGE: u64 = 1000;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use model::ResourceKind;
 
-use crate::SourceSnapshot;
+use engine::SourceSnapshot;
 use serde::Serialize;
 use serde_json::json;
 use store::{ChangeKind, Event, Load, OutboxKey, Source, SourceId};
@@ -19,8 +19,8 @@ use super::execute::{Outcome, apply_ops, event, record_decisions};
 use super::follow::Following;
 use super::snapshot::{load_all, load_users, users_in_group};
 use super::{Engine, SyncError, prepare};
-use crate::planner::{Plan, PlannedOp};
-use crate::safeguard::hold_reason;
+use engine::planner::{Plan, PlannedOp};
+use engine::safeguard::hold_reason;
 
 /// What a full reconcile or a dry-run did (or would do).
 #[derive(Debug, Clone, Serialize)]
@@ -325,6 +325,7 @@ impl Engine {
         if items.is_empty() {
             return Ok(None);
         }
+        let _turn = self.turn(target).await;
         let record = self.target_record(target).await?;
         let bindings = self.bindings();
         let bound: Vec<_> = bindings.for_target(target).map(|(s, r)| (s, r)).collect();
@@ -487,6 +488,7 @@ impl Engine {
             }
         }
         let kind = if dry_run { "dry-run" } else { "full" };
+        let _turn = self.turn(target).await;
         let run_id = self.db.create_run(kind, target).await?;
         let client = self.client(&record)?;
         let planned =
@@ -628,6 +630,7 @@ impl Engine {
             }
         }
         let record = self.target_record(&run.target).await?;
+        let _turn = self.turn(&run.target).await;
         let bindings = self.bindings();
         let mut used = Vec::new();
         let mut snapshots = Vec::new();

@@ -1,11 +1,11 @@
 //! A pull run's snapshot into a real SQLite store: matching by external id, only changes written,
 //! nothing removed from an incomplete read.
 
-use engine::sync::{apply_changes, apply_snapshot};
 use serde_json::json;
 use sources::{PulledGroup, PulledUser, Snapshot};
 use store::sqlite::{Durability, SqliteStore};
 use store::{ChangeKind, Load, Store};
+use sync::{apply_changes, apply_snapshot};
 
 fn user(id: &str, name: &str) -> PulledUser {
     let record = json!({"userName": name, "active": true, "emails": [{"value": format!("{name}@x.org")}]});

@@ -10,7 +10,7 @@ use sources::Snapshot;
 use store::{Load, Source, Store, StoreError, StoredResource};
 
 use super::pull::{PullSummary, each_pulled, group_data, stored_groups, user_data};
-use crate::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
+use engine::state::{Scope, SourceGroup, SourceSnapshot, SourceUser};
 
 async fn stored(
     db: &dyn Store,

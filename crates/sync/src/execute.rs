@@ -8,7 +8,7 @@ use model::target::{Grant, Operation, UserLink};
 use store::{Database, Event, OwnershipChange, StoreError};
 use targets::{TargetClient, TargetError};
 
-use crate::planner::{Effect, LinkChange, Plan, PlannedOp};
+use engine::planner::{Effect, LinkChange, Plan, PlannedOp};
 
 /// What applying a plan did.
 #[derive(Debug, Default)]
