@@ -103,6 +103,28 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
+/// The hint a library attached to the error, if any (see `model::Hint`).
+fn hint_of(e: &anyhow::Error) -> Option<model::Hint> {
+    e.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<sync::SyncError>()
+            .and_then(sync::SyncError::hint)
+            .or_else(|| cause.downcast_ref::<store::StoreError>().and_then(|s| s.hint().cloned()))
+    })
+}
+
+/// A hint as the command that acts on it.
+fn render_hint(hint: &model::Hint) -> String {
+    match hint {
+        model::Hint::ListSources => "'idsync source list' shows the sources".into(),
+        model::Hint::ListTargets => "'idsync target list' shows the targets".into(),
+        model::Hint::ListRuns => "'idsync runs list' shows the recent runs".into(),
+        model::Hint::AddBinding { target } => {
+            format!("bind a source to it with 'idsync binding add --source SOURCE --target {target}'")
+        }
+    }
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = Cli::parse();
@@ -139,7 +161,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("idsync: {e:#}");
+            match hint_of(&e) {
+                Some(hint) => eprintln!("idsync: {e:#}; {}", render_hint(&hint)),
+                None => eprintln!("idsync: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

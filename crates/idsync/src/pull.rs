@@ -12,10 +12,6 @@ use store::{RunStart, Store};
 use crate::config::Config;
 use crate::scheduler::Schedule;
 
-fn explain(e: store::StoreError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
 /// A pull source as stored: its connector and when it runs.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +70,7 @@ pub async fn stored_connector(
     name: &str,
     config: &Config,
 ) -> anyhow::Result<Box<dyn sources::Connector>> {
-    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    let settings = store.pull(name).await?.with_context(|| not_pull(name))?;
     Ok(connector_of(&settings, name, config)?.1)
 }
 
@@ -135,9 +131,8 @@ pub async fn pull_now(
     mode: ReadMode,
     progress: Progress,
 ) -> anyhow::Result<sync::PullSummary> {
-    let source =
-        store.source(name).await.map_err(explain)?.with_context(|| format!("there is no source named '{name}'"))?;
-    let run = match store.start_run("pull", name, &run_holder(), RUN_LEASE, &holder_is_gone).await.map_err(explain)? {
+    let source = store.source(name).await?.with_context(|| format!("there is no source named '{name}'"))?;
+    let run = match store.start_run("pull", name, &run_holder(), RUN_LEASE, &holder_is_gone).await? {
         RunStart::Started { id, took_over } => {
             if let Some(stale) = took_over {
                 tracing::warn!(source = %name, run = stale, "took over the lock of a run whose process is gone; it is marked interrupted");
@@ -172,16 +167,16 @@ pub async fn pull_now(
     bar.finish_and_clear();
     let Some(result) = result else {
         let summary = json!({"error": "interrupted by a signal before the run finished"});
-        store.update_run(run, "interrupted", &summary, None, None).await.map_err(explain)?;
+        store.update_run(run, "interrupted", &summary, None, None).await?;
         bail!("run {run} of {name} was interrupted by a signal; what it had stored stays, nothing was removed");
     };
     match &result {
         Ok(summary) => {
             let state = if summary.complete { "done" } else { "failed" };
-            store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await.map_err(explain)?;
+            store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await?;
         }
         Err(e) => {
-            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await.map_err(explain)?;
+            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await?;
         }
     }
     result
@@ -232,7 +227,7 @@ async fn read_and_apply(
     bar: &ProgressBar,
 ) -> anyhow::Result<sync::PullSummary> {
     let name = &source.name;
-    let settings = store.pull(name).await.map_err(explain)?.with_context(|| not_pull(name))?;
+    let settings = store.pull(name).await?.with_context(|| not_pull(name))?;
     let (pull, connector) = connector_of(&settings, name, config)?;
     let full_due = settings.last_full.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_none_or(|last| {
         pull.full_every().is_ok_and(|every| jiff::Timestamp::now() >= last.saturating_add(every).unwrap_or(last))
@@ -254,15 +249,15 @@ async fn read_and_apply(
             ));
             let next = changes.cursor.clone();
             let complete = changes.complete;
-            let summary = sync::apply_changes(store, source, changes).await.map_err(explain)?;
+            let summary = sync::apply_changes(store, source, changes).await?;
             if complete {
-                store.set_pull_cursor(name, next.as_deref(), false).await.map_err(explain)?;
+                store.set_pull_cursor(name, next.as_deref(), false).await?;
             }
             return Ok(summary);
         }
     }
     // Users are written as they arrive, so a run holds a page of a large directory, not all of it.
-    let mut writer = sync::UserWriter::new(store, source).await.map_err(explain)?;
+    let mut writer = sync::UserWriter::new(store, source).await?;
     let (sink, arriving) = tokio::sync::mpsc::channel(1000);
     let write = async {
         // Owned here, so a failed write closes the channel and the read stops instead of waiting.
@@ -279,12 +274,12 @@ async fn read_and_apply(
         Ok::<_, store::StoreError>(())
     };
     let (snapshot, written) = tokio::join!(connector.read_streaming(sink), write);
-    written.map_err(explain)?;
+    written?;
     let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
     bar.set_message(format!("storing {} groups and their members", snapshot.groups.len()));
-    let mut summary = writer.finish(store, source, snapshot).await.map_err(explain)?;
+    let mut summary = writer.finish(store, source, snapshot).await?;
     if complete {
-        store.set_pull_cursor(name, cursor.as_deref(), true).await.map_err(explain)?;
+        store.set_pull_cursor(name, cursor.as_deref(), true).await?;
     }
     summary.problems.extend(notes);
     Ok(summary)

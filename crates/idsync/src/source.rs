@@ -4,7 +4,6 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
-use store::StoreError;
 
 use crate::config::Config;
 use crate::pull::{Progress, PullConfig, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
@@ -208,10 +207,6 @@ fn tokens_changed(config: &Config) -> anyhow::Result<()> {
     })
 }
 
-fn explain(e: StoreError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
 pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let result = run_with(&store, cmd, config).await;
@@ -221,7 +216,7 @@ pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
 
 async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
     // Where the server listens, so printed URLs work wherever this command runs.
-    let server = store.server_url().await.map_err(explain)?;
+    let server = store.server_url().await?;
     match cmd {
         SourceCommand::Add {
             name,
@@ -256,8 +251,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
             let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
             // Nobody holds a token for a pull source: its SCIM endpoint stays closed.
-            store.create_source(&name, &kind, &scim::hash_token(&new_token())).await.map_err(explain)?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await.map_err(explain)?;
+            store.create_source(&name, &kind, &scim::hash_token(&new_token())).await?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await?;
             if json {
                 println!("{}", json!({"name": name, "pull": pull}));
             } else {
@@ -270,7 +265,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 bail!("source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is");
             }
             let token = new_token();
-            store.create_source(&name, &kind, &scim::hash_token(&token)).await.map_err(explain)?;
+            store.create_source(&name, &kind, &scim::hash_token(&token)).await?;
             let base_url = config.base_url(server.as_deref(), &name);
             if json {
                 println!("{}", json!({"name": name, "base_url": base_url, "token": token}));
@@ -285,7 +280,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Edit { name, url, connector, credentials, max_rate, no_check } => {
-            let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            let settings = store.pull(&name).await?.with_context(|| not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.connector =
@@ -307,9 +302,9 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 }
             }
             let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await.map_err(explain)?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await?;
             // Changes since the last run were tracked under the old settings.
-            store.set_pull_cursor(&name, None, false).await.map_err(explain)?;
+            store.set_pull_cursor(&name, None, false).await?;
             println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
@@ -373,9 +368,9 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::LoginToken { name, json } => {
-            store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            store.pull(&name).await?.with_context(|| not_pull(&name))?;
             let token = new_token();
-            store.set_login_token(&name, &scim::hash_token(&token)).await.map_err(explain)?;
+            store.set_login_token(&name, &scim::hash_token(&token)).await?;
             let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
             let url = format!("{}/api/v1/sources/{name}/login-sync", root.trim_end_matches('/'));
             if json {
@@ -388,7 +383,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Schedule { name, schedule, timezone, full_every } => {
-            let settings = store.pull(&name).await.map_err(explain)?.with_context(|| not_pull(&name))?;
+            let settings = store.pull(&name).await?.with_context(|| not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.schedule = (schedule != "off").then_some(schedule);
@@ -398,9 +393,9 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
             pull.full_every()?;
             let parsed = pull.schedule()?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &settings.secret).await.map_err(explain)?;
+            store.set_pull(&name, &serde_json::to_string(&pull)?, &settings.secret).await?;
             // The next run is worked out afresh from the new schedule.
-            store.set_pull_state(&name, "{}").await.map_err(explain)?;
+            store.set_pull_state(&name, "{}").await?;
             match parsed {
                 Some(_) => println!(
                     "{name} runs {}; a running server picks this up within seconds",
@@ -410,7 +405,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::List { json } => {
-            let sources = store.list_sources().await.map_err(explain)?;
+            let sources = store.list_sources().await?;
             if json {
                 let list: Vec<_> = sources
                     .iter()
@@ -423,7 +418,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 println!("{:<24} {:<9} {:>8} {:>8}  RECEIVES AT / READS FROM", "NAME", "KIND", "USERS", "GROUPS");
                 for s in sources {
                     // A pull source's SCIM endpoint stays closed: what matters is where it reads.
-                    let pulled = store.pull(&s.name).await.map_err(explain)?;
+                    let pulled = store.pull(&s.name).await?;
                     let place = match pulled.and_then(|p| serde_json::from_str::<PullConfig>(&p.config).ok()) {
                         Some(pull) => format!("reads {}", pull.connector.location()),
                         None => config.base_url(server.as_deref(), &s.name),
@@ -433,21 +428,16 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Show { name, json } => {
-            let s = store
-                .source(&name)
-                .await
-                .map_err(explain)?
-                .with_context(|| format!("there is no source named '{name}'"))?;
-            let tokens = store.tokens(&name).await.map_err(explain)?;
+            let s = store.source(&name).await?.with_context(|| format!("there is no source named '{name}'"))?;
+            let tokens = store.tokens(&name).await?;
             let (mut last_run, mut reads) = (None, String::new());
-            let pull = match store.pull(&name).await.map_err(explain)? {
+            let pull = match store.pull(&name).await? {
                 Some(settings) => {
                     let config: PullConfig =
                         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
                     let state: crate::scheduler::ScheduleState =
                         settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-                    let last =
-                        store.runs(Some(&name), 20).await.map_err(explain)?.into_iter().find(|r| r.kind == "pull");
+                    let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == "pull");
                     last_run = last.clone();
                     reads = format!("{} at {}", config.connector.kind(), config.connector.location());
                     Some(json!({
@@ -520,7 +510,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         SourceCommand::RotateToken { name, grace, json } => {
             let grace = parse_duration(&grace)?;
             let token = new_token();
-            store.rotate_token(&name, &scim::hash_token(&token), grace).await.map_err(explain)?;
+            store.rotate_token(&name, &scim::hash_token(&token), grace).await?;
             tokens_changed(config)?;
             if json {
                 println!(
@@ -537,12 +527,12 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Remove { name, purge, deprovision, release } => {
-            let managed = store.managed_by_source(&name).await.map_err(explain)?;
+            let managed = store.managed_by_source(&name).await?;
             let counted = |list: &[(String, u64)]| {
                 list.iter().map(|(target, n)| format!("{n} in {target}")).collect::<Vec<_>>().join(", ")
             };
             if deprovision {
-                let gone = store.clear_source(&name).await.map_err(explain)?;
+                let gone = store.clear_source(&name).await?;
                 println!("Emptied source '{name}' ({gone} users and groups).");
                 if managed.is_empty() {
                     println!("It managed no accounts in any target; remove it with 'idsync source remove {name}'.");
@@ -558,11 +548,11 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 return Ok(());
             }
             if release {
-                let held = store.source(&name).await.map_err(explain)?.map_or(0, |s| s.users + s.groups);
+                let held = store.source(&name).await?.map_or(0, |s| s.users + s.groups);
                 if held > 0 && !purge {
                     bail!("source '{name}' still holds {held} users and groups; add --purge to delete them with it");
                 }
-                let released = store.release_source(&name).await.map_err(explain)?;
+                let released = store.release_source(&name).await?;
                 let events: Vec<store::Event> = released
                     .iter()
                     .map(|(target, n)| store::Event {
@@ -576,7 +566,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                         ..store::Event::default()
                     })
                     .collect();
-                store.record_events(&events).await.map_err(explain)?;
+                store.record_events(&events).await?;
                 if !released.is_empty() {
                     println!("Released the accounts idsync managed for '{name}': {}.", counted(&released));
                 }
@@ -592,7 +582,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 .filter(|b| b.source == name)
                 .map(|b| format!("{} → {}", b.source, b.target))
                 .collect();
-            store.remove_source(&name, purge).await.map_err(explain)?;
+            store.remove_source(&name, purge).await?;
             tokens_changed(config)?;
             println!("Source '{name}' removed.");
             if !bindings.is_empty() {

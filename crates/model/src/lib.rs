@@ -6,6 +6,7 @@
 pub mod error;
 pub mod eval;
 pub mod filter;
+pub mod hint;
 pub mod patch;
 pub mod path;
 pub mod resource;
@@ -15,6 +16,7 @@ pub mod time;
 
 pub use error::{ScimError, ScimResult, ScimType};
 pub use filter::{CmpOp, Filter, FilterLimits};
+pub use hint::Hint;
 pub use path::{AttrPath, Namespace};
 pub use schema::ResourceKind;
 

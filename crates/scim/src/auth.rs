@@ -32,7 +32,7 @@ fn unauthorized() -> Response {
     let mut resp = error_response(&ScimError::new(
         401,
         None,
-        "missing or invalid bearer token for this source; send 'Authorization: Bearer <token>' with the token 'idsync source add' or 'rotate-token' printed",
+        "missing or invalid bearer token for this source; send 'Authorization: Bearer <token>' with the token idsync issued for this source when it was added or its token last rotated",
     ));
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idsync\""));
     resp

@@ -46,7 +46,7 @@ pub async fn service_provider_config(
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "OAuth Bearer Token",
-                "description": "The per-source token that 'idsync source add' prints, sent as 'Authorization: Bearer <token>'.",
+                "description": "The per-source token idsync issues when the source is added or its token rotated, sent as 'Authorization: Bearer <token>'.",
                 "specUri": "https://www.rfc-editor.org/info/rfc6750",
                 "primary": true,
             }],

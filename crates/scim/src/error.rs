@@ -27,7 +27,7 @@ impl From<StoreError> for ApiError {
 
 pub fn store_error(e: StoreError) -> ScimError {
     match e {
-        StoreError::NotFound(m) => ScimError::not_found(m),
+        StoreError::NotFound { message, .. } => ScimError::not_found(message),
         StoreError::Conflict(m) => ScimError::uniqueness(m),
         StoreError::VersionMismatch { current } => ScimError::precondition_failed(format!(
             "the resource is at version W/\"{current}\", not the one in If-Match; read it again and retry"

@@ -1,9 +1,9 @@
-use model::ScimError;
+use model::{Hint, ScimError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    NotFound(String),
+    #[error("{message}")]
+    NotFound { message: String, hint: Option<Hint> },
     #[error("{0}")]
     Conflict(String),
     #[error("the resource has version {current}, not the one in If-Match; fetch it again and retry")]
@@ -12,6 +12,20 @@ pub enum StoreError {
     Rejected(ScimError),
     #[error("database error: {0}")]
     Database(String),
+}
+
+impl StoreError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        StoreError::NotFound { message: message.into(), hint: None }
+    }
+
+    /// What the administrator can do about it, when the store knows.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self {
+            StoreError::NotFound { hint, .. } => hint.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -85,8 +85,30 @@ pub enum SyncError {
     Target { target: String, error: TargetError },
     #[error("{0}")]
     Rules(#[from] RuleError),
+    #[error("there is no target named '{0}'")]
+    NoTarget(String),
+    #[error("no binding feeds target '{0}'")]
+    Unbound(String),
+    #[error("binding {source_name} → {target} names source '{source_name}', which does not exist")]
+    MissingSource { source_name: String, target: String },
+    #[error("there is no run {0}")]
+    NoRun(i64),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl SyncError {
+    /// What the administrator can do about it, when the engine knows.
+    pub fn hint(&self) -> Option<model::Hint> {
+        match self {
+            SyncError::Store(e) => e.hint().cloned(),
+            SyncError::NoTarget(_) => Some(model::Hint::ListTargets),
+            SyncError::Unbound(target) => Some(model::Hint::AddBinding { target: target.clone() }),
+            SyncError::MissingSource { .. } => Some(model::Hint::ListSources),
+            SyncError::NoRun(_) => Some(model::Hint::ListRuns),
+            _ => None,
+        }
+    }
 }
 
 /// Turns a stored target into a client; the binary decrypts the credentials.
@@ -227,11 +249,7 @@ impl Engine {
     }
 
     async fn target_record(&self, name: &str) -> Result<TargetRecord, SyncError> {
-        self.db.target(name).await?.ok_or_else(|| {
-            SyncError::Invalid(format!(
-                "there is no target named '{name}'; 'idsync target list' shows the ones there are"
-            ))
-        })
+        self.db.target(name).await?.ok_or_else(|| SyncError::NoTarget(name.to_string()))
     }
 
     fn client(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, SyncError> {

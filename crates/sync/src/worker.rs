@@ -432,7 +432,7 @@ impl Engine {
             .iter()
             .map(|p| {
                 let mut e = event(target, Some(id), p, "held", None);
-                e.detail = Some(format!("{reason}; approve with 'idsync runs approve {id}'"));
+                e.detail = Some(format!("{reason}; held in run {id} until it is approved or rejected"));
                 e
             })
             .collect();
@@ -470,17 +470,13 @@ impl Engine {
         let bindings = self.bindings();
         let bound: Vec<_> = bindings.for_target(target).map(|(s, r)| (s, r)).collect();
         if bound.is_empty() {
-            return Err(SyncError::Invalid(format!(
-                "no binding feeds target '{target}'; add one with 'idsync binding add --source NAME --target {target}'"
-            )));
+            return Err(SyncError::Unbound(target.to_string()));
         }
         let mut snapshots = Vec::new();
         for (spec, _) in &bound {
-            let source = self.db.source(&spec.source).await?.ok_or_else(|| {
-                SyncError::Invalid(format!(
-                    "binding {} → {target} names source '{}', which does not exist; 'idsync source list' shows the sources",
-                    spec.source, spec.source
-                ))
+            let source = self.db.source(&spec.source).await?.ok_or_else(|| SyncError::MissingSource {
+                source_name: spec.source.clone(),
+                target: target.to_string(),
             })?;
             match &replacement {
                 Some(preview) if preview.source == source.name => snapshots.push(preview.clone()),
@@ -681,9 +677,7 @@ impl Engine {
     }
 
     async fn held_run(&self, run_id: i64) -> Result<store::RunRecord, SyncError> {
-        let run = self.db.run(run_id).await?.ok_or_else(|| {
-            SyncError::Invalid(format!("there is no run {run_id}; 'idsync runs list' shows the recent ones"))
-        })?;
+        let run = self.db.run(run_id).await?.ok_or(SyncError::NoRun(run_id))?;
         if run.state != "held" {
             return Err(SyncError::Invalid(format!(
                 "run {run_id} is {}, not held: there is nothing to decide",

@@ -256,3 +256,50 @@ fn urls_name_the_running_server() {
     let shown: Value = serde_json::from_slice(&cli(dir.path(), &["source", "show", "entra", "--json"]).stdout).unwrap();
     assert_eq!(shown["base_url"], format!("{}/scim/v2/entra", server.root));
 }
+
+/// Libraries say what is wrong and attach what to do as data; the CLI renders that as the
+/// command to run.
+#[test]
+fn errors_end_with_the_command_that_helps() {
+    let dir = tempfile::tempdir().unwrap();
+    let said = |args: &[&str]| {
+        let out = cli(dir.path(), args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    };
+    assert_eq!(
+        said(&["source", "remove", "nobody"]),
+        "idsync: there is no source named 'nobody'; 'idsync source list' shows the sources"
+    );
+    assert!(
+        said(&["runs", "approve", "999"]).ends_with("there is no run 999; 'idsync runs list' shows the recent runs")
+    );
+    assert!(
+        said(&["sync", "--target", "ghost"])
+            .ends_with("there is no target named 'ghost'; 'idsync target list' shows the targets")
+    );
+    let out = crate::harness::cli_env(
+        dir.path(),
+        &[
+            "target",
+            "add",
+            "--name",
+            "jira",
+            "--kind",
+            "jira",
+            "--url",
+            "http://127.0.0.1:9",
+            "--token-env",
+            "T",
+            "--no-check",
+        ],
+        &[("T", "x")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        said(&["sync", "--target", "jira"])
+            .ends_with("no binding feeds target 'jira'; bind a source to it with 'idsync binding add --source SOURCE --target jira'"),
+        "{}",
+        said(&["sync", "--target", "jira"])
+    );
+}

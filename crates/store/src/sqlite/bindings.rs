@@ -24,7 +24,7 @@ fn binding_from(row: &sqlx::sqlite::SqliteRow) -> Result<BindingRecord, StoreErr
 }
 
 fn no_binding(source: &str, target: &str) -> StoreError {
-    StoreError::NotFound(format!("there is no binding {source} → {target}"))
+    StoreError::not_found(format!("there is no binding {source} → {target}"))
 }
 
 impl SqliteStore {
@@ -63,12 +63,12 @@ impl crate::BindingStore for SqliteStore {
         let source_known =
             sqlx::query("SELECT 1 FROM sources WHERE name = ?").bind(source).fetch_optional(&mut *tx).await?;
         if source_known.is_none() {
-            return Err(StoreError::NotFound(format!("there is no source named '{source}' to bind")));
+            return Err(StoreError::not_found(format!("there is no source named '{source}' to bind")));
         }
         let target_known =
             sqlx::query("SELECT 1 FROM targets WHERE name = ?").bind(target).fetch_optional(&mut *tx).await?;
         if target_known.is_none() {
-            return Err(StoreError::NotFound(format!("there is no target named '{target}' to bind")));
+            return Err(StoreError::not_found(format!("there is no target named '{target}' to bind")));
         }
         let at = now();
         let inserted =

@@ -267,7 +267,7 @@ impl crate::Store for SqliteStore {
             .execute(&self.write)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("there is no source named '{name}'")));
+            return Err(StoreError::not_found(format!("there is no source named '{name}'")));
         }
         Ok(())
     }

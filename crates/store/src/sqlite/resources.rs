@@ -119,7 +119,7 @@ fn taken(kind: ResourceKind, name: &str) -> StoreError {
 }
 
 fn missing(kind: ResourceKind, id: &str) -> StoreError {
-    StoreError::NotFound(format!("{} '{id}' not found", kind.as_str()))
+    StoreError::not_found(format!("{} '{id}' not found", kind.as_str()))
 }
 
 fn bind_args<'q>(

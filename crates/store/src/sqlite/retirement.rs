@@ -43,7 +43,7 @@ impl crate::SourceRetirement for SqliteStore {
             .map(|r| r.try_get(0))
             .transpose()?;
         let Some(id) = id else {
-            return Err(StoreError::NotFound(format!("there is no source named '{source}'")));
+            return Err(StoreError::not_found(format!("there is no source named '{source}'")));
         };
         let done = sqlx::query("DELETE FROM resources WHERE source_id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

@@ -21,7 +21,7 @@ fn source_from(row: &sqlx::sqlite::SqliteRow) -> Result<Source, StoreError> {
 }
 
 fn not_found(name: &str) -> StoreError {
-    StoreError::NotFound(format!("there is no source named '{name}'; 'idsync source list' shows the ones there are"))
+    StoreError::NotFound { message: format!("there is no source named '{name}'"), hint: Some(model::Hint::ListSources) }
 }
 
 impl SqliteStore {

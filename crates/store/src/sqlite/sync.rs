@@ -24,7 +24,7 @@ fn target_from(row: &SqliteRow) -> Result<TargetRecord, StoreError> {
 }
 
 fn no_target(name: &str) -> StoreError {
-    StoreError::NotFound(format!("there is no target named '{name}'; 'idsync target list' shows the ones there are"))
+    StoreError::NotFound { message: format!("there is no target named '{name}'"), hint: Some(model::Hint::ListTargets) }
 }
 
 fn origin_str(o: GrantOrigin) -> &'static str {
@@ -511,9 +511,10 @@ impl SqliteStore {
         .execute(&self.write)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "there is no run {id}; 'idsync runs list' shows the recent ones"
-            )));
+            return Err(StoreError::NotFound {
+                message: format!("there is no run {id}"),
+                hint: Some(model::Hint::ListRuns),
+            });
         }
         Ok(())
     }
