@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::time::Duration;
 
-use store::{RunStart, Store};
+use store::{RunKind, RunStart, RunState, Store};
 
 use crate::config::Config;
 use crate::scheduler::Schedule;
@@ -132,7 +132,7 @@ pub async fn pull_now(
     progress: Progress,
 ) -> anyhow::Result<sync::PullSummary> {
     let source = store.source(name).await?.with_context(|| format!("there is no source named '{name}'"))?;
-    let run = match store.start_run("pull", name, &run_holder(), RUN_LEASE, &holder_is_gone).await? {
+    let run = match store.start_run(RunKind::Pull, name, &run_holder(), RUN_LEASE, &holder_is_gone).await? {
         RunStart::Started { id, took_over } => {
             if let Some(stale) = took_over {
                 tracing::warn!(source = %name, run = stale, "took over the lock of a run whose process is gone; it is marked interrupted");
@@ -167,16 +167,16 @@ pub async fn pull_now(
     bar.finish_and_clear();
     let Some(result) = result else {
         let summary = json!({"error": "interrupted by a signal before the run finished"});
-        store.update_run(run, "interrupted", &summary, None, None).await?;
+        store.update_run(run, RunState::Interrupted, &summary, None, None).await?;
         bail!("run {run} of {name} was interrupted by a signal; what it had stored stays, nothing was removed");
     };
     match &result {
         Ok(summary) => {
-            let state = if summary.complete { "done" } else { "failed" };
+            let state = if summary.complete { RunState::Done } else { RunState::Failed };
             store.update_run(run, state, &serde_json::to_value(summary)?, None, None).await?;
         }
         Err(e) => {
-            store.update_run(run, "failed", &json!({"error": format!("{e:#}")}), None, None).await?;
+            store.update_run(run, RunState::Failed, &json!({"error": format!("{e:#}")}), None, None).await?;
         }
     }
     result

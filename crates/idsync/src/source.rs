@@ -437,14 +437,14 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
                     let state: crate::scheduler::ScheduleState =
                         settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-                    let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == "pull");
+                    let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
                     last_run = last.clone();
                     reads = format!("{} at {}", config.connector.kind(), config.connector.location());
                     Some(json!({
                         "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
                         "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
                         "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
-                        "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state, "started": r.started, "summary": r.summary})),
+                        "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
                     }))
                 }
                 None => None,

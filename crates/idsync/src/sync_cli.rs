@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
-use store::{Event, EventQuery, Store, SyncStore};
+use store::{Event, EventQuery, RunKind, RunState, Store, SyncStore};
 use sync::{Bindings, Engine, RunReport};
 
 use crate::config::Config;
@@ -200,7 +200,7 @@ pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: 
 /// this is read from the log rather than counted by the run.)
 async fn after_pull(store: &store::sqlite::SqliteStore, run: &store::RunRecord) -> anyhow::Result<Vec<String>> {
     let later = store.runs(Some(&run.target), 1000).await?;
-    let next = later.iter().filter(|r| r.kind == "pull" && r.id > run.id).map(|r| r.started.clone()).min();
+    let next = later.iter().filter(|r| r.kind == RunKind::Pull && r.id > run.id).map(|r| r.started.clone()).min();
     let query = EventQuery {
         source: Some(run.target.clone()),
         since: Some(parse_since(&run.started)?),
@@ -244,8 +244,8 @@ pub fn describe(r: &store::RunRecord) -> String {
     if let Some(error) = s["error"].as_str() {
         return format!("error: {error}");
     }
-    match r.kind.as_str() {
-        "pull" => format!(
+    match r.kind {
+        RunKind::Pull => format!(
             "{} read: {} users, {} groups, {} requests; users +{} ~{} -{}, groups +{} ~{} -{}; {} unchanged, {} refused, {} problems",
             if s["incremental"] == true { "incremental" } else { "full" },
             n("users_read"),
@@ -261,7 +261,7 @@ pub fn describe(r: &store::RunRecord) -> String {
             n("refused"),
             s["problems"].as_array().map_or(0, Vec::len)
         ),
-        "dry-run" => format!("{} planned, {} skipped", n("planned"), n("skipped")),
+        RunKind::DryRun => format!("{} planned, {} skipped", n("planned"), n("skipped")),
         _ if s.get("applied").is_some() => format!(
             "{}{} applied, {} failed, {} skipped, {} to retry, {} held",
             s["cause"].as_str().map(|c| format!("after {c}: ")).unwrap_or_default(),
@@ -294,7 +294,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                 let v: Vec<_> = runs
                     .iter()
                     .map(|r| {
-                        json!({"id": r.id, "kind": r.kind, "target": r.target, "state": r.state, "started": r.started,
+                        json!({"id": r.id, "kind": r.kind.as_str(), "target": r.target, "state": r.state.as_str(), "started": r.started,
                                "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason})
                     })
                     .collect();
@@ -321,7 +321,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
         RunsCommand::Show { id, json } => {
             let r = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
             if json {
-                let v = json!({"id": r.id, "kind": r.kind, "target": r.target, "state": r.state, "started": r.started,
+                let v = json!({"id": r.id, "kind": r.kind.as_str(), "target": r.target, "state": r.state.as_str(), "started": r.started,
                                "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason, "held": r.held});
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -336,7 +336,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                 for problem in r.summary["problems"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
                     println!("  problem: {problem}");
                 }
-                if r.kind == "pull" {
+                if r.kind == RunKind::Pull {
                     for line in after_pull(&store, &r).await? {
                         println!("{line}");
                     }
@@ -347,7 +347,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
                 }
                 let held: Vec<engine::PlannedOp> =
                     r.held.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
-                if !held.is_empty() && r.state == "held" {
+                if !held.is_empty() && r.state == RunState::Held {
                     println!("waiting for approval:");
                     for p in &held {
                         println!("  {:<16} {:<24} {}", p.op.action(), p.op.user().unwrap_or_default(), p.reason);

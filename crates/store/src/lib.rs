@@ -126,11 +126,11 @@ pub trait SyncStore: Send + Sync {
     async fn managed_users(&self, target: &str) -> Result<u64, StoreError>;
     async fn record_ownership(&self, target: &str, changes: &[OwnershipChange]) -> Result<(), StoreError>;
 
-    async fn create_run(&self, kind: &str, target: &str) -> Result<i64, StoreError>;
+    async fn create_run(&self, kind: RunKind, target: &str) -> Result<i64, StoreError>;
     async fn update_run(
         &self,
         id: i64,
-        state: &str,
+        state: RunState,
         summary: &serde_json::Value,
         hold_reason: Option<&str>,
         held: Option<&serde_json::Value>,
@@ -180,7 +180,7 @@ pub trait RunLock: Send + Sync {
     /// and taken over, in the same transaction.
     async fn start_run(
         &self,
-        kind: &str,
+        kind: RunKind,
         target: &str,
         holder: &str,
         lease: std::time::Duration,

@@ -226,14 +226,84 @@ pub enum RunStart {
     Busy(Box<RunRecord>),
 }
 
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// A whole target reconciled (by hand, or after a binding change).
+    Full,
+    /// A full reconcile previewed: planned, not applied.
+    DryRun,
+    /// Deprovisioning the outbox worker held for approval.
+    Realtime,
+    /// A pull source read; the run's `target` names the source.
+    Pull,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Done,
+    Failed,
+    /// Waiting for an administrator to approve or reject what it holds.
+    Held,
+    Approved,
+    Rejected,
+    /// Stopped before it finished (a signal, or its process ended).
+    Interrupted,
+}
+
+/// Both are stored, and shown, by these names.
+macro_rules! named {
+    ($type:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),+ }
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok(Self::$variant),)+
+                    other => Err(format!("'{other}' is not a {}", stringify!($type))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+    };
+}
+
+named!(RunKind { Full => "full", DryRun => "dry-run", Realtime => "realtime", Pull => "pull" });
+named!(RunState {
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+    Held => "held",
+    Approved => "approved",
+    Rejected => "rejected",
+    Interrupted => "interrupted",
+});
+
+impl RunState {
+    /// A run in this state has ended; only a running or held one may still change.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, RunState::Running | RunState::Held)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     pub id: i64,
-    /// `full`, `dry-run`, `realtime` or `pull` (whose `target` is the source).
-    pub kind: String,
+    pub kind: RunKind,
     pub target: String,
-    /// `running`, `done`, `failed`, `held`, `approved`, `rejected`, `interrupted`.
-    pub state: String,
+    pub state: RunState,
     pub started: String,
     pub finished: Option<String>,
     pub summary: serde_json::Value,

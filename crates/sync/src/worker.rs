@@ -10,7 +10,7 @@ use model::ResourceKind;
 use engine::SourceSnapshot;
 use serde::Serialize;
 use serde_json::json;
-use store::{ChangeKind, Event, Load, OutboxKey, Source, SourceId};
+use store::{ChangeKind, Event, Load, OutboxKey, RunKind, RunState, Source, SourceId};
 use targets::TargetError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -356,7 +356,7 @@ impl Engine {
                 }
                 Err(e) => return Err(e),
             };
-        let (to_apply, _) = self.guard(target, &planned, "realtime", None).await?;
+        let (to_apply, _) = self.guard(target, &planned, RunKind::Realtime, None).await?;
         record_decisions(&*self.db, target, &planned, None).await?;
         let outcome = apply_ops(&*self.db, target, &*client, &to_apply, None, self.settings.concurrency).await?;
         let mut done = Vec::new();
@@ -379,14 +379,14 @@ impl Engine {
         &self,
         target: &str,
         plan: &Plan,
-        kind: &str,
+        kind: RunKind,
         run_id: Option<i64>,
     ) -> Result<(Vec<PlannedOp>, Option<(i64, String, usize)>), SyncError> {
         let count = plan.deprovisioning() as u64;
         if count == 0 {
             return Ok((plan.ops.clone(), None));
         }
-        let waiting = self.db.runs(Some(target), 100).await?.into_iter().find(|r| r.state == "held");
+        let waiting = self.db.runs(Some(target), 100).await?.into_iter().find(|r| r.state == RunState::Held);
         let reason = match &waiting {
             Some(run) => Some(format!(
                 "run {} is waiting for approval, so further deactivations and deletions wait with it",
@@ -427,7 +427,7 @@ impl Engine {
         all_held.extend(held.iter().cloned());
         let held_json = serde_json::to_value(&all_held).unwrap_or_default();
         let summary = json!({"held_operations": all_held.len(), "held_users": held_users.len()});
-        self.db.update_run(id, "held", &summary, Some(&reason), Some(&held_json)).await?;
+        self.db.update_run(id, RunState::Held, &summary, Some(&reason), Some(&held_json)).await?;
         let events: Vec<Event> = held
             .iter()
             .map(|p| {
@@ -483,7 +483,7 @@ impl Engine {
                 _ => snapshots.push(load_all(&*self.db, &source).await?),
             }
         }
-        let kind = if dry_run { "dry-run" } else { "full" };
+        let kind = if dry_run { RunKind::DryRun } else { RunKind::Full };
         let _turn = self.turn(target).await;
         let run_id = self.db.create_run(kind, target).await?;
         let client = self.client(&record)?;
@@ -491,7 +491,7 @@ impl Engine {
             match prepare(&*self.db, &record, &*client, &bound, &snapshots, true, self.settings.concurrency).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.db.update_run(run_id, "failed", &json!({"error": e.to_string()}), None, None).await?;
+                    self.db.update_run(run_id, RunState::Failed, &json!({"error": e.to_string()}), None, None).await?;
                     return Err(e);
                 }
             };
@@ -500,7 +500,7 @@ impl Engine {
             run_id,
             target: target.to_string(),
             kind: kind.to_string(),
-            state: "done".into(),
+            state: RunState::Done.as_str().into(),
             applied: 0,
             failed: 0,
             skipped: plan.skipped.len() as u64,
@@ -517,11 +517,11 @@ impl Engine {
             self.db.record_events(&events).await?;
             let summary =
                 json!({"planned": plan.ops.len(), "skipped": plan.skipped.len(), "would_hold": report.hold_reason});
-            self.db.update_run(run_id, "done", &summary, None, None).await?;
+            self.db.update_run(run_id, RunState::Done, &summary, None, None).await?;
             report.plan = plan;
             return Ok(report);
         }
-        let (to_apply, held) = self.guard(target, &plan, "full", Some(run_id)).await?;
+        let (to_apply, held) = self.guard(target, &plan, RunKind::Full, Some(run_id)).await?;
         record_decisions(&*self.db, target, &plan, Some(run_id)).await?;
         let outcome =
             apply_ops(&*self.db, target, &*client, &to_apply, Some(run_id), self.settings.concurrency).await?;
@@ -547,7 +547,7 @@ impl Engine {
             report.held = n as u64;
             report.hold_reason = Some(reason);
             if held_run == run_id {
-                report.state = "held".into();
+                report.state = RunState::Held.as_str().into();
             }
         }
         let mut summary = json!({
@@ -557,8 +557,8 @@ impl Engine {
         if let Some(cause) = cause {
             summary["cause"] = cause.into();
         }
-        if report.state != "held" {
-            self.db.update_run(run_id, "done", &summary, None, None).await?;
+        if report.state != RunState::Held.as_str() {
+            self.db.update_run(run_id, RunState::Done, &summary, None, None).await?;
         }
         // The target now reflects these rules: a server need not reconcile it again for them.
         for (spec, _) in &bound {
@@ -647,14 +647,14 @@ impl Engine {
             .filter(|p| outcome.retry.contains_key(&(p.source.clone(), p.source_id.clone().unwrap_or_default())))
             .collect();
         let summary = json!({"applied": outcome.applied, "failed": outcome.failed, "left": left.len()});
-        let state = if left.is_empty() { "approved" } else { "held" };
+        let state = if left.is_empty() { RunState::Approved } else { RunState::Held };
         let held_json = serde_json::to_value(&left).unwrap_or_default();
         self.db.update_run(run_id, state, &summary, None, Some(&held_json)).await?;
         Ok(RunReport {
             run_id,
             target: run.target,
-            kind: run.kind,
-            state: state.into(),
+            kind: run.kind.as_str().into(),
+            state: state.as_str().into(),
             applied: outcome.applied,
             failed: outcome.failed,
             skipped: outcome.skipped,
@@ -672,13 +672,13 @@ impl Engine {
         let ops: Vec<PlannedOp> = run.held.clone().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
         let events: Vec<Event> = ops.iter().map(|p| event(&run.target, Some(run_id), p, "rejected", None)).collect();
         self.db.record_events(&events).await?;
-        self.db.update_run(run_id, "rejected", &run.summary, None, None).await?;
+        self.db.update_run(run_id, RunState::Rejected, &run.summary, None, None).await?;
         Ok(())
     }
 
     async fn held_run(&self, run_id: i64) -> Result<store::RunRecord, SyncError> {
         let run = self.db.run(run_id).await?.ok_or(SyncError::NoRun(run_id))?;
-        if run.state != "held" {
+        if run.state != RunState::Held {
             return Err(SyncError::Invalid(format!(
                 "run {run_id} is {}, not held: there is nothing to decide",
                 run.state

@@ -441,13 +441,13 @@ impl crate::SyncStore for SqliteStore {
     async fn record_ownership(&self, target: &str, changes: &[crate::OwnershipChange]) -> Result<(), StoreError> {
         self.record_ownership_impl(target, changes).await
     }
-    async fn create_run(&self, kind: &str, target: &str) -> Result<i64, StoreError> {
+    async fn create_run(&self, kind: crate::RunKind, target: &str) -> Result<i64, StoreError> {
         self.create_run_impl(kind, target).await
     }
     async fn update_run(
         &self,
         id: i64,
-        state: &str,
+        state: crate::RunState,
         summary: &serde_json::Value,
         hold_reason: Option<&str>,
         held: Option<&serde_json::Value>,

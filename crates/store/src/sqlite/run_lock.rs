@@ -18,7 +18,7 @@ fn lease_end(lease: Duration) -> String {
 impl crate::RunLock for SqliteStore {
     async fn start_run(
         &self,
-        kind: &str,
+        kind: crate::RunKind,
         target: &str,
         holder: &str,
         lease: Duration,
@@ -31,7 +31,7 @@ impl crate::RunLock for SqliteStore {
             super::sync::RUN_COLUMNS
         )))
         .bind(target)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_all(&mut *tx)
         .await?;
         let mut took_over = None;
@@ -56,7 +56,7 @@ impl crate::RunLock for SqliteStore {
         let id: i64 = sqlx::query(
             "INSERT INTO runs (kind, target, state, started, holder, lease_until) VALUES (?, ?, 'running', ?, ?, ?) RETURNING id",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(target)
         .bind(&at)
         .bind(holder)

@@ -55,12 +55,17 @@ fn json_column(text: Option<String>) -> Result<Option<Value>, StoreError> {
         .transpose()
 }
 
+/// A kind or state as stored; a name this idsync does not know is a database fault.
+fn parse_column<T: std::str::FromStr<Err = String>>(text: String) -> Result<T, StoreError> {
+    text.parse().map_err(StoreError::Database)
+}
+
 pub(super) fn run_from(row: &SqliteRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: row.try_get(0)?,
-        kind: row.try_get(1)?,
+        kind: parse_column(row.try_get(1)?)?,
         target: row.try_get(2)?,
-        state: row.try_get(3)?,
+        state: parse_column(row.try_get(3)?)?,
         started: row.try_get(4)?,
         finished: row.try_get(5)?,
         summary: json_column(row.try_get(6)?)?.unwrap_or(Value::Null),
@@ -479,9 +484,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn create_run_impl(&self, kind: &str, target: &str) -> Result<i64, StoreError> {
+    pub(super) async fn create_run_impl(&self, kind: crate::RunKind, target: &str) -> Result<i64, StoreError> {
         Ok(sqlx::query("INSERT INTO runs (kind, target, state, started) VALUES (?, ?, 'running', ?) RETURNING id")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(target)
             .bind(now())
             .fetch_one(&self.write)
@@ -492,17 +497,17 @@ impl SqliteStore {
     pub(super) async fn update_run_impl(
         &self,
         id: i64,
-        state: &str,
+        state: crate::RunState,
         summary: &Value,
         hold_reason: Option<&str>,
         held: Option<&Value>,
     ) -> Result<(), StoreError> {
-        let finished = (state != "running" && state != "held").then(now);
+        let finished = state.is_finished().then(now);
         let done = sqlx::query(
             "UPDATE runs SET state = ?, summary = ?, hold_reason = IFNULL(?, hold_reason), held = IFNULL(?, held), \
              finished = IFNULL(?, finished) WHERE id = ?",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(summary.to_string())
         .bind(hold_reason)
         .bind(held.map(Value::to_string))

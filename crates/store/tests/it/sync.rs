@@ -154,42 +154,68 @@ async fn events_filter_by_user_group_target_and_result() {
 #[tokio::test]
 async fn a_run_lock_is_held_by_a_live_holder_and_taken_over_from_a_stale_one() {
     use std::time::Duration;
-    use store::{RunLock, RunStart};
+    use store::{RunKind, RunLock, RunStart, RunState};
     let (_d, store, _) = super::open().await;
     let alive = |_: &str| false;
     let gone = |holder: &str| holder == "host:1";
     let minute = Duration::from_secs(60);
     let RunStart::Started { id: first, took_over: None } =
-        store.start_run("pull", "okta", "host:1", minute, &alive).await.unwrap()
+        store.start_run(RunKind::Pull, "okta", "host:1", minute, &alive).await.unwrap()
     else {
         panic!("the first run starts")
     };
-    match store.start_run("pull", "okta", "host:2", minute, &alive).await.unwrap() {
+    match store.start_run(RunKind::Pull, "okta", "host:2", minute, &alive).await.unwrap() {
         RunStart::Busy(r) => assert_eq!(r.id, first),
         other => panic!("a live holder keeps the lock: {other:?}"),
     }
     assert!(matches!(
-        store.start_run("pull", "entra", "host:2", minute, &alive).await.unwrap(),
+        store.start_run(RunKind::Pull, "entra", "host:2", minute, &alive).await.unwrap(),
         RunStart::Started { .. }
     ));
     // The holder's process is gone: taken over at once, the old run marked interrupted.
     let RunStart::Started { id: second, took_over } =
-        store.start_run("pull", "okta", "host:2", minute, &gone).await.unwrap()
+        store.start_run(RunKind::Pull, "okta", "host:2", minute, &gone).await.unwrap()
     else {
         panic!("a gone holder's lock is taken over")
     };
     assert_eq!(took_over, Some(first));
     let old = store.run(first).await.unwrap().unwrap();
-    assert_eq!(old.state, "interrupted");
+    assert_eq!(old.state, RunState::Interrupted);
     assert!(old.summary["error"].as_str().unwrap().contains("process had ended"), "{:?}", old.summary);
     // A lease that lapsed frees the lock even when nobody can tell whether the holder lives.
     store.renew_run(second, Duration::ZERO).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     let RunStart::Started { took_over, .. } =
-        store.start_run("pull", "okta", "elsewhere:9", minute, &alive).await.unwrap()
+        store.start_run(RunKind::Pull, "okta", "elsewhere:9", minute, &alive).await.unwrap()
     else {
         panic!("a lapsed lease is taken over")
     };
     assert_eq!(took_over, Some(second));
     assert!(store.run(second).await.unwrap().unwrap().summary["error"].as_str().unwrap().contains("lease lapsed"));
+}
+
+/// Run kinds and states are stored, and shown, by fixed names; a name the store does not know is
+/// a fault, not a default.
+#[test]
+fn run_kinds_and_states_keep_their_names() {
+    use store::{RunKind, RunState};
+    for kind in [RunKind::Full, RunKind::DryRun, RunKind::Realtime, RunKind::Pull] {
+        assert_eq!(kind.as_str().parse::<RunKind>(), Ok(kind));
+    }
+    let states = [
+        RunState::Running,
+        RunState::Done,
+        RunState::Failed,
+        RunState::Held,
+        RunState::Approved,
+        RunState::Rejected,
+        RunState::Interrupted,
+    ];
+    for state in states {
+        assert_eq!(state.as_str().parse::<RunState>(), Ok(state));
+    }
+    assert_eq!(RunKind::DryRun.as_str(), "dry-run");
+    assert_eq!(format!("{:<9}|", RunState::Held), "held     |", "tables pad them");
+    assert!("paused".parse::<RunState>().is_err());
+    assert!(!RunState::Held.is_finished() && RunState::Interrupted.is_finished());
 }
