@@ -201,7 +201,7 @@ async fn demo(args: DemoArgs, base: &Config, given: &Given, dir: &std::path::Pat
     config.log_format = base.log_format.clone();
 
     let store = open_store(&config).await?;
-    let token = crate::source::new_token();
+    let token = app::tokens::new_token();
     store.create_source("demo-idp", "scim", &scim::hash_token(&token)).await?;
     let connector = crate::target::connector(&config)?;
     let admin = targets::Credentials::Bearer { token: credentials.admin_token.clone() };

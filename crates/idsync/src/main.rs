@@ -8,7 +8,6 @@ mod listener;
 mod login_sync;
 mod pull;
 mod scheduler;
-mod secrets;
 mod serve;
 mod simulate;
 mod source;

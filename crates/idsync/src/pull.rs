@@ -44,7 +44,7 @@ impl PullConfig {
 
     pub fn full_every(&self) -> anyhow::Result<jiff::SignedDuration> {
         let text = self.full_every.as_deref().unwrap_or(DEFAULT_FULL_EVERY);
-        let seconds = crate::source::parse_duration(text)?;
+        let seconds = app::duration::parse_seconds(text)?;
         Ok(jiff::SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX)))
     }
 }
@@ -82,7 +82,7 @@ fn connector_of(
 ) -> anyhow::Result<(PullConfig, Box<dyn sources::Connector>)> {
     let pull: PullConfig =
         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-    let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+    let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
     let credentials: rest::Credentials =
         serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?;
     let connector = pull_connector(&pull, credentials, config)?;

@@ -175,31 +175,6 @@ pub enum SourceCommand {
     },
 }
 
-/// A new 256-bit token, hex-encoded behind a prefix that secret scanners can spot.
-pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    let mut s = String::with_capacity(71);
-    s.push_str("idsync_");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-pub fn parse_duration(s: &str) -> anyhow::Result<u64> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().with_context(|| format!("'{s}' is not a duration such as 0, 90s, 15m, 2h or 1d"))?;
-    let factor = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => bail!("'{s}' is not a duration such as 0, 90s, 15m, 2h or 1d"),
-    };
-    Ok(n * factor)
-}
-
 /// Running servers cache tokens; this tells them to read them again.
 fn tokens_changed(config: &Config) -> anyhow::Result<()> {
     scim::bump_auth_epoch(&config.auth_epoch_path()).with_context(|| {
@@ -242,7 +217,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             let credentials = credentials.read()?.context(
                 "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
-            let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+            let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {
                 let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
                 if !print_checks(&checks) {
@@ -251,7 +226,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
             let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
             // Nobody holds a token for a pull source: its SCIM endpoint stays closed.
-            store.create_source(&name, &kind, &scim::hash_token(&new_token())).await?;
+            store.create_source(&name, &kind, &scim::hash_token(&app::tokens::new_token())).await?;
             store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await?;
             if json {
                 println!("{}", json!({"name": name, "pull": pull}));
@@ -264,7 +239,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             if kind != "scim" {
                 bail!("source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is");
             }
-            let token = new_token();
+            let token = app::tokens::new_token();
             store.create_source(&name, &kind, &scim::hash_token(&token)).await?;
             let base_url = config.base_url(server.as_deref(), &name);
             if json {
@@ -290,7 +265,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 Some(r) => pull.max_rate = (r > 0.0).then_some(r),
                 None => {}
             }
-            let secrets = crate::secrets::SecretBox::open(&config.data_dir)?;
+            let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
             let credentials = match credentials.read()? {
                 Some(given) => given,
                 None => serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?,
@@ -369,7 +344,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::LoginToken { name, json } => {
             store.pull(&name).await?.with_context(|| not_pull(&name))?;
-            let token = new_token();
+            let token = app::tokens::new_token();
             store.set_login_token(&name, &scim::hash_token(&token)).await?;
             let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
             let url = format!("{}/api/v1/sources/{name}/login-sync", root.trim_end_matches('/'));
@@ -508,8 +483,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::RotateToken { name, grace, json } => {
-            let grace = parse_duration(&grace)?;
-            let token = new_token();
+            let grace = app::duration::parse_seconds(&grace)?;
+            let token = app::tokens::new_token();
             store.rotate_token(&name, &scim::hash_token(&token), grace).await?;
             tokens_changed(config)?;
             if json {
@@ -591,26 +566,4 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_256_bit_and_distinct() {
-        let a = new_token();
-        assert_eq!(a.len(), 7 + 64);
-        assert_ne!(a, new_token());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0").unwrap(), 0);
-        assert_eq!(parse_duration("90s").unwrap(), 90);
-        assert_eq!(parse_duration("15m").unwrap(), 900);
-        assert_eq!(parse_duration("2h").unwrap(), 7200);
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5y").is_err());
-    }
 }

@@ -11,8 +11,8 @@ use store::{BindingStore, SyncStore, TargetRecord};
 use targets::{CheckStatus, Credentials, Kind, TargetClient, TargetConfig};
 
 use crate::config::Config;
-use crate::secrets::SecretBox;
 use crate::serve::open_store;
+use app::secrets::SecretBox;
 
 #[derive(Subcommand)]
 pub enum TargetCommand {
@@ -146,7 +146,7 @@ fn bound_to(name: &str) -> String {
 }
 
 pub fn seal(secrets: &SecretBox, name: &str, credentials: &Credentials) -> anyhow::Result<Vec<u8>> {
-    secrets.seal(&serde_json::to_vec(credentials)?, &bound_to(name))
+    Ok(secrets.seal(&serde_json::to_vec(credentials)?, &bound_to(name))?)
 }
 
 fn unseal(secrets: &SecretBox, record: &TargetRecord) -> anyhow::Result<Credentials> {

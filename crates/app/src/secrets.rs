@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::Error;
 
 /// Format tag of sealed values, so the scheme can change later.
 const VERSION: u8 = 1;
@@ -18,10 +19,13 @@ pub struct SecretBox {
     cipher: XChaCha20Poly1305,
 }
 
-fn parse_hex_key(text: &str) -> anyhow::Result<[u8; 32]> {
+/// `where_from` names the key's origin in the error (the variable or the file).
+fn parse_hex_key(text: &str, where_from: &str) -> Result<[u8; 32], Error> {
     let text = text.trim();
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("the secret key must be 64 hexadecimal digits (32 bytes), e.g. from 'openssl rand -hex 32'");
+        return Err(Error::Secret(format!(
+            "{where_from} is not valid: the secret key must be 64 hexadecimal digits (32 bytes), e.g. from 'openssl rand -hex 32'"
+        )));
     }
     let mut key = [0u8; 32];
     for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
@@ -37,21 +41,21 @@ pub fn key_file(data_dir: &Path) -> PathBuf {
 
 impl SecretBox {
     /// The key from the environment, else from the key file (created when missing).
-    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+    pub fn open(data_dir: &Path) -> Result<Self, Error> {
         let key = match std::env::var(KEY_ENV) {
-            Ok(text) => parse_hex_key(&text).with_context(|| format!("{KEY_ENV} is not valid"))?,
+            Ok(text) => parse_hex_key(&text, KEY_ENV)?,
             Err(_) => load_or_create(&key_file(data_dir))?,
         };
         Ok(SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) })
     }
 
-    pub fn seal(&self, plaintext: &[u8], bound_to: &str) -> anyhow::Result<Vec<u8>> {
+    pub fn seal(&self, plaintext: &[u8], bound_to: &str) -> Result<Vec<u8>, Error> {
         let nonce_bytes: [u8; 24] = rand::random();
         let nonce = XNonce::from(nonce_bytes);
         let sealed = self
             .cipher
             .encrypt(&nonce, Payload { msg: plaintext, aad: bound_to.as_bytes() })
-            .map_err(|_| anyhow::anyhow!("encryption failed"))?;
+            .map_err(|_| Error::Secret(format!("sealing the secret of {bound_to} failed")))?;
         let mut out = Vec::with_capacity(1 + 24 + sealed.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce_bytes);
@@ -59,39 +63,42 @@ impl SecretBox {
         Ok(out)
     }
 
-    pub fn open_sealed(&self, sealed: &[u8], bound_to: &str) -> anyhow::Result<Vec<u8>> {
+    pub fn open_sealed(&self, sealed: &[u8], bound_to: &str) -> Result<Vec<u8>, Error> {
+        let damaged = || {
+            Error::Secret(format!(
+                "the stored secret of {bound_to} is damaged or from an unknown version; set it again"
+            ))
+        };
         if sealed.len() < 1 + 24 + 16 || sealed[0] != VERSION {
-            bail!("the stored secret is damaged or from an unknown version");
+            return Err(damaged());
         }
-        let nonce_bytes: [u8; 24] = sealed[1..25].try_into().context("nonce")?;
+        let nonce_bytes: [u8; 24] = sealed[1..25].try_into().map_err(|_| damaged())?;
         self.cipher
             .decrypt(&XNonce::from(nonce_bytes), Payload { msg: &sealed[25..], aad: bound_to.as_bytes() })
             .map_err(|_| {
-                anyhow::anyhow!(
+                Error::Secret(format!(
                     "cannot decrypt the stored credentials of {bound_to}: the secret key differs from the one they were stored with (check {KEY_ENV} or the data directory's secret.key), or set them again"
-                )
+                ))
             })
     }
 }
 
-fn load_or_create(path: &Path) -> anyhow::Result<[u8; 32]> {
+fn load_or_create(path: &Path) -> Result<[u8; 32], Error> {
+    let name = format!("key file {}", path.display());
     match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).context("the key file is not text")?;
-            parse_hex_key(&text).with_context(|| format!("key file {} is not valid", path.display()))
-        }
+        Ok(bytes) => parse_hex_key(&String::from_utf8_lossy(&bytes), &name),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
             }
             let key: [u8; 32] = rand::random();
             let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(path, &text).with_context(|| format!("cannot create key file {}", path.display()))?;
+            write_private(path, &text).map_err(Error::io(format!("cannot create {name}")))?;
             // Another process may have created it first: use whatever is on disk now.
-            let on_disk = std::fs::read_to_string(path)?;
-            parse_hex_key(&on_disk)
+            let on_disk = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {name}")))?;
+            parse_hex_key(&on_disk, &name)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read key file {}", path.display())),
+        Err(e) => Err(Error::io(format!("cannot read {name}"))(e)),
     }
 }
 
@@ -136,6 +143,6 @@ mod tests {
         }
         // The same file gives the same key.
         assert_eq!(load_or_create(&key_file(dir.path())).unwrap(), load_or_create(&key_file(dir.path())).unwrap());
-        assert!(parse_hex_key("abc").is_err());
+        assert!(parse_hex_key("abc", "test key").unwrap_err().to_string().contains("test key is not valid"));
     }
 }
