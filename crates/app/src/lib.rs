@@ -2,11 +2,13 @@
 //! which the CLI, the admin API and the console call alike. It prints nothing and knows neither
 //! HTTP nor a command line; its errors carry a code and words an administrator can act on.
 //!
-//! So far it holds what the binary's commands shared: secrets at rest, tokens and durations.
+//! So far it holds what the binary's commands shared: secrets at rest, tokens, durations and
+//! schedules.
 #![forbid(unsafe_code)]
 
 pub mod duration;
 mod error;
+pub mod schedule;
 pub mod secrets;
 pub mod tokens;
 

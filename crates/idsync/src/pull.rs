@@ -10,7 +10,7 @@ use std::time::Duration;
 use store::{RunKind, RunStart, RunState, Store};
 
 use crate::config::Config;
-use crate::scheduler::Schedule;
+use app::schedule::Schedule;
 
 /// A pull source as stored: its connector and when it runs.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -36,10 +36,7 @@ pub const DEFAULT_FULL_EVERY: &str = "1d";
 
 impl PullConfig {
     pub fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
-        self.schedule
-            .as_deref()
-            .map(|s| Schedule::parse(s, self.timezone.as_deref()).map_err(anyhow::Error::msg))
-            .transpose()
+        self.schedule.as_deref().map(|s| Ok(Schedule::parse(s, self.timezone.as_deref())?)).transpose()
     }
 
     pub fn full_every(&self) -> anyhow::Result<jiff::SignedDuration> {

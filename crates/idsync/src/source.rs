@@ -410,7 +410,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 Some(settings) => {
                     let config: PullConfig =
                         serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-                    let state: crate::scheduler::ScheduleState =
+                    let state: app::schedule::ScheduleState =
                         settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
                     let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
                     last_run = last.clone();
