@@ -208,7 +208,7 @@ async fn demo(args: DemoArgs, base: &Config, given: &Given, dir: &std::path::Pat
     for (name, kind, url) in
         [("jira", "jira", &jira_run.base_url), ("confluence", "confluence", &confluence_run.base_url)]
     {
-        let sealed = crate::target::seal(&connector.secrets, name, &admin)?;
+        let sealed = connector.seal(name, &admin)?;
         store.create_target(name, kind, url, &sealed).await?;
     }
     let rules = crate::binding::parse_binding_tables(DEMO_RULES, std::path::Path::new("the demo's rules"))?;

@@ -10,41 +10,7 @@ use std::time::Duration;
 use store::{RunKind, RunStart, RunState, Store};
 
 use crate::config::Config;
-use app::schedule::Schedule;
-
-/// A pull source as stored: its connector and when it runs.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PullConfig {
-    pub connector: sources::SourceConfig,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    /// How long incremental runs may go on before a full read heals drift (`12h`, `1d`, `7d`);
-    /// [`DEFAULT_FULL_EVERY`] when not set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_every: Option<String>,
-    /// At most this many requests a second to the provider (to stay within its quota).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_rate: Option<f64>,
-}
-
-/// Incremental runs miss what a provider does not report (hard deletions in Okta and LDAP, users
-/// leaving a scope): a daily full read catches it.
-pub const DEFAULT_FULL_EVERY: &str = "1d";
-
-impl PullConfig {
-    pub fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
-        self.schedule.as_deref().map(|s| Ok(Schedule::parse(s, self.timezone.as_deref())?)).transpose()
-    }
-
-    pub fn full_every(&self) -> anyhow::Result<jiff::SignedDuration> {
-        let text = self.full_every.as_deref().unwrap_or(DEFAULT_FULL_EVERY);
-        let seconds = app::duration::parse_seconds(text)?;
-        Ok(jiff::SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX)))
-    }
-}
+use app::pull::PullConfig;
 
 pub fn not_pull(name: &str) -> String {
     format!("'{name}' is not a pull source (or does not exist); 'idsync source list' shows the sources")

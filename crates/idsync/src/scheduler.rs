@@ -64,7 +64,7 @@ async fn tick(
     use store::Store;
     for source in store.list_sources().await? {
         let Some(settings) = store.pull(&source.name).await? else { continue };
-        let schedule = match serde_json::from_str::<crate::pull::PullConfig>(&settings.config).map(|p| p.schedule()) {
+        let schedule = match serde_json::from_str::<app::pull::PullConfig>(&settings.config).map(|p| p.schedule()) {
             Ok(Ok(Some(schedule))) => schedule,
             Ok(Ok(None)) => continue,
             Ok(Err(e)) => {

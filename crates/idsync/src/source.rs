@@ -6,10 +6,11 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::pull::{Progress, PullConfig, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
+use crate::pull::{Progress, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
 use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
+use app::pull::PullConfig;
 
 // Parsed once per process, so the size of its largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -417,7 +418,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     reads = format!("{} at {}", config.connector.kind(), config.connector.location());
                     Some(json!({
                         "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
-                        "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
+                        "full_every": config.full_every.as_deref().unwrap_or(app::pull::DEFAULT_FULL_EVERY),
                         "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
                         "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
                     }))

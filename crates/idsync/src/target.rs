@@ -1,18 +1,17 @@
 //! `idsync target …`: the applications idsync provisions, with their credentials sealed at rest.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use store::{BindingStore, SyncStore, TargetRecord};
-use targets::{CheckStatus, Credentials, Kind, TargetClient, TargetConfig};
+use targets::{CheckStatus, Credentials, Kind};
 
 use crate::config::Config;
 use crate::serve::open_store;
-use app::secrets::SecretBox;
+use app::targets::SealedConnector;
 
 #[derive(Subcommand)]
 pub enum TargetCommand {
@@ -141,53 +140,9 @@ impl CredentialArgs {
     }
 }
 
-fn bound_to(name: &str) -> String {
-    format!("target:{name}")
-}
-
-pub fn seal(secrets: &SecretBox, name: &str, credentials: &Credentials) -> anyhow::Result<Vec<u8>> {
-    Ok(secrets.seal(&serde_json::to_vec(credentials)?, &bound_to(name))?)
-}
-
-fn unseal(secrets: &SecretBox, record: &TargetRecord) -> anyhow::Result<Credentials> {
-    let plain = secrets.open_sealed(&record.secret, &bound_to(&record.name))?;
-    serde_json::from_slice(&plain)
-        .context("stored credentials are not readable; set them again with 'idsync target set'")
-}
-
-/// Makes clients from stored targets, decrypting their credentials.
-pub struct SealedConnector {
-    pub secrets: SecretBox,
-    pub timeout: Duration,
-}
-
-impl SealedConnector {
-    pub fn client(&self, record: &TargetRecord) -> anyhow::Result<Box<dyn TargetClient>> {
-        let kind = Kind::parse(&record.kind)
-            .with_context(|| format!("target {} has unknown kind {}", record.name, record.kind))?;
-        let config = TargetConfig {
-            name: record.name.clone(),
-            kind,
-            url: record.url.clone(),
-            credentials: unseal(&self.secrets, record)?,
-            timeout: self.timeout,
-        };
-        Ok(targets::connect(&config)?)
-    }
-}
-
-impl sync::Connector for SealedConnector {
-    fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String> {
-        self.client(record).map(Arc::from).map_err(|e| format!("{e:#}"))
-    }
-}
-
+/// The target connector of this installation: its secret key and the configured timeout.
 pub fn connector(config: &Config) -> anyhow::Result<SealedConnector> {
-    targets::install_crypto();
-    Ok(SealedConnector {
-        secrets: SecretBox::open(&config.data_dir)?,
-        timeout: Duration::from_secs(config.sync.timeout_seconds),
-    })
+    Ok(SealedConnector::open(&config.data_dir, Duration::from_secs(config.sync.timeout_seconds))?)
 }
 
 /// Prints check lines (of `target test` or `source test`); true when none failed.
@@ -214,7 +169,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             let credentials = credentials.read()?.context(
                 "credentials are needed: --token-file/--token-env for a token, or --username with --password-file/--password-env",
             )?;
-            let sealed = seal(&connector.secrets, &name, &credentials)?;
+            let sealed = connector.seal(&name, &credentials)?;
             let record = TargetRecord {
                 name: name.clone(),
                 kind: kind_parsed.as_str().into(),
@@ -276,7 +231,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
         }
         TargetCommand::Show { name, json } => {
             let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
-            let auth = match unseal(&connector.secrets, &t)? {
+            let auth = match connector.unseal(&t)? {
                 Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
                 Credentials::Basic { username, .. } => format!("basic ({username})"),
                 Credentials::Key { .. } => "key file".to_string(),
@@ -321,7 +276,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
         }
         TargetCommand::Set { name, url, credentials, no_check } => {
             let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
-            let sealed = credentials.read()?.map(|c| seal(&connector.secrets, &t.name, &c)).transpose()?;
+            let sealed = credentials.read()?.map(|c| connector.seal(&t.name, &c)).transpose()?;
             if url.is_none() && sealed.is_none() {
                 bail!("nothing to change: give --url and/or new credentials");
             }
