@@ -8,6 +8,20 @@ pub enum Error {
     /// The secret key is missing, unreadable, or not the one a secret was sealed with.
     #[error("{0}")]
     Secret(String),
+    /// Something asked for does not exist.
+    #[error("{message}")]
+    Missing { message: String, hint: Option<model::Hint> },
+    /// The source already runs (in this process or another).
+    #[error("{0}")]
+    Busy(String),
+    /// A run was stopped before it finished.
+    #[error("{0}")]
+    Interrupted(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The identity provider or application could not be reached, or refused.
+    #[error(transparent)]
+    Remote(#[from] rest::RestError),
     /// A file idsync needs could not be read or written.
     #[error("{what}: {source}")]
     Io {
@@ -23,6 +37,27 @@ impl Error {
             Error::Invalid(_) => "invalid",
             Error::Secret(_) => "secret",
             Error::Io { .. } => "io",
+            Error::Missing { .. } => "not_found",
+            Error::Busy(_) => "busy",
+            Error::Interrupted(_) => "interrupted",
+            Error::Store(_) => "store",
+            Error::Remote(_) => "remote",
+        }
+    }
+
+    /// What the administrator can do about it, when known.
+    pub fn hint(&self) -> Option<model::Hint> {
+        match self {
+            Error::Missing { hint, .. } => hint.clone(),
+            Error::Store(e) => e.hint().cloned(),
+            _ => None,
+        }
+    }
+
+    pub fn not_pull(name: &str) -> Error {
+        Error::Missing {
+            message: format!("'{name}' is not a pull source (or does not exist)"),
+            hint: Some(model::Hint::ListSources),
         }
     }
 

@@ -1,9 +1,38 @@
-//! A pull source as stored: which provider it reads, how, and when.
+//! Pull sources: their stored settings (which provider, how, when), their connectors with the
+//! credentials unsealed, and one run — incremental when the provider offers it and a full read is
+//! not due, full otherwise — recorded as a run, holding the source's run lock while it works.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use store::{RunKind, RunStart, RunState, Store};
 
 use crate::Error;
 use crate::schedule::Schedule;
+use crate::secrets::SecretBox;
+
+/// What a run needs of the installation: where its secret key is, and how long to wait for a
+/// provider's answer.
+#[derive(Debug, Clone)]
+pub struct PullEnv {
+    pub data_dir: PathBuf,
+    pub timeout: Duration,
+}
+
+/// Where a run says how it is getting on: a terminal's spinner, an API task's progress, nowhere.
+pub trait Progress: Send + Sync {
+    fn report(&self, what: &str);
+}
+
+/// Progress nobody watches (scheduled runs).
+pub struct Unwatched;
+
+impl Progress for Unwatched {
+    fn report(&self, _: &str) {}
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,4 +65,209 @@ impl PullConfig {
         let seconds = crate::duration::parse_seconds(text)?;
         Ok(jiff::SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX)))
     }
+}
+
+pub fn pull_connector(
+    pull: &PullConfig,
+    credentials: rest::Credentials,
+    env: &PullEnv,
+) -> Result<Box<dyn sources::Connector>, Error> {
+    rest::install_crypto();
+    let retry = sources::Retry { rate: pull.max_rate, ..sources::Retry::default() };
+    Ok(sources::connect_with(&pull.connector, credentials, env.timeout, retry)?)
+}
+
+/// The connector of a stored pull source, its credentials unsealed.
+pub async fn stored_connector(
+    store: &dyn Store,
+    name: &str,
+    env: &PullEnv,
+) -> Result<Box<dyn sources::Connector>, Error> {
+    let settings = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    Ok(connector_of(&settings, name, env)?.1)
+}
+
+/// A pull source's settings as stored, and its connector with the credentials unsealed.
+fn connector_of(
+    settings: &store::PullSettings,
+    name: &str,
+    env: &PullEnv,
+) -> Result<(PullConfig, Box<dyn sources::Connector>), Error> {
+    let pull: PullConfig = serde_json::from_str(&settings.config)
+        .map_err(|e| Error::Invalid(format!("the stored source settings are unreadable: {e}")))?;
+    let secrets = SecretBox::open(&env.data_dir)?;
+    let credentials: rest::Credentials =
+        serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?).map_err(|_| {
+            Error::Secret(format!("the stored credentials of source {name} are not readable; set them again"))
+        })?;
+    let connector = pull_connector(&pull, credentials, env)?;
+    Ok((pull, connector))
+}
+
+/// How a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Only what changed, when the provider can say and a full read is not due.
+    Auto,
+    /// Everything, whatever the cadence.
+    Full,
+}
+
+/// Reads a pull source and stores what changed, recorded as a run. A full
+/// read leaves the cursor the next incremental run continues from; a read that failed part-way
+/// neither removes anything nor moves the cursor.
+pub async fn pull_now(
+    store: &dyn store::Database,
+    name: &str,
+    env: &PullEnv,
+    mode: ReadMode,
+    progress: &dyn Progress,
+    stop: impl Future<Output = ()>,
+) -> Result<sync::PullSummary, Error> {
+    let source = store.source(name).await?.ok_or_else(|| Error::Missing {
+        message: format!("there is no source named '{name}'"),
+        hint: Some(model::Hint::ListSources),
+    })?;
+    let run = match store.start_run(RunKind::Pull, name, &run_holder(), RUN_LEASE, &holder_is_gone).await? {
+        RunStart::Started { id, took_over } => {
+            if let Some(stale) = took_over {
+                tracing::warn!(source = %name, run = stale, "took over the lock of a run whose process is gone; it is marked interrupted");
+            }
+            id
+        }
+        RunStart::Busy(r) => {
+            return Err(Error::Busy(format!(
+                "run {} of {name} is still going (started {}); try again when it is done",
+                r.id, r.started
+            )));
+        }
+    };
+    // The lease is renewed while the run works; a signal ends the run as interrupted and releases
+    // the lock at once, so the source can run again without waiting for the lease.
+    // The renewal is polled beside the work, never instead of it: it may wait for the store's
+    // one write connection, which the work may hold.
+    let work = read_and_apply(store, &source, env, mode, progress);
+    let renewing = async {
+        loop {
+            tokio::time::sleep(RUN_LEASE / 3).await;
+            if let Err(e) = store.renew_run(run, RUN_LEASE).await {
+                tracing::warn!(source = %name, error = %e, "cannot renew the run's lease; will retry");
+            }
+        }
+    };
+    let stopped = stop;
+    tokio::pin!(work, renewing, stopped);
+    let result = tokio::select! {
+        r = &mut work => Some(r),
+        () = &mut renewing => None,
+        () = &mut stopped => None,
+    };
+    let Some(result) = result else {
+        let summary = json!({"error": "interrupted by a signal before the run finished"});
+        store.update_run(run, RunState::Interrupted, &summary, None, None).await?;
+        return Err(Error::Interrupted(format!(
+            "run {run} of {name} was interrupted by a signal; what it had stored stays, nothing was removed"
+        )));
+    };
+    match &result {
+        Ok(summary) => {
+            let state = if summary.complete { RunState::Done } else { RunState::Failed };
+            let recorded = serde_json::to_value(summary).unwrap_or_default();
+            store.update_run(run, state, &recorded, None, None).await?;
+        }
+        Err(e) => {
+            store.update_run(run, RunState::Failed, &json!({"error": e.to_string()}), None, None).await?;
+        }
+    }
+    result
+}
+
+/// How long a run's lock holds without renewal (renewed every third of it while the run works).
+/// A holder on the same host that has ended is noticed at once, whatever the lease.
+const RUN_LEASE: Duration = Duration::from_secs(180);
+
+/// This process, as a run lock names its holder: host and process id.
+fn run_holder() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// Whether the process holding a run lock has ended: known only for a holder on this host (its
+/// process id is gone); elsewhere the lease decides.
+fn holder_is_gone(holder: &str) -> bool {
+    match holder.rsplit_once(':') {
+        Some((host, pid)) if host == host_name() && !host.is_empty() => {
+            pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        }
+        _ => false,
+    }
+}
+
+async fn read_and_apply(
+    store: &dyn store::Database,
+    source: &store::Source,
+    env: &PullEnv,
+    mode: ReadMode,
+    progress: &dyn Progress,
+) -> Result<sync::PullSummary, Error> {
+    let name = &source.name;
+    let settings = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    let (pull, connector) = connector_of(&settings, name, env)?;
+    let full_due = settings.last_full.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_none_or(|last| {
+        pull.full_every().is_ok_and(|every| jiff::Timestamp::now() >= last.saturating_add(every).unwrap_or(last))
+    });
+    let mut notes = Vec::new();
+    if let (Some(cursor), false, ReadMode::Auto) = (&settings.cursor, full_due, mode) {
+        progress.report("reading the changes since the last run");
+        let changes = connector.read_changes(cursor).await;
+        if changes.restart {
+            notes.push(format!(
+                "the provider no longer knows where the last run stopped ({}); everything was read",
+                changes.problems.join("; ")
+            ));
+        } else {
+            progress.report(&format!(
+                "storing {} changed users and {} changed groups",
+                changes.users.len(),
+                changes.groups.len()
+            ));
+            let next = changes.cursor.clone();
+            let complete = changes.complete;
+            let summary = sync::apply_changes(store, source, changes).await?;
+            if complete {
+                store.set_pull_cursor(name, next.as_deref(), false).await?;
+            }
+            return Ok(summary);
+        }
+    }
+    // Users are written as they arrive, so a run holds a page of a large directory, not all of it.
+    let mut writer = sync::UserWriter::new(store, source).await?;
+    let (sink, arriving) = tokio::sync::mpsc::channel(1000);
+    let write = async {
+        // Owned here, so a failed write closes the channel and the read stops instead of waiting.
+        let mut arriving = arriving;
+        progress.report("reading everything");
+        let mut stored = 0u64;
+        while let Some(user) = arriving.recv().await {
+            writer.write(store, source, user).await?;
+            stored += 1;
+            if stored.is_multiple_of(100) {
+                progress.report(&format!("reading everything: {stored} users read and stored"));
+            }
+        }
+        Ok::<_, store::StoreError>(())
+    };
+    let (snapshot, written) = tokio::join!(connector.read_streaming(sink), write);
+    written?;
+    let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
+    progress.report(&format!("storing {} groups and their members", snapshot.groups.len()));
+    let mut summary = writer.finish(store, source, snapshot).await?;
+    if complete {
+        store.set_pull_cursor(name, cursor.as_deref(), true).await?;
+    }
+    summary.problems.extend(notes);
+    Ok(summary)
 }

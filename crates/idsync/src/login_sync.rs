@@ -69,7 +69,7 @@ async fn login_sync(
         };
     let budget = Duration::from_secs(state.config.sync.login_timeout_seconds.max(1));
     let started = Instant::now();
-    let connector = match crate::pull::stored_connector(&*state.store, &source, &state.config).await {
+    let connector = match app::pull::stored_connector(&*state.store, &source, &crate::pull::env(&state.config)).await {
         Ok(c) => c,
         Err(e) => return fail(StatusCode::BAD_REQUEST, format!("{e:#}")),
     };

@@ -108,6 +108,7 @@ fn hint_of(e: &anyhow::Error) -> Option<model::Hint> {
         cause
             .downcast_ref::<sync::SyncError>()
             .and_then(sync::SyncError::hint)
+            .or_else(|| cause.downcast_ref::<app::Error>().and_then(app::Error::hint))
             .or_else(|| cause.downcast_ref::<store::StoreError>().and_then(|s| s.hint().cloned()))
     })
 }

@@ -88,15 +88,17 @@ async fn tick(
                 let (store, config, running, name) =
                     (store.clone(), config.clone(), running.clone(), source.name.clone());
                 tokio::spawn(async move {
-                    match crate::pull::pull_now(
+                    let env = crate::pull::env(&config);
+                    let ran = app::pull::pull_now(
                         &*store,
                         &name,
-                        &config,
-                        crate::pull::ReadMode::Auto,
-                        crate::pull::Progress::Hidden,
+                        &env,
+                        app::pull::ReadMode::Auto,
+                        &app::pull::Unwatched,
+                        crate::pull::stop_signal(),
                     )
-                    .await
-                    {
+                    .await;
+                    match ran {
                         Ok(summary) => {
                             tracing::info!(source = %name, created = summary.users_created, updated = summary.users_updated,
                             deleted = summary.users_deleted, complete = summary.complete, "scheduled pull run finished")

@@ -6,11 +6,12 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::pull::{Progress, ReadMode, not_pull, pull_connector, pull_now, stored_connector};
+use crate::pull::pull_now;
 use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
 use app::pull::PullConfig;
+use app::pull::{ReadMode, pull_connector, stored_connector};
 
 // Parsed once per process, so the size of its largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -220,7 +221,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             )?;
             let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
             if !no_check {
-                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
+                let checks = pull_connector(&pull, credentials.clone(), &crate::pull::env(config))?.check().await;
                 if !print_checks(&checks) {
                     bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
                 }
@@ -256,7 +257,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Edit { name, url, connector, credentials, max_rate, no_check } => {
-            let settings = store.pull(&name).await?.with_context(|| not_pull(&name))?;
+            let settings = store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.connector =
@@ -272,7 +273,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 None => serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?,
             };
             if !no_check {
-                let checks = pull_connector(&pull, credentials.clone(), config)?.check().await;
+                let checks = pull_connector(&pull, credentials.clone(), &crate::pull::env(config))?.check().await;
                 if !print_checks(&checks) {
                     bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
                 }
@@ -284,14 +285,14 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
-            let connector = stored_connector(store, &name, config).await?;
+            let connector = stored_connector(store, &name, &crate::pull::env(config)).await?;
             if !print_checks(&connector.check().await) {
                 bail!("source {name} is not ready");
             }
             println!("source {name} is ready");
         }
         SourceCommand::Lookup { name, username } => {
-            let connector = stored_connector(store, &name, config).await?;
+            let connector = stored_connector(store, &name, &crate::pull::env(config)).await?;
             let failed = |e: rest::RestError| anyhow::anyhow!("looking {username} up failed: {e}");
             let Some(raw) = connector.lookup(&username).await.map_err(failed)? else {
                 bail!("source {name} has no user {username}");
@@ -317,7 +318,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::Sync { name, full, json, .. } => {
             let mode = if full { ReadMode::Full } else { ReadMode::Auto };
-            let summary = pull_now(store, &name, config, mode, Progress::Shown).await?;
+            let summary = pull_now(store, &name, config, mode).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -344,7 +345,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::LoginToken { name, json } => {
-            store.pull(&name).await?.with_context(|| not_pull(&name))?;
+            store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
             let token = app::tokens::new_token();
             store.set_login_token(&name, &scim::hash_token(&token)).await?;
             let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
@@ -359,7 +360,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Schedule { name, schedule, timezone, full_every } => {
-            let settings = store.pull(&name).await?.with_context(|| not_pull(&name))?;
+            let settings = store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
             let mut pull: PullConfig =
                 serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
             pull.schedule = (schedule != "off").then_some(schedule);

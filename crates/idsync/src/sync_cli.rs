@@ -109,7 +109,7 @@ pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Re
             .source(name)
             .await?
             .with_context(|| format!("there is no source named '{name}'"))?;
-        let snapshot = crate::pull::stored_connector(&*store, name, config).await?.read().await;
+        let snapshot = app::pull::stored_connector(&*store, name, &crate::pull::env(config)).await?.read().await;
         if !snapshot.complete {
             bail!("the read of {name} was incomplete, so nothing can be previewed: {}", snapshot.problems.join("; "));
         }

@@ -274,6 +274,11 @@ fn errors_end_with_the_command_that_helps() {
     assert!(
         said(&["runs", "approve", "999"]).ends_with("there is no run 999; 'idsync runs list' shows the recent runs")
     );
+    add_source(dir.path(), "pushed");
+    assert_eq!(
+        said(&["source", "sync", "pushed"]),
+        "idsync: 'pushed' is not a pull source (or does not exist); 'idsync source list' shows the sources"
+    );
     assert!(
         said(&["sync", "--target", "ghost"])
             .ends_with("there is no target named 'ghost'; 'idsync target list' shows the targets")
