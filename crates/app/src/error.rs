@@ -14,6 +14,12 @@ pub enum Error {
     /// The source already runs (in this process or another).
     #[error("{0}")]
     Busy(String),
+    /// The identity provider or application took longer than the time allowed.
+    #[error("{0}")]
+    TimedOut(String),
+    /// A part idsync needs (the store, the engine) cannot serve now; trying later may help.
+    #[error("{0}")]
+    Unavailable(String),
     /// A run was stopped before it finished.
     #[error("{0}")]
     Interrupted(String),
@@ -40,6 +46,8 @@ impl Error {
             Error::Missing { .. } => "not_found",
             Error::Busy(_) => "busy",
             Error::Interrupted(_) => "interrupted",
+            Error::TimedOut(_) => "timed_out",
+            Error::Unavailable(_) => "unavailable",
             Error::Store(_) => "store",
             Error::Remote(_) => "remote",
         }

@@ -8,6 +8,7 @@
 
 pub mod duration;
 mod error;
+pub mod login;
 pub mod pull;
 pub mod schedule;
 pub mod secrets;

@@ -3,7 +3,7 @@
 //! result to every bound target before it answers, within `sync.login_timeout_seconds`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -68,43 +68,27 @@ async fn login_sync(
             _ => return fail(StatusCode::BAD_REQUEST, r#"the body must be {"username": "<the user signing in>"}"#),
         };
     let budget = Duration::from_secs(state.config.sync.login_timeout_seconds.max(1));
-    let started = Instant::now();
-    let connector = match app::pull::stored_connector(&*state.store, &source, &crate::pull::env(&state.config)).await {
-        Ok(c) => c,
-        Err(e) => return fail(StatusCode::BAD_REQUEST, format!("{e:#}")),
-    };
-    let read = match tokio::time::timeout(budget, connector.read_user(&username)).await {
-        Err(_) => {
-            return fail(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "the identity provider did not answer within {} s; the user signs in with what idsync has",
-                    budget.as_secs()
-                ),
-            );
+    let env = crate::pull::env(&state.config);
+    match app::login::sync_at_login(&*state.store, &state.engine, &env, &source, &username, budget).await {
+        Ok(synced) => {
+            let targets: Vec<Value> =
+                synced.targets.into_iter().map(|(t, r)| json!({"target": t, "result": r})).collect();
+            axum::Json(json!({"username": synced.username, "targets": targets})).into_response()
         }
-        Ok(Err(e)) => {
-            return fail(StatusCode::BAD_GATEWAY, format!("reading {username} from the identity provider failed: {e}"));
+        Err(e) => fail(status_of(&e), e.to_string()),
+    }
+}
+
+/// A sign-in plugin only needs to know whether to wait, retry or give up; the status says which.
+fn status_of(error: &app::Error) -> StatusCode {
+    match error {
+        app::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        app::Error::Missing { .. } => StatusCode::NOT_FOUND,
+        app::Error::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+        app::Error::Remote(_) => StatusCode::BAD_GATEWAY,
+        app::Error::Secret(_) | app::Error::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        app::Error::Busy(_) | app::Error::Interrupted(_) | app::Error::Unavailable(_) | app::Error::Store(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
         }
-        Ok(Ok(None)) => {
-            return fail(StatusCode::NOT_FOUND, format!("the identity provider of {source} has no user {username}"));
-        }
-        Ok(Ok(Some(found))) => found,
-    };
-    let Ok(Some(src)) = state.store.source(&source).await else {
-        return fail(StatusCode::NOT_FOUND, format!("there is no source named '{source}'"));
-    };
-    let (user, groups) = read;
-    let id = match sync::apply_user(&*state.store, &src, user, groups).await {
-        Ok(id) => id,
-        Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, format!("{username} could not be stored: {e}")),
-    };
-    let left = budget.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
-    match state.engine.sync_user_now(&source, &id, left).await {
-        Ok(results) => {
-            let targets: Vec<Value> = results.into_iter().map(|(t, r)| json!({"target": t, "result": r})).collect();
-            axum::Json(json!({"username": username, "targets": targets})).into_response()
-        }
-        Err(e) => fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
