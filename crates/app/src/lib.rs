@@ -11,6 +11,7 @@ mod error;
 pub mod login;
 pub mod pull;
 pub mod schedule;
+pub mod scheduler;
 pub mod secrets;
 pub mod targets;
 pub mod tokens;

@@ -7,7 +7,6 @@ mod demo;
 mod listener;
 mod login_sync;
 mod pull;
-mod scheduler;
 mod serve;
 mod simulate;
 mod source;

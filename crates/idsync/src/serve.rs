@@ -179,7 +179,8 @@ pub async fn serve(
             .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
-    let scheduler = tokio::spawn(crate::scheduler::run(store.clone(), config.clone(), stop_engine.subscribe()));
+    let scheduler =
+        tokio::spawn(app::scheduler::run(store.clone(), crate::pull::env(&config), stop_engine.subscribe()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let signal = async move {

@@ -1,29 +1,33 @@
-//! Scheduled pull runs: the loop in [`run`] asks the store which pull sources are due (by
-//! `app::schedule`), runs each on its own task, and never starts a source while its previous run
-//! is still going.
+//! Scheduled pull runs: [`run`] asks the store every second which pull sources are due (by
+//! [`crate::schedule::decide`]), runs each on its own task, and never starts a source while its
+//! previous run in this process is still going (the run lock covers other processes).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::schedule::{Decision, Schedule, ScheduleState, decide};
 use jiff::Timestamp;
+use tokio::sync::watch;
 
-/// Sources with a run in progress: shared by the scheduler and `source sync` in the server.
+use crate::Error;
+use crate::pull::{PullConfig, PullEnv, ReadMode, Unwatched, pull_now};
+use crate::schedule::{Decision, Schedule, ScheduleState, decide};
+
+/// Sources with a scheduled run in progress in this process.
 #[derive(Default, Clone)]
-pub struct Running(Arc<Mutex<BTreeSet<String>>>);
+struct Running(Arc<Mutex<BTreeSet<String>>>);
 
 impl Running {
     /// Marks `name` as running; false when it already is.
-    pub fn start(&self, name: &str) -> bool {
+    fn start(&self, name: &str) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string())
     }
 
-    pub fn finish(&self, name: &str) {
+    fn finish(&self, name: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    fn contains(&self, name: &str) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(name)
     }
 }
@@ -38,33 +42,30 @@ fn jitter(schedule: &Schedule) -> jiff::SignedDuration {
     jiff::SignedDuration::from_millis(if ms == 0 { 0 } else { (rand::random::<u64>() % ms) as i64 })
 }
 
-/// Runs scheduled pull sources until `shutdown` turns true.
-pub async fn run(
-    store: Arc<store::sqlite::SqliteStore>,
-    config: crate::config::Config,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+/// Runs scheduled pull sources until `shutdown` turns true; runs still going then are stopped
+/// the way an interrupted run is (what was read is kept, deletions are not inferred).
+pub async fn run(store: Arc<dyn store::Database>, env: PullEnv, mut shutdown: watch::Receiver<bool>) {
     let running = Running::default();
     while !*shutdown.borrow() {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => break,
         }
-        if let Err(e) = tick(&store, &config, &running).await {
-            tracing::warn!(error = %format!("{e:#}"), "the scheduler could not read its sources; will retry");
+        if let Err(e) = tick(&store, &env, &running, &shutdown).await {
+            tracing::warn!(error = %e, "the scheduler could not read its sources; will retry");
         }
     }
 }
 
 async fn tick(
-    store: &Arc<store::sqlite::SqliteStore>,
-    config: &crate::config::Config,
+    store: &Arc<dyn store::Database>,
+    env: &PullEnv,
     running: &Running,
-) -> anyhow::Result<()> {
-    use store::Store;
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), Error> {
     for source in store.list_sources().await? {
         let Some(settings) = store.pull(&source.name).await? else { continue };
-        let schedule = match serde_json::from_str::<app::pull::PullConfig>(&settings.config).map(|p| p.schedule()) {
+        let schedule = match serde_json::from_str::<PullConfig>(&settings.config).map(|p| p.schedule()) {
             Ok(Ok(Some(schedule))) => schedule,
             Ok(Ok(None)) => continue,
             Ok(Err(e)) => {
@@ -83,42 +84,47 @@ async fn tick(
             Decision::Run { next } => {
                 state.last_run = Some(now);
                 state.next_run = Some(next + jitter(&schedule));
-                store.set_pull_state(&source.name, &serde_json::to_string(&state)?).await?;
+                store.set_pull_state(&source.name, &encode(&state)?).await?;
                 running.start(&source.name);
-                let (store, config, running, name) =
-                    (store.clone(), config.clone(), running.clone(), source.name.clone());
-                tokio::spawn(async move {
-                    let env = crate::pull::env(&config);
-                    let ran = app::pull::pull_now(
-                        &*store,
-                        &name,
-                        &env,
-                        app::pull::ReadMode::Auto,
-                        &app::pull::Unwatched,
-                        crate::pull::stop_signal(),
-                    )
-                    .await;
-                    match ran {
-                        Ok(summary) => {
-                            tracing::info!(source = %name, created = summary.users_created, updated = summary.users_updated,
-                            deleted = summary.users_deleted, complete = summary.complete, "scheduled pull run finished")
-                        }
-                        Err(e) => {
-                            tracing::warn!(source = %name, error = %format!("{e:#}"), "scheduled pull run failed")
-                        }
-                    }
-                    running.finish(&name);
-                });
+                tokio::spawn(scheduled_run(
+                    store.clone(),
+                    env.clone(),
+                    running.clone(),
+                    source.name.clone(),
+                    shutdown.clone(),
+                ));
             }
             Decision::Wait { next } if state.next_run != Some(next) => {
                 state.next_run = Some(next);
-                store.set_pull_state(&source.name, &serde_json::to_string(&state)?).await?;
+                store.set_pull_state(&source.name, &encode(&state)?).await?;
             }
             Decision::Wait { .. } => {}
             Decision::Busy => tracing::debug!(source = %source.name, "due, but the previous run is still going"),
         }
     }
     Ok(())
+}
+
+fn encode(state: &ScheduleState) -> Result<String, Error> {
+    serde_json::to_string(state).map_err(|e| Error::Invalid(format!("the schedule state cannot be written: {e}")))
+}
+
+async fn scheduled_run(
+    store: Arc<dyn store::Database>,
+    env: PullEnv,
+    running: Running,
+    name: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stop = async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    };
+    match pull_now(&*store, &name, &env, ReadMode::Auto, &Unwatched, stop).await {
+        Ok(summary) => tracing::info!(source = %name, created = summary.users_created, updated = summary.users_updated,
+            deleted = summary.users_deleted, complete = summary.complete, "scheduled pull run finished"),
+        Err(e) => tracing::warn!(source = %name, error = %e, "scheduled pull run failed"),
+    }
+    running.finish(&name);
 }
 
 #[cfg(test)]
