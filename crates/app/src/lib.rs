@@ -6,6 +6,7 @@
 //! credentials, tokens, durations, schedules and pull sources' stored settings.
 #![forbid(unsafe_code)]
 
+pub mod bindings;
 pub mod duration;
 mod error;
 pub mod login;

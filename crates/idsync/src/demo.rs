@@ -211,8 +211,8 @@ async fn demo(args: DemoArgs, base: &Config, given: &Given, dir: &std::path::Pat
         let sealed = connector.seal(name, &admin)?;
         store.create_target(name, kind, url, &sealed).await?;
     }
-    let rules = crate::binding::parse_binding_tables(DEMO_RULES, std::path::Path::new("the demo's rules"))?;
-    crate::binding::import(&store, &rules).await?;
+    let rules = app::bindings::parse_binding_tables(DEMO_RULES, "the demo's rules")?;
+    app::bindings::import(&store, &rules).await?;
     store.close().await;
 
     let listener = tokio::net::TcpListener::bind(&config.listen)

@@ -118,6 +118,7 @@ fn render_hint(hint: &model::Hint) -> String {
         model::Hint::ListSources => "'idsync source list' shows the sources".into(),
         model::Hint::ListTargets => "'idsync target list' shows the targets".into(),
         model::Hint::ListRuns => "'idsync runs list' shows the recent runs".into(),
+        model::Hint::ListBindings => "'idsync binding list' shows the bindings".into(),
         model::Hint::AddBinding { target } => {
             format!("bind a source to it with 'idsync binding add --source SOURCE --target {target}'")
         }

@@ -13,6 +13,8 @@ pub enum Hint {
     ListTargets,
     /// See the recent runs.
     ListRuns,
+    /// See which bindings there are.
+    ListBindings,
     /// Bind a source to this target.
     AddBinding { target: String },
 }
