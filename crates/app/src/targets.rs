@@ -61,3 +61,180 @@ impl sync::Connector for SealedConnector {
         self.client(record).map(Arc::from).map_err(|e| e.to_string())
     }
 }
+
+/// What the checks of a new or changed target found, and whether the change was saved: a failed
+/// check saves nothing unless the caller chose not to check.
+#[derive(Debug)]
+pub struct Checked {
+    pub checks: Vec<targets::Check>,
+    pub saved: bool,
+}
+
+fn passed(checks: &[targets::Check]) -> bool {
+    checks.iter().all(|c| c.status != targets::CheckStatus::Failed)
+}
+
+/// A target's kind by the name an administrator types.
+pub fn kind(text: &str) -> Result<Kind, Error> {
+    Kind::parse(text)
+        .ok_or_else(|| Error::Invalid(format!("the kind must be jira, confluence, bitbucket or scim, not '{text}'")))
+}
+
+/// A target about to be added.
+pub struct NewTarget {
+    pub name: String,
+    pub kind: Kind,
+    pub url: String,
+    pub credentials: Credentials,
+}
+
+/// The stored target `name`.
+pub async fn target(store: &dyn store::Database, name: &str) -> Result<TargetRecord, Error> {
+    store.target(name).await?.ok_or_else(|| Error::Missing {
+        message: format!("there is no target named '{name}'"),
+        hint: Some(model::Hint::ListTargets),
+    })
+}
+
+/// Adds a target, after checking that idsync can reach and use it when `check` is true.
+pub async fn add(
+    store: &dyn store::Database,
+    connector: &SealedConnector,
+    new: NewTarget,
+    check: bool,
+) -> Result<Checked, Error> {
+    model::validate_source_name(&new.name).map_err(|e| Error::Invalid(e.replace("source name", "target name")))?;
+    let sealed = connector.seal(&new.name, &new.credentials)?;
+    let checks = if check {
+        let record = TargetRecord {
+            name: new.name.clone(),
+            kind: new.kind.as_str().into(),
+            url: new.url.clone(),
+            secret: sealed.clone(),
+            created: String::new(),
+            healthy: true,
+            health_detail: String::new(),
+            health_changed: None,
+        };
+        let checks = connector.client(&record)?.check().await;
+        if !passed(&checks) {
+            return Ok(Checked { checks, saved: false });
+        }
+        checks
+    } else {
+        Vec::new()
+    };
+    store.create_target(&new.name, new.kind.as_str(), &new.url, &sealed).await?;
+    if !check {
+        store.set_target_health(&new.name, true, store::NOT_CHECKED).await?;
+    }
+    Ok(Checked { checks, saved: true })
+}
+
+/// Changes a target's address and/or credentials, after checking the changed target when `check`
+/// is true. Running servers pick the change up from the store.
+pub async fn change(
+    store: &dyn store::Database,
+    connector: &SealedConnector,
+    name: &str,
+    url: Option<String>,
+    credentials: Option<Credentials>,
+    check: bool,
+) -> Result<Checked, Error> {
+    let current = target(store, name).await?;
+    let sealed = credentials.map(|c| connector.seal(name, &c)).transpose()?;
+    if url.is_none() && sealed.is_none() {
+        return Err(Error::Invalid("nothing to change: give a new address and/or new credentials".into()));
+    }
+    let mut checks = Vec::new();
+    if check {
+        let changed = TargetRecord {
+            url: url.clone().unwrap_or_else(|| current.url.clone()),
+            secret: sealed.clone().unwrap_or_else(|| current.secret.clone()),
+            ..current
+        };
+        checks = connector.client(&changed)?.check().await;
+        if !passed(&checks) {
+            return Ok(Checked { checks, saved: false });
+        }
+    }
+    store.update_target(name, url.as_deref(), sealed.as_deref()).await?;
+    Ok(Checked { checks, saved: true })
+}
+
+/// Checks a stored target. What the check finds is its health until the worker knows better: a
+/// pass marks it healthy, a failure marks it unhealthy only when its health was not known yet.
+pub async fn test(
+    store: &dyn store::Database,
+    connector: &SealedConnector,
+    name: &str,
+) -> Result<Vec<targets::Check>, Error> {
+    let record = target(store, name).await?;
+    let checks = connector.client(&record)?.check().await;
+    match checks.iter().find(|c| c.status == targets::CheckStatus::Failed) {
+        None => _ = store.set_target_health(name, true, "").await?,
+        Some(failed) if record.health() == store::Health::Unknown => {
+            _ = store.set_target_health(name, false, &failed.what).await?
+        }
+        Some(_) => {}
+    }
+    Ok(checks)
+}
+
+/// Removes a target and its bindings; returns the bindings removed, as "source → target".
+/// Nothing changes in the application itself.
+pub async fn remove(store: &dyn store::Database, name: &str) -> Result<Vec<String>, Error> {
+    let bindings: Vec<String> = store
+        .bindings()
+        .await?
+        .into_iter()
+        .filter(|b| b.target == name)
+        .map(|b| format!("{} → {}", b.source, b.target))
+        .collect();
+    store.remove_target(name).await?;
+    Ok(bindings)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use store::{BindingStore, Store, SyncStore};
+
+    use super::*;
+
+    fn new(name: &str, url: &str) -> NewTarget {
+        NewTarget {
+            name: name.into(),
+            kind: Kind::Scim,
+            url: url.into(),
+            credentials: Credentials::Bearer { token: "t".into() },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_that_fails_its_check_is_not_saved_and_a_removed_one_takes_its_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        let connector = SealedConnector::open(dir.path(), Duration::from_secs(2)).unwrap();
+        // Nothing listens on port 9 of this machine.
+        let unreachable = add(&store, &connector, new("app", "http://127.0.0.1:9/scim/v2"), true).await.unwrap();
+        assert!(!unreachable.saved && !unreachable.checks.is_empty());
+        assert!(store.target("app").await.unwrap().is_none(), "a failed check saves nothing");
+        assert!(matches!(add(&store, &connector, new("Bad Name", "http://x"), false).await, Err(Error::Invalid(_))));
+
+        let unchecked = add(&store, &connector, new("app", "http://127.0.0.1:9/scim/v2"), false).await.unwrap();
+        assert!(unchecked.saved && unchecked.checks.is_empty());
+        assert_eq!(store.target("app").await.unwrap().unwrap().health_detail, store::NOT_CHECKED);
+        let nothing = change(&store, &connector, "app", None, None, false).await.unwrap_err();
+        assert!(nothing.to_string().starts_with("nothing to change"), "{nothing}");
+        let missing = test(&store, &connector, "nope").await.unwrap_err();
+        assert_eq!(missing.hint(), Some(model::Hint::ListTargets));
+
+        store.create_source("hr", "scim", &[7; 32]).await.unwrap();
+        store.add_binding("hr", "app", &serde_json::json!({})).await.unwrap();
+        assert_eq!(remove(&store, "app").await.unwrap(), ["hr → app"]);
+        assert!(store.bindings().await.unwrap().is_empty());
+    }
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use store::{BindingStore, SyncStore, TargetRecord};
-use targets::{CheckStatus, Credentials, Kind};
+use store::{BindingStore, SyncStore};
+use targets::{CheckStatus, Credentials};
 
 use crate::config::Config;
 use crate::serve::open_store;
@@ -163,35 +163,19 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
     let connector = connector(config)?;
     match cmd {
         TargetCommand::Add { name, kind, url, credentials, no_check } => {
-            model::validate_source_name(&name).map_err(|e| anyhow::anyhow!(e.replace("source name", "target name")))?;
-            let kind_parsed = Kind::parse(&kind)
-                .with_context(|| format!("--kind must be jira, confluence, bitbucket or scim, not '{kind}'"))?;
+            let kind = app::targets::kind(&kind)?;
             let credentials = credentials.read()?.context(
                 "credentials are needed: --token-file/--token-env for a token, or --username with --password-file/--password-env",
             )?;
-            let sealed = connector.seal(&name, &credentials)?;
-            let record = TargetRecord {
-                name: name.clone(),
-                kind: kind_parsed.as_str().into(),
-                url: url.clone(),
-                secret: sealed.clone(),
-                created: String::new(),
-                healthy: true,
-                health_detail: String::new(),
-                health_changed: None,
-            };
+            let new = app::targets::NewTarget { name: name.clone(), kind, url: url.clone(), credentials };
+            let added = app::targets::add(&store, &connector, new, !no_check).await?;
+            if !print_checks(&added.checks) || !added.saved {
+                bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
+            }
             if !no_check {
-                let checks = connector.client(&record)?.check().await;
-                if !print_checks(&checks) {
-                    bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
-                }
                 println!("target {name} is ready");
             }
-            store.create_target(&name, kind_parsed.as_str(), &url, &sealed).await?;
-            if no_check {
-                store.set_target_health(&name, true, store::NOT_CHECKED).await?;
-            }
-            println!("added target {name} ({}) at {url}", kind_parsed.label());
+            println!("added target {name} ({}) at {url}", kind.label());
             println!("next: bind a source to it with 'idsync binding add --source SOURCE --target {name}'");
         }
         TargetCommand::List { json } => {
@@ -230,7 +214,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         TargetCommand::Show { name, json } => {
-            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
+            let t = app::targets::target(&store, &name).await?;
             let auth = match connector.unseal(&t)? {
                 Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
                 Credentials::Basic { username, .. } => format!("basic ({username})"),
@@ -253,16 +237,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         TargetCommand::Test { name, json } => {
-            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
-            let checks = connector.client(&t)?.check().await;
-            // What the check found is the target's health until the worker knows better.
-            match checks.iter().find(|c| c.status == CheckStatus::Failed) {
-                None => _ = store.set_target_health(&name, true, "").await?,
-                Some(failed) if t.health() == store::Health::Unknown => {
-                    _ = store.set_target_health(&name, false, &failed.what).await?
-                }
-                Some(_) => {}
-            }
+            let checks = app::targets::test(&store, &connector, &name).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&checks)?);
                 if checks.iter().any(|c| c.status == CheckStatus::Failed) {
@@ -275,34 +250,18 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         TargetCommand::Set { name, url, credentials, no_check } => {
-            let t = store.target(&name).await?.with_context(|| format!("there is no target named '{name}'"))?;
-            let sealed = credentials.read()?.map(|c| connector.seal(&t.name, &c)).transpose()?;
-            if url.is_none() && sealed.is_none() {
+            let credentials = credentials.read()?;
+            if url.is_none() && credentials.is_none() {
                 bail!("nothing to change: give --url and/or new credentials");
             }
-            if !no_check {
-                let changed = TargetRecord {
-                    url: url.clone().unwrap_or_else(|| t.url.clone()),
-                    secret: sealed.clone().unwrap_or_else(|| t.secret.clone()),
-                    ..t.clone()
-                };
-                let checks = connector.client(&changed)?.check().await;
-                if !print_checks(&checks) {
-                    bail!("target {name} was not changed; fix the problem above, or change it anyway with --no-check");
-                }
+            let changed = app::targets::change(&store, &connector, &name, url, credentials, !no_check).await?;
+            if !print_checks(&changed.checks) || !changed.saved {
+                bail!("target {name} was not changed; fix the problem above, or change it anyway with --no-check");
             }
-            store.update_target(&name, url.as_deref(), sealed.as_deref()).await?;
             println!("updated target {name}; running servers use the change within a few seconds");
         }
         TargetCommand::Remove { name } => {
-            let bindings: Vec<String> = store
-                .bindings()
-                .await?
-                .into_iter()
-                .filter(|b| b.target == name)
-                .map(|b| format!("{} → {}", b.source, b.target))
-                .collect();
-            store.remove_target(&name).await?;
+            let bindings = app::targets::remove(&store, &name).await?;
             println!("removed target {name}; its users, groups and memberships are unchanged in the application");
             if !bindings.is_empty() {
                 println!("removed its bindings with it: {}", bindings.join(", "));
