@@ -14,6 +14,7 @@ pub mod pull;
 pub mod schedule;
 pub mod scheduler;
 pub mod secrets;
+pub mod sources;
 pub mod targets;
 pub mod tokens;
 

@@ -12,6 +12,7 @@ use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
 use app::pull::PullConfig;
 use app::pull::{ReadMode, pull_connector, stored_connector};
+use app::sources::{Removal, Removed};
 
 // Parsed once per process, so the size of its largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -237,12 +238,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Add { name, kind, url: None, json, .. } => {
-            model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
-            if kind != "scim" {
-                bail!("source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is");
-            }
-            let token = app::tokens::new_token();
-            store.create_source(&name, &kind, &scim::hash_token(&token)).await?;
+            let token = app::sources::create_push(store, &name, &kind).await?;
             let base_url = config.base_url(server.as_deref(), &name);
             if json {
                 println!("{}", json!({"name": name, "base_url": base_url, "token": token}));
@@ -345,9 +341,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::LoginToken { name, json } => {
-            store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
-            let token = app::tokens::new_token();
-            store.set_login_token(&name, &scim::hash_token(&token)).await?;
+            let token = app::sources::issue_login_token(store, &name).await?;
             let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
             let url = format!("{}/api/v1/sources/{name}/login-sync", root.trim_end_matches('/'));
             if json {
@@ -486,8 +480,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::RotateToken { name, grace, json } => {
             let grace = app::duration::parse_seconds(&grace)?;
-            let token = app::tokens::new_token();
-            store.rotate_token(&name, &scim::hash_token(&token), grace).await?;
+            let token = app::sources::rotate_token(store, &name, grace).await?;
             tokens_changed(config)?;
             if json {
                 println!(
@@ -504,19 +497,18 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Remove { name, purge, deprovision, release } => {
-            let managed = store.managed_by_source(&name).await?;
             let counted = |list: &[(String, u64)]| {
                 list.iter().map(|(target, n)| format!("{n} in {target}")).collect::<Vec<_>>().join(", ")
             };
             if deprovision {
-                let gone = store.clear_source(&name).await?;
-                println!("Emptied source '{name}' ({gone} users and groups).");
-                if managed.is_empty() {
+                let started = app::sources::deprovision(store, &name).await?;
+                println!("Emptied source '{name}' ({} users and groups).", started.emptied);
+                if started.managed.is_empty() {
                     println!("It managed no accounts in any target; remove it with 'idsync source remove {name}'.");
                 } else {
                     println!(
                         "A running server now deprovisions the accounts it managed ({}) as each binding's on_removed rule says, through the safeguard.",
-                        counted(&managed)
+                        counted(&started.managed)
                     );
                     println!(
                         "Once 'idsync target list' shows nothing pending, remove the source with 'idsync source remove {name} --release'."
@@ -524,46 +516,25 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 }
                 return Ok(());
             }
-            if release {
-                let held = store.source(&name).await?.map_or(0, |s| s.users + s.groups);
-                if held > 0 && !purge {
-                    bail!("source '{name}' still holds {held} users and groups; add --purge to delete them with it");
+            let removal = if release { Removal::Release } else { Removal::OnlyUnmanaged };
+            match app::sources::remove(store, &name, removal, purge).await? {
+                Removed::StillHolds(held) => {
+                    bail!("source '{name}' still holds {held} users and groups; add --purge to delete them with it")
                 }
-                let released = store.release_source(&name).await?;
-                let events: Vec<store::Event> = released
-                    .iter()
-                    .map(|(target, n)| store::Event {
-                        source: name.clone(),
-                        target: target.clone(),
-                        action: "release".into(),
-                        reason: format!(
-                            "source {name} removed: idsync no longer manages its {n} users here; they stay as they are"
-                        ),
-                        result: "applied".into(),
-                        ..store::Event::default()
-                    })
-                    .collect();
-                store.record_events(&events).await?;
-                if !released.is_empty() {
-                    println!("Released the accounts idsync managed for '{name}': {}.", counted(&released));
-                }
-            } else if !managed.is_empty() {
-                bail!(
+                Removed::StillManages(managed) => bail!(
                     "source '{name}' manages accounts in targets ({}); say what becomes of them: --deprovision to have the targets deprovision them first, or --release to stop managing them and leave them as they are",
                     counted(&managed)
-                );
-            }
-            let bindings: Vec<String> = store::BindingStore::bindings(store)
-                .await?
-                .into_iter()
-                .filter(|b| b.source == name)
-                .map(|b| format!("{} → {}", b.source, b.target))
-                .collect();
-            store.remove_source(&name, purge).await?;
-            tokens_changed(config)?;
-            println!("Source '{name}' removed.");
-            if !bindings.is_empty() {
-                println!("Its bindings went with it: {}.", bindings.join(", "));
+                ),
+                Removed::Done { released, bindings } => {
+                    tokens_changed(config)?;
+                    if !released.is_empty() {
+                        println!("Released the accounts idsync managed for '{name}': {}.", counted(&released));
+                    }
+                    println!("Source '{name}' removed.");
+                    if !bindings.is_empty() {
+                        println!("Its bindings went with it: {}.", bindings.join(", "));
+                    }
+                }
             }
         }
     }

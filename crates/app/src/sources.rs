@@ -1,0 +1,149 @@
+//! Sources' tokens and their removal. Removing a source that manages accounts in targets never
+//! decides their fate by itself: the caller chooses to deprovision them first (through the
+//! targets, as each binding's rules say, under the safeguard) or to release them.
+
+use store::Event;
+
+use crate::Error;
+use crate::tokens::new_token;
+
+/// A push source: its SCIM endpoint opens with the token returned, shown once and stored hashed.
+pub async fn create_push(store: &dyn store::Database, name: &str, kind: &str) -> Result<String, Error> {
+    model::validate_source_name(name).map_err(Error::Invalid)?;
+    if kind != "scim" {
+        return Err(Error::Invalid(format!(
+            "source kind '{kind}' is not available yet; 'scim' (push from Entra ID, Okta, OneLogin, …) is"
+        )));
+    }
+    let token = new_token();
+    store.create_source(name, kind, &scim::hash_token(&token)).await?;
+    Ok(token)
+}
+
+/// A new bearer token for a push source; the previous one keeps working for `grace_seconds`.
+pub async fn rotate_token(store: &dyn store::Database, name: &str, grace_seconds: u64) -> Result<String, Error> {
+    let token = new_token();
+    store.rotate_token(name, &scim::hash_token(&token), grace_seconds).await?;
+    Ok(token)
+}
+
+/// A new login-sync token for a pull source; the previous one stops working at once.
+pub async fn issue_login_token(store: &dyn store::Database, name: &str) -> Result<String, Error> {
+    store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    let token = new_token();
+    store.set_login_token(name, &scim::hash_token(&token)).await?;
+    Ok(token)
+}
+
+/// Accounts idsync manages for a source: (target, how many).
+pub type Managed = Vec<(String, u64)>;
+
+/// What emptying a source set in motion.
+#[derive(Debug, PartialEq)]
+pub struct Deprovisioning {
+    /// Users and groups the source held.
+    pub emptied: u64,
+    /// The accounts the targets now deprovision.
+    pub managed: Managed,
+}
+
+/// Empties a source so that the engine deprovisions what it managed in each target, as each
+/// binding's `on_removed` rule says and through the safeguard; the source itself stays until
+/// that is done and it is removed with [`Removal::Release`].
+pub async fn deprovision(store: &dyn store::Database, name: &str) -> Result<Deprovisioning, Error> {
+    let managed = store.managed_by_source(name).await?;
+    let emptied = store.clear_source(name).await?;
+    Ok(Deprovisioning { emptied, managed })
+}
+
+/// What becomes of the accounts a removed source managed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Removal {
+    /// Remove only a source that manages no accounts.
+    OnlyUnmanaged,
+    /// Stop managing its accounts and leave them in the targets as they are.
+    Release,
+}
+
+/// What removing a source did, or why it did nothing.
+#[derive(Debug, PartialEq)]
+pub enum Removed {
+    /// Removed, with the accounts released and the bindings that went with it.
+    Done { released: Managed, bindings: Vec<String> },
+    /// Nothing changed: the source manages accounts and [`Removal::OnlyUnmanaged`] was asked.
+    StillManages(Managed),
+    /// Nothing changed: the source still holds users and groups, and `purge` was not given.
+    StillHolds(u64),
+}
+
+/// Removes a source; `purge` deletes the users and groups it holds with it.
+pub async fn remove(store: &dyn store::Database, name: &str, removal: Removal, purge: bool) -> Result<Removed, Error> {
+    let mut released = Vec::new();
+    match removal {
+        Removal::Release => {
+            let held = store.source(name).await?.map_or(0, |s| s.users + s.groups);
+            if held > 0 && !purge {
+                return Ok(Removed::StillHolds(held));
+            }
+            released = store.release_source(name).await?;
+            let events: Vec<Event> = released
+                .iter()
+                .map(|(target, n)| Event {
+                    source: name.to_string(),
+                    target: target.clone(),
+                    action: "release".into(),
+                    reason: format!(
+                        "source {name} removed: idsync no longer manages its {n} users here; they stay as they are"
+                    ),
+                    result: "applied".into(),
+                    ..Event::default()
+                })
+                .collect();
+            store.record_events(&events).await?;
+        }
+        Removal::OnlyUnmanaged => {
+            let managed = store.managed_by_source(name).await?;
+            if !managed.is_empty() {
+                return Ok(Removed::StillManages(managed));
+            }
+        }
+    }
+    let bindings: Vec<String> = store
+        .bindings()
+        .await?
+        .into_iter()
+        .filter(|b| b.source == name)
+        .map(|b| format!("{} → {}", b.source, b.target))
+        .collect();
+    store.remove_source(name, purge).await?;
+    Ok(Removed::Done { released, bindings })
+}
+
+#[cfg(test)]
+mod tests {
+    use store::{BindingStore, Store, SyncStore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_push_source_opens_with_its_token_only_and_goes_with_its_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        assert!(matches!(create_push(&store, "hr", "ldap").await, Err(Error::Invalid(_))));
+        assert!(matches!(create_push(&store, "Bad Name", "scim").await, Err(Error::Invalid(_))));
+        let first = create_push(&store, "hr", "scim").await.unwrap();
+        let hashes = |auth: Option<store::SourceAuth>| auth.unwrap().token_hashes;
+        assert_eq!(hashes(store.source_auth("hr").await.unwrap()), [scim::hash_token(&first)]);
+        let second = rotate_token(&store, "hr", 0).await.unwrap();
+        assert_eq!(hashes(store.source_auth("hr").await.unwrap()), [scim::hash_token(&second)], "the first is gone");
+        let push = issue_login_token(&store, "hr").await.unwrap_err();
+        assert_eq!(push.hint(), Some(model::Hint::ListSources), "login sync is for pull sources");
+
+        store.create_target("jira", "jira", "http://jira", b"sealed").await.unwrap();
+        store.add_binding("hr", "jira", &serde_json::json!({})).await.unwrap();
+        let removed = remove(&store, "hr", Removal::OnlyUnmanaged, false).await.unwrap();
+        assert_eq!(removed, Removed::Done { released: vec![], bindings: vec!["hr → jira".into()] });
+        assert!(store.source("hr").await.unwrap().is_none());
+    }
+}
