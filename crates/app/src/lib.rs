@@ -2,8 +2,8 @@
 //! which the CLI, the admin API and the console call alike. It prints nothing and knows neither
 //! HTTP nor a command line; its errors carry a code and words an administrator can act on.
 //!
-//! So far it holds what the binary's commands shared: secrets at rest and targets' sealed
-//! credentials, tokens, durations, schedules and pull sources' stored settings.
+//! So far it holds sources, targets and bindings with their checks, pull runs, the scheduler,
+//! sync at login, secrets at rest, tokens, durations and schedules.
 #![forbid(unsafe_code)]
 
 pub mod bindings;
@@ -19,3 +19,15 @@ pub mod targets;
 pub mod tokens;
 
 pub use error::Error;
+
+/// What the checks of a new or changed source or target found, and whether the change was saved:
+/// a failed check saves nothing unless the caller chose not to check.
+#[derive(Debug)]
+pub struct Checked {
+    pub checks: Vec<rest::Check>,
+    pub saved: bool,
+}
+
+pub(crate) fn passed(checks: &[rest::Check]) -> bool {
+    checks.iter().all(|c| c.status != rest::CheckStatus::Failed)
+}

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{RunKind, RunStart, RunState, Store};
 
-use crate::Error;
 use crate::schedule::Schedule;
 use crate::secrets::SecretBox;
+use crate::{Checked, Error, passed};
 
 /// What a run needs of the installation: where its secret key is, and how long to wait for a
 /// provider's answer.
@@ -93,15 +93,129 @@ fn connector_of(
     name: &str,
     env: &PullEnv,
 ) -> Result<(PullConfig, Box<dyn sources::Connector>), Error> {
-    let pull: PullConfig = serde_json::from_str(&settings.config)
-        .map_err(|e| Error::Invalid(format!("the stored source settings are unreadable: {e}")))?;
-    let secrets = SecretBox::open(&env.data_dir)?;
-    let credentials: rest::Credentials =
-        serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?).map_err(|_| {
-            Error::Secret(format!("the stored credentials of source {name} are not readable; set them again"))
-        })?;
+    let pull = decoded(settings)?;
+    let credentials = unsealed(&SecretBox::open(&env.data_dir)?, settings, name)?;
     let connector = pull_connector(&pull, credentials, env)?;
     Ok((pull, connector))
+}
+
+fn decoded(settings: &store::PullSettings) -> Result<PullConfig, Error> {
+    serde_json::from_str(&settings.config)
+        .map_err(|e| Error::Invalid(format!("the stored source settings are unreadable: {e}")))
+}
+
+fn bound_to(name: &str) -> String {
+    format!("source:{name}")
+}
+
+fn unsealed(secrets: &SecretBox, settings: &store::PullSettings, name: &str) -> Result<rest::Credentials, Error> {
+    serde_json::from_slice(&secrets.open_sealed(&settings.secret, &bound_to(name))?)
+        .map_err(|_| Error::Secret(format!("the stored credentials of source {name} are not readable; set them again")))
+}
+
+fn sealed(secrets: &SecretBox, credentials: &rest::Credentials, name: &str) -> Result<Vec<u8>, Error> {
+    let plain = serde_json::to_vec(credentials).map_err(|e| Error::Secret(format!("credentials: {e}")))?;
+    secrets.seal(&plain, &bound_to(name))
+}
+
+fn encoded(pull: &PullConfig) -> Result<String, Error> {
+    serde_json::to_string(pull).map_err(|e| Error::Invalid(format!("the source settings cannot be stored: {e}")))
+}
+
+impl PullConfig {
+    /// Refuses settings a run could not follow: a schedule, time zone or full-read interval
+    /// that does not parse, or a rate limit that is not above 0.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err(Error::Invalid("the rate limit must be above 0 requests a second".into()));
+        }
+        self.schedule()?;
+        self.full_every()?;
+        Ok(())
+    }
+}
+
+/// The settings of the pull source `name`.
+pub async fn settings(store: &dyn store::Database, name: &str) -> Result<PullConfig, Error> {
+    decoded(&store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?)
+}
+
+/// Adds a pull source, after checking that idsync can read the provider when `check` is true.
+/// Its SCIM endpoint stays closed: nobody holds a token for it.
+pub async fn add(
+    store: &dyn store::Database,
+    env: &PullEnv,
+    name: &str,
+    pull: &PullConfig,
+    credentials: rest::Credentials,
+    check: bool,
+) -> Result<Checked, Error> {
+    model::validate_source_name(name).map_err(Error::Invalid)?;
+    pull.validate()?;
+    let secrets = SecretBox::open(&env.data_dir)?;
+    let mut checks = Vec::new();
+    if check {
+        checks = pull_connector(pull, credentials.clone(), env)?.check().await;
+        if !passed(&checks) {
+            return Ok(Checked { checks, saved: false });
+        }
+    }
+    let secret = sealed(&secrets, &credentials, name)?;
+    store.create_source(name, pull.connector.kind(), &scim::hash_token(&crate::tokens::new_token())).await?;
+    store.set_pull(name, &encoded(pull)?, &secret).await?;
+    Ok(Checked { checks, saved: true })
+}
+
+/// Changes a pull source's settings, and its credentials when given, after checking the changed
+/// source when `check` is true. The next run reads everything, since what changed since the
+/// last run was tracked under the old settings.
+pub async fn edit(
+    store: &dyn store::Database,
+    env: &PullEnv,
+    name: &str,
+    pull: &PullConfig,
+    credentials: Option<rest::Credentials>,
+    check: bool,
+) -> Result<Checked, Error> {
+    pull.validate()?;
+    let stored = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    let secrets = SecretBox::open(&env.data_dir)?;
+    let credentials = match credentials {
+        Some(given) => given,
+        None => unsealed(&secrets, &stored, name)?,
+    };
+    let mut checks = Vec::new();
+    if check {
+        checks = pull_connector(pull, credentials.clone(), env)?.check().await;
+        if !passed(&checks) {
+            return Ok(Checked { checks, saved: false });
+        }
+    }
+    store.set_pull(name, &encoded(pull)?, &sealed(&secrets, &credentials, name)?).await?;
+    store.set_pull_cursor(name, None, false).await?;
+    Ok(Checked { checks, saved: true })
+}
+
+/// Sets when a pull source runs by itself (`None`: only when asked); the next run is worked out
+/// afresh from the new schedule. Returns the schedule as understood.
+pub async fn set_schedule(
+    store: &dyn store::Database,
+    name: &str,
+    schedule: Option<String>,
+    timezone: Option<String>,
+    full_every: Option<String>,
+) -> Result<Option<Schedule>, Error> {
+    let stored = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    let mut pull = decoded(&stored)?;
+    pull.schedule = schedule;
+    pull.timezone = timezone;
+    if full_every.is_some() {
+        pull.full_every = full_every;
+    }
+    pull.validate()?;
+    store.set_pull(name, &encoded(&pull)?, &stored.secret).await?;
+    store.set_pull_state(name, "{}").await?;
+    pull.schedule()
 }
 
 /// How a run reads.
@@ -270,4 +384,52 @@ async fn read_and_apply(
     }
     summary.problems.extend(notes);
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use store::Store;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn invalid_settings_save_nothing_and_an_edit_reads_everything_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        let env = PullEnv { data_dir: dir.path().into(), timeout: Duration::from_secs(2) };
+        let token = rest::Credentials::Bearer { token: "t".into() };
+        let mut pull = PullConfig {
+            connector: sources::SourceConfig::Scim { url: "http://127.0.0.1:9/scim/v2".into() },
+            schedule: Some("every now and then".into()),
+            timezone: None,
+            full_every: None,
+            max_rate: None,
+        };
+        assert!(matches!(add(&store, &env, "hr", &pull, token.clone(), false).await, Err(Error::Invalid(_))));
+        pull.schedule = None;
+        pull.max_rate = Some(0.0);
+        assert!(matches!(add(&store, &env, "hr", &pull, token.clone(), false).await, Err(Error::Invalid(_))));
+        assert!(store.source("hr").await.unwrap().is_none(), "nothing was saved");
+        pull.max_rate = None;
+        let unreachable = add(&store, &env, "hr", &pull, token.clone(), true).await.unwrap();
+        assert!(!unreachable.saved && store.source("hr").await.unwrap().is_none());
+
+        assert!(add(&store, &env, "hr", &pull, token, false).await.unwrap().saved);
+        store.set_pull_cursor("hr", Some("delta-1"), true).await.unwrap();
+        pull.max_rate = Some(5.0);
+        assert!(edit(&store, &env, "hr", &pull, None, false).await.unwrap().saved);
+        assert_eq!(settings(&store, "hr").await.unwrap().max_rate, Some(5.0));
+        assert_eq!(store.pull("hr").await.unwrap().unwrap().cursor, None, "the next run reads everything");
+        assert!(stored_connector(&store, "hr", &env).await.is_ok(), "the credentials were sealed again");
+
+        let hourly = set_schedule(&store, "hr", Some("hourly".into()), None, None).await.unwrap();
+        assert!(hourly.is_some());
+        assert!(set_schedule(&store, "hr", Some("sometimes".into()), None, None).await.is_err());
+        assert_eq!(
+            settings(&store, "hr").await.unwrap().schedule.as_deref(),
+            Some("hourly"),
+            "a bad one changes nothing"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use store::TargetRecord;
 use targets::{Credentials, Kind, TargetClient, TargetConfig};
 
-use crate::Error;
 use crate::secrets::SecretBox;
+use crate::{Checked, Error, passed};
 
 fn bound_to(name: &str) -> String {
     format!("target:{name}")
@@ -60,18 +60,6 @@ impl sync::Connector for SealedConnector {
     fn connect(&self, record: &TargetRecord) -> Result<Arc<dyn TargetClient>, String> {
         self.client(record).map(Arc::from).map_err(|e| e.to_string())
     }
-}
-
-/// What the checks of a new or changed target found, and whether the change was saved: a failed
-/// check saves nothing unless the caller chose not to check.
-#[derive(Debug)]
-pub struct Checked {
-    pub checks: Vec<targets::Check>,
-    pub saved: bool,
-}
-
-fn passed(checks: &[targets::Check]) -> bool {
-    checks.iter().all(|c| c.status != targets::CheckStatus::Failed)
 }
 
 /// A target's kind by the name an administrator types.

@@ -11,7 +11,7 @@ use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
 use app::pull::PullConfig;
-use app::pull::{ReadMode, pull_connector, stored_connector};
+use app::pull::{ReadMode, stored_connector};
 use app::sources::{Removal, Removed};
 
 // Parsed once per process, so the size of its largest variant does not matter.
@@ -215,22 +215,13 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 bail!("--max-rate must be above 0 (requests a second)");
             }
             let pull = PullConfig { connector, schedule, timezone, full_every, max_rate };
-            pull.schedule()?;
-            pull.full_every()?;
             let credentials = credentials.read()?.context(
                 "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
-            let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
-            if !no_check {
-                let checks = pull_connector(&pull, credentials.clone(), &crate::pull::env(config))?.check().await;
-                if !print_checks(&checks) {
-                    bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
-                }
+            let added = app::pull::add(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
+            if !print_checks(&added.checks) || !added.saved {
+                bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
             }
-            let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
-            // Nobody holds a token for a pull source: its SCIM endpoint stays closed.
-            store.create_source(&name, &kind, &scim::hash_token(&app::tokens::new_token())).await?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await?;
             if json {
                 println!("{}", json!({"name": name, "pull": pull}));
             } else {
@@ -253,9 +244,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Edit { name, url, connector, credentials, max_rate, no_check } => {
-            let settings = store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
-            let mut pull: PullConfig =
-                serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
+            let mut pull = app::pull::settings(store, &name).await?;
             pull.connector =
                 connector_config(pull.connector.kind(), url.as_deref(), &connector, Some(&pull.connector))?;
             match max_rate {
@@ -263,21 +252,12 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 Some(r) => pull.max_rate = (r > 0.0).then_some(r),
                 None => {}
             }
-            let secrets = app::secrets::SecretBox::open(&config.data_dir)?;
-            let credentials = match credentials.read()? {
-                Some(given) => given,
-                None => serde_json::from_slice(&secrets.open_sealed(&settings.secret, &format!("source:{name}"))?)?,
-            };
-            if !no_check {
-                let checks = pull_connector(&pull, credentials.clone(), &crate::pull::env(config))?.check().await;
-                if !print_checks(&checks) {
-                    bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
-                }
+            let credentials = credentials.read()?;
+            let edited =
+                app::pull::edit(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
+            if !print_checks(&edited.checks) || !edited.saved {
+                bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
             }
-            let sealed = secrets.seal(&serde_json::to_vec(&credentials)?, &format!("source:{name}"))?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &sealed).await?;
-            // Changes since the last run were tracked under the old settings.
-            store.set_pull_cursor(&name, None, false).await?;
             println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
@@ -354,23 +334,11 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Schedule { name, schedule, timezone, full_every } => {
-            let settings = store.pull(&name).await?.ok_or_else(|| app::Error::not_pull(&name))?;
-            let mut pull: PullConfig =
-                serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-            pull.schedule = (schedule != "off").then_some(schedule);
-            pull.timezone = timezone;
-            if full_every.is_some() {
-                pull.full_every = full_every;
-            }
-            pull.full_every()?;
-            let parsed = pull.schedule()?;
-            store.set_pull(&name, &serde_json::to_string(&pull)?, &settings.secret).await?;
-            // The next run is worked out afresh from the new schedule.
-            store.set_pull_state(&name, "{}").await?;
-            match parsed {
+            let schedule = (schedule != "off").then_some(schedule);
+            match app::pull::set_schedule(store, &name, schedule.clone(), timezone, full_every).await? {
                 Some(_) => println!(
                     "{name} runs {}; a running server picks this up within seconds",
-                    pull.schedule.unwrap_or_default()
+                    schedule.unwrap_or_default()
                 ),
                 None => println!("{name} now runs only with 'idsync source sync {name}'"),
             }
