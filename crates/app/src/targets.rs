@@ -183,6 +183,84 @@ pub async fn remove(store: &dyn store::Database, name: &str) -> Result<Vec<Strin
     Ok(bindings)
 }
 
+/// A target as the list of targets shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TargetOverview {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub healthy: bool,
+    /// ok, credentials refused, DOWN, or unknown (not checked yet).
+    pub health: &'static str,
+    pub health_detail: String,
+    pub managed_users: u64,
+    /// Changes waiting in the outbox.
+    pub pending: u64,
+}
+
+/// Every target, with its health and how much idsync manages and owes it.
+pub async fn overview(store: &dyn store::Database) -> Result<Vec<TargetOverview>, Error> {
+    let mut rows = Vec::new();
+    for t in store.targets().await? {
+        rows.push(TargetOverview {
+            health: t.health().label(),
+            managed_users: store.managed_users(&t.name).await?,
+            pending: store.pending(&t.name).await?,
+            name: t.name,
+            kind: t.kind,
+            url: t.url,
+            healthy: t.healthy,
+            health_detail: t.health_detail,
+        });
+    }
+    Ok(rows)
+}
+
+/// One target in full; the credentials only by their type (and a user name), never their secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TargetDetail {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    /// token, basic (user name) or key file.
+    pub auth: String,
+    pub created: String,
+    pub healthy: bool,
+    pub health_detail: String,
+    pub health_changed: Option<String>,
+    pub managed_users: u64,
+    pub pending: u64,
+    /// The sources bound to it.
+    pub fed_by: Vec<String>,
+}
+
+pub async fn detail(
+    store: &dyn store::Database,
+    connector: &SealedConnector,
+    name: &str,
+) -> Result<TargetDetail, Error> {
+    let t = target(store, name).await?;
+    let auth = match connector.unseal(&t)? {
+        Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
+        Credentials::Basic { username, .. } => format!("basic ({username})"),
+        Credentials::Key { .. } => "key file".to_string(),
+    };
+    let fed_by = store.bindings().await?.into_iter().filter(|b| b.target == name).map(|b| b.source).collect();
+    Ok(TargetDetail {
+        managed_users: store.managed_users(name).await?,
+        pending: store.pending(name).await?,
+        name: t.name,
+        kind: t.kind,
+        url: t.url,
+        auth,
+        created: t.created,
+        healthy: t.healthy,
+        health_detail: t.health_detail,
+        health_changed: t.health_changed,
+        fed_by,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -215,6 +293,8 @@ mod tests {
         let unchecked = add(&store, &connector, new("app", "http://127.0.0.1:9/scim/v2"), false).await.unwrap();
         assert!(unchecked.saved && unchecked.checks.is_empty());
         assert_eq!(store.target("app").await.unwrap().unwrap().health_detail, store::NOT_CHECKED);
+        let listed = overview(&store).await.unwrap();
+        assert_eq!((listed.len(), listed[0].health, listed[0].pending), (1, "unknown", 0));
         let nothing = change(&store, &connector, "app", None, None, false).await.unwrap_err();
         assert!(nothing.to_string().starts_with("nothing to change"), "{nothing}");
         let missing = test(&store, &connector, "nope").await.unwrap_err();
@@ -222,6 +302,9 @@ mod tests {
 
         store.create_source("hr", "scim", &[7; 32]).await.unwrap();
         store.add_binding("hr", "app", &serde_json::json!({})).await.unwrap();
+        let shown = detail(&store, &connector, "app").await.unwrap();
+        assert_eq!((shown.auth.as_str(), shown.fed_by.as_slice()), ("token", ["hr".to_string()].as_slice()));
+        assert!(!serde_json::to_string(&shown).unwrap().contains("\"t\""), "no secret in the detail");
         assert_eq!(remove(&store, "app").await.unwrap(), ["hr → app"]);
         assert!(store.bindings().await.unwrap().is_empty());
     }

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
-use store::{BindingStore, SyncStore};
 use targets::{CheckStatus, Credentials};
 
 use crate::config::Config;
@@ -179,14 +177,8 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             println!("next: bind a source to it with 'idsync binding add --source SOURCE --target {name}'");
         }
         TargetCommand::List { json } => {
-            let records = store.targets().await?;
-            let mut rows = Vec::new();
-            for t in &records {
-                rows.push(json!({
-                    "name": t.name, "kind": t.kind, "url": t.url, "healthy": t.healthy, "health": t.health().label(), "health_detail": t.health_detail,
-                    "managed_users": store.managed_users(&t.name).await?, "pending": store.pending(&t.name).await?,
-                }));
-            }
+            let rows: Vec<serde_json::Value> =
+                app::targets::overview(&store).await?.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
@@ -214,20 +206,7 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         TargetCommand::Show { name, json } => {
-            let t = app::targets::target(&store, &name).await?;
-            let auth = match connector.unseal(&t)? {
-                Credentials::Bearer { .. } | Credentials::Ssws { .. } => "token".to_string(),
-                Credentials::Basic { username, .. } => format!("basic ({username})"),
-                Credentials::Key { .. } => "key file".to_string(),
-            };
-            let bindings: Vec<String> =
-                store.bindings().await?.into_iter().filter(|b| b.target == name).map(|b| b.source).collect();
-            let v = json!({
-                "name": t.name, "kind": t.kind, "url": t.url, "auth": auth, "created": t.created,
-                "healthy": t.healthy, "health_detail": t.health_detail, "health_changed": t.health_changed,
-                "managed_users": store.managed_users(&name).await?, "pending": store.pending(&name).await?,
-                "fed_by": bindings,
-            });
+            let v = serde_json::to_value(app::targets::detail(&store, &connector, &name).await?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
