@@ -150,6 +150,14 @@ pub fn state(record: &BindingRecord, bindings: &Bindings) -> String {
     if record.needs_reconcile() { "reconcile due".into() } else { "reconciled".into() }
 }
 
+/// The bindings `keep` selects, as "source → target".
+pub(crate) async fn named(
+    store: &dyn BindingStore,
+    keep: impl Fn(&BindingRecord) -> bool,
+) -> Result<Vec<String>, Error> {
+    Ok(store.bindings().await?.iter().filter(|b| keep(b)).map(|b| format!("{} → {}", b.source, b.target)).collect())
+}
+
 /// The `[[binding]]` tables of a TOML text as (source, target, rules), each checked; any
 /// invalid one refuses them all. `origin` names the text in messages.
 pub fn parse_binding_tables(text: &str, origin: &str) -> Result<Vec<(String, String, Value)>, Error> {

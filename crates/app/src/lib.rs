@@ -31,3 +31,12 @@ pub struct Checked {
 pub(crate) fn passed(checks: &[rest::Check]) -> bool {
     checks.iter().all(|c| c.status != rest::CheckStatus::Failed)
 }
+
+/// A store of its own in a directory of its own (which holds the secret key too), for a test.
+#[cfg(test)]
+pub(crate) async fn scratch_store() -> (tempfile::TempDir, store::sqlite::SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+    (dir, store)
+}

@@ -394,9 +394,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_settings_save_nothing_and_an_edit_reads_everything_next() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        let (dir, store) = crate::scratch_store().await;
         let env = PullEnv { data_dir: dir.path().into(), timeout: Duration::from_secs(2) };
         let token = rest::Credentials::Bearer { token: "t".into() };
         let mut pull = PullConfig {

@@ -108,13 +108,7 @@ pub async fn remove(store: &dyn store::Database, name: &str, removal: Removal, p
             }
         }
     }
-    let bindings: Vec<String> = store
-        .bindings()
-        .await?
-        .into_iter()
-        .filter(|b| b.source == name)
-        .map(|b| format!("{} → {}", b.source, b.target))
-        .collect();
+    let bindings = crate::bindings::named(store, |b| b.source == name).await?;
     store.remove_source(name, purge).await?;
     Ok(Removed::Done { released, bindings })
 }
@@ -127,9 +121,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_push_source_opens_with_its_token_only_and_goes_with_its_bindings() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        let (_dir, store) = crate::scratch_store().await;
         assert!(matches!(create_push(&store, "hr", "ldap").await, Err(Error::Invalid(_))));
         assert!(matches!(create_push(&store, "Bad Name", "scim").await, Err(Error::Invalid(_))));
         let first = create_push(&store, "hr", "scim").await.unwrap();

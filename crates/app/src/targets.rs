@@ -172,13 +172,7 @@ pub async fn test(
 /// Removes a target and its bindings; returns the bindings removed, as "source → target".
 /// Nothing changes in the application itself.
 pub async fn remove(store: &dyn store::Database, name: &str) -> Result<Vec<String>, Error> {
-    let bindings: Vec<String> = store
-        .bindings()
-        .await?
-        .into_iter()
-        .filter(|b| b.target == name)
-        .map(|b| format!("{} → {}", b.source, b.target))
-        .collect();
+    let bindings = crate::bindings::named(store, |b| b.target == name).await?;
     store.remove_target(name).await?;
     Ok(bindings)
 }
@@ -280,9 +274,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_target_that_fails_its_check_is_not_saved_and_a_removed_one_takes_its_bindings() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            store::sqlite::SqliteStore::open(&dir.path().join("db"), store::sqlite::Durability::Process).await.unwrap();
+        let (dir, store) = crate::scratch_store().await;
         let connector = SealedConnector::open(dir.path(), Duration::from_secs(2)).unwrap();
         // Nothing listens on port 9 of this machine.
         let unreachable = add(&store, &connector, new("app", "http://127.0.0.1:9/scim/v2"), true).await.unwrap();
