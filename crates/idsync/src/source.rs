@@ -219,7 +219,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
             let added = app::pull::add(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
-            if !print_checks(&added.checks) || !added.saved {
+            print_checks(&added.checks);
+            if !added.saved {
                 bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
             }
             if json {
@@ -255,7 +256,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             let credentials = credentials.read()?;
             let edited =
                 app::pull::edit(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
-            if !print_checks(&edited.checks) || !edited.saved {
+            print_checks(&edited.checks);
+            if !edited.saved {
                 bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
             }
             println!("Source '{name}' changed; the next run reads everything with the new settings.");

@@ -167,7 +167,8 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             )?;
             let new = app::targets::NewTarget { name: name.clone(), kind, url: url.clone(), credentials };
             let added = app::targets::add(&store, &connector, new, !no_check).await?;
-            if !print_checks(&added.checks) || !added.saved {
+            print_checks(&added.checks);
+            if !added.saved {
                 bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
             }
             if !no_check {
@@ -234,7 +235,8 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
                 bail!("nothing to change: give --url and/or new credentials");
             }
             let changed = app::targets::change(&store, &connector, &name, url, credentials, !no_check).await?;
-            if !print_checks(&changed.checks) || !changed.saved {
+            print_checks(&changed.checks);
+            if !changed.saved {
                 bail!("target {name} was not changed; fix the problem above, or change it anyway with --no-check");
             }
             println!("updated target {name}; running servers use the change within a few seconds");
