@@ -204,10 +204,23 @@ pub trait SourceRetirement: Send + Sync {
     async fn clear_source(&self, source: &str) -> Result<u64, StoreError>;
 }
 
-/// Every capability of the database, as one object the server and the engine share.
-pub trait Database: Store + SyncStore + BindingStore + RunLock + SourceRetirement {}
+/// The tokens of the admin API, by their public id; the secret half exists only as a hash.
+#[async_trait]
+pub trait AdminTokenStore: Send + Sync {
+    /// Refuses (Conflict) a name another token has.
+    async fn create_admin_token(&self, token: &AdminTokenRecord) -> Result<(), StoreError>;
+    async fn admin_token(&self, id: &str) -> Result<Option<AdminTokenRecord>, StoreError>;
+    /// Every admin token, by name.
+    async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError>;
+    /// Deletes the token of that name; false when there was none.
+    async fn revoke_admin_token(&self, name: &str) -> Result<bool, StoreError>;
+    async fn admin_token_used(&self, id: &str, at: &str) -> Result<(), StoreError>;
+}
 
-impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement> Database for T {}
+/// Every capability of the database, as one object the server and the engine share.
+pub trait Database: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore {}
+
+impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

@@ -342,3 +342,15 @@ pub struct EventQuery {
     pub until: Option<String>,
     pub limit: u32,
 }
+
+/// An admin token as stored: its scope by name (`read`, `operate`, `admin`), times in RFC 3339.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminTokenRecord {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub hash: [u8; 32],
+    pub created: String,
+    pub expires: Option<String>,
+    pub last_used: Option<String>,
+}

@@ -2,6 +2,7 @@
 //! queueing in the pool beats SQLITE_BUSY retries), a pool of sqlx readers, and read-only
 //! connections owned by the calling thread for lookups by id and list pages (see `reader`).
 
+mod admin_tokens;
 mod bindings;
 mod filter_sql;
 mod reader;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     // SQLite cannot normalise Unicode, so this one is `refold_names`, in Rust.
     (8, "unique_names", ""),
     (9, "run_lease", include_str!("../../migrations/sqlite/0009_run_lease.sql")),
+    (10, "admin_tokens", include_str!("../../migrations/sqlite/0010_admin_tokens.sql")),
 ];
 
 pub struct SqliteStore {
