@@ -150,6 +150,32 @@ pub fn state(record: &BindingRecord, bindings: &Bindings) -> String {
     if record.needs_reconcile() { "reconcile due".into() } else { "reconciled".into() }
 }
 
+fn view(record: &BindingRecord, bindings: &Bindings) -> api_types::Binding {
+    api_types::Binding {
+        state: state(record, bindings),
+        source: record.source.clone(),
+        target: record.target.clone(),
+        rules: record.rules.clone(),
+        revision: record.revision,
+        created: record.created.clone(),
+        updated: record.updated.clone(),
+    }
+}
+
+/// Every binding with its state, by source then target.
+pub async fn list(store: &dyn BindingStore) -> Result<Vec<api_types::Binding>, Error> {
+    let records = store.bindings().await?;
+    let bindings = Bindings::from_records(&records);
+    Ok(records.iter().map(|r| view(r, &bindings)).collect())
+}
+
+/// One binding with its state.
+pub async fn show(store: &dyn BindingStore, source: &str, target: &str) -> Result<api_types::Binding, Error> {
+    let record = binding(store, source, target).await?;
+    let bindings = Bindings::from_records(std::slice::from_ref(&record));
+    Ok(view(&record, &bindings))
+}
+
 /// The bindings `keep` selects, as "source → target".
 pub(crate) async fn named(
     store: &dyn BindingStore,

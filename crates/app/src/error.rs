@@ -23,6 +23,12 @@ pub enum Error {
     /// A run was stopped before it finished.
     #[error("{0}")]
     Interrupted(String),
+    /// The caller's credentials were missing or not accepted.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known, and not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     /// The identity provider or application could not be reached, or refused.
@@ -46,8 +52,12 @@ impl Error {
             Error::Missing { .. } => "not_found",
             Error::Busy(_) => "busy",
             Error::Interrupted(_) => "interrupted",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
             Error::TimedOut(_) => "timed_out",
             Error::Unavailable(_) => "unavailable",
+            Error::Store(store::StoreError::Conflict(_)) => "conflict",
+            Error::Store(store::StoreError::NotFound { .. }) => "not_found",
             Error::Store(_) => "store",
             Error::Remote(_) => "remote",
         }

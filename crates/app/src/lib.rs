@@ -3,9 +3,10 @@
 //! HTTP nor a command line; its errors carry a code and words an administrator can act on.
 //!
 //! So far it holds sources, targets and bindings with their checks, pull runs, the scheduler,
-//! sync at login, secrets at rest, tokens, durations and schedules.
+//! sync at login, admin tokens, secrets at rest, tokens, durations and schedules.
 #![forbid(unsafe_code)]
 
+pub mod admin_tokens;
 pub mod bindings;
 pub mod duration;
 mod error;

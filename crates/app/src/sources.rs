@@ -4,6 +4,8 @@
 
 use store::Event;
 
+use crate::pull::PullConfig;
+
 use crate::Error;
 use crate::tokens::new_token;
 
@@ -111,6 +113,77 @@ pub async fn remove(store: &dyn store::Database, name: &str, removal: Removal, p
     let bindings = crate::bindings::named(store, |b| b.source == name).await?;
     store.remove_source(name, purge).await?;
     Ok(Removed::Done { released, bindings })
+}
+
+/// Where SCIM clients reach the source `name` on a server whose address is `root`.
+pub fn scim_url(root: &str, name: &str) -> String {
+    format!("{}/scim/v2/{name}", root.trim_end_matches('/'))
+}
+
+fn view(source: store::Source, root: &str, pull: Option<&PullConfig>) -> api_types::Source {
+    api_types::Source {
+        base_url: scim_url(root, &source.name),
+        reads: pull.map(|p| p.connector.location().to_string()),
+        name: source.name,
+        kind: source.kind,
+        created: source.created,
+        users: source.users,
+        groups: source.groups,
+    }
+}
+
+fn pull_config(name: &str, settings: &store::PullSettings) -> Result<PullConfig, Error> {
+    serde_json::from_str(&settings.config).map_err(|e| {
+        Error::Invalid(format!(
+            "the stored settings of source '{name}' are unreadable ({e}); set them again with an edit"
+        ))
+    })
+}
+
+/// Every source, by name; `root` is the server's address, for their SCIM URLs.
+pub async fn list(store: &dyn store::Database, root: &str) -> Result<Vec<api_types::Source>, Error> {
+    let mut views = Vec::new();
+    for source in store.list_sources().await? {
+        let pull = match store.pull(&source.name).await? {
+            Some(settings) => Some(pull_config(&source.name, &settings)?),
+            None => None,
+        };
+        views.push(view(source, root, pull.as_ref()));
+    }
+    views.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(views)
+}
+
+/// One source in full: its tokens by date, and for a pull source how and when it is read.
+pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Result<api_types::SourceDetail, Error> {
+    let source = store.source(name).await?.ok_or_else(|| Error::Missing {
+        message: format!("there is no source named '{name}'"),
+        hint: Some(model::Hint::ListSources),
+    })?;
+    let tokens = store
+        .tokens(name)
+        .await?
+        .into_iter()
+        .map(|t| api_types::SourceToken { created: t.created, expires: t.expires })
+        .collect();
+    let (config, pull) = match store.pull(name).await? {
+        Some(settings) => {
+            let config = pull_config(name, &settings)?;
+            let state: crate::schedule::ScheduleState =
+                settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+            let last = store.runs(Some(name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
+            let pull = serde_json::json!({
+                "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
+                "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
+                "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
+                "next_run": state.next_run,
+                "last_run": last.map(|r| serde_json::json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
+            });
+            (Some(config), Some(pull))
+        }
+        None => (None, None),
+    };
+    Ok(api_types::SourceDetail { source: view(source, root, config.as_ref()), tokens, pull })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_types::{Target, TargetDetail};
 use store::TargetRecord;
 use targets::{Credentials, Kind, TargetClient, TargetConfig};
 
@@ -177,27 +178,12 @@ pub async fn remove(store: &dyn store::Database, name: &str) -> Result<Vec<Strin
     Ok(bindings)
 }
 
-/// A target as the list of targets shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TargetOverview {
-    pub name: String,
-    pub kind: String,
-    pub url: String,
-    pub healthy: bool,
-    /// ok, credentials refused, DOWN, or unknown (not checked yet).
-    pub health: &'static str,
-    pub health_detail: String,
-    pub managed_users: u64,
-    /// Changes waiting in the outbox.
-    pub pending: u64,
-}
-
 /// Every target, with its health and how much idsync manages and owes it.
-pub async fn overview(store: &dyn store::Database) -> Result<Vec<TargetOverview>, Error> {
+pub async fn overview(store: &dyn store::Database) -> Result<Vec<Target>, Error> {
     let mut rows = Vec::new();
     for t in store.targets().await? {
-        rows.push(TargetOverview {
-            health: t.health().label(),
+        rows.push(Target {
+            health: t.health().label().to_string(),
             managed_users: store.managed_users(&t.name).await?,
             pending: store.pending(&t.name).await?,
             name: t.name,
@@ -211,23 +197,6 @@ pub async fn overview(store: &dyn store::Database) -> Result<Vec<TargetOverview>
 }
 
 /// One target in full; the credentials only by their type (and a user name), never their secret.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TargetDetail {
-    pub name: String,
-    pub kind: String,
-    pub url: String,
-    /// token, basic (user name) or key file.
-    pub auth: String,
-    pub created: String,
-    pub healthy: bool,
-    pub health_detail: String,
-    pub health_changed: Option<String>,
-    pub managed_users: u64,
-    pub pending: u64,
-    /// The sources bound to it.
-    pub fed_by: Vec<String>,
-}
-
 pub async fn detail(
     store: &dyn store::Database,
     connector: &SealedConnector,
@@ -286,7 +255,7 @@ mod tests {
         assert!(unchecked.saved && unchecked.checks.is_empty());
         assert_eq!(store.target("app").await.unwrap().unwrap().health_detail, store::NOT_CHECKED);
         let listed = overview(&store).await.unwrap();
-        assert_eq!((listed.len(), listed[0].health, listed[0].pending), (1, "unknown", 0));
+        assert_eq!((listed.len(), listed[0].health.as_str(), listed[0].pending), (1, "unknown", 0));
         let nothing = change(&store, &connector, "app", None, None, false).await.unwrap_err();
         assert!(nothing.to_string().starts_with("nothing to change"), "{nothing}");
         let missing = test(&store, &connector, "nope").await.unwrap_err();

@@ -214,12 +214,16 @@ impl Config {
     /// Where SCIM clients reach the source `name`: `public_url` when set, else where the last
     /// server to start listens (`server`, from the store), else the configured listen address.
     pub fn base_url(&self, server: Option<&str>, name: &str) -> String {
-        let root = self
-            .public_url
+        app::sources::scim_url(&self.root(server), name)
+    }
+
+    /// Where clients reach the server: `public_url` when set, else where the last server to start
+    /// listens (`server`, from the store), else the configured listen address.
+    pub fn root(&self, server: Option<&str>) -> String {
+        self.public_url
             .clone()
             .or_else(|| server.map(String::from))
-            .unwrap_or_else(|| format!("http://{}", self.listen));
-        format!("{}/scim/v2/{name}", root.trim_end_matches('/'))
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 }
 

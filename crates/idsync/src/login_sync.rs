@@ -83,6 +83,8 @@ async fn login_sync(
 fn status_of(error: &app::Error) -> StatusCode {
     match error {
         app::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        app::Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        app::Error::Forbidden(_) => StatusCode::FORBIDDEN,
         app::Error::Missing { .. } => StatusCode::NOT_FOUND,
         app::Error::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
         app::Error::Remote(_) => StatusCode::BAD_GATEWAY,

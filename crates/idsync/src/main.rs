@@ -1,6 +1,7 @@
 //! `idsync`: the server and the command line that manages it.
 #![forbid(unsafe_code)]
 
+mod admin_token;
 mod binding;
 mod config;
 mod demo;
@@ -59,6 +60,9 @@ enum Command {
     /// Manage bindings: which source feeds which target, and the rules.
     #[command(subcommand)]
     Binding(binding::BindingCommand),
+    /// Manage tokens of the admin API.
+    #[command(subcommand)]
+    AdminToken(admin_token::AdminTokenCommand),
     /// Reconcile targets fully now (healing any drift), or preview it with --dry-run.
     Sync {
         /// One target; all bound targets when left out.
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             Command::Source(cmd) => source::run(cmd, &config).await,
             Command::Target(cmd) => target::run(cmd, &config).await,
             Command::Binding(cmd) => binding::run(cmd, &config).await,
+            Command::AdminToken(cmd) => admin_token::run(cmd, &config).await,
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
             Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
             Command::Log(args) => sync_cli::log(args, &config).await,

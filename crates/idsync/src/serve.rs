@@ -174,9 +174,14 @@ pub async fn serve(
             "the config file holds [[binding]] tables, which idsync does not read: bindings live in the database; copy them there once with 'idsync binding import {file}', then remove them from the file");
     }
     let engine = crate::sync_cli::engine(&config, store.clone()).await?;
-    let app =
-        app(store.clone(), &config, metrics, crate::login_sync::router(store.clone(), engine.clone(), config.clone()))
-            .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
+    let admin_api = server::api::router(server::api::ApiState {
+        db: store.clone(),
+        connector: Arc::new(crate::target::connector(&config)?),
+        root: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+    });
+    let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
+    let app = app(store.clone(), &config, metrics, api)
+        .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =

@@ -346,63 +346,31 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::List { json } => {
-            let sources = store.list_sources().await?;
+            let sources = app::sources::list(store, &config.root(server.as_deref())).await?;
             if json {
-                let list: Vec<_> = sources
-                    .iter()
-                    .map(|s| json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(server.as_deref(), &s.name), "created": s.created, "users": s.users, "groups": s.groups}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
+                println!("{}", serde_json::to_string(&sources)?);
             } else if sources.is_empty() {
                 println!("No sources yet. Add one with: idsync source add --kind scim --name NAME");
             } else {
                 println!("{:<24} {:<9} {:>8} {:>8}  RECEIVES AT / READS FROM", "NAME", "KIND", "USERS", "GROUPS");
                 for s in sources {
                     // A pull source's SCIM endpoint stays closed: what matters is where it reads.
-                    let pulled = store.pull(&s.name).await?;
-                    let place = match pulled.and_then(|p| serde_json::from_str::<PullConfig>(&p.config).ok()) {
-                        Some(pull) => format!("reads {}", pull.connector.location()),
-                        None => config.base_url(server.as_deref(), &s.name),
-                    };
+                    let place = s.reads.as_ref().map_or_else(|| s.base_url.clone(), |reads| format!("reads {reads}"));
                     println!("{:<24} {:<9} {:>8} {:>8}  {place}", s.name, s.kind, s.users, s.groups);
                 }
             }
         }
         SourceCommand::Show { name, json } => {
-            let s = store.source(&name).await?.with_context(|| format!("there is no source named '{name}'"))?;
-            let tokens = store.tokens(&name).await?;
-            let (mut last_run, mut reads) = (None, String::new());
-            let pull = match store.pull(&name).await? {
-                Some(settings) => {
-                    let config: PullConfig =
-                        serde_json::from_str(&settings.config).context("the stored source settings are unreadable")?;
-                    let state: app::schedule::ScheduleState =
-                        settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-                    let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
-                    last_run = last.clone();
-                    reads = format!("{} at {}", config.connector.kind(), config.connector.location());
-                    Some(json!({
-                        "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
-                        "full_every": config.full_every.as_deref().unwrap_or(app::pull::DEFAULT_FULL_EVERY),
-                        "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
-                        "next_run": state.next_run, "last_run": last.map(|r| json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
-                    }))
-                }
-                None => None,
-            };
+            let detail = app::sources::detail(store, &config.root(server.as_deref()), &name).await?;
+            let s = &detail.source;
             if json {
-                let t: Vec<_> = tokens.iter().map(|t| json!({"created": t.created, "expires": t.expires})).collect();
-                let mut v = json!({"name": s.name, "kind": s.kind, "base_url": config.base_url(server.as_deref(), &s.name), "created": s.created, "users": s.users, "groups": s.groups, "tokens": t});
-                if let Some(p) = pull {
-                    v["pull"] = p;
-                }
-                println!("{v}");
-            } else if let Some(p) = pull {
+                println!("{}", serde_json::to_string(&detail)?);
+            } else if let Some(p) = &detail.pull {
                 println!(
                     "Name:      {}\nKind:      {} (pulled)\nCreated:   {}\nUsers:     {}\nGroups:    {}",
                     s.name, s.kind, s.created, s.users, s.groups
                 );
-                println!("Reads:     {reads}");
+                println!("Reads:     {} at {}", s.kind, s.reads.as_deref().unwrap_or_default());
                 println!(
                     "Reading:   {}; a full read at least every {} (last {}){}",
                     if p["incremental"] == true { "changes since the last run" } else { "everything, next run" },
@@ -418,7 +386,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     ),
                     None => println!("Schedule:  none ('idsync source sync {name}' reads it)"),
                 }
-                match &last_run {
+                let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
+                match &last {
                     Some(r) => println!(
                         "Last run:  {} ({}, started {}): {}",
                         r.id,
@@ -431,19 +400,14 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             } else {
                 println!(
                     "Name:      {}\nKind:      {}\nBase URL:  {}\nCreated:   {}\nUsers:     {}\nGroups:    {}",
-                    s.name,
-                    s.kind,
-                    config.base_url(server.as_deref(), &s.name),
-                    s.created,
-                    s.users,
-                    s.groups
+                    s.name, s.kind, s.base_url, s.created, s.users, s.groups
                 );
-                println!("Tokens:    {} valid", tokens.len());
-                for t in tokens {
+                println!("Tokens:    {} valid", detail.tokens.len());
+                for t in &detail.tokens {
                     println!(
                         "  issued {}{}",
                         t.created,
-                        t.expires.map(|e| format!(", expires {e}")).unwrap_or_default()
+                        t.expires.as_ref().map(|e| format!(", expires {e}")).unwrap_or_default()
                     );
                 }
             }

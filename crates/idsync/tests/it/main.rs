@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `idsync` binary on a loopback port with its own data
 //! directory and drives it over HTTP and the command line.
 
+mod admin_api;
 mod bindings;
 mod cli;
 mod connections;

@@ -1,0 +1,41 @@
+//! What travels over the admin API `/api/v1`: request and response bodies with their OpenAPI
+//! schemas. The server, the client and the application layer share these types, so the API, the
+//! CLI's `--json` and the console cannot drift apart.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+mod problem;
+mod tokens;
+mod views;
+
+pub use problem::{Problem, ProblemHint};
+pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
+pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};
+
+/// One page of a list. `next` is an opaque cursor: pass it as `after` to read the following page;
+/// it is absent on the last page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Where a list starts and how long a page may be.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The `next` cursor of the previous page.
+    #[param(pattern = "^([0-9a-fA-F]{2})*$")]
+    pub after: Option<String>,
+    /// At most this many items (1 to 1000; 100 when absent).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 1000;
+}

@@ -1,0 +1,193 @@
+//! The admin API `/api/v1` over HTTP against the real server: token scopes, problem documents,
+//! cursor pages and the committed OpenAPI document.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Server, add_source, cli, http_client};
+
+fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&str]) -> String {
+    let mut args = vec!["admin-token", "create", "--local", "--name", name, "--scope", scope, "--json"];
+    args.extend_from_slice(extra);
+    let out = cli(data_dir, &args);
+    assert!(out.status.success(), "admin-token create failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["secret"].as_str().unwrap().to_string()
+}
+
+struct Api {
+    http: reqwest::Client,
+    root: String,
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    request_id: String,
+    www_authenticate: Option<String>,
+    body: Value,
+}
+
+impl Api {
+    fn new(server: &Server) -> Api {
+        Api { http: http_client(), root: server.root.clone() }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.root));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.unwrap();
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
+        let (status, content_type, request_id, www_authenticate) = (
+            r.status(),
+            header("content-type").unwrap_or_default(),
+            header("x-request-id").unwrap_or_default(),
+            header("www-authenticate"),
+        );
+        let text = r.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, content_type, request_id, www_authenticate, body }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+}
+
+impl Answer {
+    /// A problem document of that status and code, carrying the request's id.
+    fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.body["type"], format!("urn:idsync:problem:{code}"), "{}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(!self.request_id.is_empty());
+        assert_eq!(self.body["request_id"], self.request_id.as_str());
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        &self.body
+    }
+}
+
+#[tokio::test]
+async fn tokens_open_what_their_scope_covers_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let scim_token = add_source(dir.path(), "hr");
+    let read = admin_token(dir.path(), "viewer", "read", &[]);
+    let admin = admin_token(dir.path(), "root", "admin", &[]);
+    let brief = admin_token(dir.path(), "brief", "admin", &["--expires-in", "1s"]);
+    let server = Server::start(dir.path());
+    let api = Api::new(&server);
+
+    let none = api.call(Method::GET, "/sources", None, None).await;
+    none.problem(401, "unauthenticated");
+    assert_eq!(none.www_authenticate.as_deref(), Some("Bearer realm=\"idsync\""));
+    for wrong in [scim_token.as_str(), "idsync_admin_0000000000000000_00", &format!("{read}x")] {
+        api.get("/sources", wrong).await.problem(401, "unauthenticated");
+    }
+
+    let listed = api.get("/sources", &read).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"][0]["name"], "hr");
+    assert_eq!(listed.body["items"][0]["base_url"], format!("{}/scim/v2/hr", server.root));
+
+    // A read token that tries to write is refused and changes nothing.
+    let before = api.get("/admin-tokens", &read).await.body;
+    let refused =
+        api.call(Method::POST, "/admin-tokens", Some(&read), Some(json!({"name": "x", "scope": "admin"}))).await;
+    assert!(refused.problem(403, "forbidden")["detail"].as_str().unwrap().contains("'admin'"));
+    api.call(Method::DELETE, "/admin-tokens/root", Some(&read), None).await.problem(403, "forbidden");
+    assert_eq!(api.get("/admin-tokens", &read).await.body, before);
+
+    let made =
+        api.call(Method::POST, "/admin-tokens", Some(&admin), Some(json!({"name": "ci", "scope": "operate"}))).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let ci = made.body["secret"].as_str().unwrap().to_string();
+    assert_eq!(made.body["scope"], "operate");
+    assert_eq!(api.get("/targets", &ci).await.status, 200);
+    let listed = api.get("/admin-tokens", &admin).await.body;
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["brief", "ci", "root", "viewer"]);
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+    assert!(listed["items"][3]["last_used"].is_string(), "use is recorded: {listed}");
+    api.call(Method::POST, "/admin-tokens", Some(&admin), Some(json!({"name": "ci", "scope": "read"})))
+        .await
+        .problem(409, "conflict");
+
+    assert_eq!(api.call(Method::DELETE, "/admin-tokens/ci", Some(&admin), None).await.status, 204);
+    api.get("/targets", &ci).await.problem(401, "unauthenticated");
+    api.call(Method::DELETE, "/admin-tokens/ci", Some(&admin), None).await.problem(404, "not_found");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    api.get("/sources", &brief).await.problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn lists_page_by_cursor_and_refusals_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["e", "b", "d", "a", "c"] {
+        add_source(dir.path(), name);
+    }
+    let token = admin_token(dir.path(), "root", "admin", &[]);
+    let server = Server::start(dir.path());
+    let api = Api::new(&server);
+
+    let mut seen = Vec::new();
+    let mut path = "/sources?limit=2".to_string();
+    loop {
+        let page = api.get(&path, &token).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()));
+        match page.body["next"].as_str() {
+            Some(next) => path = format!("/sources?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+
+    assert_eq!(api.get("/sources?limit=0", &token).await.problem(400, "invalid")["field"], "limit");
+    assert_eq!(api.get("/sources?after=xyz", &token).await.problem(400, "invalid")["field"], "after");
+    api.get("/sources?limit=many", &token).await.problem(400, "invalid");
+    let missing = api.get("/sources/nobody", &token).await;
+    assert_eq!(missing.problem(404, "not_found")["hint"], json!({"action": "list_sources"}));
+    api.get("/bindings/a/nowhere", &token).await.problem(404, "not_found");
+    api.get("/no/such/operation", &token).await.problem(404, "not_found");
+
+    let http = http_client();
+    let url = format!("{}/api/v1/admin-tokens", server.root);
+    let send = |body: &'static str, content_type: &'static str| {
+        http.post(&url).bearer_auth(&token).header("content-type", content_type).body(body).send()
+    };
+    for (body, content_type, status) in [
+        ("{not json", "application/json", 400),
+        (r#"{"name": "x"}"#, "application/json", 400),
+        (r#"{"name": "x", "scope": "root"}"#, "application/json", 400),
+        (r#"{"name": "x", "scope": "read", "extra": 1}"#, "application/json", 400),
+        (r#"{"name": "x", "scope": "read"}"#, "text/plain", 415),
+    ] {
+        let r = send(body, content_type).await.unwrap();
+        assert_eq!(r.status(), status, "{body}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let listed = api.get("/admin-tokens", &token).await.body;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "no refused request made a token: {listed}");
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let served = http_client().get(format!("{}/api/v1/openapi.json", server.root)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json")).unwrap();
+    assert_eq!(served.text().await.unwrap(), committed);
+}

@@ -1,0 +1,43 @@
+//! Admin tokens at the door: every operation names the scope it takes, and the token of a
+//! request must open it. SCIM and login-sync tokens open nothing here.
+
+use api_types::Scope;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::ApiState;
+use super::problem::ApiError;
+
+fn bearer(request: &Request) -> &str {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim())
+}
+
+async fn guard(State(needed): State<Scope>, mut request: Request, next: Next) -> Response {
+    let Some(state) = request.extensions().get::<ApiState>().cloned() else {
+        return ApiError::new("unavailable", "the admin API is mounted without its state").into_response();
+    };
+    let accepted = app::admin_tokens::authenticate(&*state.db, bearer(&request), jiff::Timestamp::now())
+        .await
+        .and_then(|caller| caller.require(needed).map(|()| caller));
+    match accepted {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The operations of `routes`, each opened only by a token whose scope covers `needed`.
+pub fn scoped(needed: Scope, routes: OpenApiRouter<ApiState>) -> OpenApiRouter<ApiState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(needed, guard))
+}

@@ -1,0 +1,143 @@
+//! `/api/v1`: the admin API. Each operation is a thin handler over an `app` service, registered
+//! together with its OpenAPI description, so the served document cannot miss a route.
+
+use std::sync::Arc;
+
+use api_types::{Problem, ProblemHint, Scope};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod admin_tokens;
+mod auth;
+mod bindings;
+mod page;
+mod problem;
+mod sources;
+mod targets;
+
+pub use problem::ApiError;
+
+/// What the handlers work with.
+#[derive(Clone)]
+pub struct ApiState {
+    pub db: Arc<dyn store::Database>,
+    pub connector: Arc<app::targets::SealedConnector>,
+    /// Where this server is reached (`public_url`, or `http://<listen address>`), for the URLs it hands out.
+    pub root: String,
+}
+
+/// Every operation answers a refusal as a problem document and takes an admin token: said once
+/// here rather than on each operation.
+struct Conventions;
+
+const TOKEN_SCHEME: &str = "admin_token";
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(TOKEN_SCHEME, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        let refusal = ResponseBuilder::new()
+            .description("A refusal, as an RFC 9457 problem document: 400 invalid input, 401 no valid admin token, 403 a scope that does not cover the operation, 404 no such object, 409 a conflict, 5xx idsync or a remote failed")
+            .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .build();
+        let requirement = utoipa::openapi::security::SecurityRequirement::new::<_, [&str; 0], &str>(TOKEN_SCHEME, []);
+        for item in doc.paths.paths.values_mut() {
+            for operation in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+            {
+                operation.responses.responses.insert("default".into(), refusal.clone().into());
+                operation.security = Some(vec![requirement.clone()]);
+            }
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idsync admin API",
+        description = "Configure and operate idsync: sources, targets, bindings, runs and admin tokens. Send an admin token as `Authorization: Bearer <token>`; a `read` token sees everything but secrets, `operate` also runs, approves and rejects, `admin` may do everything. Lists are paged with cursors: pass a page's `next` as `after`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    components(schemas(Problem, ProblemHint)),
+    tags(
+        (name = "sources", description = "Identity providers that push over SCIM or are read on a schedule"),
+        (name = "targets", description = "Applications idsync provisions"),
+        (name = "bindings", description = "Which source feeds which target, with the rules"),
+        (name = "admin-tokens", description = "Tokens of this API"),
+    )
+)]
+struct ApiDoc;
+
+fn operations() -> OpenApiRouter<ApiState> {
+    let read = OpenApiRouter::new()
+        .routes(routes!(sources::list))
+        .routes(routes!(sources::show))
+        .routes(routes!(targets::list))
+        .routes(routes!(targets::show))
+        .routes(routes!(bindings::list))
+        .routes(routes!(bindings::show))
+        .routes(routes!(admin_tokens::list));
+    let admin = OpenApiRouter::new().routes(routes!(admin_tokens::create)).routes(routes!(admin_tokens::revoke));
+    let v1 = auth::scoped(Scope::Read, read).merge(auth::scoped(Scope::Admin, admin));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI 3.1 document of the admin API, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    with_conventions(operations().into_openapi())
+}
+
+/// The conventions reach every operation only once the routes have put theirs in the document.
+fn with_conventions(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    Conventions.modify(&mut doc);
+    doc
+}
+
+/// The document as served and as committed: pretty, with a final newline, so it diffs well.
+pub fn document(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut text = doc.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The admin API's routes, to merge into the server's router.
+pub fn router(state: ApiState) -> Router {
+    let (operations, doc) = operations().split_for_parts();
+    let doc = document(&with_conventions(doc));
+    operations
+        .route(
+            "/api/v1/openapi.json",
+            get(move || std::future::ready(([(axum::http::header::CONTENT_TYPE, "application/json")], doc.clone()))),
+        )
+        .route("/api/v1/{*rest}", any(problem::no_such_operation))
+        .layer(axum::middleware::from_fn(problem::render_problems))
+        .layer(Extension(state.clone()))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document is committed (`docs/api/openapi.json`) so that a change of the API shows in
+    /// review; this fails when the code and the committed document part. To accept a change, run
+    /// `IDSYNC_WRITE_OPENAPI=1 cargo test -p server` and commit the file.
+    #[test]
+    fn the_committed_openapi_document_is_the_one_the_code_makes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api/openapi.json");
+        let made = super::document(&super::openapi());
+        if std::env::var_os("IDSYNC_WRITE_OPENAPI").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &made).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == made,
+            "docs/api/openapi.json differs from the API the code serves; if the change is meant, regenerate it with IDSYNC_WRITE_OPENAPI=1 cargo test -p server and commit it"
+        );
+    }
+}
