@@ -217,10 +217,26 @@ pub trait AdminTokenStore: Send + Sync {
     async fn admin_token_used(&self, id: &str, at: &str) -> Result<(), StoreError>;
 }
 
-/// Every capability of the database, as one object the server and the engine share.
-pub trait Database: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore {}
+/// The audit log: changes of configuration and approvals, newest first.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record_audit(&self, entry: &AuditRecord) -> Result<i64, StoreError>;
+    /// Entries older than `before` (an id), about `object` when given, newest first.
+    async fn audit(
+        &self,
+        object: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
 
-impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore> Database for T {}
+/// Every capability of the database, as one object the server and the engine share.
+pub trait Database:
+    Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore
+{
+}
+
+impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore> Database for T {}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

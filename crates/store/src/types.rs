@@ -354,3 +354,16 @@ pub struct AdminTokenRecord {
     pub expires: Option<String>,
     pub last_used: Option<String>,
 }
+
+/// An entry of the audit log; `id` is the store's (0 for one not yet recorded), `before` and
+/// `after` are JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}

@@ -3,6 +3,7 @@
 //! connections owned by the calling thread for lookups by id and list pages (see `reader`).
 
 mod admin_tokens;
+mod audit;
 mod bindings;
 mod filter_sql;
 mod reader;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "unique_names", ""),
     (9, "run_lease", include_str!("../../migrations/sqlite/0009_run_lease.sql")),
     (10, "admin_tokens", include_str!("../../migrations/sqlite/0010_admin_tokens.sql")),
+    (11, "audit", include_str!("../../migrations/sqlite/0011_audit.sql")),
 ];
 
 pub struct SqliteStore {
