@@ -6,10 +6,17 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod audit;
+mod changes;
 mod problem;
 mod tokens;
 mod views;
 
+pub use audit::{AuditEntry, AuditQuery};
+pub use changes::{
+    Check, CheckStatus, Checked, Credentials, IssuedSourceToken, NewBinding, NewPushSource, NewTarget, Released,
+    Removed, RuleValue, SourceRemoval, TargetChange, TargetKind, Tested, TokenRotation,
+};
 pub use problem::{Problem, ProblemHint};
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
 pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};

@@ -19,6 +19,9 @@ pub struct Problem {
     /// A next step the caller can take, where one is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<ProblemHint>,
+    /// For `check_failed`: every finding of the checks, the failed ones among them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::Check>,
     /// The request's `x-request-id`, which the server's log lines carry too.
     pub request_id: String,
 }

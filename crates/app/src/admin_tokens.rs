@@ -73,7 +73,7 @@ fn valid_name(name: &str) -> Result<(), Error> {
 /// `1s` to `99999d`: a number without leading zeros and a unit, so the API's schema can say
 /// exactly what is accepted.
 fn expiry_seconds(text: &str) -> Result<u64, Error> {
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let (number, unit) = text.split_at(text.char_indices().last().map_or(0, |(at, _)| at));
     let plain = (1..=5).contains(&number.len())
         && !number.starts_with('0')
         && number.bytes().all(|b| b.is_ascii_digit())
@@ -207,7 +207,7 @@ mod tests {
         for bad in ["", "has space", &"x".repeat(65)] {
             assert_eq!(create(&db, &request(bad, Scope::Read, None), now).await.unwrap_err().code(), "invalid");
         }
-        for bad in ["0s", "1", "01h", " 1h", "100000d", "1w"] {
+        for bad in ["0s", "1", "01h", " 1h", "100000d", "1w", "\u{80}", "1é", ""] {
             assert_eq!(
                 create(&db, &request("e", Scope::Read, Some(bad)), now).await.unwrap_err().code(),
                 "invalid",

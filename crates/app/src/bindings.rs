@@ -143,7 +143,7 @@ pub async fn binding(store: &dyn BindingStore, source: &str, target: &str) -> Re
 
 /// Whether a binding is in force: broken (its rules do not compile), waiting for a reconcile, or
 /// reconciled.
-pub fn state(record: &BindingRecord, bindings: &Bindings) -> String {
+fn state(record: &BindingRecord, bindings: &Bindings) -> String {
     if let Some(b) = bindings.broken().iter().find(|b| b.source == record.source && b.target == record.target) {
         return format!("broken: {}", b.error);
     }
@@ -160,6 +160,47 @@ fn view(record: &BindingRecord, bindings: &Bindings) -> api_types::Binding {
         created: record.created.clone(),
         updated: record.updated.clone(),
     }
+}
+
+/// Binds a source to a target with the default rules.
+pub async fn add(store: &dyn BindingStore, source: &str, target: &str) -> Result<api_types::Binding, Error> {
+    store.add_binding(source, target, &Value::Object(Map::new())).await?;
+    show(store, source, target).await
+}
+
+/// Sets one rule (checked with all the others before it is saved); returns the binding as it was
+/// and as it is.
+pub async fn change_rule(
+    store: &dyn BindingStore,
+    source: &str,
+    target: &str,
+    key: &str,
+    text: &str,
+) -> Result<(api_types::Binding, api_types::Binding), Error> {
+    let before = show(store, source, target).await?;
+    let rules = with_rule_set(source, target, &before.rules, key, text)?;
+    store.set_binding_rules(source, target, &rules).await?;
+    Ok((before, show(store, source, target).await?))
+}
+
+/// Puts one rule back to its default; returns the binding as it was and as it is.
+pub async fn reset_rule(
+    store: &dyn BindingStore,
+    source: &str,
+    target: &str,
+    key: &str,
+) -> Result<(api_types::Binding, api_types::Binding), Error> {
+    let before = show(store, source, target).await?;
+    let rules = with_rule_unset(source, target, &before.rules, key)?;
+    store.set_binding_rules(source, target, &rules).await?;
+    Ok((before, show(store, source, target).await?))
+}
+
+/// Removes a binding; what idsync made in the target stays.
+pub async fn remove(store: &dyn BindingStore, source: &str, target: &str) -> Result<api_types::Binding, Error> {
+    let before = show(store, source, target).await?;
+    store.remove_binding(source, target).await?;
+    Ok(before)
 }
 
 /// Every binding with its state, by source then target.

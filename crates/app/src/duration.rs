@@ -18,6 +18,20 @@ pub fn parse_seconds(text: &str) -> Result<u64, Error> {
     n.checked_mul(factor).ok_or_else(not_one)
 }
 
+/// Seconds in `text` written plainly, as the API's schema describes it: `0`, or 1 to 99999 without
+/// leading zeros, with an optional unit (`90`, `90s`, `15m`, `2h`, `1d`).
+pub fn parse_plain_seconds(text: &str) -> Result<u64, Error> {
+    let number = text.strip_suffix(['s', 'm', 'h', 'd']).unwrap_or(text);
+    let plain = text == "0"
+        || ((1..=5).contains(&number.len()) && !number.starts_with('0') && number.bytes().all(|b| b.is_ascii_digit()));
+    if !plain {
+        return Err(Error::Invalid(format!(
+            "'{text}' is not a duration: write 0, or 1 to 99999 with an optional unit, such as 90s, 15m, 2h or 1d"
+        )));
+    }
+    parse_seconds(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_seconds;

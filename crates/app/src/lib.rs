@@ -3,10 +3,11 @@
 //! HTTP nor a command line; its errors carry a code and words an administrator can act on.
 //!
 //! So far it holds sources, targets and bindings with their checks, pull runs, the scheduler,
-//! sync at login, admin tokens, secrets at rest, tokens, durations and schedules.
+//! sync at login, admin tokens, the audit log, secrets at rest, tokens, durations and schedules.
 #![forbid(unsafe_code)]
 
 pub mod admin_tokens;
+pub mod audit;
 pub mod bindings;
 pub mod duration;
 mod error;
@@ -27,6 +28,27 @@ pub use error::Error;
 pub struct Checked {
     pub checks: Vec<rest::Check>,
     pub saved: bool,
+}
+
+impl From<Checked> for api_types::Checked {
+    fn from(c: Checked) -> Self {
+        api_types::Checked { saved: c.saved, checks: checks(c.checks) }
+    }
+}
+
+/// Check findings as the API carries them.
+pub fn checks(found: Vec<rest::Check>) -> Vec<api_types::Check> {
+    found
+        .into_iter()
+        .map(|c| api_types::Check {
+            status: match c.status {
+                rest::CheckStatus::Ok => api_types::CheckStatus::Ok,
+                rest::CheckStatus::Warning => api_types::CheckStatus::Warning,
+                rest::CheckStatus::Failed => api_types::CheckStatus::Failed,
+            },
+            what: c.what,
+        })
+        .collect()
 }
 
 pub(crate) fn passed(checks: &[rest::Check]) -> bool {

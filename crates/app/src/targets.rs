@@ -63,6 +63,36 @@ impl sync::Connector for SealedConnector {
     }
 }
 
+/// Credentials as the API carries them, none of them empty.
+pub fn credentials(given: api_types::Credentials) -> Result<Credentials, Error> {
+    let given = match given {
+        api_types::Credentials::Bearer { token } => Credentials::Bearer { token },
+        api_types::Credentials::Basic { username, password } => Credentials::Basic { username, password },
+    };
+    let empty = match &given {
+        Credentials::Bearer { token } | Credentials::Ssws { token } => token.is_empty(),
+        Credentials::Basic { username, password } => username.is_empty() || password.is_empty(),
+        Credentials::Key { key, .. } => key.is_empty(),
+    };
+    if empty {
+        return Err(Error::Invalid("the credentials have an empty token, user or password; give all of them".into()));
+    }
+    Ok(given)
+}
+
+/// An address idsync can send requests to: an http or https URL with a host.
+fn checked_url(url: &str) -> Result<(), Error> {
+    let parsed = rest::Url::parse(url).map_err(|e| {
+        Error::Invalid(format!(
+            "'{url}' is not a URL ({e}); give the target's base URL, such as https://jira.example.com"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Invalid(format!("'{url}' is not an http or https URL with a host")));
+    }
+    Ok(())
+}
+
 /// A target's kind by the name an administrator types.
 pub fn kind(text: &str) -> Result<Kind, Error> {
     Kind::parse(text)
@@ -93,6 +123,7 @@ pub async fn add(
     check: bool,
 ) -> Result<Checked, Error> {
     model::validate_source_name(&new.name).map_err(|e| Error::Invalid(e.replace("source name", "target name")))?;
+    checked_url(&new.url)?;
     let sealed = connector.seal(&new.name, &new.credentials)?;
     let checks = if check {
         let record = TargetRecord {
@@ -131,6 +162,9 @@ pub async fn change(
     check: bool,
 ) -> Result<Checked, Error> {
     let current = target(store, name).await?;
+    if let Some(url) = &url {
+        checked_url(url)?;
+    }
     let sealed = credentials.map(|c| connector.seal(name, &c)).transpose()?;
     if url.is_none() && sealed.is_none() {
         return Err(Error::Invalid("nothing to change: give a new address and/or new credentials".into()));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use app::bindings::{binding, state};
+use app::bindings::binding;
 use clap::Subcommand;
 use engine::BindingSpec;
 use serde_json::{Value, json};
@@ -138,7 +138,7 @@ async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>
             preview(config, store, &source, &target, json!({})).await?;
         }
         BindingCommand::Add { source, target, dry_run: false } => {
-            store.add_binding(&source, &target, &json!({})).await?;
+            app::bindings::add(&**store, &source, &target).await?;
             println!("bound {source} → {target} with the default rules:");
             println!("  users are created, updated and deactivated (never deleted) as the source says;");
             println!("  source groups map to target groups of the same name, created when missing;");
@@ -147,23 +147,15 @@ async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>
             println!("see every rule with 'idsync binding show {source} {target}'");
         }
         BindingCommand::List { json } => {
-            let records = store.bindings().await?;
-            let bindings = Bindings::from_records(&records);
+            let listed = app::bindings::list(&**store).await?;
             if json {
-                let rows: Vec<Value> = records
-                    .iter()
-                    .map(|r| {
-                        json!({"source": r.source, "target": r.target, "revision": r.revision,
-                               "state": state(r, &bindings), "updated": r.updated})
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else if records.is_empty() {
+                println!("{}", serde_json::to_string_pretty(&listed)?);
+            } else if listed.is_empty() {
                 println!("no bindings; add one with 'idsync binding add --source SOURCE --target TARGET'");
             } else {
-                let width = records.iter().map(|r| r.source.len() + r.target.len() + 3).max().unwrap_or(0);
-                for r in &records {
-                    println!("{:<width$}  {}", format!("{} → {}", r.source, r.target), state(r, &bindings));
+                let width = listed.iter().map(|b| b.source.len() + b.target.len() + 3).max().unwrap_or(0);
+                for b in &listed {
+                    println!("{:<width$}  {}", format!("{} → {}", b.source, b.target), b.state);
                 }
             }
         }
@@ -173,28 +165,28 @@ async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>
                 .map_err(|e| anyhow::anyhow!("the stored rules cannot be read: {e}"))?;
             print!("{}", toml::to_string(&spec)?);
         }
-        BindingCommand::Set { source, target, key, value: text, dry_run } => {
+        BindingCommand::Set { source, target, key, value: text, dry_run: true } => {
             let record = binding(&**store, &source, &target).await?;
             let rules = app::bindings::with_rule_set(&source, &target, &record.rules, &key, &text)?;
-            if dry_run {
-                return preview(config, store, &source, &target, rules).await;
-            }
-            store.set_binding_rules(&source, &target, &rules).await?;
+            return preview(config, store, &source, &target, rules).await;
+        }
+        BindingCommand::Set { source, target, key, value: text, dry_run: false } => {
+            app::bindings::change_rule(&**store, &source, &target, &key, &text).await?;
             println!("{source} → {target}: {key} = {text}");
             println!("{RECONCILE_NOTE}.");
         }
-        BindingCommand::Unset { source, target, key, dry_run } => {
+        BindingCommand::Unset { source, target, key, dry_run: true } => {
             let record = binding(&**store, &source, &target).await?;
             let rules = app::bindings::with_rule_unset(&source, &target, &record.rules, &key)?;
-            if dry_run {
-                return preview(config, store, &source, &target, rules).await;
-            }
-            store.set_binding_rules(&source, &target, &rules).await?;
+            return preview(config, store, &source, &target, rules).await;
+        }
+        BindingCommand::Unset { source, target, key, dry_run: false } => {
+            app::bindings::reset_rule(&**store, &source, &target, &key).await?;
             println!("{source} → {target}: {key} is back to its default");
             println!("{RECONCILE_NOTE}.");
         }
         BindingCommand::Remove { source, target } => {
-            store.remove_binding(&source, &target).await?;
+            app::bindings::remove(&**store, &source, &target).await?;
             println!("removed binding {source} → {target}; users idsync created in {target} stay as they are");
         }
         BindingCommand::Import { file } => {

@@ -77,7 +77,13 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .context("cannot install the metrics recorder")
 }
 
-pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, api: Router) -> Router {
+pub fn app(
+    store: Arc<dyn Store>,
+    config: &Config,
+    metrics: PrometheusHandle,
+    auth_cache: Arc<scim::AuthCache>,
+    api: Router,
+) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let ops = Router::new()
         .route("/healthz", get(healthz))
@@ -97,18 +103,32 @@ pub fn app(store: Arc<dyn Store>, config: &Config, metrics: PrometheusHandle, ap
             tracing::info!(status = resp.status().as_u16(), ms = latency.as_secs_f64() * 1000.0, "request");
         })
         .on_failure(());
-    let auth_cache = scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60));
     let limits = scim::RequestLimits {
         max_uri_bytes: config.http.max_uri_bytes,
         max_header_bytes: config.http.max_header_bytes,
     };
     ops.merge(api)
         .merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
-        .layer(axum::middleware::from_fn_with_state(limits, scim::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(limits, refuse_oversized))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        // A bug that panics costs its own request a 500, never the connection or other requests.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+}
+
+/// Refuses requests too large to read, each in its own API's error form.
+async fn refuse_oversized(
+    State(limits): State<scim::RequestLimits>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path().starts_with("/api/") {
+        server::api::refuse_oversized(State(limits), request, next).await
+    } else {
+        scim::refuse_oversized(State(limits), request, next).await
+    }
 }
 
 /// SIGHUP would end the process by default; idsync rereads nothing on it (configuration lives in
@@ -174,13 +194,15 @@ pub async fn serve(
             "the config file holds [[binding]] tables, which idsync does not read: bindings live in the database; copy them there once with 'idsync binding import {file}', then remove them from the file");
     }
     let engine = crate::sync_cli::engine(&config, store.clone()).await?;
+    let auth_cache = Arc::new(scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60)));
     let admin_api = server::api::router(server::api::ApiState {
+        auth_cache: auth_cache.clone(),
         db: store.clone(),
         connector: Arc::new(crate::target::connector(&config)?),
         root: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
     });
     let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
-    let app = app(store.clone(), &config, metrics, api)
+    let app = app(store.clone(), &config, metrics, auth_cache, api)
         .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));

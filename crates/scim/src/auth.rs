@@ -138,6 +138,11 @@ impl AuthCache {
         (at.elapsed() < self.max_age).then(|| auth.clone())
     }
 
+    /// Forgets every source's tokens, after this process changed some.
+    pub fn clear(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).entries.clear();
+    }
+
     fn put(&self, source: &str, auth: SourceAuth) -> Arc<SourceAuth> {
         let auth = Arc::new(auth);
         if self.epoch_file.is_some() {

@@ -24,7 +24,7 @@ use store::Store;
 
 pub use auth::{AuthCache, RateLimiter, bump_auth_epoch, hash_token};
 pub use paths::canonical_path;
-pub use request::{RequestLimits, refuse_oversized};
+pub use request::{Oversized, RequestLimits, oversized, refuse_oversized};
 
 /// Limits and identity of the SCIM service; every field has a working default.
 #[derive(Debug, Clone)]
@@ -73,9 +73,9 @@ pub struct ScimState {
 }
 
 impl ScimState {
-    pub fn new(store: Arc<dyn Store>, config: ScimConfig, auth_cache: AuthCache) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: ScimConfig, auth_cache: Arc<AuthCache>) -> Self {
         let limiter = Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst));
-        ScimState { store, config: Arc::new(config), limiter, auth_cache: Arc::new(auth_cache) }
+        ScimState { store, config: Arc::new(config), limiter, auth_cache }
     }
 }
 

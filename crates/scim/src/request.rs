@@ -55,37 +55,56 @@ pub struct RequestLimits {
     pub max_header_bytes: usize,
 }
 
-/// Answers a request whose target or headers are too large with 414 or 431, in SCIM form on
-/// SCIM routes (the HTTP parser's own limits lie above these, so it does not answer first).
+/// A request target or header block larger than idsync reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversized {
+    Target { bytes: usize, limit: usize },
+    Headers { bytes: usize, limit: usize },
+}
+
+impl Oversized {
+    pub fn status(self) -> u16 {
+        match self {
+            Oversized::Target { .. } => 414,
+            Oversized::Headers { .. } => 431,
+        }
+    }
+}
+
+/// Whether `request` goes past `limits` (the HTTP parser's own limits lie above these, so it
+/// does not answer first).
+pub fn oversized(limits: &RequestLimits, request: &axum::extract::Request) -> Option<Oversized> {
+    let target = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if target > limits.max_uri_bytes {
+        Some(Oversized::Target { bytes: target, limit: limits.max_uri_bytes })
+    } else if headers > limits.max_header_bytes {
+        Some(Oversized::Headers { bytes: headers, limit: limits.max_header_bytes })
+    } else {
+        None
+    }
+}
+
+/// Answers a request whose target or headers are too large with 414 or 431, in SCIM form.
 pub async fn refuse_oversized(
     axum::extract::State(limits): axum::extract::State<RequestLimits>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let target = request.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
-    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
-    let error = if target > limits.max_uri_bytes {
-        Some(ScimError::new(
-            414,
-            None,
-            format!(
-                "the request target is {target} bytes, more than the {} idsync reads; send long filters with POST .search",
-                limits.max_uri_bytes
-            ),
-        ))
-    } else if headers > limits.max_header_bytes {
-        Some(ScimError::new(
-            431,
-            None,
-            format!("the request headers are {headers} bytes, more than the {} idsync reads", limits.max_header_bytes),
-        ))
-    } else {
-        None
+    let Some(too_big) = oversized(&limits, &request) else {
+        return next.run(request).await;
     };
-    match error {
-        Some(e) => crate::error::error_response(&e),
-        None => next.run(request).await,
-    }
+    let detail = match too_big {
+        Oversized::Target { bytes, limit } => {
+            format!(
+                "the request target is {bytes} bytes, more than the {limit} idsync reads; send long filters with POST .search"
+            )
+        }
+        Oversized::Headers { bytes, limit } => {
+            format!("the request headers are {bytes} bytes, more than the {limit} idsync reads")
+        }
+    };
+    crate::error::error_response(&ScimError::new(too_big.status(), None, detail))
 }
 
 /// Query parameters with case-insensitive names.

@@ -191,3 +191,90 @@ async fn the_served_openapi_document_is_the_committed_one() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json")).unwrap();
     assert_eq!(served.text().await.unwrap(), committed);
 }
+
+#[tokio::test]
+async fn configuration_changes_through_the_api_are_checked_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = admin_token(dir.path(), "root", "admin", &[]);
+    let operate = admin_token(dir.path(), "ops", "operate", &[]);
+    let server = Server::start(dir.path());
+    let api = Api::new(&server);
+    let call = |method: Method, path: &'static str, body: Option<Value>| api.call(method, path, Some(&admin), body);
+
+    let made = call(Method::POST, "/sources", Some(json!({"name": "hr"}))).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let first = made.body["token"].as_str().unwrap().to_string();
+    assert_eq!(server.scim("hr", &first).get("/Users").await.status, 200);
+    call(Method::POST, "/sources", Some(json!({"name": "Not Valid"}))).await.problem(400, "invalid");
+
+    let secret = "target-secret-4711";
+    let target = json!({"name": "app", "kind": "scim", "url": "http://127.0.0.1:9/scim/v2",
+        "credentials": {"type": "bearer", "token": secret}});
+    let refused = call(Method::POST, "/targets", Some(target.clone())).await;
+    let problem = refused.problem(422, "check_failed");
+    assert!(problem["checks"].as_array().unwrap().iter().any(|c| c["status"] == "failed"), "{problem}");
+    api.get("/targets/app", &admin).await.problem(404, "not_found");
+    let mut unchecked = target.clone();
+    unchecked["check"] = json!(false);
+    assert_eq!(call(Method::POST, "/targets", Some(unchecked)).await.status, 201);
+    let tested = api.call(Method::POST, "/targets/app/test", Some(&operate), None).await;
+    assert_eq!((tested.status.as_u16(), &tested.body["passed"]), (200, &json!(false)), "{}", tested.body);
+    let changed =
+        call(Method::PATCH, "/targets/app", Some(json!({"url": "http://127.0.0.1:10/scim/v2", "check": false}))).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    call(Method::PATCH, "/targets/app", Some(json!({"url": "ftp://x", "check": false}))).await.problem(400, "invalid");
+
+    assert_eq!(call(Method::POST, "/bindings", Some(json!({"source": "hr", "target": "app"}))).await.status, 201);
+    call(Method::POST, "/bindings", Some(json!({"source": "hr", "target": "nowhere"}))).await.problem(404, "not_found");
+    let rule = json!({"value": "{ pattern = '(.*)@corp', replacement = '$1' }"});
+    let set = call(Method::PUT, "/bindings/hr/app/rules/users.username_transform", Some(rule)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["rules"]["users"]["username_transform"]["pattern"], "(.*)@corp");
+    assert_eq!(set.body["revision"], 2);
+    let broken = json!({"value": "{ pattern = '(unclosed', replacement = '' }"});
+    call(Method::PUT, "/bindings/hr/app/rules/users.username_transform", Some(broken)).await.problem(400, "invalid");
+    let reset = call(Method::DELETE, "/bindings/hr/app/rules/users.username_transform", None).await;
+    assert_eq!(reset.body["rules"], json!({}), "{}", reset.body);
+
+    let rotated = call(Method::POST, "/sources/hr/token", Some(json!({}))).await;
+    let second = rotated.body["token"].as_str().unwrap().to_string();
+    assert_eq!(server.scim("hr", &first).get("/Users").await.status, 401);
+    assert_eq!(server.scim("hr", &second).get("/Users").await.status, 200);
+    call(Method::POST, "/sources/hr/token", Some(json!({"grace": "soon"}))).await.problem(400, "invalid");
+
+    let removed = call(Method::DELETE, "/sources/hr", None).await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(removed.body["bindings"], json!(["hr → app"]));
+
+    let audit = api.get("/audit", &operate).await.body;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "source.remove",
+            "source.token.rotate",
+            "binding.rule.unset",
+            "binding.rule.set",
+            "binding.add",
+            "target.change",
+            "target.add",
+            "source.add"
+        ]
+    );
+    assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor"] == "token root"), "{audit}");
+    let text = audit.to_string();
+    for leaked in [secret, first.as_str(), second.as_str()] {
+        assert!(!text.contains(leaked), "a secret is in the audit log: {text}");
+    }
+    let target_added = &audit["items"][6];
+    assert_eq!(target_added["after"]["credentials"], "changed");
+    let binding = api.get("/audit?object=binding/hr/app&limit=1", &admin).await.body;
+    assert_eq!(binding["items"][0]["action"], "binding.rule.unset");
+    assert_eq!(binding["items"][0]["before"]["rules"]["users"]["username_transform"]["pattern"], "(.*)@corp");
+    let older = api
+        .get(&format!("/audit?object=binding/hr/app&limit=5&after={}", binding["next"].as_str().unwrap()), &admin)
+        .await;
+    let older: Vec<&str> =
+        older.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(older, ["binding.rule.set", "binding.add"]);
+}

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod admin_tokens;
+mod audit;
 mod auth;
 mod bindings;
 mod page;
@@ -20,7 +21,7 @@ mod problem;
 mod sources;
 mod targets;
 
-pub use problem::ApiError;
+pub use problem::{ApiError, refuse_oversized};
 
 /// What the handlers work with.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct ApiState {
     pub connector: Arc<app::targets::SealedConnector>,
     /// Where this server is reached (`public_url`, or `http://<listen address>`), for the URLs it hands out.
     pub root: String,
+    /// The SCIM endpoints' cache of source tokens, emptied when the API changes tokens.
+    pub auth_cache: Arc<scim::AuthCache>,
 }
 
 /// Every operation answers a refusal as a problem document and takes an admin token: said once
@@ -70,6 +73,7 @@ impl Modify for Conventions {
         (name = "targets", description = "Applications idsync provisions"),
         (name = "bindings", description = "Which source feeds which target, with the rules"),
         (name = "admin-tokens", description = "Tokens of this API"),
+        (name = "audit", description = "Who changed what, and when"),
     )
 )]
 struct ApiDoc;
@@ -82,10 +86,41 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(targets::show))
         .routes(routes!(bindings::list))
         .routes(routes!(bindings::show))
-        .routes(routes!(admin_tokens::list));
-    let admin = OpenApiRouter::new().routes(routes!(admin_tokens::create)).routes(routes!(admin_tokens::revoke));
-    let v1 = auth::scoped(Scope::Read, read).merge(auth::scoped(Scope::Admin, admin));
+        .routes(routes!(admin_tokens::list))
+        .routes(routes!(audit::list));
+    let operate = OpenApiRouter::new().routes(routes!(targets::test));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(sources::create))
+        .routes(routes!(sources::rotate_token))
+        .routes(routes!(sources::remove))
+        .routes(routes!(targets::create))
+        .routes(routes!(targets::change))
+        .routes(routes!(targets::remove))
+        .routes(routes!(bindings::create))
+        .routes(routes!(bindings::set_rule))
+        .routes(routes!(bindings::unset_rule))
+        .routes(routes!(bindings::remove))
+        .routes(routes!(admin_tokens::create))
+        .routes(routes!(admin_tokens::revoke));
+    let v1 = auth::scoped(Scope::Read, read)
+        .merge(auth::scoped(Scope::Operate, operate))
+        .merge(auth::scoped(Scope::Admin, admin));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// Records a change made through the API. The change is made by then: a failure to record it is
+/// logged as an error rather than reported as the change failing.
+async fn audit(
+    state: &ApiState,
+    caller: &app::admin_tokens::Caller,
+    action: &str,
+    object: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
+    if let Err(e) = app::audit::record(&*state.db, &caller.into(), action, object, before, after).await {
+        tracing::error!(action, object, error = %e, "a change was made and the audit log could not record it");
+    }
 }
 
 /// The OpenAPI 3.1 document of the admin API, as served at `/api/v1/openapi.json`.

@@ -5,7 +5,7 @@ use api_types::{Page, PageQuery};
 
 use super::problem::ApiError;
 
-fn encode(key: &str) -> String {
+pub fn encode(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -16,19 +16,32 @@ fn decode(cursor: &str) -> Option<Vec<u8>> {
     (0..cursor.len()).step_by(2).map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// The page of `items` (sorted by `key`) that `query` asks for.
-pub fn of<T>(items: Vec<T>, query: &PageQuery, key: impl Fn(&T) -> String) -> Result<Page<T>, ApiError> {
-    let limit = query.limit.unwrap_or(PageQuery::DEFAULT_LIMIT);
+fn not_a_cursor() -> ApiError {
+    ApiError::invalid_field("after", "after must be the 'next' cursor of an earlier page, unchanged")
+}
+
+/// The page length asked for, checked.
+pub fn limit(asked: Option<u32>) -> Result<u32, ApiError> {
+    let limit = asked.unwrap_or(PageQuery::DEFAULT_LIMIT);
     if !(1..=PageQuery::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_field(
             "limit",
             format!("limit must be between 1 and {}, not {limit}", PageQuery::MAX_LIMIT),
         ));
     }
+    Ok(limit)
+}
+
+/// The id a cursor of a list keyed by number holds.
+pub fn decode_id(cursor: &str) -> Result<i64, ApiError> {
+    decode(cursor).and_then(|bytes| String::from_utf8(bytes).ok()).and_then(|t| t.parse().ok()).ok_or_else(not_a_cursor)
+}
+
+/// The page of `items` (sorted by `key`) that `query` asks for.
+pub fn of<T>(items: Vec<T>, query: &PageQuery, key: impl Fn(&T) -> String) -> Result<Page<T>, ApiError> {
+    let limit = limit(query.limit)?;
     let after = match &query.after {
-        Some(cursor) => Some(decode(cursor).ok_or_else(|| {
-            ApiError::invalid_field("after", "after must be the 'next' cursor of an earlier page, unchanged")
-        })?),
+        Some(cursor) => Some(decode(cursor).ok_or_else(not_a_cursor)?),
         None => None,
     };
     let mut rest: Vec<T> =

@@ -19,7 +19,12 @@ const CODES: &[(&str, u16, &str)] = &[
     ("conflict", 409, "It exists already or changed meanwhile"),
     ("busy", 409, "It is running already"),
     ("interrupted", 409, "The run was stopped"),
+    ("check_failed", 422, "A check failed, so nothing was saved"),
     ("too_large", 413, "The request body is too large"),
+    ("uri_too_long", 414, "The request target is too long"),
+    ("headers_too_large", 431, "The request headers are too large"),
+    ("uri_too_long", 414, "The request target is too long"),
+    ("headers_too_large", 431, "The request headers are too large"),
     ("unsupported_media_type", 415, "Send JSON"),
     ("remote", 502, "The identity provider or application refused or failed"),
     ("unavailable", 503, "idsync cannot serve this now"),
@@ -36,15 +41,27 @@ pub struct ApiError {
     detail: String,
     field: Option<String>,
     hint: Option<ProblemHint>,
+    checks: Vec<api_types::Check>,
 }
 
 impl ApiError {
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { code, detail: detail.into(), field: None, hint: None }
+        ApiError { code, detail: detail.into(), field: None, hint: None, checks: Vec::new() }
     }
 
     pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
         ApiError { field: Some(field.into()), ..ApiError::new("invalid", detail) }
+    }
+
+    /// Checks that failed, so that nothing was saved; the findings travel with the problem.
+    pub fn check_failed(what: &str, checks: Vec<api_types::Check>) -> Self {
+        let failed: Vec<&str> =
+            checks.iter().filter(|c| c.status == api_types::CheckStatus::Failed).map(|c| c.what.as_str()).collect();
+        let detail = format!(
+            "{what} was not saved because a check failed: {}; fix that, or send check: false to save it unchecked",
+            failed.join("; ")
+        );
+        ApiError { checks, ..ApiError::new("check_failed", detail) }
     }
 
     pub fn field(&self) -> Option<&str> {
@@ -65,6 +82,7 @@ impl ApiError {
             detail: self.detail.clone(),
             field: self.field.clone(),
             hint: self.hint.clone(),
+            checks: self.checks.clone(),
             request_id,
         }
     }
@@ -82,7 +100,7 @@ fn hint(hint: model::Hint) -> ProblemHint {
 
 impl From<app::Error> for ApiError {
     fn from(e: app::Error) -> Self {
-        ApiError { code: e.code(), detail: e.to_string(), field: None, hint: e.hint().map(hint) }
+        ApiError { hint: e.hint().map(hint), ..ApiError::new(e.code(), e.to_string()) }
     }
 }
 
@@ -99,11 +117,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+fn request_id(request: &Request) -> String {
+    request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// Answers a request to the admin API whose target or headers are too large, before routing.
+pub async fn refuse_oversized(
+    axum::extract::State(limits): axum::extract::State<scim::RequestLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let error = match scim::oversized(&limits, &request) {
+        None => return next.run(request).await,
+        Some(scim::Oversized::Target { bytes, limit }) => ApiError::new(
+            "uri_too_long",
+            format!(
+                "the request target is {bytes} bytes, more than the {limit} idsync reads; send fewer or shorter parameters"
+            ),
+        ),
+        Some(scim::Oversized::Headers { bytes, limit }) => ApiError::new(
+            "headers_too_large",
+            format!("the request headers are {bytes} bytes, more than the {limit} idsync reads"),
+        ),
+    };
+    rendered(error.into_response(), request_id(&request))
+}
+
 /// Writes the body of every refusal, with the id the request-id layer gave the request.
 pub async fn render_problems(request: Request, next: Next) -> Response {
-    let request_id =
-        request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let mut response = next.run(request).await;
+    let request_id = request_id(&request);
+    rendered(next.run(request).await, request_id)
+}
+
+fn rendered(mut response: Response, request_id: String) -> Response {
     let Some(error) = response.extensions_mut().remove::<ApiError>() else {
         return response;
     };
@@ -117,26 +163,33 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// A JSON body whose refusals are problem documents.
+/// A JSON object body whose refusals are problem documents. Every body of the API is an
+/// object: an array that serde would read field by field is refused.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                "unsupported_media_type",
-                "send the body as JSON, with 'Content-Type: application/json'",
-            )),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(ApiError::new(
+                    "unsupported_media_type",
+                    "send the body as JSON, with 'Content-Type: application/json'",
+                ));
+            }
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new("too_large", "the body is larger than the admin API accepts; send less"))
+                return Err(ApiError::new("too_large", "the body is larger than the admin API accepts; send less"));
             }
-            Err(e) => {
-                Err(ApiError::new("invalid", format!("the body is not what this operation takes: {}", e.body_text())))
-            }
+            Err(e) => return Err(ApiError::new("invalid", format!("the body is not JSON: {}", e.body_text()))),
+        };
+        if !value.is_object() {
+            return Err(ApiError::new("invalid", "the body must be a JSON object"));
         }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new("invalid", format!("the body is not what this operation takes: {e}")))
     }
 }
 

@@ -1,10 +1,16 @@
-use api_types::{Page, PageQuery, Source, SourceDetail};
-use axum::Json;
+use api_types::{
+    IssuedSourceToken, NewPushSource, Page, PageQuery, Released, Removed, Source, SourceDetail, SourceRemoval,
+    TokenRotation,
+};
+use app::admin_tokens::Caller;
+use app::sources::{Removal, Removed as Outcome};
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::json;
 
-use super::ApiState;
-use super::page;
-use super::problem::{ApiError, ApiPath, ApiQuery};
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::{ApiState, audit, page};
 
 /// List the sources, by name.
 #[utoipa::path(get, path = "/sources", operation_id = "list_sources", tag = "sources", params(PageQuery),
@@ -23,4 +29,85 @@ pub async fn list(
     responses((status = 200, description = "The source", body = SourceDetail)))]
 pub async fn show(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<SourceDetail>, ApiError> {
     Ok(Json(app::sources::detail(&*s.db, &s.root, &name).await?))
+}
+
+fn audited_view(view: &SourceDetail) -> serde_json::Value {
+    serde_json::json!({"name": view.source.name, "kind": view.source.kind, "pull": view.pull})
+}
+
+/// Add a push source: an identity provider that sends SCIM requests. Its bearer token is in this
+/// answer only.
+#[utoipa::path(post, path = "/sources", operation_id = "create_push_source", tag = "sources", request_body = NewPushSource,
+    responses((status = 201, description = "The source, with its SCIM URL and token", body = IssuedSourceToken)))]
+pub async fn create(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<NewPushSource>,
+) -> Result<(StatusCode, Json<IssuedSourceToken>), ApiError> {
+    let token = app::sources::create_push(&*s.db, &request.name, "scim").await?;
+    let after = json!({"name": request.name, "kind": "scim", "token": app::audit::CHANGED});
+    audit(&s, &caller, "source.add", &format!("source/{}", request.name), None, Some(after)).await;
+    let base_url = app::sources::scim_url(&s.root, &request.name);
+    Ok((StatusCode::CREATED, Json(IssuedSourceToken { name: request.name, base_url, token })))
+}
+
+/// Issue a new bearer token for a push source; the previous one keeps working for the grace period.
+#[utoipa::path(post, path = "/sources/{name}/token", operation_id = "rotate_source_token", tag = "sources",
+    params(("name" = String, Path, description = "The source's name")), request_body = TokenRotation,
+    responses((status = 200, description = "The new token, shown this once", body = IssuedSourceToken)))]
+pub async fn rotate_token(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<TokenRotation>,
+) -> Result<Json<IssuedSourceToken>, ApiError> {
+    let grace = app::duration::parse_plain_seconds(request.grace.as_deref().unwrap_or("0"))
+        .map_err(|e| ApiError::invalid_field("grace", e.to_string()))?;
+    let token = app::sources::rotate_token(&*s.db, &name, grace).await?;
+    s.auth_cache.clear();
+    let after = json!({"token": app::audit::CHANGED, "grace_seconds": grace});
+    audit(&s, &caller, "source.token.rotate", &format!("source/{name}"), None, Some(after)).await;
+    Ok(Json(IssuedSourceToken { base_url: app::sources::scim_url(&s.root, &name), name, token }))
+}
+
+/// Remove a source. One that manages accounts in targets is removed only with `release`; one that
+/// holds users and groups only with `purge`.
+#[utoipa::path(delete, path = "/sources/{name}", operation_id = "remove_source", tag = "sources",
+    params(("name" = String, Path, description = "The source's name"), SourceRemoval),
+    responses((status = 200, description = "Removed, with what went with it", body = Removed)))]
+pub async fn remove(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(how): ApiQuery<SourceRemoval>,
+) -> Result<Json<Removed>, ApiError> {
+    let before = app::sources::detail(&*s.db, &s.root, &name).await?;
+    let removal = if how.release { Removal::Release } else { Removal::OnlyUnmanaged };
+    let outcome = app::sources::remove(&*s.db, &name, removal, how.purge).await?;
+    let released = |managed: Vec<(String, u64)>| {
+        managed.into_iter().map(|(target, users)| Released { target, users }).collect::<Vec<_>>()
+    };
+    match outcome {
+        Outcome::Done { released: managed, bindings } => {
+            s.auth_cache.clear();
+            audit(&s, &caller, "source.remove", &format!("source/{name}"), Some(audited_view(&before)), None).await;
+            Ok(Json(Removed { bindings, released: released(managed) }))
+        }
+        Outcome::StillManages(managed) => {
+            let list: Vec<String> = managed.iter().map(|(t, n)| format!("{n} in {t}")).collect();
+            Err(ApiError::new(
+                "conflict",
+                format!(
+                    "source '{name}' manages users in targets ({}); nothing was removed: release them (release=true) to leave them as they are, or empty the source first so that the targets deprovision them",
+                    list.join(", ")
+                ),
+            ))
+        }
+        Outcome::StillHolds(records) => Err(ApiError::new(
+            "conflict",
+            format!(
+                "source '{name}' holds {records} users and groups; nothing was removed: purge=true deletes them with it"
+            ),
+        )),
+    }
 }

@@ -1,0 +1,193 @@
+//! Bodies of the requests that change configuration, and what they answer.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One finding of a connection check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Check {
+    pub status: CheckStatus,
+    /// What was checked and what was found; for a failure, what to do about it.
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    /// Works, with a limitation the administrator should know about.
+    Warning,
+    Failed,
+}
+
+/// What the checks of a new or changed object found, and whether the change was saved: a failed
+/// check saves nothing unless the request said not to check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Checked {
+    pub saved: bool,
+    pub checks: Vec<Check>,
+}
+
+/// How idsync signs in to a target.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Credentials {
+    /// A personal access token (Jira, Confluence), HTTP access token (Bitbucket) or bearer token (SCIM).
+    Bearer {
+        #[schema(min_length = 1)]
+        token: String,
+    },
+    /// A user and password (basic authentication).
+    Basic {
+        #[schema(min_length = 1)]
+        username: String,
+        #[schema(min_length = 1)]
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Bearer { .. } => f.write_str("Bearer([REDACTED])"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}, [REDACTED])"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Jira,
+    Confluence,
+    Bitbucket,
+    Scim,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Jira => "jira",
+            TargetKind::Confluence => "confluence",
+            TargetKind::Bitbucket => "bitbucket",
+            TargetKind::Scim => "scim",
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A target to add.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTarget {
+    /// 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: String,
+    pub kind: TargetKind,
+    /// The base URL (`https://jira.example.com`), or the SCIM base URL of an application.
+    #[schema(format = "iri", pattern = "^https?://")]
+    pub url: String,
+    pub credentials: Credentials,
+    /// Check that idsync can reach and use the target before saving it (the default).
+    #[serde(default = "yes")]
+    pub check: bool,
+}
+
+/// A change of a target's address and/or credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = "iri", pattern = "^https?://")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    /// Check the changed target before saving (the default).
+    #[serde(default = "yes")]
+    pub check: bool,
+}
+
+/// A push source to add: an identity provider that sends SCIM requests to idsync.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPushSource {
+    /// 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: String,
+}
+
+/// A new bearer token of a source, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedSourceToken {
+    pub name: String,
+    /// Where the identity provider sends its SCIM requests.
+    pub base_url: String,
+    pub token: String,
+}
+
+/// A token rotation: the previous token keeps working for the grace period.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRotation {
+    /// `0`, `90s`, `15m`, `2h`, `1d`; `0` (the default) ends the previous token at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(0|[1-9][0-9]{0,4}[smhd]?)$")]
+    pub grace: Option<String>,
+}
+
+/// What removing an object took with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Removed {
+    /// The bindings that went with it, as `source → target`.
+    pub bindings: Vec<String>,
+    /// Per target, how many users idsync stopped managing (they stay as they are).
+    #[serde(default)]
+    pub released: Vec<Released>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Released {
+    pub target: String,
+    pub users: u64,
+}
+
+/// A binding to add, with the default rules.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBinding {
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub source: String,
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub target: String,
+}
+
+/// The value of one rule, as the CLI takes it: `true`, `3`, `"text"`, `["a", "b"]`, or a bare word.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleValue {
+    pub value: String,
+}
+
+/// What a check of a stored object found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Tested {
+    /// No check failed.
+    pub passed: bool,
+    pub checks: Vec<Check>,
+}
+
+/// What becomes of what a removed source holds and manages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SourceRemoval {
+    /// Stop managing the accounts it manages in targets, leaving them there as they are. Without
+    /// it, a source that manages accounts is not removed.
+    #[serde(default)]
+    pub release: bool,
+    /// Delete the users and groups it holds with it. Without it, a source that holds any is not removed.
+    #[serde(default)]
+    pub purge: bool,
+}
