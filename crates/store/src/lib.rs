@@ -136,7 +136,8 @@ pub trait SyncStore: Send + Sync {
         held: Option<&serde_json::Value>,
     ) -> Result<(), StoreError>;
     async fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
-    async fn runs(&self, target: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+    /// Newest first; only runs older than the run `before` when given.
+    async fn runs(&self, target: Option<&str>, before: Option<i64>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
     async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
     /// Newest first.

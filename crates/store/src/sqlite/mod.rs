@@ -461,8 +461,13 @@ impl crate::SyncStore for SqliteStore {
     async fn run(&self, id: i64) -> Result<Option<crate::RunRecord>, StoreError> {
         self.run_impl(id).await
     }
-    async fn runs(&self, target: Option<&str>, limit: u32) -> Result<Vec<crate::RunRecord>, StoreError> {
-        self.runs_impl(target, limit).await
+    async fn runs(
+        &self,
+        target: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::RunRecord>, StoreError> {
+        self.runs_impl(target, before, limit).await
     }
     async fn record_events(&self, events: &[crate::Event]) -> Result<(), StoreError> {
         self.record_events_impl(events).await

@@ -532,11 +532,18 @@ impl SqliteStore {
         row.as_ref().map(run_from).transpose()
     }
 
-    pub(super) async fn runs_impl(&self, target: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    pub(super) async fn runs_impl(
+        &self,
+        target: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR target = ?1 ORDER BY id DESC LIMIT ?2"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR id < ?2)
+             ORDER BY id DESC LIMIT ?3"
         )))
         .bind(target)
+        .bind(before)
         .bind(i64::from(limit))
         .fetch_all(&self.write)
         .await?;
