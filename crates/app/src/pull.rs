@@ -22,16 +22,55 @@ pub struct PullEnv {
     pub timeout: Duration,
 }
 
+/// What a pull run is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading only what changed since the last run.
+    ReadingChanges,
+    /// Storing the changes read.
+    StoringChanges { users: usize, groups: usize },
+    /// Reading every user, storing each as it arrives.
+    Reading,
+    /// Storing the groups and their members, after the users.
+    StoringGroups { groups: usize },
+}
+
+impl Phase {
+    /// A stable name for the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Phase::ReadingChanges => "reading_changes",
+            Phase::StoringChanges { .. } => "storing_changes",
+            Phase::Reading => "reading",
+            Phase::StoringGroups { .. } => "storing_groups",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::ReadingChanges => f.write_str("reading the changes since the last run"),
+            Phase::StoringChanges { users, groups } => {
+                write!(f, "storing {users} changed users and {groups} changed groups")
+            }
+            Phase::Reading => f.write_str("reading everything"),
+            Phase::StoringGroups { groups } => write!(f, "storing {groups} groups and their members"),
+        }
+    }
+}
+
 /// Where a run says how it is getting on: a terminal's spinner, an API task's progress, nowhere.
 pub trait Progress: Send + Sync {
-    fn report(&self, what: &str);
+    /// The run is in `phase` and has read and stored `users_read` users so far.
+    fn report(&self, phase: Phase, users_read: u64);
 }
 
 /// Progress nobody watches (scheduled runs).
 pub struct Unwatched;
 
 impl Progress for Unwatched {
-    fn report(&self, _: &str) {}
+    fn report(&self, _: Phase, _: u64) {}
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -236,12 +275,16 @@ pub async fn pull_now(
     env: &PullEnv,
     mode: ReadMode,
     progress: &dyn Progress,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = &'static str>,
 ) -> Result<sync::PullSummary, Error> {
-    let source = store.source(name).await?.ok_or_else(|| Error::Missing {
-        message: format!("there is no source named '{name}'"),
-        hint: Some(model::Hint::ListSources),
-    })?;
+    let run = begin(store, name).await?;
+    carry_on(store, run, name, env, mode, progress, stop).await
+}
+
+/// Takes a pull source's run lock and records the run as started; the run itself is
+/// [`carry_on`]. Split so that a caller can answer with the run's id before the run is done.
+pub async fn begin(store: &dyn store::Database, name: &str) -> Result<i64, Error> {
+    store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
     let run = match store.start_run(RunKind::Pull, name, &run_holder(), RUN_LEASE, &holder_is_gone).await? {
         RunStart::Started { id, took_over } => {
             if let Some(stale) = took_over {
@@ -256,6 +299,21 @@ pub async fn pull_now(
             )));
         }
     };
+    Ok(run)
+}
+
+/// Carries on the run [`begin`] started, to its end: done, failed, or interrupted by `stop`,
+/// which says what stopped it ("a signal", "a cancel request").
+pub async fn carry_on(
+    store: &dyn store::Database,
+    run: i64,
+    name: &str,
+    env: &PullEnv,
+    mode: ReadMode,
+    progress: &dyn Progress,
+    stop: impl Future<Output = &'static str>,
+) -> Result<sync::PullSummary, Error> {
+    let source = store.source(name).await?.ok_or_else(|| Error::not_pull(name))?;
     // The lease is renewed while the run works; a signal ends the run as interrupted and releases
     // the lock at once, so the source can run again without waiting for the lease.
     // The renewal is polled beside the work, never instead of it: it may wait for the store's
@@ -272,16 +330,19 @@ pub async fn pull_now(
     let stopped = stop;
     tokio::pin!(work, renewing, stopped);
     let result = tokio::select! {
-        r = &mut work => Some(r),
-        () = &mut renewing => None,
-        () = &mut stopped => None,
+        r = &mut work => Ok(r),
+        () = &mut renewing => Err("losing its lease"),
+        why = &mut stopped => Err(why),
     };
-    let Some(result) = result else {
-        let summary = json!({"error": "interrupted by a signal before the run finished"});
-        store.update_run(run, RunState::Interrupted, &summary, None, None).await?;
-        return Err(Error::Interrupted(format!(
-            "run {run} of {name} was interrupted by a signal; what it had stored stays, nothing was removed"
-        )));
+    let result = match result {
+        Ok(result) => result,
+        Err(why) => {
+            let summary = json!({"error": format!("interrupted by {why} before the run finished")});
+            store.update_run(run, RunState::Interrupted, &summary, None, None).await?;
+            return Err(Error::Interrupted(format!(
+                "run {run} of {name} was interrupted by {why}; what it had stored stays, nothing was removed"
+            )));
+        }
     };
     match &result {
         Ok(summary) => {
@@ -335,7 +396,7 @@ async fn read_and_apply(
     });
     let mut notes = Vec::new();
     if let (Some(cursor), false, ReadMode::Auto) = (&settings.cursor, full_due, mode) {
-        progress.report("reading the changes since the last run");
+        progress.report(Phase::ReadingChanges, 0);
         let changes = connector.read_changes(cursor).await;
         if changes.restart {
             notes.push(format!(
@@ -343,11 +404,7 @@ async fn read_and_apply(
                 changes.problems.join("; ")
             ));
         } else {
-            progress.report(&format!(
-                "storing {} changed users and {} changed groups",
-                changes.users.len(),
-                changes.groups.len()
-            ));
+            progress.report(Phase::StoringChanges { users: changes.users.len(), groups: changes.groups.len() }, 0);
             let next = changes.cursor.clone();
             let complete = changes.complete;
             let summary = sync::apply_changes(store, source, changes).await?;
@@ -363,21 +420,21 @@ async fn read_and_apply(
     let write = async {
         // Owned here, so a failed write closes the channel and the read stops instead of waiting.
         let mut arriving = arriving;
-        progress.report("reading everything");
+        progress.report(Phase::Reading, 0);
         let mut stored = 0u64;
         while let Some(user) = arriving.recv().await {
             writer.write(store, source, user).await?;
             stored += 1;
             if stored.is_multiple_of(100) {
-                progress.report(&format!("reading everything: {stored} users read and stored"));
+                progress.report(Phase::Reading, stored);
             }
         }
-        Ok::<_, store::StoreError>(())
+        Ok::<_, store::StoreError>(stored)
     };
     let (snapshot, written) = tokio::join!(connector.read_streaming(sink), write);
-    written?;
+    let stored = written?;
     let (cursor, complete) = (snapshot.cursor.clone(), snapshot.complete);
-    progress.report(&format!("storing {} groups and their members", snapshot.groups.len()));
+    progress.report(Phase::StoringGroups { groups: snapshot.groups.len() }, stored);
     let mut summary = writer.finish(store, source, snapshot).await?;
     if complete {
         store.set_pull_cursor(name, cursor.as_deref(), true).await?;

@@ -118,6 +118,7 @@ async fn scheduled_run(
 ) {
     let stop = async move {
         let _ = shutdown.wait_for(|stopping| *stopping).await;
+        "the server shutting down"
     };
     match pull_now(&*store, &name, &env, ReadMode::Auto, &Unwatched, stop).await {
         Ok(summary) => tracing::info!(source = %name, created = summary.users_created, updated = summary.users_updated,

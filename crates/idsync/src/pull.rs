@@ -17,8 +17,13 @@ pub fn env(config: &Config) -> PullEnv {
 struct Spinner(ProgressBar);
 
 impl app::pull::Progress for Spinner {
-    fn report(&self, what: &str) {
-        self.0.set_message(what.to_string());
+    fn report(&self, phase: app::pull::Phase, users_read: u64) {
+        match phase {
+            app::pull::Phase::Reading if users_read > 0 => {
+                self.0.set_message(format!("{phase}: {users_read} users read and stored"));
+            }
+            _ => self.0.set_message(phase.to_string()),
+        }
     }
 }
 
@@ -47,14 +52,15 @@ pub async fn pull_now(
 }
 
 /// Ctrl-C or SIGTERM: a run ends as interrupted and frees its source at once.
-pub async fn stop_signal() {
+pub async fn stop_signal() -> &'static str {
     #[cfg(unix)]
     if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-        return;
+        return "a signal";
     }
     let _ = tokio::signal::ctrl_c().await;
+    "a signal"
 }
