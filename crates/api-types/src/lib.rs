@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 mod audit;
 mod changes;
 mod problem;
+mod runs;
 mod tokens;
 mod views;
 
@@ -18,6 +19,7 @@ pub use changes::{
     Removed, RuleValue, SourceRemoval, TargetChange, TargetKind, Tested, TokenRotation,
 };
 pub use problem::{Problem, ProblemHint};
+pub use runs::{Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull};
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
 pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};
 

@@ -84,3 +84,19 @@ impl Error {
         move |source| Error::Io { what, source }
     }
 }
+
+impl From<sync::SyncError> for Error {
+    fn from(e: sync::SyncError) -> Self {
+        let hint = e.hint();
+        match e {
+            sync::SyncError::Store(e) => Error::Store(e),
+            sync::SyncError::Target { error, .. } => Error::Remote(error),
+            sync::SyncError::Rules(e) => Error::Invalid(e.to_string()),
+            sync::SyncError::Invalid(message) => Error::Invalid(message),
+            missing @ (sync::SyncError::NoTarget(_)
+            | sync::SyncError::Unbound(_)
+            | sync::SyncError::MissingSource { .. }
+            | sync::SyncError::NoRun(_)) => Error::Missing { message: missing.to_string(), hint },
+        }
+    }
+}

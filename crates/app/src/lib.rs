@@ -13,6 +13,7 @@ pub mod duration;
 mod error;
 pub mod login;
 pub mod pull;
+pub mod runs;
 pub mod schedule;
 pub mod scheduler;
 pub mod secrets;

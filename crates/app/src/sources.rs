@@ -171,7 +171,7 @@ pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Resu
             let config = pull_config(name, &settings)?;
             let state: crate::schedule::ScheduleState =
                 settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-            let last = store.runs(Some(name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
+            let last = store.runs(Some(name), None, 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
             let pull = serde_json::json!({
                 "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
                 "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),

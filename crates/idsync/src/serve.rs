@@ -195,8 +195,14 @@ pub async fn serve(
     }
     let engine = crate::sync_cli::engine(&config, store.clone()).await?;
     let auth_cache = Arc::new(scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60)));
+    let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
+    let tasks = Arc::new(app::runs::Tasks::default());
     let admin_api = server::api::router(server::api::ApiState {
         auth_cache: auth_cache.clone(),
+        engine: engine.clone(),
+        tasks: tasks.clone(),
+        pull_env: crate::pull::env(&config),
+        shutdown: stop_engine.subscribe(),
         db: store.clone(),
         connector: Arc::new(crate::target::connector(&config)?),
         root: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
@@ -204,7 +210,6 @@ pub async fn serve(
     let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
     let app = app(store.clone(), &config, metrics, auth_cache, api)
         .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
-    let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =
         tokio::spawn(app::scheduler::run(store.clone(), crate::pull::env(&config), stop_engine.subscribe()));
@@ -232,6 +237,7 @@ pub async fn serve(
     let _ = stop_engine.send(true);
     scheduler.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+    tasks.finished(Duration::from_secs(5)).await;
     store.close().await;
     tracing::info!("database closed; bye");
     served

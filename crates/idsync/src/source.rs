@@ -386,7 +386,8 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                     ),
                     None => println!("Schedule:  none ('idsync source sync {name}' reads it)"),
                 }
-                let last = store.runs(Some(&name), 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
+                let last =
+                    store.runs(Some(&name), None, 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
                 match &last {
                     Some(r) => println!(
                         "Last run:  {} ({}, started {}): {}",

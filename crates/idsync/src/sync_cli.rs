@@ -199,7 +199,7 @@ pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: 
 /// results for that source in that window, per target. (Targets follow a pull asynchronously, so
 /// this is read from the log rather than counted by the run.)
 async fn after_pull(store: &store::sqlite::SqliteStore, run: &store::RunRecord) -> anyhow::Result<Vec<String>> {
-    let later = store.runs(Some(&run.target), 1000).await?;
+    let later = store.runs(Some(&run.target), None, 1000).await?;
     let next = later.iter().filter(|r| r.kind == RunKind::Pull && r.id > run.id).map(|r| r.started.clone()).min();
     let query = EventQuery {
         source: Some(run.target.clone()),
@@ -289,7 +289,7 @@ pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
     let store = Arc::new(open_store(config).await?);
     match cmd {
         RunsCommand::List { target, limit, json } => {
-            let runs = store.runs(target.as_deref(), limit).await?;
+            let runs = store.runs(target.as_deref(), None, limit).await?;
             if json {
                 let v: Vec<_> = runs
                     .iter()

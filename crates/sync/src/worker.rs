@@ -386,7 +386,7 @@ impl Engine {
         if count == 0 {
             return Ok((plan.ops.clone(), None));
         }
-        let waiting = self.db.runs(Some(target), 100).await?.into_iter().find(|r| r.state == RunState::Held);
+        let waiting = self.db.runs(Some(target), None, 100).await?.into_iter().find(|r| r.state == RunState::Held);
         let reason = match &waiting {
             Some(run) => Some(format!(
                 "run {} is waiting for approval, so further deactivations and deletions wait with it",

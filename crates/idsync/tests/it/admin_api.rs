@@ -189,7 +189,10 @@ async fn the_served_openapi_document_is_the_committed_one() {
     assert_eq!(served.status(), 200);
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json")).unwrap();
-    assert_eq!(served.text().await.unwrap(), committed);
+    assert!(
+        served.text().await.unwrap() == committed,
+        "the server serves another OpenAPI document than docs/api/openapi.json; regenerate it with IDSYNC_WRITE_OPENAPI=1 cargo test -p server"
+    );
 }
 
 #[tokio::test]
@@ -277,4 +280,107 @@ async fn configuration_changes_through_the_api_are_checked_and_audited() {
     let older: Vec<&str> =
         older.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(older, ["binding.rule.set", "binding.add"]);
+}
+
+/// The `progress` events of a run, read until the one that says how it ended.
+async fn follow(server: &Server, token: &str, run: i64) -> Vec<Value> {
+    let mut response =
+        http_client().get(format!("{}/api/v1/runs/{run}/events", server.root)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (mut text, mut events) = (String::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout_at(deadline, response.chunk()).await.expect("the run ended in time")
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                events.push(serde_json::from_str::<Value>(data).unwrap());
+            }
+        }
+        if events.last().is_some_and(|e| e.get("state").is_some()) {
+            break;
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_runs_start_once_per_key_report_progress_and_cancel() {
+    let s = crate::sync::setup("").await;
+    let token = admin_token(s.dir.path(), "ops", "operate", &[]);
+    let origin_token = add_source(s.dir.path(), "origin");
+    let origin = s.server.scim("origin", &origin_token);
+    for i in 0..250 {
+        crate::sync::push_user(&origin, &format!("user{i:03}"), json!({})).await;
+    }
+    crate::pull::add_pull_source(&s, "mirror", &format!("{}/scim/v2/origin", s.server.root), &origin_token);
+    let api = Api::new(&s.server);
+
+    let start = |key: &'static str| {
+        http_client()
+            .post(format!("{}/api/v1/sources/mirror/runs", s.server.root))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&json!({"full": true}))
+            .send()
+    };
+    let first = start("retry-me").await.unwrap();
+    assert_eq!(first.status(), 202);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = first.json().await.unwrap();
+    let run = body["run"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/v1/runs/{run}"));
+    let again = start("retry-me").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["run"], run, "a retried request starts no second run");
+
+    let events = follow(&s.server, &token, run).await;
+    let last = events.last().unwrap();
+    assert_eq!((last["state"].as_str(), last["users_read"].as_u64()), (Some("done"), Some(250)), "{events:?}");
+    let shown = api.get(&format!("/runs/{run}"), &token).await.body;
+    assert_eq!((shown["state"].as_str(), shown["summary"]["users_created"].as_u64()), (Some("done"), Some(250)));
+    let pulls = api.get("/runs?target=mirror", &token).await.body;
+    assert_eq!(pulls["items"].as_array().unwrap().len(), 1, "one run for two requests: {pulls}");
+    api.call(Method::POST, &format!("/runs/{run}/cancel"), Some(&token), None).await.problem(400, "invalid");
+    api.call(Method::POST, &format!("/runs/{run}/approve"), Some(&token), None).await.problem(400, "invalid");
+    api.call(Method::POST, "/runs/999999/reject", Some(&token), None).await.problem(404, "not_found");
+
+    // A provider that accepts connections and never answers keeps a run going until it is cancelled.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    let config = s.config.to_str().unwrap();
+    let args = [
+        "--config",
+        config,
+        "source",
+        "add",
+        "--name",
+        "slow",
+        "--url",
+        &url,
+        "--token-env",
+        crate::sync::TOKEN_ENV,
+        "--no-check",
+    ];
+    assert!(crate::harness::cli_env(s.dir.path(), &args, &[(crate::sync::TOKEN_ENV, "t")]).status.success());
+    let started = api.call(Method::POST, "/sources/slow/runs", Some(&token), Some(json!({}))).await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    let slow = started.body["run"].as_i64().unwrap();
+    let busy = api.call(Method::POST, "/sources/slow/runs", Some(&token), Some(json!({}))).await;
+    busy.problem(409, "busy");
+    let running = api.get(&format!("/runs/{slow}"), &token).await.body;
+    assert_eq!(running["state"], "running");
+    assert!(running["progress"]["phase"].is_string(), "{running}");
+    assert_eq!(api.call(Method::POST, &format!("/runs/{slow}/cancel"), Some(&token), None).await.status, 202);
+    let events = follow(&s.server, &token, slow).await;
+    assert_eq!(events.last().unwrap()["state"], "interrupted", "{events:?}");
+    let ended = api.get(&format!("/runs/{slow}"), &token).await.body;
+    assert!(ended["summary"]["error"].as_str().unwrap().contains("a cancel request"), "{ended}");
+    let read_token = admin_token(s.dir.path(), "viewer", "read", &[]);
+    api.call(Method::POST, "/sources/slow/runs", Some(&read_token), Some(json!({}))).await.problem(403, "forbidden");
 }

@@ -89,7 +89,7 @@ async fn scim2_server_as_a_pull_source() {
 }
 
 /// Adds a SCIM pull source and binds it to the Jira target.
-fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
+pub(crate) fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
     let config = s.config.to_str().unwrap();
     let args = ["--config", config, "source", "add", "--name", name, "--url", url, "--token-env", TOKEN_ENV];
     let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);

@@ -52,7 +52,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(made)))
 }
 
-/// Set one rule of a binding (`users.username_regex`, `groups.default`, `groups.mapping.<name>`, …),
+/// Set one rule of a binding (`users.username_transform`, `groups.default`, `groups.mapping.<name>`, …),
 /// checked with all the others before it is saved; the target is then reconciled.
 #[utoipa::path(put, path = "/bindings/{source}/{target}/rules/{key}", operation_id = "set_binding_rule", tag = "bindings",
     params(("source" = String, Path, description = "The source's name"), ("target" = String, Path, description = "The target's name"),

@@ -18,6 +18,7 @@ mod auth;
 mod bindings;
 mod page;
 mod problem;
+mod runs;
 mod sources;
 mod targets;
 
@@ -32,6 +33,12 @@ pub struct ApiState {
     pub root: String,
     /// The SCIM endpoints' cache of source tokens, emptied when the API changes tokens.
     pub auth_cache: Arc<scim::AuthCache>,
+    pub engine: Arc<sync::Engine>,
+    /// Pull runs started through the API, carried on in the background.
+    pub tasks: Arc<app::runs::Tasks>,
+    pub pull_env: app::pull::PullEnv,
+    /// Turns true when the server shuts down; runs in the background stop then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Every operation answers a refusal as a problem document and takes an admin token: said once
@@ -73,6 +80,7 @@ impl Modify for Conventions {
         (name = "targets", description = "Applications idsync provisions"),
         (name = "bindings", description = "Which source feeds which target, with the rules"),
         (name = "admin-tokens", description = "Tokens of this API"),
+        (name = "runs", description = "Reads of pull sources and reconciles of targets: start, follow, cancel, approve, reject"),
         (name = "audit", description = "Who changed what, and when"),
     )
 )]
@@ -87,8 +95,16 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(bindings::list))
         .routes(routes!(bindings::show))
         .routes(routes!(admin_tokens::list))
-        .routes(routes!(audit::list));
-    let operate = OpenApiRouter::new().routes(routes!(targets::test));
+        .routes(routes!(audit::list))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::show))
+        .routes(routes!(runs::events));
+    let operate = OpenApiRouter::new()
+        .routes(routes!(targets::test))
+        .routes(routes!(runs::start_pull))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(runs::approve))
+        .routes(routes!(runs::reject));
     let admin = OpenApiRouter::new()
         .routes(routes!(sources::create))
         .routes(routes!(sources::rotate_token))

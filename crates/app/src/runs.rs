@@ -1,0 +1,265 @@
+//! Runs: listing and showing them, deciding held ones, and pull runs started as tasks that a
+//! caller can watch (progress, with an estimate of what is left), cancel, and start at most once
+//! per idempotency key.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use api_types::{Approved, Run, RunProgress};
+use store::{RunKind, RunRecord, RunState};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Error;
+use crate::pull::{Phase, PullEnv, ReadMode};
+
+fn kind(k: RunKind) -> api_types::RunKind {
+    match k {
+        RunKind::Full => api_types::RunKind::Full,
+        RunKind::DryRun => api_types::RunKind::DryRun,
+        RunKind::Realtime => api_types::RunKind::Realtime,
+        RunKind::Pull => api_types::RunKind::Pull,
+    }
+}
+
+fn state(s: RunState) -> api_types::RunState {
+    match s {
+        RunState::Running => api_types::RunState::Running,
+        RunState::Done => api_types::RunState::Done,
+        RunState::Failed => api_types::RunState::Failed,
+        RunState::Held => api_types::RunState::Held,
+        RunState::Approved => api_types::RunState::Approved,
+        RunState::Rejected => api_types::RunState::Rejected,
+        RunState::Interrupted => api_types::RunState::Interrupted,
+    }
+}
+
+fn view(r: RunRecord, with_held: bool) -> Run {
+    Run {
+        id: r.id,
+        kind: kind(r.kind),
+        target: r.target,
+        state: state(r.state),
+        started: r.started,
+        finished: r.finished,
+        summary: r.summary,
+        hold_reason: r.hold_reason,
+        held: if with_held { r.held } else { None },
+        progress: None,
+    }
+}
+
+/// Runs newest first, of one target or source when given, older than the run `before` when given.
+pub async fn list(
+    db: &dyn store::Database,
+    target: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Run>, Error> {
+    Ok(db.runs(target, before, limit).await?.into_iter().map(|r| view(r, false)).collect())
+}
+
+/// One run with what it holds for approval, and its progress when it runs in this server.
+pub async fn show(db: &dyn store::Database, tasks: &Tasks, id: i64) -> Result<Run, Error> {
+    let record = db.run(id).await?.ok_or_else(|| Error::Missing {
+        message: format!("there is no run {id}"),
+        hint: Some(model::Hint::ListRuns),
+    })?;
+    let mut run = view(record, true);
+    run.progress = tasks.progress(id).map(|p| p.borrow().clone());
+    Ok(run)
+}
+
+/// Applies what a held run holds.
+pub async fn approve(engine: &sync::Engine, id: i64) -> Result<Approved, Error> {
+    let report = engine.approve(id).await?;
+    Ok(Approved {
+        run: id,
+        applied: report.applied,
+        failed: report.failed,
+        state: report.state,
+        hold_reason: report.hold_reason,
+    })
+}
+
+/// Drops what a held run holds: nothing of it is deactivated or deleted.
+pub async fn reject(engine: &sync::Engine, id: i64) -> Result<(), Error> {
+    Ok(engine.reject(id).await?)
+}
+
+/// How long a retried request with the same idempotency key finds the run the first one started.
+const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+struct Live {
+    progress: watch::Receiver<RunProgress>,
+    cancel: watch::Sender<bool>,
+}
+
+/// The runs this server carries on in the background, by run id.
+#[derive(Default)]
+pub struct Tasks {
+    live: Mutex<HashMap<i64, Live>>,
+    /// Idempotency key → (what the request asked, the run it started, when).
+    keys: tokio::sync::Mutex<HashMap<String, (String, i64, Instant)>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A run a request started, or found started by an earlier request with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub run: i64,
+    pub repeated: bool,
+}
+
+/// Reports a run's progress to whoever watches its task, with an estimate of the time left.
+struct Watched {
+    run: i64,
+    tx: watch::Sender<RunProgress>,
+    started: Instant,
+    expected_users: Option<u64>,
+}
+
+impl Watched {
+    fn progress(&self, phase: &str, message: String, users_read: u64) -> RunProgress {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta_seconds = match self.expected_users {
+            Some(expected) if users_read > 0 && expected > users_read => {
+                Some(elapsed * (expected - users_read) as f64 / users_read as f64)
+            }
+            _ => None,
+        };
+        RunProgress {
+            run: self.run,
+            phase: phase.into(),
+            message,
+            users_read,
+            elapsed_seconds: elapsed,
+            eta_seconds,
+            state: None,
+        }
+    }
+}
+
+impl crate::pull::Progress for Watched {
+    fn report(&self, phase: Phase, users_read: u64) {
+        self.tx.send_replace(self.progress(phase.code(), phase.to_string(), users_read));
+    }
+}
+
+/// Users the last complete full read of `source` found: what the next one likely reads.
+async fn expected_users(db: &dyn store::Database, source: &str) -> Option<u64> {
+    let runs = db.runs(Some(source), None, 50).await.ok()?;
+    runs.into_iter()
+        .filter(|r| r.kind == RunKind::Pull && r.state == RunState::Done)
+        .find(|r| r.summary["incremental"] == false && r.summary["complete"] == true)
+        .and_then(|r| r.summary["users_read"].as_u64())
+        .filter(|n| *n > 0)
+}
+
+impl Tasks {
+    /// Starts a pull run of `name` in the background and answers with its id at once; a second
+    /// request with the same `key` gets the same run. `shutdown` turning true interrupts the run.
+    pub async fn start_pull(
+        self: &Arc<Self>,
+        db: Arc<dyn store::Database>,
+        env: PullEnv,
+        name: &str,
+        mode: ReadMode,
+        key: Option<&str>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Started, Error> {
+        let asked = format!("pull {name} {mode:?}");
+        let mut keys = self.keys.lock().await;
+        keys.retain(|_, (_, _, at)| at.elapsed() < KEY_LIFETIME);
+        if let Some((key, (earlier, run, _))) = key.and_then(|k| keys.get(k).map(|found| (k, found))) {
+            if *earlier != asked {
+                return Err(Error::Invalid(format!(
+                    "the Idempotency-Key '{key}' was sent with another request; use a new key for a new request"
+                )));
+            }
+            return Ok(Started { run: *run, repeated: true });
+        }
+        let run = crate::pull::begin(&*db, name).await?;
+        if let Some(key) = key {
+            keys.insert(key.to_string(), (asked, run, Instant::now()));
+        }
+        drop(keys);
+
+        let watched = Watched {
+            run,
+            tx: watch::Sender::new(RunProgress {
+                run,
+                phase: "starting".into(),
+                message: "starting".into(),
+                users_read: 0,
+                elapsed_seconds: 0.0,
+                eta_seconds: None,
+                state: None,
+            }),
+            started: Instant::now(),
+            expected_users: if mode == ReadMode::Full { expected_users(&*db, name).await } else { None },
+        };
+        let (cancel, mut cancelled) = watch::channel(false);
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run, Live { progress: watched.tx.subscribe(), cancel });
+        let tasks = self.clone();
+        let name = name.to_string();
+        let mut shutdown = shutdown;
+        let handle = tokio::spawn(async move {
+            let stop = async move {
+                tokio::select! {
+                    _ = cancelled.wait_for(|c| *c) => "a cancel request",
+                    _ = shutdown.wait_for(|s| *s) => "the server shutting down",
+                }
+            };
+            let result = crate::pull::carry_on(&*db, run, &name, &env, mode, &watched, stop).await;
+            if let Err(e) = &result {
+                tracing::warn!(source = %name, run, error = %e, "pull run failed");
+            }
+            let ended = db.run(run).await.ok().flatten().map_or(RunState::Failed, |r| r.state);
+            let users = watched.tx.borrow().users_read;
+            let mut last = watched.progress("finished", format!("finished: {ended}"), users);
+            last.eta_seconds = None;
+            last.state = Some(state(ended));
+            watched.tx.send_replace(last);
+            tasks.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run);
+        });
+        let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        handles.retain(|h| !h.is_finished());
+        handles.push(handle);
+        Ok(Started { run, repeated: false })
+    }
+
+    /// The progress of a run this server is carrying on, to read or to follow.
+    pub fn progress(&self, run: i64) -> Option<watch::Receiver<RunProgress>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&run).map(|l| l.progress.clone())
+    }
+
+    /// Asks a running run to stop; it ends as interrupted, keeping what it stored.
+    pub fn cancel(&self, run: i64) -> Result<(), Error> {
+        match self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&run) {
+            Some(live) => {
+                live.cancel.send_replace(true);
+                Ok(())
+            }
+            None => Err(Error::Invalid(format!(
+                "run {run} is not running in this server, so there is nothing to cancel; only pull runs started through the API can be cancelled"
+            ))),
+        }
+    }
+
+    /// Waits up to `grace` for the runs still going to record how they ended.
+    pub async fn finished(&self, grace: Duration) {
+        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::time::timeout(grace, futures_join(handles)).await;
+    }
+}
+
+async fn futures_join(handles: Vec<JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
+    }
+}

@@ -1,0 +1,171 @@
+use std::convert::Infallible;
+
+use api_types::{Approved, Page, ProgressEvent, Run, RunProgress, RunQuery, RunStarted, StartPull};
+use app::admin_tokens::Caller;
+use app::pull::ReadMode;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures_util::Stream;
+use serde_json::json;
+
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::{ApiState, audit, page};
+
+/// List runs, newest first: pull runs of sources and reconciles of targets.
+#[utoipa::path(get, path = "/runs", operation_id = "list_runs", tag = "runs", params(RunQuery),
+    responses((status = 200, description = "One page of runs", body = Page<Run>)))]
+pub async fn list(State(s): State<ApiState>, ApiQuery(query): ApiQuery<RunQuery>) -> Result<Json<Page<Run>>, ApiError> {
+    let limit = page::limit(query.limit)?;
+    let before = query.after.as_deref().map(page::decode_id).transpose()?;
+    let mut items = app::runs::list(&*s.db, query.target.as_deref(), before, limit + 1).await?;
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|r| page::encode(&r.id.to_string()))
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next }))
+}
+
+/// Show one run: what it did, what it holds for approval, and its progress while it runs here.
+#[utoipa::path(get, path = "/runs/{id}", operation_id = "show_run", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 200, description = "The run", body = Run)))]
+pub async fn show(State(s): State<ApiState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Run>, ApiError> {
+    Ok(Json(app::runs::show(&*s.db, &s.tasks, id).await?))
+}
+
+fn event(progress: &RunProgress) -> Result<Event, Infallible> {
+    Ok(Event::default()
+        .event("progress")
+        .json_data(progress)
+        .unwrap_or_else(|_| Event::default().comment("unwritable")))
+}
+
+/// Follow a run as server-sent events: the state at once, then every change, ending with an
+/// event whose `state` says how the run ended. A finished run answers that last event only.
+#[utoipa::path(get, path = "/runs/{id}/events", operation_id = "follow_run", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 200, description = "`progress` events, each with a RunProgress as its data", content_type = "text/event-stream", body = ProgressEvent)))]
+pub async fn events(
+    State(s): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let run = app::runs::show(&*s.db, &s.tasks, id).await?;
+    let ended = RunProgress {
+        run: id,
+        phase: "finished".into(),
+        message: format!(
+            "finished: {}",
+            serde_json::to_value(run.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ),
+        users_read: run.summary["users_read"].as_u64().unwrap_or(0),
+        elapsed_seconds: 0.0,
+        eta_seconds: None,
+        state: Some(run.state),
+    };
+    let receiver = s.tasks.progress(id);
+    // (receiver, whether the snapshot went out, whether the last event went out)
+    let stream = futures_util::stream::unfold((receiver, false, false), move |(receiver, sent, done)| {
+        let ended = ended.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let Some(mut receiver) = receiver else {
+                return Some((event(&ended), (None, true, true)));
+            };
+            if sent && receiver.changed().await.is_err() {
+                let last = receiver.borrow().clone();
+                let last = if last.state.is_some() { last } else { ended };
+                return Some((event(&last), (None, true, true)));
+            }
+            let now = receiver.borrow_and_update().clone();
+            let finished = now.state.is_some();
+            Some((event(&now), (Some(receiver), true, finished)))
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key =
+        value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_string())).ok_or_else(|| {
+        ApiError::invalid_field("Idempotency-Key", "an Idempotency-Key is 1 to 255 visible ASCII characters")
+    })
+}
+
+/// Read a pull source now, in the background: answers 202 with the run's id at once (and its
+/// address in `Location`); `GET /runs/{id}/events` follows it. A retried request with the same
+/// `Idempotency-Key` gets the same run; a source that is already being read answers 409.
+#[utoipa::path(post, path = "/sources/{name}/runs", operation_id = "start_pull_run", tag = "runs",
+    params(("name" = String, Path, description = "The pull source's name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (1 to 255 visible ASCII characters); retrying with it starts no second run")),
+    request_body = StartPull,
+    responses((status = 202, description = "Started (or started already by the same key)", body = RunStarted,
+        headers(("Location" = String, description = "Where the run is shown"),
+            ("Idempotent-Replayed" = String, description = "`true` when an earlier request with the same key started the run")))))]
+pub async fn start_pull(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<StartPull>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let mode = if request.full { ReadMode::Full } else { ReadMode::Auto };
+    let started =
+        s.tasks.start_pull(s.db.clone(), s.pull_env.clone(), &name, mode, key.as_deref(), s.shutdown.clone()).await?;
+    let location = format!("/api/v1/runs/{}", started.run);
+    let body = RunStarted { run: started.run, location: location.clone() };
+    let mut response = (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response();
+    if started.repeated {
+        response.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Stop a pull run this server is carrying on; it ends as interrupted, keeping what it stored.
+#[utoipa::path(post, path = "/runs/{id}/cancel", operation_id = "cancel_run", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 202, description = "Asked to stop; its events say when it has")))]
+pub async fn cancel(State(s): State<ApiState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+    app::runs::show(&*s.db, &s.tasks, id).await?;
+    s.tasks.cancel(id)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Apply what a held run holds (deprovisioning the safeguard stopped).
+#[utoipa::path(post, path = "/runs/{id}/approve", operation_id = "approve_run", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 200, description = "What was applied", body = Approved)))]
+pub async fn approve(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Approved>, ApiError> {
+    let approved = app::runs::approve(&s.engine, id).await?;
+    let after = json!({"applied": approved.applied, "failed": approved.failed, "state": approved.state});
+    audit(&s, &caller, "run.approve", &format!("run/{id}"), None, Some(after)).await;
+    Ok(Json(approved))
+}
+
+/// Drop what a held run holds: nothing of it is deactivated or deleted.
+#[utoipa::path(post, path = "/runs/{id}/reject", operation_id = "reject_run", tag = "runs",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses((status = 204, description = "Rejected")))]
+pub async fn reject(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    app::runs::reject(&s.engine, id).await?;
+    audit(&s, &caller, "run.reject", &format!("run/{id}"), None, None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
