@@ -231,13 +231,29 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// What a status report reads of the database itself.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// The last migration applied.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+    /// The sequence number of the newest change journaled (0 when none).
+    async fn journal_head(&self) -> Result<i64, StoreError>;
+    /// When the oldest change still waiting in `target`'s outbox was queued.
+    async fn oldest_pending(&self, target: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// Every capability of the database, as one object the server and the engine share.
 pub trait Database:
-    Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore
+    Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore + StoreHealth
 {
 }
 
-impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore> Database for T {}
+impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore + StoreHealth>
+    Database for T
+{
+}
 
 /// What a list request selects and how it pages.
 pub struct ListQuery<'a> {

@@ -1,4 +1,4 @@
-//! The audit log.
+//! The audit log, and what a status report reads of the database.
 
 use sqlx::Row;
 
@@ -54,5 +54,31 @@ impl crate::AuditStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::StoreHealth for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT IFNULL(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.read)
+            .await?
+            .try_get(0)?)
+    }
+
+    async fn journal_head(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT IFNULL(MAX(seq), 0) FROM changes").fetch_one(&self.read).await?.try_get(0)?)
+    }
+
+    async fn oldest_pending(&self, target: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT MIN(enqueued) FROM outbox WHERE target = ?")
+            .bind(target)
+            .fetch_one(&self.read)
+            .await?
+            .try_get(0)?)
     }
 }
