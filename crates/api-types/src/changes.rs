@@ -28,31 +28,18 @@ pub struct Checked {
     pub checks: Vec<Check>,
 }
 
-/// How idsync signs in to a target.
-#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// How idsync signs in to a target. The secrets are read from a request and never written back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Credentials {
     /// A personal access token (Jira, Confluence), HTTP access token (Bitbucket) or bearer token (SCIM).
-    Bearer {
-        #[schema(min_length = 1)]
-        token: String,
-    },
+    Bearer { token: crate::Secret },
     /// A user and password (basic authentication).
     Basic {
         #[schema(min_length = 1)]
         username: String,
-        #[schema(min_length = 1)]
-        password: String,
+        password: crate::Secret,
     },
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Credentials::Bearer { .. } => f.write_str("Bearer([REDACTED])"),
-            Credentials::Basic { username, .. } => write!(f, "Basic({username}, [REDACTED])"),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -8,8 +8,10 @@ use utoipa::ToSchema;
 
 mod audit;
 mod changes;
+mod diagnostics;
 mod problem;
 mod runs;
+mod secret;
 mod tokens;
 mod views;
 
@@ -18,8 +20,12 @@ pub use changes::{
     Check, CheckStatus, Checked, Credentials, IssuedSourceToken, NewBinding, NewPushSource, NewTarget, Released,
     Removed, RuleValue, SourceRemoval, TargetChange, TargetKind, Tested, TokenRotation,
 };
+pub use diagnostics::{
+    DatabaseStatus, JournalStatus, LogLevel, LogLines, NewLogLevel, SourceStatus, Status, TargetStatus,
+};
 pub use problem::{Problem, ProblemHint};
 pub use runs::{Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull};
+pub use secret::Secret;
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
 pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};
 

@@ -9,8 +9,10 @@
 pub mod admin_tokens;
 pub mod audit;
 pub mod bindings;
+pub mod diagnostics;
 pub mod duration;
 mod error;
+pub mod log;
 pub mod login;
 pub mod pull;
 pub mod runs;
@@ -20,6 +22,7 @@ pub mod secrets;
 pub mod sources;
 pub mod targets;
 pub mod tokens;
+mod zip;
 
 pub use error::Error;
 
@@ -50,6 +53,18 @@ pub fn checks(found: Vec<rest::Check>) -> Vec<api_types::Check> {
             what: c.what,
         })
         .collect()
+}
+
+/// Refuses a URL that carries a user or password: URLs are shown, logged and put in support
+/// bundles, so credentials go where idsync keeps secrets.
+pub(crate) fn no_credentials_in(url: &str) -> Result<(), Error> {
+    match rest::Url::parse(url) {
+        Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => Err(Error::Invalid(format!(
+            "the URL of {} carries a user or password; give the URL without them and the credentials separately, where idsync keeps them sealed",
+            parsed.host_str().unwrap_or("the service")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn passed(checks: &[rest::Check]) -> bool {

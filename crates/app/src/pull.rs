@@ -170,7 +170,7 @@ impl PullConfig {
         }
         self.schedule()?;
         self.full_every()?;
-        Ok(())
+        crate::no_credentials_in(self.connector.location())
     }
 }
 

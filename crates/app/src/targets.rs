@@ -66,8 +66,10 @@ impl sync::Connector for SealedConnector {
 /// Credentials as the API carries them, none of them empty.
 pub fn credentials(given: api_types::Credentials) -> Result<Credentials, Error> {
     let given = match given {
-        api_types::Credentials::Bearer { token } => Credentials::Bearer { token },
-        api_types::Credentials::Basic { username, password } => Credentials::Basic { username, password },
+        api_types::Credentials::Bearer { token } => Credentials::Bearer { token: token.expose().to_string() },
+        api_types::Credentials::Basic { username, password } => {
+            Credentials::Basic { username, password: password.expose().to_string() }
+        }
     };
     let empty = match &given {
         Credentials::Bearer { token } | Credentials::Ssws { token } => token.is_empty(),
@@ -90,7 +92,7 @@ fn checked_url(url: &str) -> Result<(), Error> {
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(Error::Invalid(format!("'{url}' is not an http or https URL with a host")));
     }
-    Ok(())
+    crate::no_credentials_in(url)
 }
 
 /// A target's kind by the name an administrator types.

@@ -220,7 +220,9 @@ async fn demo(args: DemoArgs, base: &Config, given: &Given, dir: &std::path::Pat
         .with_context(|| format!("cannot listen on {}; pick another address with --listen", config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::serve::serve(config.clone(), listener, async {
+    let (logs, level) = crate::logging::detached();
+    let logging = std::sync::Arc::new(app::diagnostics::Logging::new(logs, level));
+    let server = tokio::spawn(crate::serve::serve(config.clone(), listener, logging, async {
         let _ = stopped.await;
     }));
     let scim_base = format!("http://{addr}/scim/v2/demo-idp");

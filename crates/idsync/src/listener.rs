@@ -44,6 +44,8 @@ pub struct HttpSettings {
     pub max_uri_bytes: usize,
     /// The most header bytes a request may carry; more get 431.
     pub max_header_bytes: usize,
+    /// Whether `/metrics` answers only requests with an admin token (of any scope).
+    pub metrics_need_token: bool,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +57,7 @@ impl Default for HttpSettings {
             max_connections: 1024,
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 32 * 1024,
+            metrics_need_token: false,
         }
     }
 }

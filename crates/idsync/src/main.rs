@@ -6,8 +6,10 @@ mod binding;
 mod config;
 mod demo;
 mod listener;
+mod logging;
 mod login_sync;
 mod pull;
+mod remote;
 mod serve;
 mod simulate;
 mod source;
@@ -41,6 +43,8 @@ struct Cli {
     /// `text` or `json`.
     #[arg(long, global = true)]
     log_format: Option<String>,
+    #[command(flatten)]
+    remote: remote::Remote,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +84,21 @@ enum Command {
     Runs(sync_cli::RunsCommand),
     /// The provisioning log: every change idsync made or held, and why.
     Log(sync_cli::LogArgs),
+    /// How the running server is doing: targets' health and backlog, sources' runs, held runs.
+    Status {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn debug logging of the running server on or off, without a restart.
+    #[command(subcommand)]
+    Debug(remote::DebugCommand),
+    /// Download a support bundle from the running server: status, configuration without secrets, recent logs.
+    SupportBundle {
+        /// Where to write the zip [default: idsync-support-<time>.zip here].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Serve a faithful fake of an application's or identity provider's API, for trying idsync out.
     Simulate(simulate::SimulateArgs),
     /// Watch idsync provision a simulated Jira and Confluence from scripted SCIM pushes.
@@ -113,7 +132,21 @@ fn hint_of(e: &anyhow::Error) -> Option<model::Hint> {
             .and_then(sync::SyncError::hint)
             .or_else(|| cause.downcast_ref::<app::Error>().and_then(app::Error::hint))
             .or_else(|| cause.downcast_ref::<store::StoreError>().and_then(|s| s.hint().cloned()))
+            .or_else(|| match cause.downcast_ref::<client::Error>() {
+                Some(client::Error::Problem(p)) => p.hint.clone().map(hint_from_api),
+                _ => None,
+            })
     })
+}
+
+fn hint_from_api(hint: api_types::ProblemHint) -> model::Hint {
+    match hint {
+        api_types::ProblemHint::ListSources => model::Hint::ListSources,
+        api_types::ProblemHint::ListTargets => model::Hint::ListTargets,
+        api_types::ProblemHint::ListRuns => model::Hint::ListRuns,
+        api_types::ProblemHint::ListBindings => model::Hint::ListBindings,
+        api_types::ProblemHint::AddBinding { target } => model::Hint::AddBinding { target },
+    }
 }
 
 /// A hint as the command that acts on it.
@@ -159,6 +192,9 @@ fn main() -> ExitCode {
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
             Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
             Command::Log(args) => sync_cli::log(args, &config).await,
+            Command::Status { json } => remote::status(json, &cli.remote, &config).await,
+            Command::Debug(cmd) => remote::debug(cmd, &cli.remote, &config).await,
+            Command::SupportBundle { output } => remote::support_bundle(output, &cli.remote, &config).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Demo(args) => demo::run(args, &config, given).await,
         }

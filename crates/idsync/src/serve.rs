@@ -15,22 +15,8 @@ use store::sqlite::{Durability, SqliteStore};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
-
-pub fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
-    }
-}
 
 pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(&config.data_dir)
@@ -79,16 +65,22 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 
 pub fn app(
     store: Arc<dyn Store>,
+    tokens: Arc<dyn store::AdminTokenStore>,
     config: &Config,
     metrics: PrometheusHandle,
     auth_cache: Arc<scim::AuthCache>,
     api: Router,
 ) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let mut metrics_route = Router::new().route("/metrics", get(render_metrics));
+    if config.http.metrics_need_token {
+        metrics_route =
+            metrics_route.route_layer(axum::middleware::from_fn_with_state(tokens.clone(), need_admin_token));
+    }
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
+        .merge(metrics_route)
         .with_state(OpsState { store: store.clone(), metrics });
     // One line per request at the default level: method, route template (never the path, which
     // names resources, and never a header, which may carry a token), status, duration, request id.
@@ -116,6 +108,31 @@ pub fn app(
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         // A bug that panics costs its own request a 500, never the connection or other requests.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+}
+
+/// With `http.metrics_need_token`, `/metrics` answers only a request with an admin token.
+async fn need_admin_token(
+    State(tokens): State<Arc<dyn store::AdminTokenStore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    match app::admin_tokens::authenticate(&*tokens, &presented, jiff::Timestamp::now()).await {
+        Ok(_) => next.run(request).await,
+        Err(_) => (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer realm=\"idsync\"")],
+            "metrics need an admin token here (http.metrics_need_token); send 'Authorization: Bearer <token>'\n",
+        )
+            .into_response(),
+    }
 }
 
 /// Refuses requests too large to read, each in its own API's error form.
@@ -168,11 +185,12 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    init_logging(&config.log_format);
+    let (logs, default_level) = crate::logging::init(&config.log_format);
+    let logging = Arc::new(app::diagnostics::Logging::new(logs, default_level));
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
         format!("cannot listen on {}; is another server using it? pick another with --listen", config.listen)
     })?;
-    serve(config, listener, shutdown_signal()).await
+    serve(config, listener, logging, shutdown_signal()).await
 }
 
 /// Serves SCIM, the operations endpoints and the sync worker on `listener` until `shutdown`
@@ -180,6 +198,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,
+    logging: Arc<app::diagnostics::Logging>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = install_metrics()?;
@@ -203,12 +222,14 @@ pub async fn serve(
         tasks: tasks.clone(),
         pull_env: crate::pull::env(&config),
         shutdown: stop_engine.subscribe(),
+        logging,
+        started: jiff::Timestamp::now(),
         db: store.clone(),
         connector: Arc::new(crate::target::connector(&config)?),
         root: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
     });
     let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
-    let app = app(store.clone(), &config, metrics, auth_cache, api)
+    let app = app(store.clone(), store.clone(), &config, metrics, auth_cache, api)
         .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =

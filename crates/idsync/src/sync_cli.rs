@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
-use store::{Event, EventQuery, RunKind, RunState, Store, SyncStore};
+use store::{EventQuery, RunKind, RunState, Store, SyncStore};
 use sync::{Bindings, Engine, RunReport};
 
 use crate::config::Config;
@@ -431,11 +431,6 @@ pub struct LogArgs {
     json: bool,
 }
 
-fn event_json(e: &Event) -> serde_json::Value {
-    json!({"id": e.id, "at": e.at, "run": e.run_id, "source": e.source, "target": e.target, "user": e.user,
-           "group": e.group, "action": e.action, "reason": e.reason, "result": e.result, "detail": e.detail})
-}
-
 pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let query = EventQuery {
@@ -452,7 +447,7 @@ pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
     let mut events = store.events(&query).await?;
     events.reverse();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&events.iter().map(event_json).collect::<Vec<_>>())?);
+        println!("{}", serde_json::to_string_pretty(&events.iter().map(app::log::entry).collect::<Vec<_>>())?);
     } else if events.is_empty() {
         println!("no matching events");
     } else {

@@ -384,3 +384,192 @@ async fn pull_runs_start_once_per_key_report_progress_and_cancel() {
     let read_token = admin_token(s.dir.path(), "viewer", "read", &[]);
     api.call(Method::POST, "/sources/slow/runs", Some(&read_token), Some(json!({}))).await.problem(403, "forbidden");
 }
+
+fn idsync_with_token(dir: &Path, token: &str, args: &[&str]) -> std::process::Output {
+    crate::harness::cli_env(dir, args, &[("IDSYNC_TOKEN", token)])
+}
+
+fn lines_with(api_lines: &Value, message: &str) -> usize {
+    api_lines["lines"].as_array().unwrap().iter().filter(|l| l["message"] == message).count()
+}
+
+#[tokio::test]
+async fn debug_logging_turns_on_for_a_while_and_goes_back_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = admin_token(dir.path(), "ops", "operate", &[]);
+    let server = Server::start(dir.path());
+    let api = Api::new(&server);
+    let level = api.get("/diagnostics/log-level", &token).await.body;
+    assert_eq!((level["level"].as_str(), level["default"].as_str()), (Some("info"), Some("info")), "{level}");
+    api.get("/sources", &token).await;
+    assert_eq!(lines_with(&api.get("/diagnostics/logs", &token).await.body, "admin token accepted"), 0);
+
+    let on = idsync_with_token(dir.path(), &token, &["debug", "on", "--for", "2s"]);
+    let said = String::from_utf8_lossy(&on.stdout);
+    assert!(on.status.success(), "{said}{}", String::from_utf8_lossy(&on.stderr));
+    assert!(said.contains("sync=debug") && said.contains("back to 'info' at"), "{said}");
+    let started = std::time::Instant::now();
+    api.get("/sources", &token).await;
+    let logs = api.get("/diagnostics/logs", &token).await.body;
+    assert!(lines_with(&logs, "admin token accepted") >= 1, "debug lines reach the ring at once: {logs}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let back = api.get("/diagnostics/log-level", &token).await.body;
+    assert_eq!(back["level"], "info", "{back}");
+    assert!(back.get("until").is_none(), "{back}");
+    let before = lines_with(&api.get("/diagnostics/logs", &token).await.body, "admin token accepted");
+    api.get("/sources", &token).await;
+    assert_eq!(lines_with(&api.get("/diagnostics/logs", &token).await.body, "admin token accepted"), before);
+
+    api.call(Method::PUT, "/diagnostics/log-level", Some(&token), Some(json!({"level": "nonsense=[[["})))
+        .await
+        .problem(400, "invalid");
+    let off = idsync_with_token(dir.path(), &token, &["debug", "off"]);
+    assert!(String::from_utf8_lossy(&off.stdout).contains("log level: info"));
+    let read = admin_token(dir.path(), "viewer", "read", &[]);
+    api.call(Method::PUT, "/diagnostics/log-level", Some(&read), Some(json!({"level": "debug"})))
+        .await
+        .problem(403, "forbidden");
+    let audit = api.get("/audit?object=diagnostics/log-level", &token).await.body;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+    let download = http_client()
+        .get(format!("{}/api/v1/diagnostics/logs/download", server.root))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let text = download.text().await.unwrap();
+    assert!(text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "one JSON object per line");
+    let no_token = crate::harness::cli(dir.path(), &["status"]);
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("needs an admin token"));
+}
+
+/// Every file of a zip, as one text, read by Python's zipfile (a reader that is not ours).
+fn unzipped(zip: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), zip).unwrap();
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nfor n in z.namelist():\n    sys.stdout.write('== ' + n + '\\n' + z.read(n).decode() + '\\n')";
+    let out = std::process::Command::new("python3").args(["-c", script]).arg(file.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_planted_secret_reaches_a_bundle_a_log_or_an_answer() {
+    let s = crate::sync::setup("").await;
+    let admin = admin_token(s.dir.path(), "root", "admin", &[]);
+    let api = Api::new(&s.server);
+    let mut planted = vec![admin.clone(), s.entra_token.clone()];
+    api.call(Method::PUT, "/diagnostics/log-level", Some(&admin), Some(json!({"level": "debug"}))).await;
+
+    let bearer = "PLANTED-target-bearer-5b1e";
+    let password = "PLANTED-target-password-77ac";
+    for (name, credentials) in [
+        ("wiki", json!({"type": "bearer", "token": bearer})),
+        ("git", json!({"type": "basic", "username": "svc", "password": password})),
+    ] {
+        let body = json!({"name": name, "kind": "scim", "url": "http://127.0.0.1:9/scim/v2", "credentials": credentials, "check": false});
+        assert_eq!(api.call(Method::POST, "/targets", Some(&admin), Some(body)).await.status, 201);
+    }
+    let checked = json!({"name": "checked", "kind": "jira", "url": "http://127.0.0.1:9", "credentials": {"type": "bearer", "token": bearer}});
+    api.call(Method::POST, "/targets", Some(&admin), Some(checked)).await.problem(422, "check_failed");
+    planted.extend([bearer.to_string(), password.to_string()]);
+
+    let url_password = "PLANTED-url-password-91d0";
+    let with_userinfo = format!("https://svc:{url_password}@jira.example.com");
+    let body = json!({"name": "leaky", "kind": "jira", "url": with_userinfo, "credentials": {"type": "bearer", "token": "t"}, "check": false});
+    api.call(Method::POST, "/targets", Some(&admin), Some(body)).await.problem(400, "invalid");
+    planted.push(url_password.to_string());
+
+    let pull_token = "PLANTED-pull-token-c3f2";
+    let config = s.config.to_str().unwrap();
+    let args = [
+        "--config",
+        config,
+        "source",
+        "add",
+        "--name",
+        "mirror",
+        "--url",
+        "http://127.0.0.1:9/scim/v2",
+        "--token-env",
+        crate::sync::TOKEN_ENV,
+        "--no-check",
+    ];
+    assert!(crate::harness::cli_env(s.dir.path(), &args, &[(crate::sync::TOKEN_ENV, pull_token)]).status.success());
+    planted.push(pull_token.to_string());
+    let made = api.call(Method::POST, "/sources", Some(&admin), Some(json!({"name": "okta"}))).await;
+    planted.push(made.body["token"].as_str().unwrap().to_string());
+    let issued =
+        api.call(Method::POST, "/admin-tokens", Some(&admin), Some(json!({"name": "ci", "scope": "read"}))).await;
+    planted.push(issued.body["secret"].as_str().unwrap().to_string());
+
+    let scim_password = "PLANTED-scim-password-0e4a";
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "planted", "password": scim_password});
+    assert_eq!(s.scim.post("/Users", &user).await.status, 201);
+    planted.push(scim_password.to_string());
+    // Failed sign-ins with a known secret as the wrong token.
+    api.get("/sources", bearer).await.problem(401, "unauthenticated");
+    assert_eq!(s.server.scim("entra", password).get("/Users").await.status, 401);
+    api.call(Method::POST, "/sources/mirror/runs", Some(&admin), Some(json!({}))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut seen = String::new();
+    for path in [
+        "/sources",
+        "/sources/mirror",
+        "/sources/okta",
+        "/targets",
+        "/targets/wiki",
+        "/targets/git",
+        "/targets/jira",
+        "/bindings",
+        "/admin-tokens",
+        "/audit",
+        "/runs",
+        "/diagnostics/status",
+        "/diagnostics/log-level",
+        "/diagnostics/logs?limit=10000",
+    ] {
+        let answer = api.get(path, &admin).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        seen.push_str(&answer.body.to_string());
+    }
+    let bundle = http_client()
+        .get(format!("{}/api/v1/diagnostics/bundle", s.server.root))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.headers()["content-type"], "application/zip");
+    let contents = unzipped(&bundle.bytes().await.unwrap());
+    for file in ["status.json", "configuration.json", "logs.ndjson", "failed-changes.json", "platform.txt"] {
+        assert!(contents.contains(&format!("== {file}\n")), "{file} is in the bundle");
+    }
+    assert!(
+        contents.contains("\"wiki\"") && contents.contains("admin token accepted"),
+        "the bundle holds the configuration and debug lines"
+    );
+    seen.push_str(&contents);
+    seen.push_str(&s.server.logged());
+    for secret in &planted {
+        assert!(!seen.contains(secret.as_str()), "a planted secret leaked: {secret}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_can_be_kept_to_admin_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = admin_token(dir.path(), "prometheus", "read", &[]);
+    let server = Server::start_with(dir.path(), &[("IDSYNC_HTTP__METRICS_NEED_TOKEN", "true")]);
+    let http = http_client();
+    let url = format!("{}/metrics", server.root);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(http.get(&url).bearer_auth("idsync_admin_0_0").send().await.unwrap().status(), 401);
+    let allowed = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(allowed.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(http.get(format!("{}/healthz", server.root)).send().await.unwrap().status(), 200);
+}

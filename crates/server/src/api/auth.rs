@@ -30,6 +30,7 @@ async fn guard(State(needed): State<Scope>, mut request: Request, next: Next) ->
         .and_then(|caller| caller.require(needed).map(|()| caller));
     match accepted {
         Ok(caller) => {
+            tracing::debug!(token = %caller.token, scope = %caller.scope, "admin token accepted");
             request.extensions_mut().insert(caller);
             next.run(request).await
         }

@@ -16,6 +16,7 @@ mod admin_tokens;
 mod audit;
 mod auth;
 mod bindings;
+mod diagnostics;
 mod page;
 mod problem;
 mod runs;
@@ -39,6 +40,9 @@ pub struct ApiState {
     pub pull_env: app::pull::PullEnv,
     /// Turns true when the server shuts down; runs in the background stop then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub logging: Arc<app::diagnostics::Logging>,
+    /// When the server started, for its uptime.
+    pub started: jiff::Timestamp,
 }
 
 /// Every operation answers a refusal as a problem document and takes an admin token: said once
@@ -82,6 +86,7 @@ impl Modify for Conventions {
         (name = "admin-tokens", description = "Tokens of this API"),
         (name = "runs", description = "Reads of pull sources and reconciles of targets: start, follow, cancel, approve, reject"),
         (name = "audit", description = "Who changed what, and when"),
+        (name = "diagnostics", description = "Status, log level at run time, recent logs, support bundles"),
     )
 )]
 struct ApiDoc;
@@ -98,13 +103,19 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(audit::list))
         .routes(routes!(runs::list))
         .routes(routes!(runs::show))
-        .routes(routes!(runs::events));
+        .routes(routes!(runs::events))
+        .routes(routes!(diagnostics::status))
+        .routes(routes!(diagnostics::log_level))
+        .routes(routes!(diagnostics::logs))
+        .routes(routes!(diagnostics::download_logs));
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(runs::start_pull))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approve))
-        .routes(routes!(runs::reject));
+        .routes(routes!(runs::reject))
+        .routes(routes!(diagnostics::set_log_level))
+        .routes(routes!(diagnostics::bundle));
     let admin = OpenApiRouter::new()
         .routes(routes!(sources::create))
         .routes(routes!(sources::rotate_token))

@@ -1,0 +1,125 @@
+//! A typed client of idsync's admin API `/api/v1`, for the command line and the tests. It knows
+//! the wire types and nothing of the server's insides.
+#![forbid(unsafe_code)]
+
+use api_types::{LogLevel, NewLogLevel, Problem, Status};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server refused, and said why.
+    #[error("{}", .0.detail)]
+    Problem(Problem),
+    #[error(
+        "cannot reach idsync at {url}: {reason}; is the server running there? give its address with --server or IDSYNC_URL"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("idsync at {url} answered {status} with something that is not its API's: {body}")]
+    Unexpected { url: String, status: u16, body: String },
+}
+
+impl Error {
+    /// The stable code of a refusal (`unauthenticated`, `not_found`, …).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Problem(p) => Some(p.code()),
+            _ => None,
+        }
+    }
+}
+
+/// A server's admin API, reached with one admin token.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// What came back: the body, with the status it came with.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Client {
+    /// `base` is where the server listens (`http://127.0.0.1:8080`), `token` an admin token.
+    pub fn new(base: &str, token: &str) -> Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string(), token: token.to_string() }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request to `path` (below `/api/v1`) and returns a success as it came; a refusal
+    /// becomes [`Error::Problem`].
+    pub async fn send(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<Answer, Error> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response =
+            request.send().await.map_err(|e| Error::Unreachable { url: self.base.clone(), reason: e.to_string() })?;
+        let status = response.status();
+        let problem = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::Unreachable { url: self.base.clone(), reason: e.to_string() })?
+            .to_vec();
+        if status.is_success() {
+            return Ok(Answer { status, body });
+        }
+        match serde_json::from_slice::<Problem>(&body) {
+            Ok(p) if problem => Err(Error::Problem(p)),
+            _ => Err(Error::Unexpected {
+                url: url.clone(),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, Error> {
+        let answer = self.send(method, path, body).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
+            url: format!("{}/api/v1{path}", self.base),
+            status: answer.status.as_u16(),
+            body: format!("unreadable ({e})"),
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.json(Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn status(&self) -> Result<Status, Error> {
+        self.get("/diagnostics/status").await
+    }
+
+    pub async fn log_level(&self) -> Result<LogLevel, Error> {
+        self.get("/diagnostics/log-level").await
+    }
+
+    pub async fn set_log_level(&self, change: &NewLogLevel) -> Result<LogLevel, Error> {
+        self.json(Method::PUT, "/diagnostics/log-level", Some(change)).await
+    }
+
+    /// The support bundle, a zip.
+    pub async fn support_bundle(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.send(Method::GET, "/diagnostics/bundle", None::<&()>).await?.body)
+    }
+}
