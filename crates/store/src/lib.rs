@@ -231,6 +231,16 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// Configuration backup and restore: what only a backup needs to read, and a restore applied in
+/// one transaction.
+#[async_trait]
+pub trait ConfigRestore: Send + Sync {
+    /// The hashes of the source's bearer tokens that still work.
+    async fn token_hashes(&self, source: &str) -> Result<Vec<TokenHash>, StoreError>;
+    /// Applies `plan` whole, or changes nothing.
+    async fn restore(&self, plan: &RestorePlan) -> Result<(), StoreError>;
+}
+
 /// What a status report reads of the database itself.
 #[async_trait]
 pub trait StoreHealth: Send + Sync {
@@ -246,12 +256,29 @@ pub trait StoreHealth: Send + Sync {
 
 /// Every capability of the database, as one object the server and the engine share.
 pub trait Database:
-    Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore + StoreHealth
+    Store
+    + SyncStore
+    + BindingStore
+    + RunLock
+    + SourceRetirement
+    + AdminTokenStore
+    + AuditStore
+    + StoreHealth
+    + ConfigRestore
 {
 }
 
-impl<T: Store + SyncStore + BindingStore + RunLock + SourceRetirement + AdminTokenStore + AuditStore + StoreHealth>
-    Database for T
+impl<
+    T: Store
+        + SyncStore
+        + BindingStore
+        + RunLock
+        + SourceRetirement
+        + AdminTokenStore
+        + AuditStore
+        + StoreHealth
+        + ConfigRestore,
+> Database for T
 {
 }
 

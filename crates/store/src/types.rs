@@ -367,3 +367,49 @@ pub struct AuditRecord {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
 }
+
+/// A bearer token of a source by its hash, as a configuration backup keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenHash {
+    pub hash: [u8; 32],
+    pub created: String,
+    pub expires: Option<String>,
+}
+
+/// A source as a restore writes it: created, or its settings replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSource {
+    pub name: String,
+    pub kind: String,
+    /// Replace the source's bearer tokens with these.
+    pub tokens: Vec<TokenHash>,
+    /// For a pull source: its settings (JSON) and sealed credentials; `None` credentials keep the
+    /// ones stored (or store none, for a new source).
+    pub pull: Option<(String, Option<Vec<u8>>)>,
+    /// Its pull state (JSON), such as paused.
+    pub pull_state: Option<String>,
+    pub login_token_hash: Option<[u8; 32]>,
+}
+
+/// A target as a restore writes it; `secret: None` keeps the stored credentials (or stores
+/// none, for a new target, which then reports that it has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredTarget {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub secret: Option<Vec<u8>>,
+}
+
+/// Everything a restore changes, applied in one transaction: all of it or none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestorePlan {
+    pub sources: Vec<RestoredSource>,
+    pub targets: Vec<RestoredTarget>,
+    /// (source, target, rules)
+    pub bindings: Vec<(String, String, serde_json::Value)>,
+    pub remove_bindings: Vec<(String, String)>,
+    pub remove_targets: Vec<String>,
+    /// Only sources that hold no records.
+    pub remove_sources: Vec<String>,
+}

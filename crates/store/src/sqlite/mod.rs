@@ -8,6 +8,7 @@ mod bindings;
 mod filter_sql;
 mod reader;
 mod resources;
+mod restore;
 mod retirement;
 mod run_lock;
 mod sources;
