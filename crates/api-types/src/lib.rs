@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod audit;
+mod backup;
 mod changes;
 mod diagnostics;
 mod problem;
@@ -16,6 +17,7 @@ mod tokens;
 mod views;
 
 pub use audit::{AuditEntry, AuditQuery};
+pub use backup::{Change, ObjectChange, Restore, RestoreMode, RestoreReport, SealedBackup, SecretChange};
 pub use changes::{
     Check, CheckStatus, Checked, Credentials, IssuedSourceToken, NewBinding, NewPushSource, NewTarget, Released,
     Removed, RuleValue, SourceRemoval, TargetChange, TargetKind, Tested, TokenRotation,

@@ -8,6 +8,7 @@
 
 pub mod admin_tokens;
 pub mod audit;
+pub mod backup;
 pub mod bindings;
 pub mod diagnostics;
 pub mod duration;

@@ -147,12 +147,16 @@ fn bound_to(name: &str) -> String {
     format!("source:{name}")
 }
 
-fn unsealed(secrets: &SecretBox, settings: &store::PullSettings, name: &str) -> Result<rest::Credentials, Error> {
+pub(crate) fn unsealed(
+    secrets: &SecretBox,
+    settings: &store::PullSettings,
+    name: &str,
+) -> Result<rest::Credentials, Error> {
     serde_json::from_slice(&secrets.open_sealed(&settings.secret, &bound_to(name))?)
         .map_err(|_| Error::Secret(format!("the stored credentials of source {name} are not readable; set them again")))
 }
 
-fn sealed(secrets: &SecretBox, credentials: &rest::Credentials, name: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn sealed(secrets: &SecretBox, credentials: &rest::Credentials, name: &str) -> Result<Vec<u8>, Error> {
     let plain = serde_json::to_vec(credentials).map_err(|e| Error::Secret(format!("credentials: {e}")))?;
     secrets.seal(&plain, &bound_to(name))
 }
@@ -253,8 +257,28 @@ pub async fn set_schedule(
     }
     pull.validate()?;
     store.set_pull(name, &encoded(&pull)?, &stored.secret).await?;
-    store.set_pull_state(name, "{}").await?;
+    let paused = state_of(&stored).paused;
+    store.set_pull_state(name, &state_text(&crate::schedule::ScheduleState { paused, ..Default::default() })?).await?;
     pull.schedule()
+}
+
+fn state_of(settings: &store::PullSettings) -> crate::schedule::ScheduleState {
+    settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+}
+
+fn state_text(state: &crate::schedule::ScheduleState) -> Result<String, Error> {
+    serde_json::to_string(state).map_err(|e| Error::Invalid(format!("the schedule state cannot be written: {e}")))
+}
+
+/// Stops or resumes a pull source's scheduled runs (runs asked for still run).
+pub async fn set_paused(store: &dyn store::Database, name: &str, paused: bool) -> Result<(), Error> {
+    let stored = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
+    let mut state = state_of(&stored);
+    state.paused = paused;
+    if !paused {
+        state.next_run = None;
+    }
+    store.set_pull_state(name, &state_text(&state)?).await.map_err(Error::from)
 }
 
 /// How a run reads.

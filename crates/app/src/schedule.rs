@@ -92,6 +92,9 @@ fn bad(text: &str) -> Error {
 /// A pull source's schedule as stored with it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleState {
+    /// No scheduled runs until resumed (a restored source starts so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,8 +178,11 @@ mod tests {
         let every = Schedule::parse("every 1h", None).unwrap();
         let now = at("2027-01-01T12:00:00Z");
         // Down since 07:00: five slots missed, one run now, the next an hour from now.
-        let state =
-            ScheduleState { last_run: Some(at("2027-01-01T06:00:00Z")), next_run: Some(at("2027-01-01T07:00:00Z")) };
+        let state = ScheduleState {
+            paused: false,
+            last_run: Some(at("2027-01-01T06:00:00Z")),
+            next_run: Some(at("2027-01-01T07:00:00Z")),
+        };
         assert_eq!(decide(&every, &state, now, false), Decision::Run { next: at("2027-01-01T13:00:00Z") });
         assert_eq!(decide(&every, &state, now, true), Decision::Busy);
         // Never ran: a fixed interval runs now, a cron schedule waits for its slot.

@@ -79,6 +79,9 @@ async fn tick(
         };
         let mut state: ScheduleState =
             settings.state.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        if state.paused {
+            continue;
+        }
         let now = Timestamp::now();
         match decide(&schedule, &state, now, running.contains(&source.name)) {
             Decision::Run { next } => {

@@ -49,6 +49,11 @@ impl SecretBox {
         Ok(SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) })
     }
 
+    /// A box under a key derived elsewhere (a backup's passphrase).
+    pub(crate) fn from_key(key: [u8; 32]) -> Self {
+        SecretBox { cipher: XChaCha20Poly1305::new(&key.into()) }
+    }
+
     pub fn seal(&self, plaintext: &[u8], bound_to: &str) -> Result<Vec<u8>, Error> {
         let nonce_bytes: [u8; 24] = rand::random();
         let nonce = XNonce::from(nonce_bytes);

@@ -176,7 +176,7 @@ pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Resu
                 "connector": config.connector, "schedule": config.schedule, "timezone": config.timezone,
                 "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
                 "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
-                "next_run": state.next_run,
+                "next_run": state.next_run, "paused": state.paused,
                 "last_run": last.map(|r| serde_json::json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
             });
             (Some(config), Some(pull))

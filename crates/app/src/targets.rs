@@ -83,7 +83,7 @@ pub fn credentials(given: api_types::Credentials) -> Result<Credentials, Error> 
 }
 
 /// An address idsync can send requests to: an http or https URL with a host.
-fn checked_url(url: &str) -> Result<(), Error> {
+pub(crate) fn checked_url(url: &str) -> Result<(), Error> {
     let parsed = rest::Url::parse(url).map_err(|e| {
         Error::Invalid(format!(
             "'{url}' is not a URL ({e}); give the target's base URL, such as https://jira.example.com"

@@ -2,7 +2,7 @@
 //! the wire types and nothing of the server's insides.
 #![forbid(unsafe_code)]
 
-use api_types::{LogLevel, NewLogLevel, Problem, Status};
+use api_types::{LogLevel, NewLogLevel, Problem, Restore, RestoreReport, SealedBackup, Secret, Status};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -118,8 +118,50 @@ impl Client {
         self.json(Method::PUT, "/diagnostics/log-level", Some(change)).await
     }
 
+    /// The configuration backup, as the server wrote it; with a passphrase, its secrets sealed.
+    pub async fn backup(&self, passphrase: Option<&str>) -> Result<String, Error> {
+        let answer = match passphrase {
+            Some(p) => {
+                let body = SealedBackup { passphrase: Secret::new(p) };
+                self.send(Method::POST, "/backup", Some(&SealedWire(&body))).await?
+            }
+            None => self.send(Method::GET, "/backup", None::<&()>).await?,
+        };
+        Ok(String::from_utf8_lossy(&answer.body).into_owned())
+    }
+
+    pub async fn restore(&self, request: &Restore) -> Result<RestoreReport, Error> {
+        self.json(Method::POST, "/restore", Some(&RestoreWire(request))).await
+    }
+
     /// The support bundle, a zip.
     pub async fn support_bundle(&self) -> Result<Vec<u8>, Error> {
         Ok(self.send(Method::GET, "/diagnostics/bundle", None::<&()>).await?.body)
+    }
+}
+
+/// A sealed-backup request as sent: its passphrase in the clear (a [`Secret`] writes itself as
+/// `[REDACTED]` everywhere else).
+struct SealedWire<'a>(&'a SealedBackup);
+
+impl Serialize for SealedWire<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::json!({"passphrase": self.0.passphrase.expose()}).serialize(serializer)
+    }
+}
+
+/// A restore request as sent, its passphrase in the clear.
+struct RestoreWire<'a>(&'a Restore);
+
+impl Serialize for RestoreWire<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut body = serde_json::json!({
+            "document": r.document, "mode": r.mode, "dry_run": r.dry_run, "rotate_scim_tokens": r.rotate_scim_tokens,
+        });
+        if let Some(p) = &r.passphrase {
+            body["passphrase"] = serde_json::Value::String(p.expose().to_string());
+        }
+        body.serialize(serializer)
     }
 }

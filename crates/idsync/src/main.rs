@@ -99,6 +99,14 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Print a backup of the configuration (secrets left out, or sealed with --passphrase-file).
+    Backup {
+        /// A file holding a passphrase (12 characters or more) that seals every secret into the backup.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Restore a configuration backup: shows what changes, then changes it all or nothing.
+    Restore(remote::RestoreArgs),
     /// Serve a faithful fake of an application's or identity provider's API, for trying idsync out.
     Simulate(simulate::SimulateArgs),
     /// Watch idsync provision a simulated Jira and Confluence from scripted SCIM pushes.
@@ -195,6 +203,8 @@ fn main() -> ExitCode {
             Command::Status { json } => remote::status(json, &cli.remote, &config).await,
             Command::Debug(cmd) => remote::debug(cmd, &cli.remote, &config).await,
             Command::SupportBundle { output } => remote::support_bundle(output, &cli.remote, &config).await,
+            Command::Backup { passphrase_file } => remote::backup(passphrase_file, &cli.remote, &config).await,
+            Command::Restore(args) => remote::restore(args, &cli.remote, &config).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Demo(args) => demo::run(args, &config, given).await,
         }

@@ -1,5 +1,5 @@
 //! Commands that talk to a running server through its admin API: `status`, `debug`,
-//! `support-bundle`. The server is found by `--server` / `IDSYNC_URL`, else where the server of
+//! `support-bundle`, `backup`, `restore`. The server is found by `--server` / `IDSYNC_URL`, else where the server of
 //! this data directory last announced it listens, else the configured listen address; the token
 //! by `--admin-token-file` / `IDSYNC_TOKEN_FILE`, or `IDSYNC_TOKEN`.
 
@@ -140,5 +140,80 @@ pub async fn support_bundle(output: Option<PathBuf>, remote: &Remote, config: &C
         path.display(),
         zip.len()
     );
+    Ok(())
+}
+
+fn passphrase(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    file.as_ref()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|p| p.trim_end_matches(['\n', '\r']).to_string())
+                .with_context(|| format!("cannot read the passphrase from {}", f.display()))
+        })
+        .transpose()
+}
+
+pub async fn backup(passphrase_file: Option<PathBuf>, remote: &Remote, config: &Config) -> anyhow::Result<()> {
+    let api = client(remote, config).await?;
+    print!("{}", api.backup(passphrase(&passphrase_file)?.as_deref()).await?);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup file (`idsync backup > FILE`).
+    pub file: PathBuf,
+    /// Show what would change, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove what only this installation has (bindings, targets, sources that hold nothing).
+    #[arg(long)]
+    pub replace: bool,
+    /// A file holding the passphrase the backup's secrets were sealed with.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Give restored push sources new bearer tokens (printed once) instead of the backup's.
+    #[arg(long)]
+    pub rotate_scim_tokens: bool,
+    /// Print the API's JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn restore(args: RestoreArgs, remote: &Remote, config: &Config) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let document: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!("{} is not JSON (a truncated or damaged file?); nothing was changed", args.file.display())
+    })?;
+    let request = api_types::Restore {
+        document,
+        mode: if args.replace { api_types::RestoreMode::Replace } else { api_types::RestoreMode::Merge },
+        dry_run: args.dry_run,
+        passphrase: passphrase(&args.passphrase_file)?.map(api_types::Secret::new),
+        rotate_scim_tokens: args.rotate_scim_tokens,
+    };
+    let report = client(remote, config).await?.restore(&request).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    for c in &report.changes {
+        let word = serde_json::to_value(c.change)?.as_str().unwrap_or_default().replace('_', " ");
+        let mut detail = c.fields.join(", ");
+        if let Some(secrets) = c.secrets {
+            let secrets = serde_json::to_value(secrets)?.as_str().unwrap_or_default().to_string();
+            detail =
+                if detail.is_empty() { format!("secrets {secrets}") } else { format!("{detail}; secrets {secrets}") };
+        }
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        println!("{word:<10} {}{detail}", c.object);
+    }
+    for (source, token) in &report.scim_tokens {
+        println!("new bearer token for '{source}': {token}");
+    }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    println!("{}", if report.applied { "restored." } else { "dry run: nothing was changed." });
     Ok(())
 }

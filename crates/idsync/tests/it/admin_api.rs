@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Server, add_source, cli, http_client};
 
-fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&str]) -> String {
+pub(crate) fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&str]) -> String {
     let mut args = vec!["admin-token", "create", "--local", "--name", name, "--scope", scope, "--json"];
     args.extend_from_slice(extra);
     let out = cli(data_dir, &args);
@@ -18,25 +18,25 @@ fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&str]) -> Stri
     v["secret"].as_str().unwrap().to_string()
 }
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     root: String,
 }
 
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     content_type: String,
     request_id: String,
     www_authenticate: Option<String>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Api {
-    fn new(server: &Server) -> Api {
+    pub(crate) fn new(server: &Server) -> Api {
         Api { http: http_client(), root: server.root.clone() }
     }
 
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let mut request = self.http.request(method, format!("{}/api/v1{path}", self.root));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -58,14 +58,14 @@ impl Api {
         Answer { status, content_type, request_id, www_authenticate, body }
     }
 
-    async fn get(&self, path: &str, token: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None).await
     }
 }
 
 impl Answer {
     /// A problem document of that status and code, carrying the request's id.
-    fn problem(&self, status: u16, code: &str) -> &Value {
+    pub(crate) fn problem(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
         assert_eq!(self.content_type, "application/problem+json");
         assert_eq!(self.body["type"], format!("urn:idsync:problem:{code}"), "{}", self.body);

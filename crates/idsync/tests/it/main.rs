@@ -2,6 +2,7 @@
 //! directory and drives it over HTTP and the command line.
 
 mod admin_api;
+mod backup;
 mod bindings;
 mod cli;
 mod connections;

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 mod admin_tokens;
 mod audit;
 mod auth;
+mod backup;
 mod bindings;
 mod diagnostics;
 mod page;
@@ -86,6 +87,7 @@ impl Modify for Conventions {
         (name = "admin-tokens", description = "Tokens of this API"),
         (name = "runs", description = "Reads of pull sources and reconciles of targets: start, follow, cancel, approve, reject"),
         (name = "audit", description = "Who changed what, and when"),
+        (name = "backup", description = "Backup and restore of the configuration"),
         (name = "diagnostics", description = "Status, log level at run time, recent logs, support bundles"),
     )
 )]
@@ -107,7 +109,8 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(diagnostics::status))
         .routes(routes!(diagnostics::log_level))
         .routes(routes!(diagnostics::logs))
-        .routes(routes!(diagnostics::download_logs));
+        .routes(routes!(diagnostics::download_logs))
+        .routes(routes!(backup::export));
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(runs::start_pull))
@@ -128,7 +131,11 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(bindings::unset_rule))
         .routes(routes!(bindings::remove))
         .routes(routes!(admin_tokens::create))
-        .routes(routes!(admin_tokens::revoke));
+        .routes(routes!(admin_tokens::revoke))
+        .routes(routes!(backup::export_sealed))
+        .routes(routes!(backup::restore))
+        .routes(routes!(sources::pause))
+        .routes(routes!(sources::resume));
     let v1 = auth::scoped(Scope::Read, read)
         .merge(auth::scoped(Scope::Operate, operate))
         .merge(auth::scoped(Scope::Admin, admin));

@@ -111,3 +111,31 @@ pub async fn remove(
         )),
     }
 }
+
+/// Stop a pull source's scheduled runs until resumed (runs asked for still run).
+#[utoipa::path(post, path = "/sources/{name}/pause", operation_id = "pause_source", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")),
+    responses((status = 204, description = "Paused")))]
+pub async fn pause(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    app::pull::set_paused(&*s.db, &name, true).await?;
+    audit(&s, &caller, "source.pause", &format!("source/{name}"), None, None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resume a paused pull source's scheduled runs.
+#[utoipa::path(post, path = "/sources/{name}/resume", operation_id = "resume_source", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")),
+    responses((status = 204, description = "Resumed")))]
+pub async fn resume(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    app::pull::set_paused(&*s.db, &name, false).await?;
+    audit(&s, &caller, "source.resume", &format!("source/{name}"), None, None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
