@@ -340,6 +340,8 @@ pub struct EventQuery {
     /// RFC 3339 bounds.
     pub since: Option<String>,
     pub until: Option<String>,
+    /// Only entries older than the entry of this id (the cursor of a page).
+    pub before: Option<i64>,
     pub limit: u32,
 }
 

@@ -129,6 +129,49 @@ impl SqliteStore {
     }
 
     /// Waits for in-flight statements, then checkpoints and closes every connection.
+    /// A consistent copy of the whole database at `target` (a new file), taken while it is in use.
+    pub async fn snapshot_into(&self, target: &Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::Conflict(format!("{} exists already; name a new file", target.display())));
+        }
+        let path =
+            target.to_str().ok_or_else(|| StoreError::Database(format!("{} is not a UTF-8 path", target.display())))?;
+        sqlx::query("VACUUM INTO ?").bind(path).execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// Checks that the file at `path` is an idsync database this version can open: SQLite's own
+    /// integrity check, and a schema no newer than this idsync knows. Returns its schema version.
+    pub async fn check_file(path: &Path) -> Result<i64, StoreError> {
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(|e| {
+                StoreError::Database(format!("{} is not a database idsync can open: {e}", path.display()))
+            })?;
+        let checked: String = sqlx::query("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("{} is not an SQLite database: {e}", path.display())))?
+            .try_get(0)?;
+        if checked != "ok" {
+            return Err(StoreError::Database(format!("{} is damaged: {checked}", path.display())));
+        }
+        let version: i64 = sqlx::query("SELECT IFNULL(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&pool)
+            .await
+            .map_err(|_| StoreError::Database(format!("{} is an SQLite database, but not idsync's", path.display())))?
+            .try_get(0)?;
+        pool.close().await;
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if version > known {
+            return Err(StoreError::Database(format!(
+                "{} has schema version {version}, newer than this idsync understands ({known}); use a newer idsync",
+                path.display()
+            )));
+        }
+        Ok(version)
+    }
+
     pub async fn close(&self) {
         self.checkpointer.abort();
         self.read.close().await;

@@ -604,6 +604,9 @@ impl SqliteStore {
         if let Some(u) = &query.until {
             q.push(" AND at < ").push_bind(u);
         }
+        if let Some(before) = query.before {
+            q.push(" AND id < ").push_bind(before);
+        }
         q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit.max(1)));
         let rows = q.build().fetch_all(&self.read).await?;
         rows.iter().map(event_from).collect()
