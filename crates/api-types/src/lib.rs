@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod changes;
 mod diagnostics;
+mod log;
 mod problem;
 mod runs;
 mod secret;
@@ -25,6 +26,7 @@ pub use changes::{
 pub use diagnostics::{
     DatabaseStatus, JournalStatus, LogLevel, LogLines, NewLogLevel, SourceStatus, Status, TargetStatus,
 };
+pub use log::{LogEntry, LogQuery};
 pub use problem::{Problem, ProblemHint};
 pub use runs::{Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull};
 pub use secret::Secret;

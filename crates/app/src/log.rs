@@ -1,17 +1,28 @@
 //! The provisioning log: every change idsync made or held in a target, with its reason.
 
-use serde_json::{Value, json};
+use api_types::LogEntry;
 use store::{Event, EventQuery};
 
 use crate::Error;
 
 /// One entry as the CLI, the API and support bundles show it.
-pub fn entry(e: &Event) -> Value {
-    json!({"id": e.id, "at": e.at, "run": e.run_id, "source": e.source, "target": e.target, "user": e.user,
-           "group": e.group, "action": e.action, "reason": e.reason, "result": e.result, "detail": e.detail})
+pub fn entry(e: &Event) -> LogEntry {
+    LogEntry {
+        id: e.id,
+        at: e.at.clone(),
+        run: e.run_id,
+        source: e.source.clone(),
+        target: e.target.clone(),
+        user: e.user.clone(),
+        group: e.group.clone(),
+        action: e.action.clone(),
+        reason: e.reason.clone(),
+        result: e.result.clone(),
+        detail: e.detail.clone(),
+    }
 }
 
 /// The entries `query` selects, newest first.
-pub async fn entries(db: &dyn store::Database, query: &EventQuery) -> Result<Vec<Value>, Error> {
+pub async fn entries(db: &dyn store::Database, query: &EventQuery) -> Result<Vec<LogEntry>, Error> {
     Ok(db.events(query).await?.iter().map(entry).collect())
 }

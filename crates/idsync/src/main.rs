@@ -6,6 +6,7 @@ mod binding;
 mod config;
 mod demo;
 mod listener;
+mod local;
 mod logging;
 mod login_sync;
 mod pull;
@@ -105,6 +106,9 @@ enum Command {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
     },
+    /// The database itself: an online copy, or a restore of one while the server is stopped.
+    #[command(subcommand)]
+    Db(local::DbCommand),
     /// Restore a configuration backup: shows what changes, then changes it all or nothing.
     Restore(remote::RestoreArgs),
     /// Serve a faithful fake of an application's or identity provider's API, for trying idsync out.
@@ -205,6 +209,7 @@ fn main() -> ExitCode {
             Command::SupportBundle { output } => remote::support_bundle(output, &cli.remote, &config).await,
             Command::Backup { passphrase_file } => remote::backup(passphrase_file, &cli.remote, &config).await,
             Command::Restore(args) => remote::restore(args, &cli.remote, &config).await,
+            Command::Db(cmd) => local::db(cmd, &config).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Demo(args) => demo::run(args, &config, given).await,
         }

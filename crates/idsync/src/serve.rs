@@ -201,6 +201,7 @@ pub async fn serve(
     logging: Arc<app::diagnostics::Logging>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _data_dir_lock = crate::local::lock(&config.data_dir, "another server")?;
     let metrics = install_metrics()?;
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;

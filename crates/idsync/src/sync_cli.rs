@@ -442,6 +442,7 @@ pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
         run_id: args.run,
         since: args.since.as_deref().map(parse_since).transpose()?,
         until: args.until.as_deref().map(parse_since).transpose()?,
+        before: None,
         limit: args.limit,
     };
     let mut events = store.events(&query).await?;

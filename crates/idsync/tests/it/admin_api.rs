@@ -573,3 +573,43 @@ async fn metrics_can_be_kept_to_admin_tokens() {
     assert!(allowed.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     assert_eq!(http.get(format!("{}/healthz", server.root)).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provisioning_log_pages_and_filters_through_the_api() {
+    let s = crate::sync::setup("[[binding]]\nsource = \"entra\"\ntarget = \"jira\"\n").await;
+    let token = admin_token(s.dir.path(), "viewer", "read", &[]);
+    let api = Api::new(&s.server);
+    for name in ["ann", "bob", "cyd"] {
+        crate::sync::push_user(&s.scim, name, json!({})).await;
+    }
+    let applied =
+        |body: &Value| body["items"].as_array().map_or(0, |i| i.iter().filter(|e| e["result"] == "applied").count());
+    let mut all = Value::Null;
+    for _ in 0..100 {
+        all = api.get("/log?target=jira&result=applied", &token).await.body;
+        if applied(&all) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(applied(&all) >= 3, "{all}");
+    let ann = api.get("/log?user=ANN", &token).await.body;
+    assert!(ann["items"].as_array().unwrap().iter().all(|e| e["user"] == "ann"), "{ann}");
+    assert!(!ann["items"].as_array().unwrap().is_empty());
+
+    let mut ids = Vec::new();
+    let mut path = "/log?target=jira&result=applied&limit=1".to_string();
+    loop {
+        let page = api.get(&path, &token).await.body;
+        ids.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/log?target=jira&result=applied&limit=1&after={next}"),
+            None => break,
+        }
+    }
+    let listed: Vec<i64> = all["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, listed, "pages of one, newest first, are the whole list");
+    assert_eq!(api.get("/log?since=yesterday", &token).await.problem(400, "invalid")["field"], "since");
+    let future = api.get("/log?since=2999-01-01T00:00:00Z", &token).await.body;
+    assert_eq!(future["items"], json!([]));
+}

@@ -221,3 +221,40 @@ async fn a_backup_restored_into_a_fresh_installation_reproduces_it() {
     assert_eq!(b.scim("hr", &fresh).get("/Users").await.status, 200);
     assert_eq!(b.scim("hr", &hr_token).get("/Users").await.status, 401, "the backup's token no longer works");
 }
+
+#[tokio::test]
+async fn the_database_is_copied_online_and_restored_only_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    add_source(dir.path(), "hr");
+    let server = Server::start(dir.path());
+    let copy = dir.path().join("copy.db");
+    let said = ok(crate::harness::cli(dir.path(), &["db", "backup", copy.to_str().unwrap()]));
+    assert!(said.contains("useless without this installation's secret key"), "{said}");
+    let again = crate::harness::cli(dir.path(), &["db", "backup", copy.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let refused = crate::harness::cli(dir.path(), &["db", "restore", copy.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("a server is running"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let second = std::process::Command::new(crate::harness::BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&second.stderr).contains("a server is running"), "one server per data directory");
+    drop(server);
+
+    add_source(dir.path(), "later");
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database").unwrap();
+    let bad = crate::harness::cli(dir.path(), &["db", "restore", junk.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let listed = ok(crate::harness::cli(dir.path(), &["source", "list", "--json"]));
+    assert!(listed.contains("\"later\""), "a refused restore changes nothing");
+    ok(crate::harness::cli(dir.path(), &["db", "restore", copy.to_str().unwrap()]));
+    let listed: Value =
+        serde_json::from_str(&ok(crate::harness::cli(dir.path(), &["source", "list", "--json"]))).unwrap();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hr"], "the copy as it was taken");
+}

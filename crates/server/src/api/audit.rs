@@ -18,12 +18,6 @@ pub async fn list(
         Some(cursor) => Some(page::decode_id(cursor)?),
         None => None,
     };
-    let mut items = app::audit::list(&*s.db, query.object.as_deref(), before, limit + 1).await?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|e| page::encode(&e.id.to_string()))
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next }))
+    let items = app::audit::list(&*s.db, query.object.as_deref(), before, limit + 1).await?;
+    Ok(Json(page::newest_first(items, limit, |e| e.id)))
 }

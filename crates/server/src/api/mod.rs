@@ -18,6 +18,7 @@ mod auth;
 mod backup;
 mod bindings;
 mod diagnostics;
+mod log;
 mod page;
 mod problem;
 mod runs;
@@ -86,6 +87,7 @@ impl Modify for Conventions {
         (name = "bindings", description = "Which source feeds which target, with the rules"),
         (name = "admin-tokens", description = "Tokens of this API"),
         (name = "runs", description = "Reads of pull sources and reconciles of targets: start, follow, cancel, approve, reject"),
+        (name = "log", description = "The provisioning log: what idsync did in each target, and why"),
         (name = "audit", description = "Who changed what, and when"),
         (name = "backup", description = "Backup and restore of the configuration"),
         (name = "diagnostics", description = "Status, log level at run time, recent logs, support bundles"),
@@ -110,7 +112,8 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(diagnostics::log_level))
         .routes(routes!(diagnostics::logs))
         .routes(routes!(diagnostics::download_logs))
-        .routes(routes!(backup::export));
+        .routes(routes!(backup::export))
+        .routes(routes!(log::read));
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(runs::start_pull))

@@ -37,6 +37,18 @@ pub fn decode_id(cursor: &str) -> Result<i64, ApiError> {
     decode(cursor).and_then(|bytes| String::from_utf8(bytes).ok()).and_then(|t| t.parse().ok()).ok_or_else(not_a_cursor)
 }
 
+/// A page of `items`, read newest first with one more than `limit` asked for: the extra one
+/// only says that a next page exists.
+pub fn newest_first<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|last| encode(&id(last).to_string()))
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
 /// The page of `items` (sorted by `key`) that `query` asks for.
 pub fn of<T>(items: Vec<T>, query: &PageQuery, key: impl Fn(&T) -> String) -> Result<Page<T>, ApiError> {
     let limit = limit(query.limit)?;

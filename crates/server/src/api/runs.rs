@@ -20,14 +20,8 @@ use super::{ApiState, audit, page};
 pub async fn list(State(s): State<ApiState>, ApiQuery(query): ApiQuery<RunQuery>) -> Result<Json<Page<Run>>, ApiError> {
     let limit = page::limit(query.limit)?;
     let before = query.after.as_deref().map(page::decode_id).transpose()?;
-    let mut items = app::runs::list(&*s.db, query.target.as_deref(), before, limit + 1).await?;
-    let next = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|r| page::encode(&r.id.to_string()))
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next }))
+    let items = app::runs::list(&*s.db, query.target.as_deref(), before, limit + 1).await?;
+    Ok(Json(page::newest_first(items, limit, |r| r.id)))
 }
 
 /// Show one run: what it did, what it holds for approval, and its progress while it runs here.
