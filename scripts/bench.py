@@ -373,6 +373,98 @@ def sync_benchmarks(put):
         outbox_throughput(put, concurrency)
 
 
+def api_call(port, token, method, path, body=None, timeout=120):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Authorization": f"Bearer {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    conn.request(method, "/api/v1" + path, body=data, headers=headers)
+    resp = conn.getresponse()
+    text = resp.read()
+    conn.close()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path}: {resp.status} {text[:300]!r}")
+    return text
+
+
+def percentiles(samples):
+    samples = sorted(samples)
+    return round(statistics.median(samples), 2), round(samples[int(len(samples) * 0.99) - 1], 2)
+
+
+def api_benchmarks(put):
+    """The admin API: the provisioning log with a million entries, a command over HTTP from process
+    start to exit, and a backup and a dry-run restore of 1,000 sources, targets and bindings."""
+    import sqlite3
+    data = tempfile.mkdtemp(prefix="idsync-bench-api-")
+    subprocess.run([IDSYNC, "--data-dir", data, "source", "list"], check=True, capture_output=True)
+    token = json.loads(subprocess.run([IDSYNC, "--data-dir", data, "admin-token", "create", "--local", "--name", "bench",
+                                       "--scope", "admin", "--json"], check=True, capture_output=True, text=True).stdout)["secret"]
+    entries = 1_000_000
+    log(f"writing {entries:,} provisioning log entries")
+    db = sqlite3.connect(Path(data) / "idsync.db")
+    actions = ["create_user", "update_user", "add_member", "deactivate_user"]
+    db.executemany(
+        "INSERT INTO events (at, run_id, source, target, user_name, group_name, action, reason, result, detail) VALUES (?, NULL, 'hr', 'jira', ?, NULL, ?, 'the source changed', 'applied', NULL)",
+        ((f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:00:00.000Z", f"user{i % 20000:05d}", actions[i % 4]) for i in range(entries)))
+    db.commit()
+    db.close()
+    port = free_port()
+    env = dict(os.environ, RUST_LOG="warn")
+    proc = subprocess.Popen([IDSYNC, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                api_call(port, token, "GET", "/diagnostics/log-level")
+                break
+            except (OSError, RuntimeError):
+                time.sleep(0.1)
+        times = []
+        for i in range(SAMPLES):
+            start = time.perf_counter()
+            api_call(port, token, "GET", f"/log?user=user{(i * 37) % 20000:05d}&limit=100")
+            times.append((time.perf_counter() - start) * 1000)
+        p50, p99 = percentiles(times)
+        put("GET /api/v1/log?user= of 1,000,000 entries (p50)", "ms", "idsync", p50)
+        put("GET /api/v1/log?user= of 1,000,000 entries (p99)", "ms", "idsync", p99)
+
+        env_cli = dict(os.environ, IDSYNC_TOKEN=token, IDSYNC_URL=f"http://127.0.0.1:{port}")
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            subprocess.run([IDSYNC, "--data-dir", data, "status", "--json"], check=True, capture_output=True, env=env_cli)
+            times.append((time.perf_counter() - start) * 1000)
+        put("idsync status over HTTP, process start to exit (p50)", "ms", "idsync", percentiles(times)[0])
+
+        log("adding 1,000 sources, targets and bindings through the API")
+        for i in range(1000):
+            api_call(port, token, "POST", "/sources", {"name": f"src-{i:04d}"})
+            api_call(port, token, "POST", "/targets", {"name": f"app-{i:04d}", "kind": "scim", "url": f"http://127.0.0.1:9/{i}",
+                                                       "credentials": {"type": "bearer", "token": f"t{i}"}, "check": False})
+            api_call(port, token, "POST", "/bindings", {"source": f"src-{i:04d}", "target": f"app-{i:04d}"})
+        times, document = [], None
+        for _ in range(5):
+            start = time.perf_counter()
+            document = api_call(port, token, "GET", "/backup")
+            times.append((time.perf_counter() - start) * 1000)
+        put("Backup of 1,000 sources, targets and bindings (p50)", "ms", "idsync", percentiles(times)[0])
+        doc = json.loads(document)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            api_call(port, token, "POST", "/restore", {"document": doc, "dry_run": True})
+            times.append((time.perf_counter() - start) * 1000)
+        put("Dry-run restore of that backup (p50)", "ms", "idsync", percentiles(times)[0])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def peak_rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -394,6 +486,8 @@ def main():
         sync_benchmarks(putter("sync"))
     if only in (None, "sync", "pull"):
         pull_benchmark(putter("pull"))
+    if only in (None, "api"):
+        api_benchmarks(putter("api"))
     rows = [{"part": p, "name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")}
             for (p, n, u), v in results.items()]
     out = ROOT / "bench" / "results.json"
@@ -401,7 +495,7 @@ def main():
         # Keep the figures of the parts this run left out, from the last run that measured them.
         measured = {p for (p, _, _) in results}
         kept = [r for r in json.loads(out.read_text()) if r.get("part", "scim") not in measured]
-        order = {"scim": 0, "sync": 1, "pull": 2}
+        order = {"scim": 0, "sync": 1, "pull": 2, "api": 3}
         rows = sorted(kept + rows, key=lambda r: order.get(r.get("part", "scim"), 3))
     out.write_text(json.dumps(rows, indent=2) + "\n")
     log(f"wrote {out}")

@@ -189,6 +189,17 @@ async fn the_served_openapi_document_is_the_committed_one() {
     assert_eq!(served.status(), 200);
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json")).unwrap();
+    let page = http_client().get(format!("{}/api/v1/docs", server.root)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("id=\"op-start_pull_run\"") && !html.contains("src=") && !html.contains("href=\"http"),
+        "nothing from elsewhere"
+    );
+    let css = http_client().get(format!("{}/api/v1/docs.css", server.root)).send().await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css");
     assert!(
         served.text().await.unwrap() == committed,
         "the server serves another OpenAPI document than docs/api/openapi.json; regenerate it with IDSYNC_WRITE_OPENAPI=1 cargo test -p server"

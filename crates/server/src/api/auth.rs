@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::ApiState;
@@ -38,7 +39,13 @@ async fn guard(State(needed): State<Scope>, mut request: Request, next: Next) ->
     }
 }
 
-/// The operations of `routes`, each opened only by a token whose scope covers `needed`.
-pub fn scoped(needed: Scope, routes: OpenApiRouter<ApiState>) -> OpenApiRouter<ApiState> {
+/// The operations of `routes`, each opened only by a token whose scope covers `needed`, which
+/// their documentation names as the role their security requirement takes (OpenAPI 3.1 allows
+/// roles for schemes other than OAuth).
+pub fn scoped(needed: Scope, mut routes: OpenApiRouter<ApiState>) -> OpenApiRouter<ApiState> {
+    let requirement = SecurityRequirement::new(super::TOKEN_SCHEME, [needed.as_str()]);
+    for operation in super::operations_of(routes.get_openapi_mut()) {
+        operation.security = Some(vec![requirement.clone()]);
+    }
     routes.route_layer(axum::middleware::from_fn_with_state(needed, guard))
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use api_types::{Problem, ProblemHint, Scope};
+use axum::http::header;
 use axum::routing::{any, get};
 use axum::{Extension, Router};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -21,6 +22,7 @@ mod diagnostics;
 mod log;
 mod page;
 mod problem;
+mod reference;
 mod runs;
 mod sources;
 mod targets;
@@ -47,11 +49,11 @@ pub struct ApiState {
     pub started: jiff::Timestamp,
 }
 
-/// Every operation answers a refusal as a problem document and takes an admin token: said once
-/// here rather than on each operation.
+/// Every operation answers a refusal as a problem document: said once here rather than on each
+/// operation. (Which admin token scope each takes, `auth::scoped` says.)
 struct Conventions;
 
-const TOKEN_SCHEME: &str = "admin_token";
+pub(crate) const TOKEN_SCHEME: &str = "admin_token";
 
 impl Modify for Conventions {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
@@ -61,16 +63,19 @@ impl Modify for Conventions {
             .description("A refusal, as an RFC 9457 problem document: 400 invalid input, 401 no valid admin token, 403 a scope that does not cover the operation, 404 no such object, 409 a conflict, 5xx idsync or a remote failed")
             .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
             .build();
-        let requirement = utoipa::openapi::security::SecurityRequirement::new::<_, [&str; 0], &str>(TOKEN_SCHEME, []);
-        for item in doc.paths.paths.values_mut() {
-            for operation in
-                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
-            {
-                operation.responses.responses.insert("default".into(), refusal.clone().into());
-                operation.security = Some(vec![requirement.clone()]);
-            }
+        for operation in operations_of(doc) {
+            operation.responses.responses.insert("default".into(), refusal.clone().into());
         }
     }
+}
+
+/// Every operation of `doc`.
+pub(crate) fn operations_of(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+    })
 }
 
 #[derive(OpenApi)]
@@ -181,12 +186,24 @@ pub fn document(doc: &utoipa::openapi::OpenApi) -> String {
 /// The admin API's routes, to merge into the server's router.
 pub fn router(state: ApiState) -> Router {
     let (operations, doc) = operations().split_for_parts();
-    let doc = document(&with_conventions(doc));
+    let doc = with_conventions(doc);
+    let reference = reference::page(&serde_json::to_value(&doc).unwrap_or_default());
+    let doc = document(&doc);
+    let page_headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
     operations
         .route(
             "/api/v1/openapi.json",
-            get(move || std::future::ready(([(axum::http::header::CONTENT_TYPE, "application/json")], doc.clone()))),
+            get(move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], doc.clone()))),
         )
+        .route("/api/v1/docs", get(move || std::future::ready((page_headers, reference.clone()))))
+        .route("/api/v1/docs.css", get(|| std::future::ready(([(header::CONTENT_TYPE, "text/css")], reference::STYLE))))
         .route("/api/v1/{*rest}", any(problem::no_such_operation))
         .layer(axum::middleware::from_fn(problem::render_problems))
         .layer(Extension(state.clone()))
