@@ -444,19 +444,30 @@ impl Engine {
     /// Reconciles a whole target against every source bound to it (healing any drift), or with
     /// `dry_run` only says what that would do.
     pub async fn full_sync(&self, target: &str, dry_run: bool) -> Result<RunReport, SyncError> {
-        self.reconcile(target, dry_run, None, None).await
+        self.reconcile(target, dry_run, None, None, None).await
+    }
+
+    /// [`Engine::full_sync`], telling `started` the run's id as soon as the run is recorded, so a
+    /// caller can answer with it while the run goes on.
+    pub async fn full_sync_announced(
+        &self,
+        target: &str,
+        dry_run: bool,
+        started: tokio::sync::oneshot::Sender<i64>,
+    ) -> Result<RunReport, SyncError> {
+        self.reconcile(target, dry_run, None, None, Some(started)).await
     }
 
     /// A dry run of `target` with one source as `preview` shows it (a pull read not yet stored)
     /// and the others as stored.
     pub async fn preview(&self, target: &str, preview: SourceSnapshot) -> Result<RunReport, SyncError> {
-        self.reconcile(target, true, Some(preview), None).await
+        self.reconcile(target, true, Some(preview), None, None).await
     }
 
     /// A full reconcile, not a dry run, because bindings to `target` were added or their rules
     /// changed (`cause` says which, in the run's summary).
     pub(super) async fn reconcile_for_change(&self, target: &str, cause: &str) -> Result<RunReport, SyncError> {
-        self.reconcile(target, false, None, Some(cause)).await
+        self.reconcile(target, false, None, Some(cause), None).await
     }
 
     async fn reconcile(
@@ -465,6 +476,7 @@ impl Engine {
         dry_run: bool,
         replacement: Option<SourceSnapshot>,
         cause: Option<&str>,
+        started: Option<tokio::sync::oneshot::Sender<i64>>,
     ) -> Result<RunReport, SyncError> {
         let record = self.target_record(target).await?;
         let bindings = self.bindings();
@@ -486,6 +498,9 @@ impl Engine {
         let kind = if dry_run { RunKind::DryRun } else { RunKind::Full };
         let _turn = self.turn(target).await;
         let run_id = self.db.create_run(kind, target).await?;
+        if let Some(started) = started {
+            let _ = started.send(run_id);
+        }
         let client = self.client(&record)?;
         let planned =
             match prepare(&*self.db, &record, &*client, &bound, &snapshots, true, self.settings.concurrency).await {
