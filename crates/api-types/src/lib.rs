@@ -28,7 +28,9 @@ pub use diagnostics::{
 };
 pub use log::{LogEntry, LogQuery};
 pub use problem::{Problem, ProblemHint};
-pub use runs::{Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull};
+pub use runs::{
+    Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull, StartReconcile,
+};
 pub use secret::Secret;
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
 pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};

@@ -97,6 +97,15 @@ pub struct StartPull {
     pub full: bool,
 }
 
+/// A request to reconcile a target in full now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartReconcile {
+    /// Only plan: record what a full reconcile would do, with the reasons, and change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 /// A run that was started (or, for a repeated `Idempotency-Key`, the run the first request started).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RunStarted {

@@ -93,7 +93,8 @@ const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 struct Live {
     progress: watch::Receiver<RunProgress>,
-    cancel: watch::Sender<bool>,
+    /// None for a reconcile, which cannot stop half way.
+    cancel: Option<watch::Sender<bool>>,
 }
 
 /// The runs this server carries on in the background, by run id.
@@ -101,7 +102,7 @@ struct Live {
 pub struct Tasks {
     live: Mutex<HashMap<i64, Live>>,
     /// Idempotency key → (what the request asked, the run it started, when).
-    keys: tokio::sync::Mutex<HashMap<String, (String, i64, Instant)>>,
+    keys: tokio::sync::Mutex<Keys>,
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -147,6 +148,33 @@ impl crate::pull::Progress for Watched {
     }
 }
 
+type Keys = HashMap<String, (String, i64, Instant)>;
+
+/// The run an earlier request with the same idempotency key started; a key sent with another
+/// request is refused.
+fn earlier_run(keys: &mut Keys, key: Option<&str>, asked: &str) -> Result<Option<Started>, Error> {
+    keys.retain(|_, (_, _, at)| at.elapsed() < KEY_LIFETIME);
+    match key.and_then(|k| keys.get(k).map(|found| (k, found))) {
+        Some((key, (earlier, _, _))) if earlier != asked => Err(Error::Invalid(format!(
+            "the Idempotency-Key '{key}' was sent with another request; use a new key for a new request"
+        ))),
+        Some((_, (_, run, _))) => Ok(Some(Started { run: *run, repeated: true })),
+        None => Ok(None),
+    }
+}
+
+fn starting(run: i64, phase: &str) -> RunProgress {
+    RunProgress {
+        run,
+        phase: phase.into(),
+        message: phase.replace('_', " "),
+        users_read: 0,
+        elapsed_seconds: 0.0,
+        eta_seconds: None,
+        state: None,
+    }
+}
+
 /// Users the last complete full read of `source` found: what the next one likely reads.
 async fn expected_users(db: &dyn store::Database, source: &str) -> Option<u64> {
     let runs = db.runs(Some(source), None, 50).await.ok()?;
@@ -171,14 +199,8 @@ impl Tasks {
     ) -> Result<Started, Error> {
         let asked = format!("pull {name} {mode:?}");
         let mut keys = self.keys.lock().await;
-        keys.retain(|_, (_, _, at)| at.elapsed() < KEY_LIFETIME);
-        if let Some((key, (earlier, run, _))) = key.and_then(|k| keys.get(k).map(|found| (k, found))) {
-            if *earlier != asked {
-                return Err(Error::Invalid(format!(
-                    "the Idempotency-Key '{key}' was sent with another request; use a new key for a new request"
-                )));
-            }
-            return Ok(Started { run: *run, repeated: true });
+        if let Some(earlier) = earlier_run(&mut keys, key, &asked)? {
+            return Ok(earlier);
         }
         let run = crate::pull::begin(&*db, name).await?;
         if let Some(key) = key {
@@ -188,15 +210,7 @@ impl Tasks {
 
         let watched = Watched {
             run,
-            tx: watch::Sender::new(RunProgress {
-                run,
-                phase: "starting".into(),
-                message: "starting".into(),
-                users_read: 0,
-                elapsed_seconds: 0.0,
-                eta_seconds: None,
-                state: None,
-            }),
+            tx: watch::Sender::new(starting(run, "starting")),
             started: Instant::now(),
             expected_users: if mode == ReadMode::Full { expected_users(&*db, name).await } else { None },
         };
@@ -204,7 +218,7 @@ impl Tasks {
         self.live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(run, Live { progress: watched.tx.subscribe(), cancel });
+            .insert(run, Live { progress: watched.tx.subscribe(), cancel: Some(cancel) });
         let tasks = self.clone();
         let name = name.to_string();
         let mut shutdown = shutdown;
@@ -233,6 +247,64 @@ impl Tasks {
         Ok(Started { run, repeated: false })
     }
 
+    /// Starts a full reconcile (or, with `dry_run`, a plan) of `target` in the background and
+    /// answers with its run id once the run is recorded; a second request with the same `key`
+    /// gets the same run. One of a target runs at a time: a second waits for the first.
+    pub async fn start_reconcile(
+        self: &Arc<Self>,
+        engine: Arc<sync::Engine>,
+        db: Arc<dyn store::Database>,
+        target: &str,
+        dry_run: bool,
+        key: Option<&str>,
+    ) -> Result<Started, Error> {
+        let asked = format!("reconcile {target} dry_run={dry_run}");
+        let mut keys = self.keys.lock().await;
+        if let Some(earlier) = earlier_run(&mut keys, key, &asked)? {
+            return Ok(earlier);
+        }
+        let (announce, announced) = tokio::sync::oneshot::channel();
+        let name = target.to_string();
+        let work = tokio::spawn(async move { engine.full_sync_announced(&name, dry_run, announce).await });
+        let run = match announced.await {
+            Ok(run) => run,
+            Err(_) => {
+                return match work.await {
+                    Ok(Err(e)) => Err(e.into()),
+                    _ => Err(Error::Unavailable(format!("the reconcile of {target} ended before it started"))),
+                };
+            }
+        };
+        if let Some(key) = key {
+            keys.insert(key.to_string(), (asked, run, Instant::now()));
+        }
+        drop(keys);
+        let progress = watch::Sender::new(starting(run, "reconciling"));
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run, Live { progress: progress.subscribe(), cancel: None });
+        let tasks = self.clone();
+        let target = target.to_string();
+        let began = Instant::now();
+        let finisher = tokio::spawn(async move {
+            if let Ok(Err(e)) = work.await {
+                tracing::warn!(target = %target, run, error = %e, "reconcile failed");
+            }
+            let ended = db.run(run).await.ok().flatten().map_or(RunState::Failed, |r| r.state);
+            let mut last = starting(run, "finished");
+            last.message = format!("finished: {ended}");
+            last.elapsed_seconds = began.elapsed().as_secs_f64();
+            last.state = Some(state(ended));
+            progress.send_replace(last);
+            tasks.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run);
+        });
+        let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        handles.retain(|h| !h.is_finished());
+        handles.push(finisher);
+        Ok(Started { run, repeated: false })
+    }
+
     /// The progress of a run this server is carrying on, to read or to follow.
     pub fn progress(&self, run: i64) -> Option<watch::Receiver<RunProgress>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&run).map(|l| l.progress.clone())
@@ -241,9 +313,12 @@ impl Tasks {
     /// Asks a running run to stop; it ends as interrupted, keeping what it stored.
     pub fn cancel(&self, run: i64) -> Result<(), Error> {
         match self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&run) {
-            Some(live) => {
-                live.cancel.send_replace(true);
+            Some(Live { cancel: Some(cancel), .. }) => {
+                cancel.send_replace(true);
                 Ok(())
+            }
+            Some(Live { cancel: None, .. }) => {
+                Err(Error::Invalid(format!("run {run} is a reconcile, which cannot stop half way; it ends by itself")))
             }
             None => Err(Error::Invalid(format!(
                 "run {run} is not running in this server, so there is nothing to cancel; only pull runs started through the API can be cancelled"

@@ -20,7 +20,7 @@ pub(crate) fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&st
 
 pub(crate) struct Api {
     http: reqwest::Client,
-    root: String,
+    pub(crate) root: String,
 }
 
 pub(crate) struct Answer {
@@ -623,4 +623,55 @@ async fn the_provisioning_log_pages_and_filters_through_the_api() {
     assert_eq!(api.get("/log?since=yesterday", &token).await.problem(400, "invalid")["field"], "since");
     let future = api.get("/log?since=2999-01-01T00:00:00Z", &token).await.body;
     assert_eq!(future["items"], json!([]));
+}
+
+/// Starts a reconcile of `target` through the API and returns its run.
+async fn reconcile(api: &Api, token: &str, target: &str, key: &str, dry_run: bool) -> i64 {
+    let answer = http_client()
+        .post(format!("{}/api/v1/targets/{target}/sync", api.root))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(&json!({"dry_run": dry_run}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    answer.json::<Value>().await.unwrap()["run"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciles_run_in_the_server_once_per_key_and_never_twice_over() {
+    let s = crate::sync::setup("[[binding]]\nsource = \"entra\"\ntarget = \"jira\"\n").await;
+    let token = admin_token(s.dir.path(), "ops", "operate", &[]);
+    let api = Api::new(&s.server);
+    crate::sync::push_user(&s.scim, "ann", json!({})).await;
+    crate::sync::wait(10, "ann in Jira", || s.data().user("ann").is_some()).await;
+    // Drift: ann disappears from Jira behind idsync's back; a full reconcile puts her back.
+    s.data().users.retain(|_, u| u.name != "ann");
+
+    let (a, b) =
+        tokio::join!(reconcile(&api, &token, "jira", "same", false), reconcile(&api, &token, "jira", "same", false));
+    assert_eq!(a, b, "one run for one key");
+    let (c, d) =
+        tokio::join!(reconcile(&api, &token, "jira", "first", false), reconcile(&api, &token, "jira", "second", false));
+    let mut ids = vec![a, c, d];
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "other keys start other runs, one at a time");
+    let mut applied = 0;
+    for run in ids {
+        let events = follow(&s.server, &token, run).await;
+        assert_eq!(events.last().unwrap()["state"], "done", "{events:?}");
+        let shown = api.get(&format!("/runs/{run}"), &token).await.body;
+        assert_eq!(shown["kind"], "full");
+        applied += shown["summary"]["applied"].as_u64().unwrap_or(0);
+    }
+    assert_eq!(applied, 1, "ann is created once, however many runs asked");
+    assert!(s.data().user("ann").is_some());
+
+    let dry = reconcile(&api, &token, "jira", "dry", true).await;
+    assert_eq!(follow(&s.server, &token, dry).await.last().unwrap()["state"], "done");
+    assert_eq!(api.get(&format!("/runs/{dry}"), &token).await.body["kind"], "dry-run");
+    api.call(Method::POST, "/targets/nowhere/sync", Some(&token), Some(json!({}))).await.problem(404, "not_found");
+    api.call(Method::POST, &format!("/runs/{dry}/cancel"), Some(&token), None).await.problem(400, "invalid");
 }

@@ -122,6 +122,7 @@ fn operations() -> OpenApiRouter<ApiState> {
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(runs::start_pull))
+        .routes(routes!(runs::start_reconcile))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approve))
         .routes(routes!(runs::reject))

@@ -1,6 +1,6 @@
 use std::convert::Infallible;
 
-use api_types::{Approved, Page, ProgressEvent, Run, RunProgress, RunQuery, RunStarted, StartPull};
+use api_types::{Approved, Page, ProgressEvent, Run, RunProgress, RunQuery, RunStarted, StartPull, StartReconcile};
 use app::admin_tokens::Caller;
 use app::pull::ReadMode;
 use axum::extract::State;
@@ -116,13 +116,40 @@ pub async fn start_pull(
     let mode = if request.full { ReadMode::Full } else { ReadMode::Auto };
     let started =
         s.tasks.start_pull(s.db.clone(), s.pull_env.clone(), &name, mode, key.as_deref(), s.shutdown.clone()).await?;
+    Ok(accepted(started))
+}
+
+/// 202 with the run, its address, and whether an earlier request with the same key started it.
+fn accepted(started: app::runs::Started) -> Response {
     let location = format!("/api/v1/runs/{}", started.run);
     let body = RunStarted { run: started.run, location: location.clone() };
     let mut response = (StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response();
     if started.repeated {
         response.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
+}
+
+/// Reconcile a target in full now, in the server (healing any drift), or with `dry_run` record
+/// only the plan: answers 202 with the run once it is recorded. One reconcile of a target runs
+/// at a time; a retried request with the same `Idempotency-Key` gets the same run.
+#[utoipa::path(post, path = "/targets/{name}/sync", operation_id = "start_reconcile", tag = "runs",
+    params(("name" = String, Path, description = "The target's name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (1 to 255 visible ASCII characters); retrying with it starts no second run")),
+    request_body = StartReconcile,
+    responses((status = 202, description = "Started (or started already by the same key)", body = RunStarted,
+        headers(("Location" = String, description = "Where the run is shown"),
+            ("Idempotent-Replayed" = String, description = "`true` when an earlier request with the same key started the run")))))]
+pub async fn start_reconcile(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<StartReconcile>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let started =
+        s.tasks.start_reconcile(s.engine.clone(), s.db.clone(), &name, request.dry_run, key.as_deref()).await?;
+    Ok(accepted(started))
 }
 
 /// Stop a pull run this server is carrying on; it ends as interrupted, keeping what it stored.
