@@ -28,17 +28,27 @@ pub struct Checked {
     pub checks: Vec<Check>,
 }
 
-/// How idsync signs in to a target. The secrets are read from a request and never written back.
+/// How idsync signs in to a target or an identity provider. The secrets are read from a request
+/// and never written back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Credentials {
     /// A personal access token (Jira, Confluence), HTTP access token (Bitbucket) or bearer token (SCIM).
     Bearer { token: crate::Secret },
-    /// A user and password (basic authentication).
+    /// A user and password (basic authentication), or an OAuth client's id and secret.
     Basic {
         #[schema(min_length = 1)]
         username: String,
         password: crate::Secret,
+    },
+    /// An Okta API token (`Authorization: SSWS <token>`).
+    Ssws { token: crate::Secret },
+    /// A key that signs token requests: a Google service-account key file's contents, or an
+    /// OAuth client's private key (PEM) with the client's id.
+    Key {
+        key: crate::Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
 }
 
@@ -177,4 +187,68 @@ pub struct SourceRemoval {
     /// Delete the users and groups it holds with it. Without it, a source that holds any is not removed.
     #[serde(default)]
     pub purge: bool,
+}
+
+/// A pull source to add: an identity provider idsync reads.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPullSource {
+    /// 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: String,
+    /// The connector and how it runs: `{"connector": {"kind": "okta", "url": …}, "schedule": "daily 02:30",
+    /// "timezone": …, "full_every": …, "max_rate": …}`, as `GET /sources/{name}` shows under `pull`.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub credentials: Credentials,
+    /// Check that idsync can sign in and read before saving (the default).
+    #[serde(default = "yes")]
+    pub check: bool,
+}
+
+/// New settings (and, optionally, credentials) of a pull source; the next run reads everything.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullChange {
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    #[serde(default = "yes")]
+    pub check: bool,
+}
+
+/// When a pull source runs by itself.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleChange {
+    /// `every 15m`, `hourly`, `daily 02:30`, `weekly mon 03:00`, `cron 0 */2 * * *`; absent or null: no schedule.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// The schedule's time zone, such as Europe/Berlin (UTC when absent).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// How long scheduled runs may read only changes before one reads everything (`1d` when absent).
+    #[serde(default)]
+    pub full_every: Option<String>,
+}
+
+/// A user as the identity provider returns it, and what idsync makes of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Lookup {
+    /// Every attribute the provider returned.
+    #[schema(value_type = Object)]
+    pub raw: serde_json::Value,
+    /// The record idsync stores, which the rules see (or why it is left out or refused).
+    #[schema(value_type = Object)]
+    pub mapped: serde_json::Value,
+    pub groups: Vec<String>,
+}
+
+/// A new login-sync token of a pull source, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoginToken {
+    /// Where the sign-in plugin posts `{"username": …}`.
+    pub url: String,
+    pub token: String,
 }

@@ -183,26 +183,17 @@ fn platform(version: &str) -> String {
     )
 }
 
-/// What an administrator sends to support: a zip of the status, the configuration without any
-/// secret, the recent log lines, the recent failed changes, and the platform. Secrets have no
+/// What an administrator sends to support: a zip of the status, the configuration backup with its
+/// secrets left out, the recent log lines, the recent failed changes, and the platform. Secrets have no
 /// way in: the views leave them out, and the types that carry them write `[REDACTED]`.
-pub async fn bundle(db: &dyn store::Database, server: &Server<'_>, root: &str) -> Result<Vec<u8>, Error> {
+pub async fn bundle(
+    db: &dyn store::Database,
+    connector: &crate::targets::SealedConnector,
+    server: &Server<'_>,
+    root: &str,
+) -> Result<Vec<u8>, Error> {
     let status = status(db, server, root).await?;
-    let mut sources = Vec::new();
-    for s in crate::sources::list(db, root).await? {
-        sources.push(crate::sources::detail(db, root, &s.name).await?);
-    }
-    let tokens: Vec<serde_json::Value> = crate::admin_tokens::list(db)
-        .await?
-        .into_iter()
-        .map(|t| serde_json::json!({"name": t.name, "scope": t.scope, "expires": t.expires}))
-        .collect();
-    let configuration = serde_json::json!({
-        "sources": sources,
-        "targets": crate::targets::overview(db).await?,
-        "bindings": crate::bindings::list(db).await?,
-        "admin_tokens": tokens,
-    });
+    let configuration = crate::backup::export(db, connector, None).await?;
     let failed = crate::log::entries(
         db,
         &store::EventQuery { result: Some("failed".into()), limit: 1000, ..Default::default() },
@@ -212,7 +203,7 @@ pub async fn bundle(db: &dyn store::Database, server: &Server<'_>, root: &str) -
     logs.push('\n');
     Ok(crate::zip::stored(&[
         ("status.json", pretty(&status)),
-        ("configuration.json", pretty(&configuration)),
+        ("configuration.json", configuration.into_bytes()),
         ("logs.ndjson", logs.into_bytes()),
         ("failed-changes.json", pretty(&failed)),
         ("platform.txt", platform(server.version).into_bytes()),

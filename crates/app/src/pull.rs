@@ -281,6 +281,43 @@ pub async fn set_paused(store: &dyn store::Database, name: &str, paused: bool) -
     store.set_pull_state(name, &state_text(&state)?).await.map_err(Error::from)
 }
 
+/// Checks a stored pull source: the provider answers, the credentials work, the reads are allowed.
+pub async fn test(store: &dyn store::Database, env: &PullEnv, name: &str) -> Result<Vec<rest::Check>, Error> {
+    Ok(stored_connector(store, name, env).await?.check().await)
+}
+
+/// One user as the provider returns it, the record idsync would store for it, and its groups.
+pub async fn lookup(
+    store: &dyn store::Database,
+    env: &PullEnv,
+    name: &str,
+    username: &str,
+) -> Result<api_types::Lookup, Error> {
+    let connector = stored_connector(store, name, env).await?;
+    let Some(raw) = connector.lookup(username).await? else {
+        return Err(Error::Missing { message: format!("source {name} has no user {username}"), hint: None });
+    };
+    let (mapped, groups) = match connector.read_user(username).await? {
+        Some((user, groups)) => {
+            let mapped =
+                sync::stored_form(user).map(serde_json::Value::Object).unwrap_or_else(|e| json!({"refused": e.detail}));
+            let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
+            names.sort();
+            (mapped, names)
+        }
+        None => (json!({"left out": "outside the source's scope, so idsync does not store this user"}), Vec::new()),
+    };
+    Ok(api_types::Lookup { raw, mapped, groups })
+}
+
+/// A pull source's settings as the API sends them, checked.
+pub fn settings_from(value: serde_json::Value) -> Result<PullConfig, Error> {
+    let pull: PullConfig = serde_json::from_value(value)
+        .map_err(|e| Error::Invalid(format!("the settings are not a pull source's: {e}")))?;
+    pull.validate()?;
+    Ok(pull)
+}
+
 /// How a run reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMode {

@@ -70,6 +70,8 @@ pub fn credentials(given: api_types::Credentials) -> Result<Credentials, Error> 
         api_types::Credentials::Basic { username, password } => {
             Credentials::Basic { username, password: password.expose().to_string() }
         }
+        api_types::Credentials::Ssws { token } => Credentials::Ssws { token: token.expose().to_string() },
+        api_types::Credentials::Key { key, client_id } => Credentials::Key { key: key.expose().to_string(), client_id },
     };
     let empty = match &given {
         Credentials::Bearer { token } | Credentials::Ssws { token } => token.is_empty(),

@@ -11,7 +11,7 @@ use crate::serve::open_store;
 use crate::source_settings::{ConnectorArgs, connector_config};
 use crate::target::print_checks;
 use app::pull::PullConfig;
-use app::pull::{ReadMode, stored_connector};
+use app::pull::ReadMode;
 use app::sources::{Removal, Removed};
 
 // Parsed once per process, so the size of its largest variant does not matter.
@@ -263,33 +263,18 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
-            let connector = stored_connector(store, &name, &crate::pull::env(config)).await?;
-            if !print_checks(&connector.check().await) {
+            if !print_checks(&app::pull::test(store, &crate::pull::env(config), &name).await?) {
                 bail!("source {name} is not ready");
             }
             println!("source {name} is ready");
         }
         SourceCommand::Lookup { name, username } => {
-            let connector = stored_connector(store, &name, &crate::pull::env(config)).await?;
-            let failed = |e: rest::RestError| anyhow::anyhow!("looking {username} up failed: {e}");
-            let Some(raw) = connector.lookup(&username).await.map_err(failed)? else {
-                bail!("source {name} has no user {username}");
-            };
-            // What the rules will see: the record as idsync stores it, and the groups.
-            let (mapped, groups) = match connector.read_user(&username).await.map_err(failed)? {
-                Some((user, groups)) => {
-                    let mapped = sync::stored_form(user)
-                        .map(serde_json::Value::Object)
-                        .unwrap_or_else(|e| json!({"refused": e.detail}));
-                    let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
-                    names.sort();
-                    (mapped, names)
-                }
-                None => {
-                    (json!({"left out": "outside the source's scope, so idsync does not store this user"}), Vec::new())
-                }
-            };
-            println!("{}", serde_json::to_string_pretty(&json!({"raw": raw, "mapped": mapped, "groups": groups}))?);
+            let found =
+                app::pull::lookup(store, &crate::pull::env(config), &name, &username).await.map_err(|e| match e {
+                    app::Error::Remote(e) => anyhow::anyhow!("looking {username} up failed: {e}"),
+                    other => other.into(),
+                })?;
+            println!("{}", serde_json::to_string_pretty(&found)?);
         }
         SourceCommand::Sync { name, dry_run: true, json, .. } => {
             crate::sync_cli::preview_pull(config, &name, json).await?;

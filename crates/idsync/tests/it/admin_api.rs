@@ -675,3 +675,72 @@ async fn reconciles_run_in_the_server_once_per_key_and_never_twice_over() {
     api.call(Method::POST, "/targets/nowhere/sync", Some(&token), Some(json!({}))).await.problem(404, "not_found");
     api.call(Method::POST, &format!("/runs/{dry}/cancel"), Some(&token), None).await.problem(400, "invalid");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_sources_are_added_checked_scheduled_and_looked_up_through_the_api() {
+    let s = crate::sync::setup("").await;
+    let admin = admin_token(s.dir.path(), "root", "admin", &[]);
+    let origin_token = add_source(s.dir.path(), "origin");
+    crate::sync::push_user(&s.server.scim("origin", &origin_token), "ann", json!({})).await;
+    let api = Api::new(&s.server);
+    let settings = json!({"connector": {"kind": "scim", "url": format!("{}/scim/v2/origin", s.server.root)}});
+    let wrong = json!({"name": "mirror", "settings": settings, "credentials": {"type": "bearer", "token": "wrong"}});
+    let refused = api.call(Method::POST, "/pull-sources", Some(&admin), Some(wrong)).await;
+    refused.problem(422, "check_failed");
+    api.get("/sources/mirror", &admin).await.problem(404, "not_found");
+    let bad = json!({"name": "mirror", "settings": {"connector": {"kind": "nonsense"}}, "credentials": {"type": "bearer", "token": "t"}});
+    assert_eq!(
+        api.call(Method::POST, "/pull-sources", Some(&admin), Some(bad)).await.problem(400, "invalid")["field"],
+        "settings"
+    );
+
+    let body =
+        json!({"name": "mirror", "settings": settings, "credentials": {"type": "bearer", "token": origin_token}});
+    let made = api.call(Method::POST, "/pull-sources", Some(&admin), Some(body)).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(made.body["checks"].as_array().unwrap().iter().all(|c| c["status"] != "failed"));
+    let tested = api.call(Method::POST, "/sources/mirror/test", Some(&admin), None).await;
+    assert_eq!(tested.body["passed"], true, "{}", tested.body);
+    let ann = api.get("/sources/mirror/lookup?user=ann", &admin).await.body;
+    assert_eq!(
+        (ann["raw"]["userName"].as_str(), ann["mapped"]["userName"].as_str()),
+        (Some("ann"), Some("ann")),
+        "{ann}"
+    );
+    api.get("/sources/mirror/lookup?user=nobody", &admin).await.problem(404, "not_found");
+
+    let scheduled = api
+        .call(
+            Method::PUT,
+            "/sources/mirror/schedule",
+            Some(&admin),
+            Some(json!({"schedule": "every 15m", "timezone": "Europe/Berlin"})),
+        )
+        .await;
+    assert_eq!(scheduled.body["pull"]["schedule"], "every 15m", "{}", scheduled.body);
+    api.call(Method::PUT, "/sources/mirror/schedule", Some(&admin), Some(json!({"schedule": "now and then"})))
+        .await
+        .problem(400, "invalid");
+    let mut faster = settings.clone();
+    faster["max_rate"] = json!(5.0);
+    let changed = api.call(Method::PUT, "/sources/mirror/pull", Some(&admin), Some(json!({"settings": faster}))).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(api.get("/sources/mirror", &admin).await.body["pull"]["max_rate"], 5.0);
+
+    let login = api.call(Method::POST, "/sources/mirror/login-token", Some(&admin), None).await.body;
+    let signed_in = http_client()
+        .post(login["url"].as_str().unwrap())
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(&json!({"username": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200, "{}", signed_in.text().await.unwrap());
+    let audit: Vec<String> = api.get("/audit?object=source/mirror", &admin).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(audit, ["source.login_token", "source.change", "source.schedule", "source.add"]);
+}

@@ -97,7 +97,7 @@ pub async fn download_logs(
 #[utoipa::path(get, path = "/diagnostics/bundle", operation_id = "support_bundle", tag = "diagnostics",
     responses((status = 200, description = "The bundle", content_type = "application/zip", body = Vec<u8>)))]
 pub async fn bundle(State(s): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
-    let zip = app::diagnostics::bundle(&*s.db, &server(&s), &s.root).await?;
+    let zip = app::diagnostics::bundle(&*s.db, &s.connector, &server(&s), &s.root).await?;
     let name =
         format!("attachment; filename=\"idsync-support-{}.zip\"", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"));
     Ok(([(header::CONTENT_TYPE, "application/zip".to_string()), (header::CONTENT_DISPOSITION, name)], zip))

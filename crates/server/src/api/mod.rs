@@ -118,9 +118,11 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(diagnostics::logs))
         .routes(routes!(diagnostics::download_logs))
         .routes(routes!(backup::export))
-        .routes(routes!(log::read));
+        .routes(routes!(log::read))
+        .routes(routes!(sources::lookup));
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
+        .routes(routes!(sources::test))
         .routes(routes!(runs::start_pull))
         .routes(routes!(runs::start_reconcile))
         .routes(routes!(runs::cancel))
@@ -143,6 +145,10 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin_tokens::revoke))
         .routes(routes!(backup::export_sealed))
         .routes(routes!(backup::restore))
+        .routes(routes!(sources::create_pull))
+        .routes(routes!(sources::change_pull))
+        .routes(routes!(sources::set_schedule))
+        .routes(routes!(sources::login_token))
         .routes(routes!(sources::pause))
         .routes(routes!(sources::resume));
     let v1 = auth::scoped(Scope::Read, read)

@@ -1,6 +1,6 @@
 use api_types::{
-    IssuedSourceToken, NewPushSource, Page, PageQuery, Released, Removed, Source, SourceDetail, SourceRemoval,
-    TokenRotation,
+    Checked, IssuedSourceToken, LoginToken, Lookup, NewPullSource, NewPushSource, Page, PageQuery, PullChange,
+    Released, Removed, ScheduleChange, Source, SourceDetail, SourceRemoval, Tested, TokenRotation,
 };
 use app::admin_tokens::Caller;
 use app::sources::{Removal, Removed as Outcome};
@@ -138,4 +138,130 @@ pub async fn resume(
     app::pull::set_paused(&*s.db, &name, false).await?;
     audit(&s, &caller, "source.resume", &format!("source/{name}"), None, None).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn credentials(given: api_types::Credentials) -> Result<rest::Credentials, ApiError> {
+    Ok(app::targets::credentials(given)?)
+}
+
+/// Add a pull source: an identity provider idsync reads, after checking that it can sign in and
+/// read (unless `check` is false). A failed check saves nothing and answers `check_failed`.
+#[utoipa::path(post, path = "/pull-sources", operation_id = "create_pull_source", tag = "sources", request_body = NewPullSource,
+    responses((status = 201, description = "Saved, with what the checks found", body = Checked)))]
+pub async fn create_pull(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<NewPullSource>,
+) -> Result<(StatusCode, Json<Checked>), ApiError> {
+    let settings = app::pull::settings_from(request.settings.clone())
+        .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+    let checked: Checked =
+        app::pull::add(&*s.db, &s.pull_env, &request.name, &settings, credentials(request.credentials)?, request.check)
+            .await?
+            .into();
+    if !checked.saved {
+        return Err(ApiError::check_failed(&format!("source '{}'", request.name), checked.checks));
+    }
+    let after = json!({"name": request.name, "pull": request.settings, "credentials": app::audit::CHANGED});
+    audit(&s, &caller, "source.add", &format!("source/{}", request.name), None, Some(after)).await;
+    Ok((StatusCode::CREATED, Json(checked)))
+}
+
+/// Change a pull source's settings and, optionally, its credentials, after checking them; the
+/// next run reads everything.
+#[utoipa::path(put, path = "/sources/{name}/pull", operation_id = "change_pull_source", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")), request_body = PullChange,
+    responses((status = 200, description = "Saved, with what the checks found", body = Checked)))]
+pub async fn change_pull(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<PullChange>,
+) -> Result<Json<Checked>, ApiError> {
+    let before = serde_json::to_value(app::pull::settings(&*s.db, &name).await?).unwrap_or_default();
+    let settings = app::pull::settings_from(request.settings.clone())
+        .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+    let new_credentials = request.credentials.is_some();
+    let given = request.credentials.map(credentials).transpose()?;
+    let checked: Checked = app::pull::edit(&*s.db, &s.pull_env, &name, &settings, given, request.check).await?.into();
+    if !checked.saved {
+        return Err(ApiError::check_failed(&format!("the change of source '{name}'"), checked.checks));
+    }
+    let mut after = json!({"pull": request.settings});
+    if new_credentials {
+        after["credentials"] = json!(app::audit::CHANGED);
+    }
+    audit(&s, &caller, "source.change", &format!("source/{name}"), Some(json!({"pull": before})), Some(after)).await;
+    Ok(Json(checked))
+}
+
+/// Set when a pull source runs by itself (no schedule: only when asked).
+#[utoipa::path(put, path = "/sources/{name}/schedule", operation_id = "set_source_schedule", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")), request_body = ScheduleChange,
+    responses((status = 200, description = "The source with its schedule", body = SourceDetail)))]
+pub async fn set_schedule(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(request): ApiJson<ScheduleChange>,
+) -> Result<Json<SourceDetail>, ApiError> {
+    let before = serde_json::to_value(app::pull::settings(&*s.db, &name).await?).unwrap_or_default();
+    let schedule = request.schedule.clone().filter(|s| s != "off");
+    app::pull::set_schedule(&*s.db, &name, schedule, request.timezone.clone(), request.full_every.clone()).await?;
+    let after = json!({"schedule": request.schedule, "timezone": request.timezone, "full_every": request.full_every});
+    audit(&s, &caller, "source.schedule", &format!("source/{name}"), Some(before), Some(after)).await;
+    Ok(Json(app::sources::detail(&*s.db, &s.root, &name).await?))
+}
+
+/// Check a stored pull source: the provider answers, the credentials work, the reads are allowed.
+#[utoipa::path(post, path = "/sources/{name}/test", operation_id = "test_source", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")),
+    responses((status = 200, description = "What the checks found", body = Tested)))]
+pub async fn test(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<Tested>, ApiError> {
+    let checks = app::checks(app::pull::test(&*s.db, &s.pull_env, &name).await?);
+    let passed = checks.iter().all(|c| c.status != api_types::CheckStatus::Failed);
+    Ok(Json(Tested { passed, checks }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LookupQuery {
+    /// The user's name at the provider.
+    #[param(min_length = 1)]
+    user: String,
+}
+
+/// Look one user up at the provider: every attribute it returns, what idsync would store, the groups.
+#[utoipa::path(get, path = "/sources/{name}/lookup", operation_id = "lookup_user", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name"), LookupQuery),
+    responses((status = 200, description = "The user, raw and as idsync maps it", body = Lookup)))]
+pub async fn lookup(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Result<Json<Lookup>, ApiError> {
+    Ok(Json(app::pull::lookup(&*s.db, &s.pull_env, &name, &query.user).await?))
+}
+
+/// Issue a new login-sync token for a pull source (the previous one stops working at once).
+#[utoipa::path(post, path = "/sources/{name}/login-token", operation_id = "issue_login_token", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")),
+    responses((status = 200, description = "Where to post and with which token, shown once", body = LoginToken)))]
+pub async fn login_token(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<LoginToken>, ApiError> {
+    let token = app::sources::issue_login_token(&*s.db, &name).await?;
+    audit(
+        &s,
+        &caller,
+        "source.login_token",
+        &format!("source/{name}"),
+        None,
+        Some(json!({"token": app::audit::CHANGED})),
+    )
+    .await;
+    let url = format!("{}/api/v1/sources/{name}/login-sync", s.root.trim_end_matches('/'));
+    Ok(Json(LoginToken { url, token }))
 }
