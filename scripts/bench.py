@@ -553,14 +553,14 @@ def update_readme(rows):
         lines.append(f"| {r['name']} | {r['unit']} | {fmt(r['idsync'])} | {fmt(r['scimmy'])} | {fmt(r['scim2_server'])} | "
                      f"{ratio(r['idsync'], r['scimmy'], r['unit'])} | {ratio(r['idsync'], r['scim2_server'], r['unit'])} |")
     table = "\n".join(lines)
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "development.md"
     text = readme.read_text()
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     if start in text and end in text:
         head, rest = text.split(start, 1)
         text = head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
         readme.write_text(text)
-        log("updated the README table")
+        log("updated the table in docs/development.md")
 
 
 if __name__ == "__main__":

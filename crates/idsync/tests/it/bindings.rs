@@ -39,7 +39,7 @@ async fn pushes_made_before_a_binding_reach_the_target_once_it_is_added() {
     std::fs::write(&config, config_text("")).unwrap();
     let entra_token = add_source(dir.path(), "entra");
     add_target(dir.path(), "jira", &running.base_url);
-    // The README's order: the server first, the binding later.
+    // The documented order (docs/targets.md): the server first, the binding later.
     let server = Server::start_full(dir.path(), &["--config", config.to_str().unwrap()], &[]);
     let scim = server.scim("entra", &entra_token);
     let ann = push_user(&scim, "ann", json!({})).await;
