@@ -203,6 +203,11 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine like this one but with `bindings`: to see what draft rules would do, saving nothing.
+    pub fn with_bindings(&self, bindings: Bindings) -> Arc<Engine> {
+        Engine::new(self.db.clone(), self.connector.clone(), bindings, self.settings.clone())
+    }
+
     pub fn new(
         db: Arc<dyn Database>,
         connector: Arc<dyn Connector>,
