@@ -252,3 +252,40 @@ pub struct LoginToken {
     pub url: String,
     pub token: String,
 }
+
+/// Draft rules for a binding, to see what they would do before saving them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRules {
+    /// The rules as a binding's `rules` holds them.
+    #[schema(value_type = Object)]
+    pub rules: serde_json::Value,
+}
+
+/// What a full reconcile would do, operation by operation, with the reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Plan {
+    /// The dry run that recorded it.
+    pub run: i64,
+    pub target: String,
+    /// Each operation: its action, the user or group, and why.
+    #[schema(value_type = Vec<Object>)]
+    pub ops: Vec<serde_json::Value>,
+    /// Why a real run would hold the deprovisioning for approval, when it would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_reason: Option<String>,
+}
+
+/// `[[binding]]` tables of an old configuration file, to copy into the database once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindingImport {
+    /// The file's TOML text.
+    pub toml: String,
+}
+
+/// What an import did, one line per binding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Imported {
+    pub bindings: Vec<String>,
+}

@@ -203,6 +203,30 @@ pub async fn remove(store: &dyn BindingStore, source: &str, target: &str) -> Res
     Ok(before)
 }
 
+/// What `source → target` with `rules` (a binding added or changed) would do to the target: a dry
+/// run through the planner and the safeguard's judgement, saving nothing but the dry run's record.
+pub async fn preview(
+    engine: &sync::Engine,
+    store: &dyn BindingStore,
+    source: &str,
+    target: &str,
+    rules: Value,
+) -> Result<sync::RunReport, Error> {
+    checked(source, target, &rules)?;
+    let mut records = store.bindings().await?;
+    records.retain(|r| !(r.source == source && r.target == target));
+    records.push(BindingRecord {
+        source: source.into(),
+        target: target.into(),
+        rules,
+        revision: 1,
+        reconciled: 0,
+        created: String::new(),
+        updated: String::new(),
+    });
+    Ok(engine.with_bindings(Bindings::from_records(&records)).full_sync(target, true).await?)
+}
+
 /// Every binding with its state, by source then target.
 pub async fn list(store: &dyn BindingStore) -> Result<Vec<api_types::Binding>, Error> {
     let records = store.bindings().await?;

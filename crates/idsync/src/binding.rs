@@ -11,9 +11,8 @@ use app::bindings::binding;
 use clap::Subcommand;
 use engine::BindingSpec;
 use serde_json::{Value, json};
+use store::BindingStore;
 use store::sqlite::SqliteStore;
-use store::{BindingRecord, BindingStore};
-use sync::{Bindings, Engine};
 
 use crate::config::Config;
 use crate::serve::open_store;
@@ -94,7 +93,7 @@ const RECONCILE_NOTE: &str = "a running server reconciles the target for it at o
     (it shows in 'idsync runs list'); a server started later does it at start";
 
 /// A dry run of `target` as if `source → target` had `rules` (a binding added or changed): what the
-/// change would cause, through the planner and the safeguard's judgement, saving nothing.
+/// change would cause, saving nothing.
 async fn preview(
     config: &Config,
     store: &Arc<SqliteStore>,
@@ -102,21 +101,10 @@ async fn preview(
     target: &str,
     rules: Value,
 ) -> anyhow::Result<()> {
-    let mut records = store.bindings().await?;
-    records.retain(|r| !(r.source == source && r.target == target));
-    let at = String::new();
-    records.push(BindingRecord {
-        source: source.into(),
-        target: target.into(),
-        rules,
-        revision: 1,
-        reconciled: 0,
-        created: at.clone(),
-        updated: at,
-    });
-    let connector = crate::target::connector(config)?;
-    let engine = Engine::new(store.clone(), Arc::new(connector), Bindings::from_records(&records), config.sync.clone());
-    let report = engine.full_sync(target, true).await.with_context(|| format!("previewing {target} failed"))?;
+    let engine = crate::sync_cli::engine(config, store.clone()).await?;
+    let report = app::bindings::preview(&engine, &**store, source, target, rules)
+        .await
+        .with_context(|| format!("previewing {target} failed"))?;
     crate::sync_cli::print_dry_run(&report);
     println!("nothing was saved");
     Ok(())

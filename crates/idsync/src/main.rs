@@ -85,6 +85,10 @@ enum Command {
     Runs(sync_cli::RunsCommand),
     /// The provisioning log: every change idsync made or held, and why.
     Log(sync_cli::LogArgs),
+    /// Check a server's address and admin token (--server, IDSYNC_TOKEN or --admin-token-file) and save them for later commands.
+    Login,
+    /// Forget what 'login' saved.
+    Logout,
     /// How the running server is doing: targets' health and backlog, sources' runs, held runs.
     Status {
         /// Print the API's JSON.
@@ -204,6 +208,8 @@ fn main() -> ExitCode {
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
             Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
             Command::Log(args) => sync_cli::log(args, &config).await,
+            Command::Login => remote::login(&cli.remote, &config).await,
+            Command::Logout => remote::logout(),
             Command::Status { json } => remote::status(json, &cli.remote, &config).await,
             Command::Debug(cmd) => remote::debug(cmd, &cli.remote, &config).await,
             Command::SupportBundle { output } => remote::support_bundle(output, &cli.remote, &config).await,

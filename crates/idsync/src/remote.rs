@@ -33,27 +33,94 @@ async fn announced(config: &Config) -> Option<String> {
     url
 }
 
-pub async fn client(remote: &Remote, config: &Config) -> anyhow::Result<client::Client> {
+/// What `idsync login` saved: where the server is and the admin token that opens it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    url: String,
+    token: String,
+}
+
+/// `$XDG_CONFIG_HOME/idsync/cli.toml`, else `~/.config/idsync/cli.toml`.
+fn saved_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("idsync").join("cli.toml"))
+}
+
+fn saved() -> Option<Saved> {
+    toml::from_str(&std::fs::read_to_string(saved_path()?).ok()?).ok()
+}
+
+/// The server's address and the admin token, from the flags, the environment, what `login`
+/// saved, or this data directory's server.
+async fn resolve(remote: &Remote, config: &Config) -> anyhow::Result<(String, String)> {
+    let saved = saved();
     let token = match &remote.token_file {
         Some(file) => std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the admin token from {}", file.display()))?
             .trim()
             .to_string(),
-        None => std::env::var("IDSYNC_TOKEN").unwrap_or_default(),
+        None => std::env::var("IDSYNC_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| saved.as_ref().map(|s| s.token.clone()))
+            .unwrap_or_default(),
     };
     if token.is_empty() {
         bail!(
-            "this command needs an admin token: give it with IDSYNC_TOKEN or --admin-token-file; on the server's host, 'idsync admin-token create --local --name NAME --scope operate' makes one"
+            "this command needs an admin token: give it with IDSYNC_TOKEN or --admin-token-file, or save one with 'idsync login'; on the server's host, 'idsync admin-token create --local --name NAME --scope operate' makes one"
         );
     }
-    let url = match &remote.url {
-        Some(url) => url.clone(),
-        None => match announced(config).await {
+    let url = match (&remote.url, saved) {
+        (Some(url), _) => url.clone(),
+        (None, Some(saved)) => saved.url,
+        (None, None) => match announced(config).await {
             Some(url) => url,
             None => config.root(None),
         },
     };
+    Ok((url, token))
+}
+
+pub async fn client(remote: &Remote, config: &Config) -> anyhow::Result<client::Client> {
+    let (url, token) = resolve(remote, config).await?;
     Ok(client::Client::new(&url, &token))
+}
+
+/// Checks the server and token, then saves them (mode 0600) for later commands.
+pub async fn login(remote: &Remote, config: &Config) -> anyhow::Result<()> {
+    let (url, token) = resolve(remote, config).await?;
+    let api = client::Client::new(&url, &token);
+    let level = api.log_level().await.context("the server did not accept the token")?;
+    let path =
+        saved_path().context("neither XDG_CONFIG_HOME nor HOME is set, so there is nowhere to save the login")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let text = toml::to_string(&Saved { url, token })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    println!("logged in to {} (log level {}); saved in {}", api.base(), level.level, path.display());
+    Ok(())
+}
+
+/// Forgets what `idsync login` saved.
+pub fn logout() -> anyhow::Result<()> {
+    match saved_path() {
+        Some(path) if path.exists() => {
+            std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            println!("removed {}", path.display());
+        }
+        _ => println!("nothing saved; nothing to forget"),
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]

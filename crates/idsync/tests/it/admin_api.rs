@@ -744,3 +744,70 @@ async fn pull_sources_are_added_checked_scheduled_and_looked_up_through_the_api(
         .collect();
     assert_eq!(audit, ["source.login_token", "source.change", "source.schedule", "source.add"]);
 }
+
+#[tokio::test]
+async fn login_saves_the_server_and_token_for_later_commands() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let token = admin_token(dir.path(), "ops", "operate", &[]);
+    let server = Server::start(dir.path());
+    let xdg = home.path().to_str().unwrap();
+    let wrong = crate::harness::cli_env(
+        dir.path(),
+        &["login", "--server", &server.root],
+        &[("IDSYNC_TOKEN", "idsync_admin_0_0"), ("XDG_CONFIG_HOME", xdg)],
+    );
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("did not accept the token"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let login = crate::harness::cli_env(
+        dir.path(),
+        &["login", "--server", &server.root],
+        &[("IDSYNC_TOKEN", &token), ("XDG_CONFIG_HOME", xdg)],
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let saved = home.path().join("idsync/cli.toml");
+    assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let status = crate::harness::cli_env(elsewhere.path(), &["status", "--json"], &[("XDG_CONFIG_HOME", xdg)]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["database"]["backend"], "sqlite");
+    assert!(crate::harness::cli_env(dir.path(), &["logout"], &[("XDG_CONFIG_HOME", xdg)]).status.success());
+    assert!(!saved.exists());
+    let after = crate::harness::cli_env(elsewhere.path(), &["status"], &[("XDG_CONFIG_HOME", xdg)]);
+    assert!(String::from_utf8_lossy(&after.stderr).contains("needs an admin token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft_rules_are_previewed_and_old_binding_tables_imported() {
+    let s = crate::sync::setup("").await;
+    let operate = admin_token(s.dir.path(), "ops", "operate", &[]);
+    let admin = admin_token(s.dir.path(), "root", "admin", &[]);
+    let api = Api::new(&s.server);
+    crate::sync::push_user(&s.scim, "ann", json!({})).await;
+    let draft = json!({"rules": {"groups": {"default_for_all": ["everyone"]}}});
+    let plan = api.call(Method::POST, "/bindings/entra/jira/preview", Some(&operate), Some(draft)).await;
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    assert!(!plan.body["ops"].as_array().unwrap().is_empty());
+    assert!(plan.body.to_string().contains("new entra user ann"), "{}", plan.body);
+    assert!(s.data().user("ann").is_none(), "a preview changes nothing");
+    let broken = json!({"rules": {"users": {"username_transform": {"pattern": "(", "replacement": ""}}}});
+    api.call(Method::POST, "/bindings/entra/jira/preview", Some(&operate), Some(broken)).await.problem(400, "invalid");
+
+    let toml =
+        "[[binding]]\nsource = \"entra\"\ntarget = \"jira\"\n[binding.groups]\ndefault_for_all = [\"everyone\"]\n";
+    api.call(Method::POST, "/bindings/import", Some(&admin), Some(json!({"toml": "[[binding]]\nsource = 1"})))
+        .await
+        .problem(400, "invalid");
+    let imported = api.call(Method::POST, "/bindings/import", Some(&admin), Some(json!({"toml": toml}))).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(imported.body["bindings"][0].as_str().unwrap().contains("entra → jira"), "{}", imported.body);
+    crate::sync::wait(10, "ann provisioned by the imported binding", || {
+        crate::sync::groups(&s.data(), "ann") == ["everyone"]
+    })
+    .await;
+}

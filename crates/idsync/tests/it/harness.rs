@@ -11,13 +11,18 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_idsync");
 
 pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--data-dir").arg(data_dir).args(args).output().expect("run idsync")
+    cli_env(data_dir, args, &[])
 }
 
 /// Runs the CLI with environment variables set, e.g. the token `target add --token-env` reads.
+/// A login saved on the machine running the tests is out of its sight.
 pub fn cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data-dir").arg(data_dir).args(args);
+    cmd.env("XDG_CONFIG_HOME", data_dir.join("no-saved-login"))
+        .env_remove("IDSYNC_TOKEN")
+        .env_remove("IDSYNC_TOKEN_FILE")
+        .env_remove("IDSYNC_URL");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -1,4 +1,4 @@
-use api_types::{Binding, NewBinding, Page, PageQuery, RuleValue};
+use api_types::{Binding, BindingImport, DraftRules, Imported, NewBinding, Page, PageQuery, Plan, RuleValue};
 use app::admin_tokens::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -99,4 +99,36 @@ pub async fn remove(
     let before = app::bindings::remove(&*s.db, &source, &target).await?;
     audit(&s, &caller, "binding.remove", &object(&source, &target), Some(audited(&before)), None).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// See what a binding with draft rules would do to its target before saving them: the planner
+/// runs over the stored records with the draft, and the plan comes back with its reasons. The
+/// binding itself need not exist yet; nothing is saved but the dry run's record.
+#[utoipa::path(post, path = "/bindings/{source}/{target}/preview", operation_id = "preview_binding", tag = "bindings",
+    params(("source" = String, Path, description = "The source's name"), ("target" = String, Path, description = "The target's name")),
+    request_body = DraftRules,
+    responses((status = 200, description = "What the draft would do", body = Plan)))]
+pub async fn preview(
+    State(s): State<ApiState>,
+    ApiPath((source, target)): ApiPath<(String, String)>,
+    ApiJson(draft): ApiJson<DraftRules>,
+) -> Result<Json<Plan>, ApiError> {
+    let report = app::bindings::preview(&s.engine, &*s.db, &source, &target, draft.rules).await?;
+    let ops = report.plan.ops.iter().map(|op| serde_json::to_value(op).unwrap_or_default()).collect();
+    Ok(Json(Plan { run: report.run_id, target: report.target, ops, hold_reason: report.hold_reason }))
+}
+
+/// Copy the `[[binding]]` tables of an old configuration file into the database, all checked
+/// first: any invalid one imports none.
+#[utoipa::path(post, path = "/bindings/import", operation_id = "import_bindings", tag = "bindings", request_body = BindingImport,
+    responses((status = 200, description = "What was imported", body = Imported)))]
+pub async fn import(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<BindingImport>,
+) -> Result<Json<Imported>, ApiError> {
+    let entries = app::bindings::parse_binding_tables(&request.toml, "the text")?;
+    let bindings = app::bindings::import(&*s.db, &entries).await?;
+    audit(&s, &caller, "binding.import", "bindings", None, Some(json!({"bindings": bindings}))).await;
+    Ok(Json(Imported { bindings }))
 }

@@ -60,7 +60,7 @@ impl Modify for Conventions {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(TOKEN_SCHEME, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         let refusal = ResponseBuilder::new()
-            .description("A refusal, as an RFC 9457 problem document: 400 invalid input, 401 no valid admin token, 403 a scope that does not cover the operation, 404 no such object, 409 a conflict, 5xx idsync or a remote failed")
+            .description("A refusal, as an RFC 9457 problem document: 400 invalid input, 401 no valid admin token, 403 a scope that does not cover the operation, 404 no such object, 409 a conflict, 422 a failed check, 424 the identity provider or application failed or took too long, 5xx idsync failed")
             .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
             .build();
         for operation in operations_of(doc) {
@@ -123,6 +123,7 @@ fn operations() -> OpenApiRouter<ApiState> {
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(sources::test))
+        .routes(routes!(bindings::preview))
         .routes(routes!(runs::start_pull))
         .routes(routes!(runs::start_reconcile))
         .routes(routes!(runs::cancel))
@@ -141,6 +142,7 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(bindings::set_rule))
         .routes(routes!(bindings::unset_rule))
         .routes(routes!(bindings::remove))
+        .routes(routes!(bindings::import))
         .routes(routes!(admin_tokens::create))
         .routes(routes!(admin_tokens::revoke))
         .routes(routes!(backup::export_sealed))

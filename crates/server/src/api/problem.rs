@@ -26,10 +26,11 @@ const CODES: &[(&str, u16, &str)] = &[
     ("uri_too_long", 414, "The request target is too long"),
     ("headers_too_large", 431, "The request headers are too large"),
     ("unsupported_media_type", 415, "Send JSON"),
-    ("remote", 502, "The identity provider or application refused or failed"),
+    // A remote's failure is not idsync's: 424 (Failed Dependency) keeps 5xx for idsync's own faults.
+    ("remote", 424, "The identity provider or application refused or failed"),
     ("unavailable", 503, "idsync cannot serve this now"),
     ("store", 503, "The database failed"),
-    ("timed_out", 504, "The identity provider or application took too long"),
+    ("timed_out", 424, "The identity provider or application took too long"),
     ("secret", 500, "The secret key does not fit"),
     ("io", 500, "A file could not be read or written"),
 ];
