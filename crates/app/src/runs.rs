@@ -263,6 +263,9 @@ impl Tasks {
         if let Some(earlier) = earlier_run(&mut keys, key, &asked)? {
             return Ok(earlier);
         }
+        // The run may wait for its target's turn before it is recorded; only a request with a key
+        // needs the keys held that long (so that a retry finds its run), and only those wait.
+        let mut keys = if key.is_some() { Some(keys) } else { None };
         let (announce, announced) = tokio::sync::oneshot::channel();
         let name = target.to_string();
         let work = tokio::spawn(async move { engine.full_sync_announced(&name, dry_run, announce).await });
@@ -275,7 +278,7 @@ impl Tasks {
                 };
             }
         };
-        if let Some(key) = key {
+        if let (Some(key), Some(keys)) = (key, keys.as_mut()) {
             keys.insert(key.to_string(), (asked, run, Instant::now()));
         }
         drop(keys);

@@ -30,7 +30,14 @@ impl Running {
     fn contains(&self, name: &str) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(name)
     }
+
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
 }
+
+/// How long, at shutdown, scheduled runs get to record that they were interrupted.
+const WIND_DOWN: Duration = Duration::from_secs(5);
 
 /// A little spread so that sources on the same schedule do not all start in the same second.
 fn jitter(schedule: &Schedule) -> jiff::SignedDuration {
@@ -43,7 +50,8 @@ fn jitter(schedule: &Schedule) -> jiff::SignedDuration {
 }
 
 /// Runs scheduled pull sources until `shutdown` turns true; runs still going then are stopped
-/// the way an interrupted run is (what was read is kept, deletions are not inferred).
+/// the way an interrupted run is (what was read is kept, deletions are not inferred), and this
+/// returns once they have recorded so (or after a few seconds).
 pub async fn run(store: Arc<dyn store::Database>, env: PullEnv, mut shutdown: watch::Receiver<bool>) {
     let running = Running::default();
     while !*shutdown.borrow() {
@@ -54,6 +62,14 @@ pub async fn run(store: Arc<dyn store::Database>, env: PullEnv, mut shutdown: wa
         if let Err(e) = tick(&store, &env, &running, &shutdown).await {
             tracing::warn!(error = %e, "the scheduler could not read its sources; will retry");
         }
+    }
+    let wound_down = async {
+        while !running.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(WIND_DOWN, wound_down).await.is_err() {
+        tracing::warn!("scheduled runs still going at shutdown; the next start finds them interrupted");
     }
 }
 

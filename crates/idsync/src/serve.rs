@@ -257,9 +257,10 @@ pub async fn serve(
         }
     };
     let _ = stop_engine.send(true);
-    scheduler.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     tasks.finished(Duration::from_secs(5)).await;
+    // The scheduler returns once its runs have recorded their interruption.
+    let _ = tokio::time::timeout(Duration::from_secs(6), scheduler).await;
     store.close().await;
     tracing::info!("database closed; bye");
     served

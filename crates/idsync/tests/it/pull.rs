@@ -402,3 +402,33 @@ async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
     let _ = third.wait();
     drop(silent);
 }
+
+/// A scheduled run going on at shutdown records that it was interrupted before the server ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_at_shutdown_ends_interrupted_not_running() {
+    let mut s = setup("").await;
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    let config = s.config.to_str().unwrap();
+    let args =
+        ["--config", config, "source", "add", "--name", "slow", "--url", &url, "--token-env", TOKEN_ENV, "--no-check"];
+    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
+    assert!(s.cli(&["source", "schedule", "slow", "every 1s"]).status.success());
+    let running = |s: &Setup| {
+        s.cli_json(&["runs", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "pull" && r["state"] == "running")
+    };
+    wait(15, "a scheduled run under way", || running(&s)).await;
+    let pid = s.server.child.id();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    let started = Instant::now();
+    let _ = s.server.child.wait();
+    assert!(started.elapsed() < Duration::from_secs(15), "the server ends within its grace");
+    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let last = runs.as_array().unwrap().iter().find(|r| r["kind"] == "pull").unwrap();
+    assert_eq!(last["state"], "interrupted", "{runs}");
+    assert!(last["summary"]["error"].as_str().unwrap().contains("the server shutting down"), "{runs}");
+}
