@@ -361,24 +361,9 @@ async fn pull_runs_start_once_per_key_report_progress_and_cancel() {
     api.call(Method::POST, &format!("/runs/{run}/approve"), Some(&token), None).await.problem(400, "invalid");
     api.call(Method::POST, "/runs/999999/reject", Some(&token), None).await.problem(404, "not_found");
 
-    // A provider that accepts connections and never answers keeps a run going until it is cancelled.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
-    let config = s.config.to_str().unwrap();
-    let args = [
-        "--config",
-        config,
-        "source",
-        "add",
-        "--name",
-        "slow",
-        "--url",
-        &url,
-        "--token-env",
-        crate::sync::TOKEN_ENV,
-        "--no-check",
-    ];
-    assert!(crate::harness::cli_env(s.dir.path(), &args, &[(crate::sync::TOKEN_ENV, "t")]).status.success());
+    // A provider that never answers keeps a run going until it is cancelled.
+    let (_silent, url) = crate::pull::silent_provider();
+    crate::pull::add_unchecked_pull_source(&s, "slow", &url, "t");
     let started = api.call(Method::POST, "/sources/slow/runs", Some(&token), Some(json!({}))).await;
     assert_eq!(started.status, 202, "{}", started.body);
     let slow = started.body["run"].as_i64().unwrap();
@@ -495,21 +480,7 @@ async fn no_planted_secret_reaches_a_bundle_a_log_or_an_answer() {
     planted.push(url_password.to_string());
 
     let pull_token = "PLANTED-pull-token-c3f2";
-    let config = s.config.to_str().unwrap();
-    let args = [
-        "--config",
-        config,
-        "source",
-        "add",
-        "--name",
-        "mirror",
-        "--url",
-        "http://127.0.0.1:9/scim/v2",
-        "--token-env",
-        crate::sync::TOKEN_ENV,
-        "--no-check",
-    ];
-    assert!(crate::harness::cli_env(s.dir.path(), &args, &[(crate::sync::TOKEN_ENV, pull_token)]).status.success());
+    crate::pull::add_unchecked_pull_source(&s, "mirror", "http://127.0.0.1:9/scim/v2", pull_token);
     planted.push(pull_token.to_string());
     let made = api.call(Method::POST, "/sources", Some(&admin), Some(json!({"name": "okta"}))).await;
     planted.push(made.body["token"].as_str().unwrap().to_string());

@@ -88,6 +88,23 @@ async fn scim2_server_as_a_pull_source() {
     peer.stop();
 }
 
+/// Adds a SCIM pull source reading `url` with `token`, unchecked.
+pub(crate) fn add_unchecked_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
+    let config = s.config.to_str().unwrap();
+    let args =
+        ["--config", config, "source", "add", "--name", name, "--url", url, "--token-env", TOKEN_ENV, "--no-check"];
+    let out = cli_env(s.dir.path(), &args, &[(TOKEN_ENV, token)]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// A provider that accepts connections and never answers, so a run reading it stays in progress;
+/// its SCIM URL, for as long as the listener lives.
+pub(crate) fn silent_provider() -> (std::net::TcpListener, String) {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    (silent, url)
+}
+
 /// Adds a SCIM pull source and binds it to the Jira target.
 pub(crate) fn add_pull_source(s: &Setup, name: &str, url: &str, token: &str) {
     let config = s.config.to_str().unwrap();
@@ -350,13 +367,9 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
     let s = setup("").await;
-    // A provider that accepts connections and never answers, so a run stays in progress.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
+    let (silent, url) = silent_provider();
+    add_unchecked_pull_source(&s, "slow", &url, "t");
     let config = s.config.to_str().unwrap();
-    let args =
-        ["--config", config, "source", "add", "--name", "slow", "--url", &url, "--token-env", TOKEN_ENV, "--no-check"];
-    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
     let start_sync = || {
         std::process::Command::new(crate::harness::BIN)
             .args(["--data-dir", s.dir.path().to_str().unwrap(), "--config", config, "source", "sync", "slow"])
@@ -407,12 +420,8 @@ async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_run_at_shutdown_ends_interrupted_not_running() {
     let mut s = setup("").await;
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/scim/v2", silent.local_addr().unwrap());
-    let config = s.config.to_str().unwrap();
-    let args =
-        ["--config", config, "source", "add", "--name", "slow", "--url", &url, "--token-env", TOKEN_ENV, "--no-check"];
-    assert!(cli_env(s.dir.path(), &args, &[(TOKEN_ENV, "t")]).status.success());
+    let (_silent, url) = silent_provider();
+    add_unchecked_pull_source(&s, "slow", &url, "t");
     assert!(s.cli(&["source", "schedule", "slow", "every 1s"]).status.success());
     let running = |s: &Setup| {
         s.cli_json(&["runs", "list", "--json"])
