@@ -2,7 +2,7 @@
 //! the wire types and nothing of the server's insides.
 #![forbid(unsafe_code)]
 
-use api_types::{LogLevel, NewLogLevel, Problem, Restore, RestoreReport, SealedBackup, Secret, Status};
+use api_types::{Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, SealedBackup, Secret, Status};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -132,6 +132,16 @@ impl Client {
 
     pub async fn restore(&self, request: &Restore) -> Result<RestoreReport, Error> {
         self.json(Method::POST, "/restore", Some(&RestoreWire(request))).await
+    }
+
+    /// Applies what a held run holds.
+    pub async fn approve(&self, run: i64) -> Result<Approved, Error> {
+        self.json(Method::POST, &format!("/runs/{run}/approve"), None::<&()>).await
+    }
+
+    /// Drops what a held run holds.
+    pub async fn reject(&self, run: i64) -> Result<(), Error> {
+        self.send(Method::POST, &format!("/runs/{run}/reject"), None::<&()>).await.map(|_| ())
     }
 
     /// The support bundle, a zip.

@@ -206,7 +206,7 @@ fn main() -> ExitCode {
             Command::Binding(cmd) => binding::run(cmd, &config).await,
             Command::AdminToken(cmd) => admin_token::run(cmd, &config).await,
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
-            Command::Runs(cmd) => sync_cli::runs(cmd, &config).await,
+            Command::Runs(cmd) => sync_cli::runs(cmd, &config, &cli.remote).await,
             Command::Log(args) => sync_cli::log(args, &config).await,
             Command::Login => remote::login(&cli.remote, &config).await,
             Command::Logout => remote::logout(),

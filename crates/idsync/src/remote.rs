@@ -83,6 +83,12 @@ async fn resolve(remote: &Remote, config: &Config) -> anyhow::Result<(String, St
     Ok((url, token))
 }
 
+/// Whether an admin token is at hand (a flag, the environment, or a saved login): commands that
+/// can run either way then go through the server.
+pub fn configured(remote: &Remote) -> bool {
+    remote.token_file.is_some() || std::env::var("IDSYNC_TOKEN").is_ok_and(|t| !t.is_empty()) || saved().is_some()
+}
+
 pub async fn client(remote: &Remote, config: &Config) -> anyhow::Result<client::Client> {
     let (url, token) = resolve(remote, config).await?;
     Ok(client::Client::new(&url, &token))

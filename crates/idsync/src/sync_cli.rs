@@ -285,7 +285,24 @@ pub fn describe(r: &store::RunRecord) -> String {
     }
 }
 
-pub async fn runs(cmd: RunsCommand, config: &Config) -> anyhow::Result<()> {
+pub async fn runs(cmd: RunsCommand, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
+    // With an admin token at hand, decisions are made by the server (audited, next to its worker).
+    match &cmd {
+        RunsCommand::Approve { id } if crate::remote::configured(remote) => {
+            let approved = crate::remote::client(remote, config).await?.approve(*id).await?;
+            println!("run {id}: {} applied, {} failed; now {}", approved.applied, approved.failed, approved.state);
+            if let Some(r) = approved.hold_reason {
+                println!("{r}");
+            }
+            return Ok(());
+        }
+        RunsCommand::Reject { id } if crate::remote::configured(remote) => {
+            crate::remote::client(remote, config).await?.reject(*id).await?;
+            println!("run {id} rejected: nothing was deactivated or deleted");
+            return Ok(());
+        }
+        _ => {}
+    }
     let store = Arc::new(open_store(config).await?);
     match cmd {
         RunsCommand::List { target, limit, json } => {

@@ -338,9 +338,17 @@ async fn mass_deprovisioning_is_held_for_approval() {
     // One of them is back before anyone approves: approving re-plans, so user0 stays active.
     s.scim.patch(&format!("/Users/{}", ids[0]), json!([{"op": "replace", "path": "active", "value": true}])).await;
     wait(10, "user0 active", || s.data().user("user0").unwrap().active).await;
-    let out = s.cli(&["runs", "approve", &id]);
+    // Approved through the server, with an operate token: the decision is audited under its name.
+    let token = crate::admin_api::admin_token(s.dir.path(), "approver", "operate", &[]);
+    let out = cli_env(s.dir.path(), &["runs", "approve", &id], &[("IDSYNC_TOKEN", &token)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(inactive(&s.data()), 9);
+    let audit = crate::admin_api::Api::new(&s.server).get(&format!("/audit?object=run/{id}"), &token).await.body;
+    assert_eq!(
+        (audit["items"][0]["action"].as_str(), audit["items"][0]["actor"].as_str()),
+        (Some("run.approve"), Some("token approver")),
+        "{audit}"
+    );
     assert!(s.data().user("user0").unwrap().active);
     assert_eq!(s.cli_json(&["runs", "show", &id, "--json"])["state"], "approved");
 }
