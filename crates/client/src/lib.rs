@@ -2,7 +2,10 @@
 //! the wire types and nothing of the server's insides.
 #![forbid(unsafe_code)]
 
-use api_types::{Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, SealedBackup, Secret, Status};
+use api_types::{
+    Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, Run, RunStarted, SealedBackup, Secret,
+    StartReconcile, Status,
+};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -58,8 +61,22 @@ impl Client {
     /// Sends a request to `path` (below `/api/v1`) and returns a success as it came; a refusal
     /// becomes [`Error::Problem`].
     pub async fn send(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<Answer, Error> {
+        self.send_keyed(method, path, body, None).await
+    }
+
+    /// [`Client::send`] with an `Idempotency-Key`, so that a retry starts nothing twice.
+    async fn send_keyed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        key: Option<&str>,
+    ) -> Result<Answer, Error> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -132,6 +149,22 @@ impl Client {
 
     pub async fn restore(&self, request: &Restore) -> Result<RestoreReport, Error> {
         self.json(Method::POST, "/restore", Some(&RestoreWire(request))).await
+    }
+
+    /// Starts a full reconcile (or a dry run) of `target` in the server; `key` makes a retry of
+    /// this call find the same run.
+    pub async fn start_reconcile(&self, target: &str, dry_run: bool, key: &str) -> Result<RunStarted, Error> {
+        let path = format!("/targets/{target}/sync");
+        let answer = self.send_keyed(Method::POST, &path, Some(&StartReconcile { dry_run }), Some(key)).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
+            url: format!("{}/api/v1{path}", self.base),
+            status: answer.status.as_u16(),
+            body: format!("unreadable ({e})"),
+        })
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Run, Error> {
+        self.get(&format!("/runs/{id}")).await
     }
 
     /// Applies what a held run holds.

@@ -205,6 +205,10 @@ fn main() -> ExitCode {
             Command::Target(cmd) => target::run(cmd, &config).await,
             Command::Binding(cmd) => binding::run(cmd, &config).await,
             Command::AdminToken(cmd) => admin_token::run(cmd, &config).await,
+            // With an admin token at hand, reconciles run in the server, next to its worker.
+            Command::Sync { target, dry_run, json } if remote::configured(&cli.remote) => {
+                remote::sync(target, dry_run, json, &cli.remote, &config).await
+            }
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
             Command::Runs(cmd) => sync_cli::runs(cmd, &config, &cli.remote).await,
             Command::Log(args) => sync_cli::log(args, &config).await,

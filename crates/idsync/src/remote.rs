@@ -290,3 +290,102 @@ pub async fn restore(args: RestoreArgs, remote: &Remote, config: &Config) -> any
     println!("{}", if report.applied { "restored." } else { "dry run: nothing was changed." });
     Ok(())
 }
+
+/// Waits for a run the server carries on, showing its phase on a terminal.
+async fn finished(api: &client::Client, id: i64, what: &str) -> anyhow::Result<api_types::Run> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let run = loop {
+        let run = api.run(id).await?;
+        if run.state != api_types::RunState::Running {
+            break run;
+        }
+        if let Some(p) = &run.progress {
+            bar.set_message(p.message.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    bar.finish_and_clear();
+    Ok(run)
+}
+
+/// `idsync sync` through the server: each target's reconcile runs there, one at a time per
+/// target, started with a key of its own so a retry of this command's request starts nothing twice.
+pub async fn sync(
+    target: Option<String>,
+    dry_run: bool,
+    json: bool,
+    remote: &Remote,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let api = client(remote, config).await?;
+    let targets: Vec<String> = match target {
+        Some(t) => vec![t],
+        None => {
+            let bindings: api_types::Page<api_types::Binding> = api.get("/bindings?limit=1000").await?;
+            let unique: std::collections::BTreeSet<String> = bindings.items.into_iter().map(|b| b.target).collect();
+            unique.into_iter().collect()
+        }
+    };
+    if targets.is_empty() {
+        bail!("no binding feeds any target; add one with 'idsync binding add --source SOURCE --target TARGET'");
+    }
+    let (mut runs, mut failed) = (Vec::new(), false);
+    for t in targets {
+        let key: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+        let started = api.start_reconcile(&t, dry_run, &key).await.with_context(|| format!("sync of {t} failed"))?;
+        let run = finished(&api, started.run, &t).await?;
+        let n = |k: &str| run.summary[k].as_u64().unwrap_or(0);
+        failed |= n("failed") > 0 || run.state == api_types::RunState::Failed;
+        if !json {
+            if let Some(error) = run.summary["error"].as_str() {
+                println!("sync of {t} (run {}) failed: {error}", run.id);
+            } else if dry_run {
+                let planned: api_types::Page<api_types::LogEntry> =
+                    api.get(&format!("/log?run={}&result=planned&limit=1000", run.id)).await?;
+                println!("dry run of {t} (run {}): {} operations would be applied", run.id, planned.items.len());
+                if planned.items.is_empty() {
+                    println!("{t}: nothing to do; the target matches the sources and rules");
+                }
+                for e in planned.items.iter().rev() {
+                    let object = match (&e.user, &e.group) {
+                        (Some(u), Some(g)) => format!("{u} in {g}"),
+                        (Some(u), None) => u.clone(),
+                        (None, Some(g)) => g.clone(),
+                        (None, None) => String::new(),
+                    };
+                    println!("  {:<16} {:<24} {}", e.action, object, e.reason);
+                }
+            } else {
+                println!(
+                    "sync of {t} (run {}): {} applied, {} failed, {} skipped, {} to retry, {} held",
+                    run.id,
+                    n("applied"),
+                    n("failed"),
+                    n("skipped"),
+                    n("retrying"),
+                    n("held")
+                );
+                if let Some(r) = &run.hold_reason {
+                    println!("  held for approval: {r}; see 'idsync runs show {}'", run.id);
+                }
+                if n("failed") > 0 {
+                    println!("  see the failures with 'idsync log --run {} --result failed'", run.id);
+                }
+            }
+        }
+        runs.push(run);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    }
+    if failed {
+        bail!("some operations failed");
+    }
+    Ok(())
+}

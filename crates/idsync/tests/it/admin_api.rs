@@ -782,3 +782,39 @@ async fn draft_rules_are_previewed_and_old_binding_tables_imported() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_syncs_from_the_command_line_apply_each_change_once() {
+    let s = crate::sync::setup("[[binding]]\nsource = \"entra\"\ntarget = \"jira\"\n").await;
+    let token = admin_token(s.dir.path(), "ops", "operate", &[]);
+    crate::sync::push_user(&s.scim, "ann", json!({})).await;
+    crate::sync::wait(10, "ann in Jira", || s.data().user("ann").is_some()).await;
+    s.data().users.retain(|_, u| u.name != "ann");
+
+    let dry = idsync_with_token(s.dir.path(), &token, &["sync", "--target", "jira", "--dry-run"]);
+    let said = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(said.contains("create_user") && said.contains("ann"), "{said}{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(s.data().user("ann").is_none(), "a dry run changes nothing");
+
+    let spawn = || {
+        std::process::Command::new(crate::harness::BIN)
+            .args(["--data-dir", s.dir.path().to_str().unwrap(), "sync", "--target", "jira", "--json"])
+            .env("IDSYNC_TOKEN", &token)
+            .env("XDG_CONFIG_HOME", s.dir.path().join("no-saved-login"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let mut applied = 0;
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(runs[0]["state"], "done", "{runs}");
+        applied += runs[0]["summary"]["applied"].as_u64().unwrap();
+    }
+    assert_eq!(applied, 1, "each change reaches the target once, however many syncs ask");
+    assert_eq!(s.data().users.values().filter(|u| u.name == "ann").count(), 1);
+}
