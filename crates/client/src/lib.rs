@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use api_types::{
-    Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, Run, RunStarted, SealedBackup, Secret,
+    Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, Run, RunStarted, SealedBackup, Secret, StartPull,
     StartReconcile, Status,
 };
 use reqwest::{Method, StatusCode};
@@ -161,6 +161,22 @@ impl Client {
             status: answer.status.as_u16(),
             body: format!("unreadable ({e})"),
         })
+    }
+
+    /// Starts a read of pull source `name` in the server; `key` makes a retry find the same run.
+    pub async fn start_pull(&self, name: &str, full: bool, key: &str) -> Result<RunStarted, Error> {
+        let path = format!("/sources/{name}/runs");
+        let answer = self.send_keyed(Method::POST, &path, Some(&StartPull { full }), Some(key)).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
+            url: format!("{}/api/v1{path}", self.base),
+            status: answer.status.as_u16(),
+            body: format!("unreadable ({e})"),
+        })
+    }
+
+    /// Asks a run the server carries on to stop.
+    pub async fn cancel(&self, id: i64) -> Result<(), Error> {
+        self.send(Method::POST, &format!("/runs/{id}/cancel"), None::<&()>).await.map(|_| ())
     }
 
     pub async fn run(&self, id: i64) -> Result<Run, Error> {

@@ -201,7 +201,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => serve::run(config).await,
-            Command::Source(cmd) => source::run(cmd, &config).await,
+            Command::Source(cmd) => source::run(cmd, &config, &cli.remote).await,
             Command::Target(cmd) => target::run(cmd, &config).await,
             Command::Binding(cmd) => binding::run(cmd, &config).await,
             Command::AdminToken(cmd) => admin_token::run(cmd, &config).await,

@@ -389,3 +389,24 @@ pub async fn sync(
     }
     Ok(())
 }
+
+/// `idsync source sync` through the server: the read runs there and this follows it; Ctrl-C or
+/// SIGTERM asks the server to stop it.
+pub async fn pull(name: &str, full: bool, json: bool, remote: &Remote, config: &Config) -> anyhow::Result<()> {
+    let api = client(remote, config).await?;
+    let key: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+    let started = api.start_pull(name, full, &key).await?;
+    let run = tokio::select! {
+        run = finished(&api, started.run, name) => run?,
+        _ = crate::pull::stop_signal() => {
+            api.cancel(started.run).await?;
+            finished(&api, started.run, name).await?
+        }
+    };
+    if let Some(error) = run.summary["error"].as_str() {
+        bail!("run {} of {name}: {error}", run.id);
+    }
+    let summary: sync::PullSummary = serde_json::from_value(run.summary.clone())
+        .with_context(|| format!("the server's summary of run {} is not a pull run's", run.id))?;
+    crate::source::print_pull(name, &summary, json)
+}

@@ -185,7 +185,42 @@ fn tokens_changed(config: &Config) -> anyhow::Result<()> {
     })
 }
 
-pub async fn run(cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
+/// What a pull run read and changed, in words or as JSON; an incomplete read is an error.
+pub fn print_pull(name: &str, summary: &sync::PullSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else {
+        println!(
+            "{} read: {} users and {} groups in {} requests: users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; {} unchanged",
+            if summary.incremental { "incremental" } else { "full" },
+            summary.users_read,
+            summary.groups_read,
+            summary.requests,
+            summary.users_created,
+            summary.users_updated,
+            summary.users_deleted,
+            summary.groups_created,
+            summary.groups_updated,
+            summary.groups_deleted,
+            summary.unchanged
+        );
+        for p in &summary.problems {
+            println!("  problem: {p}");
+        }
+    }
+    if !summary.complete {
+        bail!("the read of {name} was incomplete; nothing was removed");
+    }
+    Ok(())
+}
+
+pub async fn run(cmd: SourceCommand, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
+    // With an admin token at hand, a read runs in the server, next to its scheduler.
+    if let SourceCommand::Sync { name, full, dry_run: false, json } = &cmd
+        && crate::remote::configured(remote)
+    {
+        return crate::remote::pull(name, *full, *json, remote, config).await;
+    }
     let store = open_store(config).await?;
     let result = run_with(&store, cmd, config).await;
     store.close().await;
@@ -281,31 +316,7 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
         }
         SourceCommand::Sync { name, full, json, .. } => {
             let mode = if full { ReadMode::Full } else { ReadMode::Auto };
-            let summary = pull_now(store, &name, config, mode).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
-            } else {
-                println!(
-                    "{} read: {} users and {} groups in {} requests: users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted; {} unchanged",
-                    if summary.incremental { "incremental" } else { "full" },
-                    summary.users_read,
-                    summary.groups_read,
-                    summary.requests,
-                    summary.users_created,
-                    summary.users_updated,
-                    summary.users_deleted,
-                    summary.groups_created,
-                    summary.groups_updated,
-                    summary.groups_deleted,
-                    summary.unchanged
-                );
-                for p in &summary.problems {
-                    println!("  problem: {p}");
-                }
-            }
-            if !summary.complete {
-                bail!("the read of {name} was incomplete; nothing was removed");
-            }
+            print_pull(&name, &pull_now(store, &name, config, mode).await?, json)?;
         }
         SourceCommand::LoginToken { name, json } => {
             let token = app::sources::issue_login_token(store, &name).await?;

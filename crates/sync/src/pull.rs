@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use sources::Snapshot;
 use store::{ListQuery, Load, Source, Store, StoreError, StoredResource};
 
-/// What a pull run changed in idsync's copy of the source.
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+/// What a pull run changed in idsync's copy of the source (also a pull run's summary).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PullSummary {
     pub users_read: usize,
     pub groups_read: usize,

@@ -818,3 +818,48 @@ async fn two_concurrent_syncs_from_the_command_line_apply_each_change_once() {
     assert_eq!(applied, 1, "each change reaches the target once, however many syncs ask");
     assert_eq!(s.data().users.values().filter(|u| u.name == "ann").count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_sync_runs_in_the_server_and_a_signal_cancels_it_there() {
+    let s = crate::sync::setup("").await;
+    let token = admin_token(s.dir.path(), "ops", "operate", &[]);
+    let origin_token = add_source(s.dir.path(), "origin");
+    crate::sync::push_user(&s.server.scim("origin", &origin_token), "ann", json!({})).await;
+    crate::pull::add_pull_source(&s, "mirror", &format!("{}/scim/v2/origin", s.server.root), &origin_token);
+    let out = idsync_with_token(s.dir.path(), &token, &["source", "sync", "mirror", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["users_created"], 1, "{summary}");
+    crate::sync::wait(10, "ann reaches Jira", || s.data().user("ann").is_some()).await;
+
+    let (_silent, url) = crate::pull::silent_provider();
+    crate::pull::add_unchecked_pull_source(&s, "slow", &url, "t");
+    let child = std::process::Command::new(crate::harness::BIN)
+        .args(["--data-dir", s.dir.path().to_str().unwrap(), "source", "sync", "slow"])
+        .env("IDSYNC_TOKEN", &token)
+        .env("XDG_CONFIG_HOME", s.dir.path().join("no-saved-login"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let api = Api::new(&s.server);
+    let running = || async {
+        let runs = api.get("/runs?target=slow", &token).await.body;
+        runs["items"][0]["state"].as_str().map(String::from)
+    };
+    for _ in 0..100 {
+        if running().await.as_deref() == Some("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a cancel request"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(running().await.as_deref(), Some("interrupted"));
+}
