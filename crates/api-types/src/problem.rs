@@ -28,11 +28,6 @@ pub struct Problem {
 
 impl Problem {
     pub const TYPE_PREFIX: &'static str = "urn:idsync:problem:";
-
-    /// The stable code at the end of `type`.
-    pub fn code(&self) -> &str {
-        self.kind.strip_prefix(Self::TYPE_PREFIX).unwrap_or(&self.kind)
-    }
 }
 
 /// A next step, as data: the CLI shows it as a command, the console as a link.

@@ -23,16 +23,6 @@ pub enum Error {
     Unexpected { url: String, status: u16, body: String },
 }
 
-impl Error {
-    /// The stable code of a refusal (`unauthenticated`, `not_found`, …).
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Error::Problem(p) => Some(p.code()),
-            _ => None,
-        }
-    }
-}
-
 /// A server's admin API, reached with one admin token.
 #[derive(Clone)]
 pub struct Client {

@@ -65,6 +65,7 @@ impl ApiError {
         ApiError { checks, ..ApiError::new("check_failed", detail) }
     }
 
+    #[cfg(test)]
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
     }
