@@ -102,7 +102,7 @@ struct Live {
 pub struct Tasks {
     live: Mutex<HashMap<i64, Live>>,
     /// Idempotency key → (what the request asked, the run it started, when).
-    keys: tokio::sync::Mutex<Keys>,
+    keys: Mutex<Keys>,
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -148,20 +148,16 @@ impl crate::pull::Progress for Watched {
     }
 }
 
-type Keys = HashMap<String, (String, i64, Instant)>;
-
-/// The run an earlier request with the same idempotency key started; a key sent with another
-/// request is refused.
-fn earlier_run(keys: &mut Keys, key: Option<&str>, asked: &str) -> Result<Option<Started>, Error> {
-    keys.retain(|_, (_, _, at)| at.elapsed() < KEY_LIFETIME);
-    match key.and_then(|k| keys.get(k).map(|found| (k, found))) {
-        Some((key, (earlier, _, _))) if earlier != asked => Err(Error::Invalid(format!(
-            "the Idempotency-Key '{key}' was sent with another request; use a new key for a new request"
-        ))),
-        Some((_, (_, run, _))) => Ok(Some(Started { run: *run, repeated: true })),
-        None => Ok(None),
-    }
+/// An idempotency key's slot: the request it came with, and the run it started once it has.
+struct Slot {
+    asked: String,
+    run: Arc<tokio::sync::Mutex<Option<i64>>>,
+    since: Instant,
 }
+
+type Keys = HashMap<String, Slot>;
+
+type Claim = tokio::sync::OwnedMutexGuard<Option<i64>>;
 
 fn starting(run: i64, phase: &str) -> RunProgress {
     RunProgress {
@@ -186,6 +182,29 @@ async fn expected_users(db: &dyn store::Database, source: &str) -> Option<u64> {
 }
 
 impl Tasks {
+    /// Holds `key`'s slot while a request starts its run, so that a retry with the same key waits
+    /// for it and then finds the run (requests with other keys, or none, go on meanwhile). A key
+    /// sent with another request is refused.
+    async fn claim(&self, key: Option<&str>, asked: &str) -> Result<Option<Claim>, Error> {
+        let Some(key) = key else { return Ok(None) };
+        let slot = {
+            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            keys.retain(|_, slot| slot.since.elapsed() < KEY_LIFETIME);
+            let slot = keys.entry(key.to_string()).or_insert_with(|| Slot {
+                asked: asked.to_string(),
+                run: Arc::default(),
+                since: Instant::now(),
+            });
+            if slot.asked != asked {
+                return Err(Error::Invalid(format!(
+                    "the Idempotency-Key '{key}' was sent with another request; use a new key for a new request"
+                )));
+            }
+            slot.run.clone()
+        };
+        Ok(Some(slot.lock_owned().await))
+    }
+
     /// Starts a pull run of `name` in the background and answers with its id at once; a second
     /// request with the same `key` gets the same run. `shutdown` turning true interrupts the run.
     pub async fn start_pull(
@@ -197,16 +216,15 @@ impl Tasks {
         key: Option<&str>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Started, Error> {
-        let asked = format!("pull {name} {mode:?}");
-        let mut keys = self.keys.lock().await;
-        if let Some(earlier) = earlier_run(&mut keys, key, &asked)? {
-            return Ok(earlier);
+        let mut claimed = self.claim(key, &format!("pull {name} {mode:?}")).await?;
+        if let Some(run) = claimed.as_deref().copied().flatten() {
+            return Ok(Started { run, repeated: true });
         }
         let run = crate::pull::begin(&*db, name).await?;
-        if let Some(key) = key {
-            keys.insert(key.to_string(), (asked, run, Instant::now()));
+        if let Some(slot) = claimed.as_mut() {
+            **slot = Some(run);
         }
-        drop(keys);
+        drop(claimed);
 
         let watched = Watched {
             run,
@@ -258,14 +276,12 @@ impl Tasks {
         dry_run: bool,
         key: Option<&str>,
     ) -> Result<Started, Error> {
-        let asked = format!("reconcile {target} dry_run={dry_run}");
-        let mut keys = self.keys.lock().await;
-        if let Some(earlier) = earlier_run(&mut keys, key, &asked)? {
-            return Ok(earlier);
+        // The run may wait for its target's turn before it is recorded; the key's slot is held
+        // that long, so that a retry finds the run.
+        let mut claimed = self.claim(key, &format!("reconcile {target} dry_run={dry_run}")).await?;
+        if let Some(run) = claimed.as_deref().copied().flatten() {
+            return Ok(Started { run, repeated: true });
         }
-        // The run may wait for its target's turn before it is recorded; only a request with a key
-        // needs the keys held that long (so that a retry finds its run), and only those wait.
-        let mut keys = if key.is_some() { Some(keys) } else { None };
         let (announce, announced) = tokio::sync::oneshot::channel();
         let name = target.to_string();
         let work = tokio::spawn(async move { engine.full_sync_announced(&name, dry_run, announce).await });
@@ -278,10 +294,10 @@ impl Tasks {
                 };
             }
         };
-        if let (Some(key), Some(keys)) = (key, keys.as_mut()) {
-            keys.insert(key.to_string(), (asked, run, Instant::now()));
+        if let Some(slot) = claimed.as_mut() {
+            **slot = Some(run);
         }
-        drop(keys);
+        drop(claimed);
         let progress = watch::Sender::new(starting(run, "reconciling"));
         self.live
             .lock()
