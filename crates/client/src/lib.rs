@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use api_types::{
-    Approved, LogLevel, NewLogLevel, Problem, Restore, RestoreReport, Run, RunStarted, SealedBackup, Secret, StartPull,
-    StartReconcile, Status,
+    Approved, LogEntry, LogLevel, LogQuery, NewLogLevel, Page, Problem, Restore, RestoreReport, Run, RunStarted,
+    SealedBackup, Secret, StartPull, StartReconcile, Status,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -62,8 +62,19 @@ impl Client {
         body: Option<&impl Serialize>,
         key: Option<&str>,
     ) -> Result<Answer, Error> {
+        let request = self.http.request(method, format!("{}/api/v1{path}", self.base));
+        self.sent(path, request, body, key).await
+    }
+
+    async fn sent(
+        &self,
+        path: &str,
+        request: reqwest::RequestBuilder,
+        body: Option<&impl Serialize>,
+        key: Option<&str>,
+    ) -> Result<Answer, Error> {
         let url = format!("{}/api/v1{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut request = request.bearer_auth(&self.token);
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
@@ -111,6 +122,17 @@ impl Client {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.json(Method::GET, path, None::<&()>).await
+    }
+
+    /// One page of the provisioning log, newest first.
+    pub async fn log(&self, query: &LogQuery) -> Result<Page<LogEntry>, Error> {
+        let request = self.http.get(format!("{}/api/v1/log", self.base)).query(query);
+        let answer = self.sent("/log", request, None::<&()>, None).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
+            url: format!("{}/api/v1/log", self.base),
+            status: answer.status.as_u16(),
+            body: format!("unreadable ({e})"),
+        })
     }
 
     pub async fn status(&self) -> Result<Status, Error> {

@@ -211,7 +211,7 @@ fn main() -> ExitCode {
             }
             Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
             Command::Runs(cmd) => sync_cli::runs(cmd, &config, &cli.remote).await,
-            Command::Log(args) => sync_cli::log(args, &config).await,
+            Command::Log(args) => sync_cli::log(args, &config, &cli.remote).await,
             Command::Login => remote::login(&cli.remote, &config).await,
             Command::Logout => remote::logout(),
             Command::Status { json } => remote::status(json, &cli.remote, &config).await,

@@ -448,24 +448,67 @@ pub struct LogArgs {
     json: bool,
 }
 
-pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
-    let query = EventQuery {
-        user: args.user,
-        group: args.group,
-        target: args.target,
-        source: args.source,
-        result: args.result,
-        run_id: args.run,
-        since: args.since.as_deref().map(parse_since).transpose()?,
-        until: args.until.as_deref().map(parse_since).transpose()?,
-        before: None,
-        limit: args.limit,
+/// The newest `args.limit` entries the server's log holds for `args`, page by page.
+async fn logged_remotely(
+    args: &LogArgs,
+    since: Option<String>,
+    until: Option<String>,
+    remote: &crate::remote::Remote,
+    config: &Config,
+) -> anyhow::Result<Vec<api_types::LogEntry>> {
+    let api = crate::remote::client(remote, config).await?;
+    let mut query = api_types::LogQuery {
+        user: args.user.clone(),
+        group: args.group.clone(),
+        target: args.target.clone(),
+        source: args.source.clone(),
+        result: args.result.clone(),
+        run: args.run,
+        since,
+        until,
+        after: None,
+        limit: None,
     };
-    let mut events = store.events(&query).await?;
+    let mut entries = Vec::new();
+    while entries.len() < args.limit as usize {
+        let left = (args.limit as usize - entries.len()).min(api_types::PageQuery::MAX_LIMIT as usize);
+        query.limit = Some(left as u32);
+        let page = api.log(&query).await?;
+        entries.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    Ok(entries)
+}
+
+pub async fn log(args: LogArgs, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let until = args.until.as_deref().map(parse_since).transpose()?;
+    let mut events = if crate::remote::configured(remote) {
+        logged_remotely(&args, since, until, remote, config).await?
+    } else {
+        let store = open_store(config).await?;
+        let query = EventQuery {
+            user: args.user,
+            group: args.group,
+            target: args.target,
+            source: args.source,
+            result: args.result,
+            run_id: args.run,
+            since,
+            until,
+            before: None,
+            limit: args.limit,
+        };
+        let read = app::log::entries(&store, &query).await;
+        store.close().await;
+        read?
+    };
     events.reverse();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&events.iter().map(app::log::entry).collect::<Vec<_>>())?);
+        println!("{}", serde_json::to_string_pretty(&events)?);
     } else if events.is_empty() {
         println!("no matching events");
     } else {
@@ -490,6 +533,5 @@ pub async fn log(args: LogArgs, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
-    store.close().await;
     Ok(())
 }

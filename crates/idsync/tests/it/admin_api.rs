@@ -594,6 +594,16 @@ async fn the_provisioning_log_pages_and_filters_through_the_api() {
     assert_eq!(api.get("/log?since=yesterday", &token).await.problem(400, "invalid")["field"], "since");
     let future = api.get("/log?since=2999-01-01T00:00:00Z", &token).await.body;
     assert_eq!(future["items"], json!([]));
+
+    // The CLI reads the same log through the server when a token is at hand, and prints the same.
+    let args = ["log", "--target", "jira", "--since", "1h", "--json"];
+    let local = crate::harness::cli(s.dir.path(), &args);
+    let remote = idsync_with_token(s.dir.path(), &token, &args);
+    assert!(remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
+    let (local, remote): (Value, Value) =
+        (serde_json::from_slice(&local.stdout).unwrap(), serde_json::from_slice(&remote.stdout).unwrap());
+    assert!(local.as_array().is_some_and(|l| l.len() >= 3), "{local}");
+    assert_eq!(remote, local);
 }
 
 /// Starts a reconcile of `target` through the API and returns its run.
