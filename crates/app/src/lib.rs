@@ -2,8 +2,9 @@
 //! which the CLI, the admin API and the console call alike. It prints nothing and knows neither
 //! HTTP nor a command line; its errors carry a code and words an administrator can act on.
 //!
-//! So far it holds sources, targets and bindings with their checks, pull runs, the scheduler,
-//! sync at login, admin tokens, the audit log, secrets at rest, tokens, durations and schedules.
+//! It holds sources, targets and bindings with their checks and views, pull runs and the tasks
+//! that carry runs in a server, the scheduler, sync at login, the provisioning log, admin tokens,
+//! the audit log, backup and restore, diagnostics, secrets at rest, tokens, durations and schedules.
 #![forbid(unsafe_code)]
 
 pub mod admin_tokens;

@@ -39,7 +39,7 @@ pub struct ApiState {
     /// The SCIM endpoints' cache of source tokens, emptied when the API changes tokens.
     pub auth_cache: Arc<scim::AuthCache>,
     pub engine: Arc<sync::Engine>,
-    /// Pull runs started through the API, carried on in the background.
+    /// Runs started through the API (pull reads, reconciles), carried on in the background.
     pub tasks: Arc<app::runs::Tasks>,
     pub pull_env: app::pull::PullEnv,
     /// Turns true when the server shuts down; runs in the background stop then.
