@@ -176,6 +176,12 @@ pub struct Tested {
     pub checks: Vec<Check>,
 }
 
+impl From<Vec<Check>> for Tested {
+    fn from(checks: Vec<Check>) -> Self {
+        Tested { passed: checks.iter().all(|c| c.status != CheckStatus::Failed), checks }
+    }
+}
+
 /// What becomes of what a removed source holds and manages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use store::{AdminTokenRecord, AdminTokenStore};
 use subtle::ConstantTimeEq;
 
-use crate::Error;
+use crate::tokens::hex;
+use crate::{Error, rfc3339};
 
 const PREFIX: &str = "idsync_admin_";
 /// `last_used` is written at most this often per token, so reading the API costs no write per request.
@@ -31,10 +32,6 @@ impl Caller {
             self.token, self.scope
         )))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -84,10 +81,6 @@ fn expiry_seconds(text: &str) -> Result<u64, Error> {
         )));
     }
     crate::duration::parse_seconds(text)
-}
-
-fn rfc3339(t: Timestamp) -> String {
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
 }
 
 /// Creates a token; its secret is in the answer and nowhere else.

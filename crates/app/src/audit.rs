@@ -40,10 +40,9 @@ pub async fn record(
     before: Option<Value>,
     after: Option<Value>,
 ) -> Result<(), Error> {
-    let now = jiff::Timestamp::now();
     let entry = AuditRecord {
         id: 0,
-        at: model::time::format_rfc3339_millis((now.as_second(), now.subsec_nanosecond().max(0) as u32)),
+        at: crate::rfc3339(jiff::Timestamp::now()),
         actor: actor.0.clone(),
         action: action.into(),
         object: object.into(),

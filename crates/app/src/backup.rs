@@ -16,6 +16,7 @@ use store::{RestorePlan, RestoredSource, RestoredTarget, TokenHash};
 use crate::Error;
 use crate::secrets::SecretBox;
 use crate::targets::SealedConnector;
+use crate::tokens::hex;
 
 const FORMAT: &str = "idsync-backup";
 const VERSION: u32 = 1;
@@ -114,10 +115,6 @@ struct AdminTokenEntry {
     scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -242,8 +239,7 @@ pub async fn export(
     connector: &SealedConnector,
     passphrase: Option<&str>,
 ) -> Result<String, Error> {
-    let now = jiff::Timestamp::now();
-    let now = model::time::format_rfc3339_millis((now.as_second(), now.subsec_nanosecond().max(0) as u32));
+    let now = crate::rfc3339(jiff::Timestamp::now());
     let Snapshot { mut doc, secrets, .. } = snapshot(db, connector, &now).await?;
     if let Some(passphrase) = passphrase {
         if passphrase.chars().count() < MIN_PASSPHRASE {

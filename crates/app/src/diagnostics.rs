@@ -8,7 +8,7 @@ use std::time::Duration;
 use api_types::LogLevel;
 use jiff::Timestamp;
 
-use crate::Error;
+use crate::{Error, rfc3339};
 
 /// What the process's logging offers: its filter, changeable while it runs, and a bounded
 /// memory of the lines it wrote.
@@ -32,10 +32,6 @@ pub struct Logging {
     /// Every change bumps it, so a timer set by an earlier change reverts nothing.
     generation: Arc<AtomicU64>,
     until: Arc<Mutex<Option<Timestamp>>>,
-}
-
-fn rfc3339(t: Timestamp) -> String {
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
 }
 
 impl Logging {

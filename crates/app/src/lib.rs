@@ -69,6 +69,11 @@ pub(crate) fn no_credentials_in(url: &str) -> Result<(), Error> {
     }
 }
 
+/// A time as the store and the API write it: RFC 3339, UTC, to the millisecond.
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+}
+
 pub(crate) fn passed(checks: &[rest::Check]) -> bool {
     checks.iter().all(|c| c.status != rest::CheckStatus::Failed)
 }

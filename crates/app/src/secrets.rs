@@ -97,7 +97,7 @@ fn load_or_create(path: &Path) -> Result<[u8; 32], Error> {
                 std::fs::create_dir_all(dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
             }
             let key: [u8; 32] = rand::random();
-            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let text = crate::tokens::hex(&key);
             write_private(path, &text).map_err(Error::io(format!("cannot create {name}")))?;
             // Another process may have created it first: use whatever is on disk now.
             let on_disk = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {name}")))?;

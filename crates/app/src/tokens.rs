@@ -2,13 +2,17 @@
 
 /// A new 256-bit token, hex-encoded behind a prefix that secret scanners can spot.
 pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    let mut s = String::with_capacity(71);
-    s.push_str("idsync_");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    format!("idsync_{}", hex(&rand::random::<[u8; 32]>()))
+}
+
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh 128-bit value, hex-encoded: an idempotency key for one request.
+pub fn request_key() -> String {
+    hex(&rand::random::<[u8; 16]>())
 }
 
 #[cfg(test)]

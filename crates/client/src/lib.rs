@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 pub enum Error {
     /// The server refused, and said why.
     #[error("{}", .0.detail)]
-    Problem(Problem),
+    Problem(Box<Problem>),
     #[error(
         "cannot reach idsync at {url}: {reason}; is the server running there? give its address with --server or IDSYNC_URL"
     )]
@@ -97,7 +97,7 @@ impl Client {
             return Ok(Answer { status, body });
         }
         match serde_json::from_slice::<Problem>(&body) {
-            Ok(p) if problem => Err(Error::Problem(p)),
+            Ok(p) if problem => Err(Error::Problem(Box::new(p))),
             _ => Err(Error::Unexpected {
                 url: url.clone(),
                 status: status.as_u16(),
@@ -113,6 +113,11 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<T, Error> {
         let answer = self.send(method, path, body).await?;
+        self.decode(path, &answer)
+    }
+
+    /// The body of a success, read as `T`.
+    fn decode<T: DeserializeOwned>(&self, path: &str, answer: &Answer) -> Result<T, Error> {
         serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
             url: format!("{}/api/v1{path}", self.base),
             status: answer.status.as_u16(),
@@ -128,11 +133,7 @@ impl Client {
     pub async fn log(&self, query: &LogQuery) -> Result<Page<LogEntry>, Error> {
         let request = self.http.get(format!("{}/api/v1/log", self.base)).query(query);
         let answer = self.sent("/log", request, None::<&()>, None).await?;
-        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
-            url: format!("{}/api/v1/log", self.base),
-            status: answer.status.as_u16(),
-            body: format!("unreadable ({e})"),
-        })
+        self.decode("/log", &answer)
     }
 
     pub async fn status(&self) -> Result<Status, Error> {
@@ -168,22 +169,14 @@ impl Client {
     pub async fn start_reconcile(&self, target: &str, dry_run: bool, key: &str) -> Result<RunStarted, Error> {
         let path = format!("/targets/{target}/sync");
         let answer = self.send_keyed(Method::POST, &path, Some(&StartReconcile { dry_run }), Some(key)).await?;
-        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
-            url: format!("{}/api/v1{path}", self.base),
-            status: answer.status.as_u16(),
-            body: format!("unreadable ({e})"),
-        })
+        self.decode(&path, &answer)
     }
 
     /// Starts a read of pull source `name` in the server; `key` makes a retry find the same run.
     pub async fn start_pull(&self, name: &str, full: bool, key: &str) -> Result<RunStarted, Error> {
         let path = format!("/sources/{name}/runs");
         let answer = self.send_keyed(Method::POST, &path, Some(&StartPull { full }), Some(key)).await?;
-        serde_json::from_slice(&answer.body).map_err(|e| Error::Unexpected {
-            url: format!("{}/api/v1{path}", self.base),
-            status: answer.status.as_u16(),
-            body: format!("unreadable ({e})"),
-        })
+        self.decode(&path, &answer)
     }
 
     /// Asks a run the server carries on to stop.

@@ -337,7 +337,7 @@ pub async fn sync(
     }
     let (mut runs, mut failed) = (Vec::new(), false);
     for t in targets {
-        let key: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+        let key = app::tokens::request_key();
         let started = api.start_reconcile(&t, dry_run, &key).await.with_context(|| format!("sync of {t} failed"))?;
         let run = finished(&api, started.run, &t).await?;
         let n = |k: &str| run.summary[k].as_u64().unwrap_or(0);
@@ -394,7 +394,7 @@ pub async fn sync(
 /// SIGTERM asks the server to stop it.
 pub async fn pull(name: &str, full: bool, json: bool, remote: &Remote, config: &Config) -> anyhow::Result<()> {
     let api = client(remote, config).await?;
-    let key: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+    let key = app::tokens::request_key();
     let started = api.start_pull(name, full, &key).await?;
     let run = tokio::select! {
         run = finished(&api, started.run, name) => run?,

@@ -8,12 +8,9 @@ use super::{ApiState, page};
 fn time(field: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
     match text {
         None => Ok(None),
-        Some(t) => t
-            .parse::<jiff::Timestamp>()
-            .map(|at| Some(model::time::format_rfc3339_millis((at.as_second(), at.subsec_nanosecond().max(0) as u32))))
-            .map_err(|_| {
-                ApiError::invalid_field(field, format!("{field} must be an RFC 3339 time such as 2026-12-01T09:00:00Z"))
-            }),
+        Some(t) => t.parse::<jiff::Timestamp>().map(|at| Some(app::rfc3339(at))).map_err(|_| {
+            ApiError::invalid_field(field, format!("{field} must be an RFC 3339 time such as 2026-12-01T09:00:00Z"))
+        }),
     }
 }
 

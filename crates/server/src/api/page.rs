@@ -6,7 +6,7 @@ use api_types::{Page, PageQuery};
 use super::problem::ApiError;
 
 pub fn encode(key: &str) -> String {
-    key.bytes().map(|b| format!("{b:02x}")).collect()
+    app::tokens::hex(key.as_bytes())
 }
 
 fn decode(cursor: &str) -> Option<Vec<u8>> {

@@ -218,9 +218,7 @@ pub async fn set_schedule(
     params(("name" = String, Path, description = "The pull source's name")),
     responses((status = 200, description = "What the checks found", body = Tested)))]
 pub async fn test(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<Tested>, ApiError> {
-    let checks = app::checks(app::pull::test(&*s.db, &s.pull_env, &name).await?);
-    let passed = checks.iter().all(|c| c.status != api_types::CheckStatus::Failed);
-    Ok(Json(Tested { passed, checks }))
+    Ok(Json(app::checks(app::pull::test(&*s.db, &s.pull_env, &name).await?).into()))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -91,9 +91,7 @@ pub async fn change(
     params(("name" = String, Path, description = "The target's name")),
     responses((status = 200, description = "What the checks found", body = Tested)))]
 pub async fn test(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<Tested>, ApiError> {
-    let checks = app::checks(app::targets::test(&*s.db, &s.connector, &name).await?);
-    let passed = checks.iter().all(|c| c.status != api_types::CheckStatus::Failed);
-    Ok(Json(Tested { passed, checks }))
+    Ok(Json(app::checks(app::targets::test(&*s.db, &s.connector, &name).await?).into()))
 }
 
 /// Remove a target and its bindings. Nothing changes in the application itself.
