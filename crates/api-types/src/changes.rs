@@ -282,6 +282,27 @@ pub struct Plan {
     pub hold_reason: Option<String>,
 }
 
+/// A source emptied so that every bound target deprovisions what it managed, as each binding's
+/// `on_removed` rule says and through the safeguard; the source stays until removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Deprovisioning {
+    /// Users and groups the source held.
+    pub emptied: u64,
+    /// The accounts the targets now deprovision, per target.
+    pub managed: Vec<Released>,
+}
+
+/// What a read of a pull source would change, read in full now and saved nowhere: idsync's copy
+/// of the source, and every bound target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PullPreview {
+    /// What the read would change in idsync's copy (a pull run's summary).
+    #[schema(value_type = Object)]
+    pub source: serde_json::Value,
+    /// Each bound target's plan.
+    pub targets: Vec<Plan>,
+}
+
 /// `[[binding]]` tables of an old configuration file, to copy into the database once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -17,6 +17,9 @@ pub enum Error {
     /// The identity provider or application took longer than the time allowed.
     #[error("{0}")]
     TimedOut(String),
+    /// The identity provider's answers fell short of a whole read (pages missing, requests failed).
+    #[error("{0}")]
+    Incomplete(String),
     /// A part idsync needs (the store, the engine) cannot serve now; trying later may help.
     #[error("{0}")]
     Unavailable(String),
@@ -56,6 +59,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::TimedOut(_) => "timed_out",
             Error::Unavailable(_) => "unavailable",
+            Error::Incomplete(_) => "incomplete",
             Error::Store(store::StoreError::Conflict(_)) => "conflict",
             Error::Store(store::StoreError::NotFound { .. }) => "not_found",
             Error::Store(_) => "store",

@@ -57,6 +57,16 @@ pub fn checks(found: Vec<rest::Check>) -> Vec<api_types::Check> {
         .collect()
 }
 
+/// A dry run's plan as the API carries it.
+pub fn plan(report: &sync::RunReport) -> api_types::Plan {
+    api_types::Plan {
+        run: report.run_id,
+        target: report.target.clone(),
+        ops: report.plan.ops.iter().map(|op| serde_json::to_value(op).unwrap_or_default()).collect(),
+        hold_reason: report.hold_reason.clone(),
+    }
+}
+
 /// Refuses a URL that carries a user or password: URLs are shown, logged and put in support
 /// bundles, so credentials go where idsync keeps secrets.
 pub(crate) fn no_credentials_in(url: &str) -> Result<(), Error> {

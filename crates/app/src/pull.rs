@@ -310,6 +310,34 @@ pub async fn lookup(
     Ok(api_types::Lookup { raw, mapped, groups })
 }
 
+/// Reads a pull source in full and says what its next run would change in idsync's copy and in
+/// every bound target, changing neither (each target's plan is recorded as a dry run).
+pub async fn preview(
+    store: &dyn store::Database,
+    engine: &sync::Engine,
+    env: &PullEnv,
+    name: &str,
+) -> Result<api_types::PullPreview, Error> {
+    let source = store.source(name).await?.ok_or_else(|| Error::Missing {
+        message: format!("there is no source named '{name}'"),
+        hint: Some(model::Hint::ListSources),
+    })?;
+    let snapshot = stored_connector(store, name, env).await?.read().await;
+    if !snapshot.complete {
+        return Err(Error::Incomplete(format!(
+            "the read of {name} was incomplete, so nothing can be previewed: {}",
+            snapshot.problems.join("; ")
+        )));
+    }
+    let (preview, summary) = sync::preview_snapshot(store, &source, &snapshot).await?;
+    let targets: Vec<String> = engine.bindings().for_source(name).map(|(spec, _)| spec.target.clone()).collect();
+    let mut plans = Vec::new();
+    for target in &targets {
+        plans.push(crate::plan(&engine.preview(target, preview.clone()).await?));
+    }
+    Ok(api_types::PullPreview { source: serde_json::to_value(summary).unwrap_or_default(), targets: plans })
+}
+
 /// A pull source's settings as the API sends them, checked.
 pub fn settings_from(value: serde_json::Value) -> Result<PullConfig, Error> {
     let pull: PullConfig = serde_json::from_value(value)

@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use api_types::{
-    Approved, LogEntry, LogLevel, LogQuery, NewLogLevel, Page, Problem, Restore, RestoreReport, Run, RunStarted,
-    SealedBackup, Secret, StartPull, StartReconcile, Status,
+    Approved, Credentials, LogEntry, LogLevel, LogQuery, NewLogLevel, Page, Problem, Restore, RestoreReport, Run,
+    RunStarted, SealedBackup, Secret, StartPull, StartReconcile, Status,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -125,6 +125,19 @@ impl Client {
         })
     }
 
+    /// Sends a request and reads the answer as `T`, keeping its text too (for `--json`, which
+    /// prints exactly what the API answered).
+    pub async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(T, String), Error> {
+        let answer = self.send(method, path, body).await?;
+        let value = self.decode(path, &answer)?;
+        Ok((value, String::from_utf8_lossy(&answer.body).into_owned()))
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.json(Method::GET, path, None::<&()>).await
     }
@@ -201,6 +214,35 @@ impl Client {
     /// The support bundle, a zip.
     pub async fn support_bundle(&self) -> Result<Vec<u8>, Error> {
         Ok(self.send(Method::GET, "/diagnostics/bundle", None::<&()>).await?.body)
+    }
+}
+
+/// A name as one segment of a path: every byte but letters, digits and `-._~` percent-encoded.
+pub fn segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Credentials as sent in a request body: the secrets in the clear (a [`Secret`] writes itself as
+/// `[REDACTED]` everywhere else).
+pub fn exposed(credentials: &Credentials) -> serde_json::Value {
+    match credentials {
+        Credentials::Bearer { token } => serde_json::json!({"type": "bearer", "token": token.expose()}),
+        Credentials::Ssws { token } => serde_json::json!({"type": "ssws", "token": token.expose()}),
+        Credentials::Basic { username, password } => {
+            serde_json::json!({"type": "basic", "username": username, "password": password.expose()})
+        }
+        Credentials::Key { key, client_id } => {
+            let mut body = serde_json::json!({"type": "key", "key": key.expose()});
+            if let Some(id) = client_id {
+                body["client_id"] = serde_json::Value::String(id.clone());
+            }
+            body
+        }
     }
 }
 

@@ -1,21 +1,15 @@
-//! `idsync binding …`: which source feeds which target, and the rules. Bindings live in the
-//! database beside sources and targets, so these commands work from any directory, and a running
-//! server applies a change at once: it reloads the bindings and reconciles what a new or changed
-//! binding covers. Every change is checked before it is saved; an invalid rule saves nothing.
+//! `idsync binding …`: which source feeds which target, and the rules, through the admin API. A
+//! running server applies a change at once: it reloads the bindings and reconciles what a new or
+//! changed binding covers. Every change is checked before it is saved; an invalid rule saves nothing.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use app::bindings::binding;
+use api_types::{Binding, BindingImport, DraftRules, Imported, NewBinding, Plan, RuleValue};
 use clap::Subcommand;
 use engine::BindingSpec;
+use reqwest::Method;
 use serde_json::{Value, json};
-use store::BindingStore;
-use store::sqlite::SqliteStore;
-
-use crate::config::Config;
-use crate::serve::open_store;
 
 #[derive(Subcommand)]
 pub enum BindingCommand {
@@ -92,41 +86,35 @@ pub enum BindingCommand {
 const RECONCILE_NOTE: &str = "a running server reconciles the target for it at once, through the safeguard \
     (it shows in 'idsync runs list'); a server started later does it at start";
 
+fn at(source: &str, target: &str) -> String {
+    format!("/bindings/{}/{}", client::segment(source), client::segment(target))
+}
+
 /// A dry run of `target` as if `source → target` had `rules` (a binding added or changed): what the
 /// change would cause, saving nothing.
-async fn preview(
-    config: &Config,
-    store: &Arc<SqliteStore>,
-    source: &str,
-    target: &str,
-    rules: Value,
-) -> anyhow::Result<()> {
-    let engine = crate::sync_cli::engine(config, store.clone()).await?;
-    let report = app::bindings::preview(&engine, &**store, source, target, rules)
+async fn preview(api: &client::Client, source: &str, target: &str, rules: Value) -> anyhow::Result<()> {
+    let path = format!("{}/preview", at(source, target));
+    let plan: Plan = api
+        .exchange(Method::POST, &path, Some(&DraftRules { rules }))
         .await
-        .with_context(|| format!("previewing {target} failed"))?;
-    crate::sync_cli::print_dry_run(&report);
+        .with_context(|| format!("previewing {target} failed"))?
+        .0;
+    crate::sync_cli::print_dry_run(&plan);
     println!("nothing was saved");
     Ok(())
 }
 
-pub async fn run(cmd: BindingCommand, config: &Config) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(config).await?);
-    let result = run_with(cmd, config, &store).await;
-    store.close().await;
-    result
-}
-
-async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>) -> anyhow::Result<()> {
+pub async fn run(cmd: BindingCommand, api: &client::Client) -> anyhow::Result<()> {
     match cmd {
         BindingCommand::Add { source, target, dry_run: true } => {
-            if store.binding(&source, &target).await?.is_some() {
+            if api.get::<Binding>(&at(&source, &target)).await.is_ok() {
                 bail!("binding {source} → {target} exists already; change its rules with 'idsync binding set'");
             }
-            preview(config, store, &source, &target, json!({})).await?;
+            preview(api, &source, &target, json!({})).await?;
         }
         BindingCommand::Add { source, target, dry_run: false } => {
-            app::bindings::add(&**store, &source, &target).await?;
+            let body = NewBinding { source: source.clone(), target: target.clone() };
+            api.exchange::<Binding>(Method::POST, "/bindings", Some(&body)).await?;
             println!("bound {source} → {target} with the default rules:");
             println!("  users are created, updated and deactivated (never deleted) as the source says;");
             println!("  source groups map to target groups of the same name, created when missing;");
@@ -135,9 +123,9 @@ async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>
             println!("see every rule with 'idsync binding show {source} {target}'");
         }
         BindingCommand::List { json } => {
-            let listed = app::bindings::list(&**store).await?;
+            let (listed, text) = crate::pages::all::<Binding>(api, "/bindings").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&listed)?);
+                println!("{text}");
             } else if listed.is_empty() {
                 println!("no bindings; add one with 'idsync binding add --source SOURCE --target TARGET'");
             } else {
@@ -148,39 +136,44 @@ async fn run_with(cmd: BindingCommand, config: &Config, store: &Arc<SqliteStore>
             }
         }
         BindingCommand::Show { source, target } => {
-            let record = binding(&**store, &source, &target).await?;
+            let record: Binding = api.get(&at(&source, &target)).await?;
             let spec = BindingSpec::from_rules(&source, &target, &record.rules)
                 .map_err(|e| anyhow::anyhow!("the stored rules cannot be read: {e}"))?;
             print!("{}", toml::to_string(&spec)?);
         }
         BindingCommand::Set { source, target, key, value: text, dry_run: true } => {
-            let record = binding(&**store, &source, &target).await?;
+            let record: Binding = api.get(&at(&source, &target)).await?;
             let rules = app::bindings::with_rule_set(&source, &target, &record.rules, &key, &text)?;
-            return preview(config, store, &source, &target, rules).await;
+            return preview(api, &source, &target, rules).await;
         }
         BindingCommand::Set { source, target, key, value: text, dry_run: false } => {
-            app::bindings::change_rule(&**store, &source, &target, &key, &text).await?;
+            let path = format!("{}/rules/{}", at(&source, &target), client::segment(&key));
+            api.exchange::<Binding>(Method::PUT, &path, Some(&RuleValue { value: text.clone() })).await?;
             println!("{source} → {target}: {key} = {text}");
             println!("{RECONCILE_NOTE}.");
         }
         BindingCommand::Unset { source, target, key, dry_run: true } => {
-            let record = binding(&**store, &source, &target).await?;
+            let record: Binding = api.get(&at(&source, &target)).await?;
             let rules = app::bindings::with_rule_unset(&source, &target, &record.rules, &key)?;
-            return preview(config, store, &source, &target, rules).await;
+            return preview(api, &source, &target, rules).await;
         }
         BindingCommand::Unset { source, target, key, dry_run: false } => {
-            app::bindings::reset_rule(&**store, &source, &target, &key).await?;
+            let path = format!("{}/rules/{}", at(&source, &target), client::segment(&key));
+            api.exchange::<Binding>(Method::DELETE, &path, None::<&()>).await?;
             println!("{source} → {target}: {key} is back to its default");
             println!("{RECONCILE_NOTE}.");
         }
         BindingCommand::Remove { source, target } => {
-            app::bindings::remove(&**store, &source, &target).await?;
+            api.send(Method::DELETE, &at(&source, &target), None::<&()>).await?;
             println!("removed binding {source} → {target}; users idsync created in {target} stay as they are");
         }
         BindingCommand::Import { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let entries = app::bindings::parse_binding_tables(&text, &file.display().to_string())?;
-            for line in app::bindings::import(&**store, &entries).await? {
+            // Read here first, so that a mistake is reported against the file's name.
+            app::bindings::parse_binding_tables(&text, &file.display().to_string())?;
+            let imported: Imported =
+                api.exchange(Method::POST, "/bindings/import", Some(&BindingImport { toml: text })).await?.0;
+            for line in imported.bindings {
                 println!("{line}");
             }
             println!("{RECONCILE_NOTE}.");

@@ -206,17 +206,6 @@ impl Config {
         self.data_dir.join("idsync.db")
     }
 
-    /// Replaced by every command that changes tokens, so running servers drop cached tokens.
-    pub fn auth_epoch_path(&self) -> PathBuf {
-        self.data_dir.join("auth.epoch")
-    }
-
-    /// Where SCIM clients reach the source `name`: `public_url` when set, else where the last
-    /// server to start listens (`server`, from the store), else the configured listen address.
-    pub fn base_url(&self, server: Option<&str>, name: &str) -> String {
-        app::sources::scim_url(&self.root(server), name)
-    }
-
     /// Where clients reach the server: `public_url` when set, else where the last server to start
     /// listens (`server`, from the store), else the configured listen address.
     pub fn root(&self, server: Option<&str>) -> String {

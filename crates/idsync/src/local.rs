@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -13,26 +14,77 @@ fn lock_path(data_dir: &Path) -> PathBuf {
     data_dir.join("idsync.lock")
 }
 
-/// Takes the data directory's lock, for as long as the returned file lives; `holder` says who
-/// wants it, for the message when a server has it.
-pub fn lock(data_dir: &Path, holder: &str) -> anyhow::Result<File> {
+fn open_lock(data_dir: &Path) -> anyhow::Result<File> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let path = lock_path(data_dir);
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Who holds the data directory's lock, as written into the lock file for others to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// `idsync serve`, for as long as it runs.
+    Server,
+    /// A command working on the data directory while no server runs, for moments.
+    Command,
+}
+
+impl Holder {
+    fn tag(self) -> &'static str {
+        match self {
+            Holder::Server => "server",
+            Holder::Command => "command",
+        }
+    }
+}
+
+/// The data directory's lock, held for as long as the returned file lives, or `None` while
+/// another process holds it.
+pub fn try_lock(data_dir: &Path, holder: Holder) -> anyhow::Result<Option<File>> {
+    let mut file = open_lock(data_dir)?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => bail!(
-            "a server is running on {} (it holds {}); {holder} needs it stopped first",
-            data_dir.display(),
-            path.display()
-        ),
-        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        Ok(()) => {
+            // Best effort: the tag only lets a starting server tell whether waiting can help.
+            let _ = file.set_len(0).and_then(|()| std::io::Write::write_all(&mut file, holder.tag().as_bytes()));
+            Ok(Some(file))
+        }
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", lock_path(data_dir).display())),
+    }
+}
+
+fn held_by(data_dir: &Path) -> Option<Holder> {
+    match std::fs::read_to_string(lock_path(data_dir)).ok()?.as_str() {
+        "server" => Some(Holder::Server),
+        "command" => Some(Holder::Command),
+        _ => None,
+    }
+}
+
+/// Takes the data directory's lock for `holder`, waiting a few seconds while a command works on
+/// the data directory; `who` says who wants it, for the message when a server has it.
+pub async fn lock(data_dir: &Path, holder: Holder, who: &str) -> anyhow::Result<File> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(file) = try_lock(data_dir, holder)? {
+            return Ok(file);
+        }
+        let waiting_helps = held_by(data_dir) == Some(Holder::Command);
+        if !waiting_helps || tokio::time::Instant::now() >= deadline {
+            let by = if waiting_helps { "a command working without a server" } else { "a server is running there" };
+            bail!(
+                "the data directory {} is in use ({by}; it holds {}); {who} needs it stopped first",
+                data_dir.display(),
+                lock_path(data_dir).display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -66,7 +118,7 @@ pub async fn db(cmd: DbCommand, config: &Config) -> anyhow::Result<()> {
             );
         }
         DbCommand::Restore { file } => {
-            let _held = lock(&config.data_dir, "'db restore'")?;
+            let _held = lock(&config.data_dir, Holder::Command, "'db restore'").await?;
             let version = store::sqlite::SqliteStore::check_file(&file).await?;
             let database = config.database_path();
             if database.exists() {

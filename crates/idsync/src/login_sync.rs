@@ -87,7 +87,7 @@ fn status_of(error: &app::Error) -> StatusCode {
         app::Error::Forbidden(_) => StatusCode::FORBIDDEN,
         app::Error::Missing { .. } => StatusCode::NOT_FOUND,
         app::Error::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
-        app::Error::Remote(_) => StatusCode::BAD_GATEWAY,
+        app::Error::Remote(_) | app::Error::Incomplete(_) => StatusCode::BAD_GATEWAY,
         app::Error::Secret(_) | app::Error::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         app::Error::Busy(_) | app::Error::Interrupted(_) | app::Error::Unavailable(_) | app::Error::Store(_) => {
             StatusCode::SERVICE_UNAVAILABLE

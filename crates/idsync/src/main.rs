@@ -4,11 +4,14 @@
 mod admin_token;
 mod binding;
 mod config;
+mod connection;
 mod demo;
+mod files;
 mod listener;
 mod local;
 mod logging;
 mod login_sync;
+mod pages;
 mod pull;
 mod remote;
 mod serve;
@@ -24,6 +27,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Overrides};
+use crate::connection::with_api;
 
 #[derive(Parser)]
 #[command(
@@ -201,26 +205,36 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => serve::run(config).await,
-            Command::Source(cmd) => source::run(cmd, &config, &cli.remote).await,
-            Command::Target(cmd) => target::run(cmd, &config).await,
-            Command::Binding(cmd) => binding::run(cmd, &config).await,
-            Command::AdminToken(cmd) => admin_token::run(cmd, &config).await,
-            // With an admin token at hand, reconciles run in the server, next to its worker.
-            Command::Sync { target, dry_run, json } if remote::configured(&cli.remote) => {
-                remote::sync(target, dry_run, json, &cli.remote, &config).await
+            Command::Source(cmd) => with_api(&cli.remote, &config, async |c| source::run(cmd, c).await).await,
+            Command::Target(cmd) => with_api(&cli.remote, &config, async |c| target::run(cmd, &c.api).await).await,
+            Command::Binding(cmd) => with_api(&cli.remote, &config, async |c| binding::run(cmd, &c.api).await).await,
+            Command::AdminToken(cmd) if cmd.local() => admin_token::run_local(cmd, &config).await,
+            Command::AdminToken(cmd) => {
+                with_api(&cli.remote, &config, async |c| admin_token::run(cmd, &c.api).await).await
             }
-            Command::Sync { target, dry_run, json } => sync_cli::sync(&config, target, dry_run, json).await,
-            Command::Runs(cmd) => sync_cli::runs(cmd, &config, &cli.remote).await,
-            Command::Log(args) => sync_cli::log(args, &config, &cli.remote).await,
+            Command::Sync { target, dry_run, json } => {
+                with_api(&cli.remote, &config, async |c| remote::sync(target, dry_run, json, &c.api).await).await
+            }
+            Command::Runs(cmd) => with_api(&cli.remote, &config, async |c| sync_cli::runs(cmd, &c.api).await).await,
+            Command::Log(args) => with_api(&cli.remote, &config, async |c| sync_cli::log(args, &c.api).await).await,
             Command::Login => remote::login(&cli.remote, &config).await,
             Command::Logout => remote::logout(),
-            Command::Status { json } => remote::status(json, &cli.remote, &config).await,
-            Command::Debug(cmd) => remote::debug(cmd, &cli.remote, &config).await,
-            Command::SupportBundle { output } => remote::support_bundle(output, &cli.remote, &config).await,
-            Command::Backup { passphrase_file } => remote::backup(passphrase_file, &cli.remote, &config).await,
-            Command::Restore(args) => remote::restore(args, &cli.remote, &config).await,
+            Command::Status { json } => with_api(&cli.remote, &config, async |c| remote::status(json, c).await).await,
+            Command::Debug(cmd) => with_api(&cli.remote, &config, async |c| remote::debug(cmd, c).await).await,
+            Command::SupportBundle { output } => {
+                with_api(&cli.remote, &config, async |c| remote::support_bundle(output, &c.api).await).await
+            }
+            Command::Backup { passphrase_file } => {
+                with_api(&cli.remote, &config, async |c| remote::backup(passphrase_file, &c.api).await).await
+            }
+            Command::Restore(args) => {
+                with_api(&cli.remote, &config, async |c| remote::restore(args, &c.api).await).await
+            }
             Command::Db(cmd) => local::db(cmd, &config).await,
-            Command::Simulate(args) => simulate::run(args).await,
+            // The global --listen, where a simulator defaults to a free port rather than idsync's own.
+            Command::Simulate(args) => {
+                simulate::run(args, if given.listen { &config.listen } else { "127.0.0.1:0" }).await
+            }
             Command::Demo(args) => demo::run(args, &config, given).await,
         }
     });
@@ -253,6 +267,32 @@ mod tests {
             }
             undescribed(sub, &format!("{path} {}", sub.get_name()), out);
         }
+    }
+
+    /// clap merges arguments that share an id, so a command's `--url` would silently set the
+    /// global `--server` were both called `url`.
+    fn shadowing(command: &clap::Command, globals: &[String], path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments().filter(|a| !a.is_global_set()) {
+            if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                out.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            shadowing(sub, globals, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn no_flag_of_a_command_shares_an_id_with_a_global_flag() {
+        let cli = super::Cli::command();
+        let globals: Vec<String> =
+            cli.get_arguments().filter(|a| a.is_global_set()).map(|a| a.get_id().to_string()).collect();
+        assert!(globals.iter().any(|g| g == "server"), "the globals are found: {globals:?}");
+        let mut clashes = Vec::new();
+        for sub in cli.get_subcommands() {
+            shadowing(sub, &globals, &format!("idsync {}", sub.get_name()), &mut clashes);
+        }
+        assert!(clashes.is_empty(), "flags sharing a global's id:\n{}", clashes.join("\n"));
     }
 
     #[test]

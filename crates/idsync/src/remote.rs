@@ -10,27 +10,17 @@ use api_types::NewLogLevel;
 use clap::{Args, Subcommand};
 
 use crate::config::Config;
+use crate::connection::Connection;
 
 /// Where the server is and which admin token opens it.
 #[derive(Args, Clone)]
 pub struct Remote {
     /// The running server's address, such as http://127.0.0.1:8080 [default: where this data directory's server listens].
-    #[arg(long = "server", global = true, env = "IDSYNC_URL")]
+    #[arg(id = "server", long = "server", global = true, env = "IDSYNC_URL")]
     pub url: Option<String>,
     /// A file holding the admin token for the running server (else IDSYNC_TOKEN).
-    #[arg(long = "admin-token-file", global = true, env = "IDSYNC_TOKEN_FILE")]
+    #[arg(id = "admin_token_file", long = "admin-token-file", global = true, env = "IDSYNC_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
-}
-
-/// Where the server of this data directory listens, when it ever announced it.
-async fn announced(config: &Config) -> Option<String> {
-    if !config.database_path().exists() {
-        return None;
-    }
-    let store = crate::serve::open_store(config).await.ok()?;
-    let url = store::BindingStore::server_url(&store).await.ok().flatten();
-    store.close().await;
-    url
 }
 
 /// What `idsync login` saved: where the server is and the admin token that opens it.
@@ -53,8 +43,8 @@ fn saved() -> Option<Saved> {
 }
 
 /// The server's address and the admin token, from the flags, the environment, what `login`
-/// saved, or this data directory's server.
-async fn resolve(remote: &Remote, config: &Config) -> anyhow::Result<(String, String)> {
+/// saved, or (`here`) where this data directory's server listens.
+fn resolve(remote: &Remote, config: &Config, here: Option<String>) -> anyhow::Result<(String, String)> {
     let saved = saved();
     let token = match &remote.token_file {
         Some(file) => std::fs::read_to_string(file)
@@ -75,10 +65,7 @@ async fn resolve(remote: &Remote, config: &Config) -> anyhow::Result<(String, St
     let url = match (&remote.url, saved) {
         (Some(url), _) => url.clone(),
         (None, Some(saved)) => saved.url,
-        (None, None) => match announced(config).await {
-            Some(url) => url,
-            None => config.root(None),
-        },
+        (None, None) => here.unwrap_or_else(|| config.root(None)),
     };
     Ok((url, token))
 }
@@ -89,14 +76,14 @@ pub fn configured(remote: &Remote) -> bool {
     remote.token_file.is_some() || std::env::var("IDSYNC_TOKEN").is_ok_and(|t| !t.is_empty()) || saved().is_some()
 }
 
-pub async fn client(remote: &Remote, config: &Config) -> anyhow::Result<client::Client> {
-    let (url, token) = resolve(remote, config).await?;
+pub fn client(remote: &Remote, config: &Config, here: Option<String>) -> anyhow::Result<client::Client> {
+    let (url, token) = resolve(remote, config, here)?;
     Ok(client::Client::new(&url, &token))
 }
 
 /// Checks the server and token, then saves them (mode 0600) for later commands.
 pub async fn login(remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let (url, token) = resolve(remote, config).await?;
+    let (url, token) = resolve(remote, config, None)?;
     let api = client::Client::new(&url, &token);
     let level = api.log_level().await.context("the server did not accept the token")?;
     let path =
@@ -105,14 +92,7 @@ pub async fn login(remote: &Remote, config: &Config) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let text = toml::to_string(&Saved { url, token })?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    crate::files::write_private(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     println!("logged in to {} (log level {}); saved in {}", api.base(), level.level, path.display());
     Ok(())
 }
@@ -143,8 +123,9 @@ pub enum DebugCommand {
     Show,
 }
 
-pub async fn debug(cmd: DebugCommand, remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn debug(cmd: DebugCommand, connection: &Connection) -> anyhow::Result<()> {
+    crate::connection::require_server(connection, "changing the log level")?;
+    let api = &connection.api;
     let level = match cmd {
         DebugCommand::On { window } => api.set_log_level(&NewLogLevel { level: "debug".into(), window }).await?,
         DebugCommand::Off => api.set_log_level(&NewLogLevel { level: "default".into(), window: None }).await?,
@@ -159,20 +140,24 @@ pub async fn debug(cmd: DebugCommand, remote: &Remote, config: &Config) -> anyho
     Ok(())
 }
 
-pub async fn status(json: bool, remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn status(json: bool, connection: &Connection) -> anyhow::Result<()> {
+    let api = &connection.api;
     let status = api.status().await?;
     if json {
         println!("{}", serde_json::to_string(&status)?);
         return Ok(());
     }
-    println!(
-        "idsync {} at {}, up {} s, log level {}",
-        status.version,
-        api.base(),
-        status.uptime_seconds,
-        status.log_level.level
-    );
+    if connection.server_runs() {
+        println!(
+            "idsync {} at {}, up {} s, log level {}",
+            status.version,
+            api.base(),
+            status.uptime_seconds,
+            status.log_level.level
+        );
+    } else {
+        println!("no server runs on this data directory (idsync {}); what its database says:", status.version);
+    }
     println!("database: {} (schema {})", status.database.backend, status.database.schema_version);
     println!("journal: {} changes behind", status.journal.lag);
     for t in &status.targets {
@@ -201,8 +186,7 @@ pub async fn status(json: bool, remote: &Remote, config: &Config) -> anyhow::Res
     Ok(())
 }
 
-pub async fn support_bundle(output: Option<PathBuf>, remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn support_bundle(output: Option<PathBuf>, api: &client::Client) -> anyhow::Result<()> {
     let zip = api.support_bundle().await?;
     let path = output.unwrap_or_else(|| {
         PathBuf::from(format!("idsync-support-{}.zip", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")))
@@ -226,8 +210,7 @@ fn passphrase(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
         .transpose()
 }
 
-pub async fn backup(passphrase_file: Option<PathBuf>, remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn backup(passphrase_file: Option<PathBuf>, api: &client::Client) -> anyhow::Result<()> {
     print!("{}", api.backup(passphrase(&passphrase_file)?.as_deref()).await?);
     Ok(())
 }
@@ -253,7 +236,7 @@ pub struct RestoreArgs {
     pub json: bool,
 }
 
-pub async fn restore(args: RestoreArgs, remote: &Remote, config: &Config) -> anyhow::Result<()> {
+pub async fn restore(args: RestoreArgs, api: &client::Client) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let document: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!("{} is not JSON (a truncated or damaged file?); nothing was changed", args.file.display())
@@ -265,7 +248,7 @@ pub async fn restore(args: RestoreArgs, remote: &Remote, config: &Config) -> any
         passphrase: passphrase(&args.passphrase_file)?.map(api_types::Secret::new),
         rotate_scim_tokens: args.rotate_scim_tokens,
     };
-    let report = client(remote, config).await?.restore(&request).await?;
+    let report = api.restore(&request).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -316,14 +299,7 @@ async fn finished(api: &client::Client, id: i64, what: &str) -> anyhow::Result<a
 
 /// `idsync sync` through the server: each target's reconcile runs there, one at a time per
 /// target, started with a key of its own so a retry of this command's request starts nothing twice.
-pub async fn sync(
-    target: Option<String>,
-    dry_run: bool,
-    json: bool,
-    remote: &Remote,
-    config: &Config,
-) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn sync(target: Option<String>, dry_run: bool, json: bool, api: &client::Client) -> anyhow::Result<()> {
     let targets: Vec<String> = match target {
         Some(t) => vec![t],
         None => {
@@ -339,7 +315,7 @@ pub async fn sync(
     for t in targets {
         let key = app::tokens::request_key();
         let started = api.start_reconcile(&t, dry_run, &key).await.with_context(|| format!("sync of {t} failed"))?;
-        let run = finished(&api, started.run, &t).await?;
+        let run = finished(api, started.run, &t).await?;
         let n = |k: &str| run.summary[k].as_u64().unwrap_or(0);
         failed |= n("failed") > 0 || run.state == api_types::RunState::Failed;
         if !json {
@@ -392,15 +368,14 @@ pub async fn sync(
 
 /// `idsync source sync` through the server: the read runs there and this follows it; Ctrl-C or
 /// SIGTERM asks the server to stop it.
-pub async fn pull(name: &str, full: bool, json: bool, remote: &Remote, config: &Config) -> anyhow::Result<()> {
-    let api = client(remote, config).await?;
+pub async fn pull(name: &str, full: bool, json: bool, api: &client::Client) -> anyhow::Result<()> {
     let key = app::tokens::request_key();
     let started = api.start_pull(name, full, &key).await?;
     let run = tokio::select! {
-        run = finished(&api, started.run, name) => run?,
+        run = finished(api, started.run, name) => run?,
         _ = crate::pull::stop_signal() => {
             api.cancel(started.run).await?;
-            finished(&api, started.run, name).await?
+            finished(api, started.run, name).await?
         }
     };
     if let Some(error) = run.summary["error"].as_str() {

@@ -71,7 +71,6 @@ pub fn app(
     auth_cache: Arc<scim::AuthCache>,
     api: Router,
 ) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     let mut metrics_route = Router::new().route("/metrics", get(render_metrics));
     if config.http.metrics_need_token {
         metrics_route =
@@ -99,15 +98,24 @@ pub fn app(
         max_uri_bytes: config.http.max_uri_bytes,
         max_header_bytes: config.http.max_header_bytes,
     };
-    ops.merge(api)
+    let router = ops
+        .merge(api)
         .merge(scim::router(scim::ScimState::new(store, config.scim(), auth_cache)))
         .layer(axum::middleware::from_fn_with_state(limits, refuse_oversized))
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(trace);
+    with_request_ids(router)
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         // A bug that panics costs its own request a 500, never the connection or other requests.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+}
+
+/// Every request gets an `x-request-id` (its own when it brings one), answered back and named in
+/// problem documents and log lines.
+pub fn with_request_ids(router: Router) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 /// With `http.metrics_need_token`, `/metrics` answers only a request with an admin token.
@@ -193,6 +201,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     serve(config, listener, logging, shutdown_signal()).await
 }
 
+/// The admin API over `store`, with what it starts runs with; `root` is where clients reach it.
+pub struct AdminApi {
+    pub router: Router,
+    pub engine: Arc<sync::Engine>,
+    pub tasks: Arc<app::runs::Tasks>,
+    pub auth_cache: Arc<scim::AuthCache>,
+}
+
+pub async fn admin_api(
+    config: &Config,
+    store: Arc<SqliteStore>,
+    root: String,
+    logging: Arc<app::diagnostics::Logging>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<AdminApi> {
+    let engine = crate::sync_cli::engine(config, store.clone()).await?;
+    let auth_cache = Arc::new(scim::AuthCache::new(Duration::from_secs(60)));
+    let tasks = Arc::new(app::runs::Tasks::default());
+    let router = server::api::router(server::api::ApiState {
+        auth_cache: auth_cache.clone(),
+        engine: engine.clone(),
+        tasks: tasks.clone(),
+        pull_env: crate::pull::env(config),
+        shutdown,
+        logging,
+        started: jiff::Timestamp::now(),
+        db: store,
+        connector: Arc::new(crate::target::connector(config)?),
+        root,
+    });
+    Ok(AdminApi { router, engine, tasks, auth_cache })
+}
+
 /// Serves SCIM, the operations endpoints and the sync worker on `listener` until `shutdown`
 /// completes, then lets requests in flight finish (up to the configured grace).
 pub async fn serve(
@@ -201,34 +242,22 @@ pub async fn serve(
     logging: Arc<app::diagnostics::Logging>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let _data_dir_lock = crate::local::lock(&config.data_dir, "another server")?;
+    let _data_dir_lock = crate::local::lock(&config.data_dir, crate::local::Holder::Server, "another server").await?;
     let metrics = install_metrics()?;
     let store = Arc::new(open_store(&config).await?);
     let addr = listener.local_addr()?;
     ignore_hangups();
-    store::BindingStore::announce_server(&*store, &format!("http://{addr}")).await?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     if !config.binding.is_empty() {
         let file = config.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default();
         tracing::warn!(file = %file, bindings = config.binding.len(),
             "the config file holds [[binding]] tables, which idsync does not read: bindings live in the database; copy them there once with 'idsync binding import {file}', then remove them from the file");
     }
-    let engine = crate::sync_cli::engine(&config, store.clone()).await?;
-    let auth_cache = Arc::new(scim::AuthCache::new(Some(config.auth_epoch_path()), Duration::from_secs(60)));
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
-    let tasks = Arc::new(app::runs::Tasks::default());
-    let admin_api = server::api::router(server::api::ApiState {
-        auth_cache: auth_cache.clone(),
-        engine: engine.clone(),
-        tasks: tasks.clone(),
-        pull_env: crate::pull::env(&config),
-        shutdown: stop_engine.subscribe(),
-        logging,
-        started: jiff::Timestamp::now(),
-        db: store.clone(),
-        connector: Arc::new(crate::target::connector(&config)?),
-        root: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
-    });
+    let root = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let AdminApi { router: admin_api, engine, tasks, auth_cache } =
+        admin_api(&config, store.clone(), root, logging, stop_engine.subscribe()).await?;
+    crate::connection::publish(&config, &store, &format!("http://{addr}")).await?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
     let app = app(store.clone(), store.clone(), &config, metrics, auth_cache, api)
         .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));

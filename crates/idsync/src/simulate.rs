@@ -8,9 +8,6 @@ use simulators::{Credentials, Simulator};
 pub struct SimulateArgs {
     /// jira, confluence, bitbucket, keycloak, okta, onelogin, oracle, entra, google or aws.
     kind: String,
-    /// Address to listen on; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: String,
     /// Identity providers: start with this many users (user0001, …; every tenth disabled).
     #[arg(long, default_value_t = 0)]
     users: usize,
@@ -23,7 +20,8 @@ pub struct SimulateArgs {
     version: Option<String>,
 }
 
-pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+/// Serves the simulator on `listen` until Ctrl-C.
+pub async fn run(args: SimulateArgs, listen: &str) -> anyhow::Result<()> {
     let credentials = Credentials::default();
     let sim = match (args.kind.as_str(), args.version) {
         ("jira", Some(version)) => Simulator::Jira(simulators::jira::Jira::new(
@@ -44,7 +42,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             args.kind
         );
     }
-    let running = sim.start(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let running = sim.start(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("simulated {} at {}", args.kind, running.base_url);
     let client = match &sim {
         Simulator::Keycloak(kc) => {

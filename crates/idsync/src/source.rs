@@ -1,18 +1,21 @@
-//! `idsync source …`: create push sources, show them, rotate and revoke their tokens.
-//! Works against the same data directory as a running server.
+//! `idsync source …`: push sources and their tokens, pull sources and their settings, runs and
+//! previews of reads, all through the admin API.
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::config::Config;
-use crate::pull::pull_now;
-use crate::serve::open_store;
-use crate::source_settings::{ConnectorArgs, connector_config};
-use crate::target::print_checks;
+use api_types::{
+    Checked, Deprovisioning, IssuedSourceToken, LoginToken, Lookup, NewPushSource, PullPreview, Released, Removed,
+    ScheduleChange, Source, SourceDetail, Tested, TokenRotation,
+};
 use app::pull::PullConfig;
-use app::pull::ReadMode;
-use app::sources::{Removal, Removed};
+use reqwest::Method;
+use sources::SourceConfig;
+
+use crate::connection::Connection;
+use crate::source_settings::{ConnectorArgs, connector_config};
+use crate::target::{checked, print_checks};
 
 // Parsed once per process, so the size of its largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -178,13 +181,6 @@ pub enum SourceCommand {
     },
 }
 
-/// Running servers cache tokens; this tells them to read them again.
-fn tokens_changed(config: &Config) -> anyhow::Result<()> {
-    scim::bump_auth_epoch(&config.auth_epoch_path()).with_context(|| {
-        format!("tokens changed, but {} could not be written; restart the server", config.auth_epoch_path().display())
-    })
-}
-
 /// What a pull run read and changed, in words or as JSON; an incomplete read is an error.
 pub fn print_pull(name: &str, summary: &sync::PullSummary, json: bool) -> anyhow::Result<()> {
     if json {
@@ -214,22 +210,13 @@ pub fn print_pull(name: &str, summary: &sync::PullSummary, json: bool) -> anyhow
     Ok(())
 }
 
-pub async fn run(cmd: SourceCommand, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
-    // With an admin token at hand, a read runs in the server, next to its scheduler.
-    if let SourceCommand::Sync { name, full, dry_run: false, json } = &cmd
-        && crate::remote::configured(remote)
-    {
-        return crate::remote::pull(name, *full, *json, remote, config).await;
-    }
-    let store = open_store(config).await?;
-    let result = run_with(&store, cmd, config).await;
-    store.close().await;
-    result
+/// A source's name as a path segment of the API.
+fn at(name: &str) -> String {
+    format!("/sources/{}", client::segment(name))
 }
 
-async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Config) -> anyhow::Result<()> {
-    // Where the server listens, so printed URLs work wherever this command runs.
-    let server = store.server_url().await?;
+pub async fn run(cmd: SourceCommand, connection: &Connection) -> anyhow::Result<()> {
+    let api = &connection.api;
     match cmd {
         SourceCommand::Add {
             name,
@@ -244,7 +231,6 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             max_rate,
             json,
         } => {
-            model::validate_source_name(&name).map_err(anyhow::Error::msg)?;
             let connector = connector_config(&kind, Some(&url), &connector, None)?;
             if max_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
                 bail!("--max-rate must be above 0 (requests a second)");
@@ -253,26 +239,32 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             let credentials = credentials.read()?.context(
                 "a pull source needs credentials: --token-file/--token-env (scim, okta), or --username with --password-file/--password-env (the client id and secret of entra, keycloak, onelogin, oracle; the bind DN and password of ldap)",
             )?;
-            let added = app::pull::add(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
-            print_checks(&added.checks);
-            if !added.saved {
-                bail!("source {name} was not saved; fix the problem above, or save it anyway with --no-check");
-            }
+            let body = json!({"name": name, "settings": pull, "credentials": client::exposed(&credentials), "check": !no_check});
+            let (added, text): (Checked, String) = checked(
+                api.exchange(Method::POST, "/pull-sources", Some(&body)).await,
+                &format!("source {name} was not saved; fix the problem above, or save it anyway with --no-check"),
+            )?;
             if json {
-                println!("{}", json!({"name": name, "pull": pull}));
+                println!("{text}");
             } else {
+                print_checks(&added.checks);
                 println!("Source '{name}' reads {url}. Read it now with 'idsync source sync {name}'.");
             }
         }
         SourceCommand::Add { name, kind, url: None, json, .. } => {
-            let token = app::sources::create_push(store, &name, &kind).await?;
-            let base_url = config.base_url(server.as_deref(), &name);
+            if kind != "scim" {
+                bail!(
+                    "a source of kind '{kind}' is read from the provider's API: give its address with --url (sources that push are of kind scim)"
+                );
+            }
+            let (issued, text): (IssuedSourceToken, String) =
+                api.exchange(Method::POST, "/sources", Some(&NewPushSource { name })).await?;
             if json {
-                println!("{}", json!({"name": name, "base_url": base_url, "token": token}));
+                println!("{text}");
             } else {
-                println!("Source '{name}' created.\n");
-                println!("  SCIM base URL:  {base_url}");
-                println!("  Bearer token:   {token}\n");
+                println!("Source '{}' created.\n", issued.name);
+                println!("  SCIM base URL:  {}", issued.base_url);
+                println!("  Bearer token:   {}\n", issued.token);
                 println!("The token is shown only this once; store it in your identity provider now.");
                 println!(
                     "Entra ID: Tenant URL = base URL, Secret Token = token. Okta: Base URL = base URL, API Token = token."
@@ -280,7 +272,19 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Edit { name, url, connector, credentials, max_rate, no_check } => {
-            let mut pull = app::pull::settings(store, &name).await?;
+            let detail: SourceDetail = api.get(&at(&name)).await?;
+            let stored = detail.pull.as_ref().map(|p| p["connector"].clone()).ok_or_else(|| {
+                anyhow::anyhow!("'{name}' is not a pull source; a push source has no settings to edit")
+            })?;
+            let stored: SourceConfig =
+                serde_json::from_value(stored).context("the server's settings of this source are unreadable")?;
+            let mut pull: PullConfig = serde_json::from_value(json!({
+                "connector": stored,
+                "schedule": detail.pull.as_ref().and_then(|p| p["schedule"].as_str()),
+                "timezone": detail.pull.as_ref().and_then(|p| p["timezone"].as_str()),
+                "full_every": detail.pull.as_ref().and_then(|p| p["full_every"].as_str()),
+                "max_rate": detail.pull.as_ref().and_then(|p| p["max_rate"].as_f64()),
+            }))?;
             pull.connector =
                 connector_config(pull.connector.kind(), url.as_deref(), &connector, Some(&pull.connector))?;
             match max_rate {
@@ -288,63 +292,69 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 Some(r) => pull.max_rate = (r > 0.0).then_some(r),
                 None => {}
             }
-            let credentials = credentials.read()?;
-            let edited =
-                app::pull::edit(store, &crate::pull::env(config), &name, &pull, credentials, !no_check).await?;
-            print_checks(&edited.checks);
-            if !edited.saved {
-                bail!("source {name} was not changed; fix the problem above, or save anyway with --no-check");
+            let mut body = json!({"settings": pull, "check": !no_check});
+            if let Some(c) = credentials.read()? {
+                body["credentials"] = client::exposed(&c);
             }
+            let (edited, _): (Checked, String) = checked(
+                api.exchange(Method::PUT, &format!("{}/pull", at(&name)), Some(&body)).await,
+                &format!("source {name} was not changed; fix the problem above, or save anyway with --no-check"),
+            )?;
+            print_checks(&edited.checks);
             println!("Source '{name}' changed; the next run reads everything with the new settings.");
         }
         SourceCommand::Test { name } => {
-            if !print_checks(&app::pull::test(store, &crate::pull::env(config), &name).await?) {
+            let tested: Tested = api.exchange(Method::POST, &format!("{}/test", at(&name)), None::<&()>).await?.0;
+            if !print_checks(&tested.checks) {
                 bail!("source {name} is not ready");
             }
             println!("source {name} is ready");
         }
         SourceCommand::Lookup { name, username } => {
-            let found =
-                app::pull::lookup(store, &crate::pull::env(config), &name, &username).await.map_err(|e| match e {
-                    app::Error::Remote(e) => anyhow::anyhow!("looking {username} up failed: {e}"),
-                    other => other.into(),
-                })?;
+            let path = format!("{}/lookup?user={}", at(&name), client::segment(&username));
+            let found: Lookup = api.get(&path).await.map_err(|e| match e {
+                client::Error::Problem(p) if p.kind.ends_with(":remote") => {
+                    anyhow::anyhow!("looking {username} up failed: {}", p.detail)
+                }
+                other => other.into(),
+            })?;
             println!("{}", serde_json::to_string_pretty(&found)?);
         }
         SourceCommand::Sync { name, dry_run: true, json, .. } => {
-            crate::sync_cli::preview_pull(config, &name, json).await?;
-        }
-        SourceCommand::Sync { name, full, json, .. } => {
-            let mode = if full { ReadMode::Full } else { ReadMode::Auto };
-            print_pull(&name, &pull_now(store, &name, config, mode).await?, json)?;
-        }
-        SourceCommand::LoginToken { name, json } => {
-            let token = app::sources::issue_login_token(store, &name).await?;
-            let root = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-            let url = format!("{}/api/v1/sources/{name}/login-sync", root.trim_end_matches('/'));
+            let (preview, text): (PullPreview, String) =
+                api.exchange(Method::POST, &format!("{}/preview", at(&name)), None::<&()>).await?;
             if json {
-                println!("{}", json!({"url": url, "token": token}));
+                println!("{text}");
             } else {
-                println!("POST {url}");
-                println!("Authorization: Bearer {token}");
+                print_preview(&name, &preview)?;
+            }
+        }
+        SourceCommand::Sync { name, full, json, .. } => crate::remote::pull(&name, full, json, api).await?,
+        SourceCommand::LoginToken { name, json } => {
+            let (issued, text): (LoginToken, String) =
+                api.exchange(Method::POST, &format!("{}/login-token", at(&name)), None::<&()>).await?;
+            if json {
+                println!("{text}");
+            } else {
+                println!("POST {}", issued.url);
+                println!("Authorization: Bearer {}", issued.token);
                 println!("body: {{\"username\": \"<the user signing in>\"}}");
                 println!("The token is shown only this once; the previous one no longer works.");
             }
         }
         SourceCommand::Schedule { name, schedule, timezone, full_every } => {
-            let schedule = (schedule != "off").then_some(schedule);
-            match app::pull::set_schedule(store, &name, schedule.clone(), timezone, full_every).await? {
-                Some(_) => println!(
-                    "{name} runs {}; a running server picks this up within seconds",
-                    schedule.unwrap_or_default()
-                ),
-                None => println!("{name} now runs only with 'idsync source sync {name}'"),
+            let change = ScheduleChange { schedule: Some(schedule.clone()), timezone, full_every };
+            api.exchange::<SourceDetail>(Method::PUT, &format!("{}/schedule", at(&name)), Some(&change)).await?;
+            if schedule == "off" {
+                println!("{name} now runs only with 'idsync source sync {name}'");
+            } else {
+                println!("{name} runs {schedule}; a running server picks this up within seconds");
             }
         }
         SourceCommand::List { json } => {
-            let sources = app::sources::list(store, &config.root(server.as_deref())).await?;
+            let (sources, text) = crate::pages::all::<Source>(api, "/sources").await?;
             if json {
-                println!("{}", serde_json::to_string(&sources)?);
+                println!("{text}");
             } else if sources.is_empty() {
                 println!("No sources yet. Add one with: idsync source add --kind scim --name NAME");
             } else {
@@ -357,82 +367,34 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
             }
         }
         SourceCommand::Show { name, json } => {
-            let detail = app::sources::detail(store, &config.root(server.as_deref()), &name).await?;
-            let s = &detail.source;
+            let (detail, text): (SourceDetail, String) = api.exchange(Method::GET, &at(&name), None::<&()>).await?;
             if json {
-                println!("{}", serde_json::to_string(&detail)?);
-            } else if let Some(p) = &detail.pull {
-                println!(
-                    "Name:      {}\nKind:      {} (pulled)\nCreated:   {}\nUsers:     {}\nGroups:    {}",
-                    s.name, s.kind, s.created, s.users, s.groups
-                );
-                println!("Reads:     {} at {}", s.kind, s.reads.as_deref().unwrap_or_default());
-                println!(
-                    "Reading:   {}; a full read at least every {} (last {}){}",
-                    if p["incremental"] == true { "changes since the last run" } else { "everything, next run" },
-                    p["full_every"].as_str().unwrap_or("1d"),
-                    p["last_full_read"].as_str().unwrap_or("never"),
-                    p["max_rate"].as_f64().map(|r| format!("; at most {r} requests a second")).unwrap_or_default()
-                );
-                match p["schedule"].as_str() {
-                    Some(schedule) => println!(
-                        "Schedule:  {schedule} ({}), next run {}",
-                        p["timezone"].as_str().unwrap_or("UTC"),
-                        p["next_run"].as_str().unwrap_or("being worked out")
-                    ),
-                    None => println!("Schedule:  none ('idsync source sync {name}' reads it)"),
-                }
-                let last =
-                    store.runs(Some(&name), None, 20).await?.into_iter().find(|r| r.kind == store::RunKind::Pull);
-                match &last {
-                    Some(r) => println!(
-                        "Last run:  {} ({}, started {}): {}",
-                        r.id,
-                        r.state,
-                        r.started,
-                        crate::sync_cli::describe(r)
-                    ),
-                    None => println!("Last run:  never"),
-                }
+                println!("{text}");
             } else {
-                println!(
-                    "Name:      {}\nKind:      {}\nBase URL:  {}\nCreated:   {}\nUsers:     {}\nGroups:    {}",
-                    s.name, s.kind, s.base_url, s.created, s.users, s.groups
-                );
-                println!("Tokens:    {} valid", detail.tokens.len());
-                for t in &detail.tokens {
-                    println!(
-                        "  issued {}{}",
-                        t.created,
-                        t.expires.as_ref().map(|e| format!(", expires {e}")).unwrap_or_default()
-                    );
-                }
+                print_detail(&detail);
             }
         }
         SourceCommand::RotateToken { name, grace, json } => {
-            let grace = app::duration::parse_seconds(&grace)?;
-            let token = app::sources::rotate_token(store, &name, grace).await?;
-            tokens_changed(config)?;
+            let rotation = TokenRotation { grace: Some(grace.clone()) };
+            let (issued, text): (IssuedSourceToken, String) =
+                api.exchange(Method::POST, &format!("{}/token", at(&name)), Some(&rotation)).await?;
             if json {
-                println!(
-                    "{}",
-                    json!({"name": name, "base_url": config.base_url(server.as_deref(), &name), "token": token})
-                );
+                println!("{text}");
             } else {
-                println!("New bearer token for '{name}': {token}");
-                if grace == 0 {
-                    println!("The previous token no longer works.");
-                } else {
-                    println!("The previous token keeps working for {grace} more seconds.");
+                println!("New bearer token for '{name}': {}", issued.token);
+                match app::duration::parse_seconds(&grace) {
+                    Ok(0) => println!("The previous token no longer works."),
+                    _ => println!("The previous token keeps working for {grace} more."),
                 }
             }
         }
         SourceCommand::Remove { name, purge, deprovision, release } => {
-            let counted = |list: &[(String, u64)]| {
-                list.iter().map(|(target, n)| format!("{n} in {target}")).collect::<Vec<_>>().join(", ")
+            let counted = |list: &[Released]| {
+                list.iter().map(|r| format!("{} in {}", r.users, r.target)).collect::<Vec<_>>().join(", ")
             };
             if deprovision {
-                let started = app::sources::deprovision(store, &name).await?;
+                let started: Deprovisioning =
+                    api.exchange(Method::POST, &format!("{}/deprovision", at(&name)), None::<&()>).await?.0;
                 println!("Emptied source '{name}' ({} users and groups).", started.emptied);
                 if started.managed.is_empty() {
                     println!("It managed no accounts in any target; remove it with 'idsync source remove {name}'.");
@@ -447,26 +409,110 @@ async fn run_with(store: &dyn store::Database, cmd: SourceCommand, config: &Conf
                 }
                 return Ok(());
             }
-            let removal = if release { Removal::Release } else { Removal::OnlyUnmanaged };
-            match app::sources::remove(store, &name, removal, purge).await? {
-                Removed::StillHolds(held) => {
-                    bail!("source '{name}' still holds {held} users and groups; add --purge to delete them with it")
+            let path = format!("{}?release={release}&purge={purge}", at(&name));
+            let removed: Removed = match api.exchange(Method::DELETE, &path, None::<&()>).await {
+                Ok((removed, _)) => removed,
+                Err(client::Error::Problem(p)) if p.kind.ends_with(":conflict") => {
+                    let (what, next) = if p.detail.contains("holds") {
+                        ("still holds users and groups", "add --purge to delete them with it")
+                    } else {
+                        (
+                            "manages accounts in targets",
+                            "say what becomes of them: --deprovision to have the targets deprovision them first, or --release to stop managing them and leave them as they are",
+                        )
+                    };
+                    bail!("source '{name}' {what} ({}); {next}", p.detail);
                 }
-                Removed::StillManages(managed) => bail!(
-                    "source '{name}' manages accounts in targets ({}); say what becomes of them: --deprovision to have the targets deprovision them first, or --release to stop managing them and leave them as they are",
-                    counted(&managed)
-                ),
-                Removed::Done { released, bindings } => {
-                    tokens_changed(config)?;
-                    if !released.is_empty() {
-                        println!("Released the accounts idsync managed for '{name}': {}.", counted(&released));
-                    }
-                    println!("Source '{name}' removed.");
-                    if !bindings.is_empty() {
-                        println!("Its bindings went with it: {}.", bindings.join(", "));
-                    }
-                }
+                Err(e) => return Err(e.into()),
+            };
+            if !removed.released.is_empty() {
+                println!("Released the accounts idsync managed for '{name}': {}.", counted(&removed.released));
             }
+            println!("Source '{name}' removed.");
+            if !removed.bindings.is_empty() {
+                println!("Its bindings went with it: {}.", removed.bindings.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A source in words: where it receives or reads, and for a pull source how and when.
+fn print_detail(detail: &SourceDetail) {
+    let s = &detail.source;
+    let Some(p) = &detail.pull else {
+        println!(
+            "Name:      {}\nKind:      {}\nBase URL:  {}\nCreated:   {}\nUsers:     {}\nGroups:    {}",
+            s.name, s.kind, s.base_url, s.created, s.users, s.groups
+        );
+        println!("Tokens:    {} valid", detail.tokens.len());
+        for t in &detail.tokens {
+            println!(
+                "  issued {}{}",
+                t.created,
+                t.expires.as_ref().map(|e| format!(", expires {e}")).unwrap_or_default()
+            );
+        }
+        return;
+    };
+    println!(
+        "Name:      {}\nKind:      {} (pulled)\nCreated:   {}\nUsers:     {}\nGroups:    {}",
+        s.name, s.kind, s.created, s.users, s.groups
+    );
+    println!("Reads:     {} at {}", s.kind, s.reads.as_deref().unwrap_or_default());
+    println!(
+        "Reading:   {}; a full read at least every {} (last {}){}",
+        if p["incremental"] == true { "changes since the last run" } else { "everything, next run" },
+        p["full_every"].as_str().unwrap_or("1d"),
+        p["last_full_read"].as_str().unwrap_or("never"),
+        p["max_rate"].as_f64().map(|r| format!("; at most {r} requests a second")).unwrap_or_default()
+    );
+    match p["schedule"].as_str() {
+        Some(_) if p["paused"] == true => println!("Schedule:  paused (resume it through the API)"),
+        Some(schedule) => println!(
+            "Schedule:  {schedule} ({}), next run {}",
+            p["timezone"].as_str().unwrap_or("UTC"),
+            p["next_run"].as_str().unwrap_or("being worked out")
+        ),
+        None => println!("Schedule:  none ('idsync source sync {}' reads it)", s.name),
+    }
+    match p["last_run"].as_object() {
+        Some(r) => println!(
+            "Last run:  {} ({}, started {}): {}",
+            r["id"],
+            r["state"].as_str().unwrap_or_default(),
+            r["started"].as_str().unwrap_or_default(),
+            crate::sync_cli::describe(api_types::RunKind::Pull, &r["summary"])
+        ),
+        None => println!("Last run:  never"),
+    }
+}
+
+/// `source sync --dry-run` in words.
+fn print_preview(name: &str, preview: &PullPreview) -> anyhow::Result<()> {
+    let summary: sync::PullSummary =
+        serde_json::from_value(preview.source.clone()).context("the server's preview of the source is unreadable")?;
+    println!(
+        "dry run of {name}: read {} users and {} groups; the store would get users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted",
+        summary.users_read,
+        summary.groups_read,
+        summary.users_created,
+        summary.users_updated,
+        summary.users_deleted,
+        summary.groups_created,
+        summary.groups_updated,
+        summary.groups_deleted
+    );
+    if preview.targets.is_empty() {
+        println!(
+            "no binding feeds a target from {name}; add one with 'idsync binding add --source {name} --target TARGET'"
+        );
+    }
+    for plan in &preview.targets {
+        println!("{} (run {}): {} operations would be applied", plan.target, plan.run, plan.ops.len());
+        crate::sync_cli::print_plan(plan);
+        if let Some(r) = &plan.hold_reason {
+            println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
         }
     }
     Ok(())

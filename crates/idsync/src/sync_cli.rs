@@ -1,16 +1,15 @@
-//! `idsync sync`, `idsync runs …` and `idsync log`: full reconciles and their preview, held runs,
-//! and the provisioning log.
+//! `idsync runs …` and `idsync log` (and the words for runs and plans that `sync` and `source`
+//! print): held runs, run history and the provisioning log, through the admin API.
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use api_types::{LogEntry, Plan, Run, RunKind, RunState};
 use clap::Subcommand;
-use serde_json::json;
-use store::{EventQuery, RunKind, RunState, Store, SyncStore};
-use sync::{Bindings, Engine, RunReport};
+use reqwest::Method;
+use sync::{Bindings, Engine};
 
 use crate::config::Config;
-use crate::serve::open_store;
 
 /// The engine over the stored bindings. A binding whose rules cannot be used is named on stderr
 /// and left out; the others work.
@@ -60,156 +59,53 @@ pub enum RunsCommand {
     },
 }
 
-pub fn print_dry_run(report: &RunReport) {
-    println!(
-        "dry run of {} (run {}): {} operations would be applied",
-        report.target,
-        report.run_id,
-        report.plan.ops.len()
-    );
-    print_plan(report);
-    if let Some(r) = &report.hold_reason {
+/// A dry run's plan in words.
+pub fn print_dry_run(plan: &Plan) {
+    println!("dry run of {} (run {}): {} operations would be applied", plan.target, plan.run, plan.ops.len());
+    print_plan(plan);
+    if let Some(r) = &plan.hold_reason {
         println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
     }
 }
 
-fn print_plan(report: &RunReport) {
-    let plan = &report.plan;
-    if plan.ops.is_empty() && plan.links.is_empty() && plan.skipped.is_empty() {
-        println!("{}: nothing to do; the target matches the sources and rules", report.target);
+/// Each operation of a plan with its reason, one line each.
+pub fn print_plan(plan: &Plan) {
+    if plan.ops.is_empty() {
+        println!("{}: nothing to do; the target matches the sources and rules", plan.target);
         return;
     }
-    for link in &plan.links {
-        match link {
-            engine::LinkChange::Adopt { link, reason } => println!("  adopt        {:<24} {reason}", link.name),
-            engine::LinkChange::Forget { link, reason } => println!("  forget       {:<24} {reason}", link.name),
+    for op in &plan.ops {
+        match serde_json::from_value::<engine::PlannedOp>(op.clone()) {
+            Ok(p) => println!("  {:<16} {:<24} {}", p.op.action(), object(p.op.user(), p.op.group()), p.reason),
+            Err(_) => println!("  {op}"),
         }
-    }
-    for p in &plan.ops {
-        let object = match (p.op.user(), p.op.group()) {
-            (Some(u), Some(g)) => format!("{u} in {g}"),
-            (Some(u), None) => u.to_string(),
-            (None, Some(g)) => g.to_string(),
-            (None, None) => String::new(),
-        };
-        println!("  {:<16} {:<24} {}", p.op.action(), object, p.reason);
-    }
-    for s in &plan.skipped {
-        let kind = if s.conflict { "conflict" } else { "skip" };
-        println!("  {kind:<16} {:<24} {}", s.user, s.reason);
     }
 }
 
-/// `source sync NAME --dry-run`: reads the source in full, then says what the store and every
-/// bound target would get, changing neither.
-pub async fn preview_pull(config: &Config, name: &str, json: bool) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(config).await?);
-    let result = async {
-        let source = store
-            .source(name)
-            .await?
-            .with_context(|| format!("there is no source named '{name}'"))?;
-        let snapshot = app::pull::stored_connector(&*store, name, &crate::pull::env(config)).await?.read().await;
-        if !snapshot.complete {
-            bail!("the read of {name} was incomplete, so nothing can be previewed: {}", snapshot.problems.join("; "));
-        }
-        let (preview, summary) = sync::preview_snapshot(&*store, &source, &snapshot).await?;
-        let engine = engine(config, store.clone()).await?;
-        let targets: Vec<String> = engine.bindings().for_source(name).map(|(spec, _)| spec.target.clone()).collect();
-        let mut reports = Vec::new();
-        for t in &targets {
-            reports.push(engine.preview(t, preview.clone()).await.with_context(|| format!("previewing {t} failed"))?);
-        }
-        if json {
-            println!("{}", serde_json::to_string_pretty(&json!({"source": summary, "targets": reports}))?);
-            return Ok(());
-        }
-        println!(
-            "dry run of {name}: read {} users and {} groups; the store would get users {} created, {} updated, {} deleted; groups {} created, {} updated, {} deleted",
-            summary.users_read,
-            summary.groups_read,
-            summary.users_created,
-            summary.users_updated,
-            summary.users_deleted,
-            summary.groups_created,
-            summary.groups_updated,
-            summary.groups_deleted
-        );
-        if targets.is_empty() {
-            println!("no binding feeds a target from {name}; add one with 'idsync binding add --source {name} --target TARGET'");
-        }
-        for report in &reports {
-            println!("{} (run {}): {} operations would be applied", report.target, report.run_id, report.plan.ops.len());
-            print_plan(report);
-            if let Some(r) = &report.hold_reason {
-                println!("  safeguard: a real run would hold the deprovisioning for approval: {r}");
-            }
-        }
-        Ok(())
+/// A user, a group, or a user in a group, as log lines and plans name them.
+fn object(user: Option<&str>, group: Option<&str>) -> String {
+    match (user, group) {
+        (Some(u), Some(g)) => format!("{u} in {g}"),
+        (Some(u), None) => u.to_string(),
+        (None, Some(g)) => g.to_string(),
+        (None, None) => String::new(),
     }
-    .await;
-    store.close().await;
-    result
-}
-
-pub async fn sync(config: &Config, target: Option<String>, dry_run: bool, json: bool) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(config).await?);
-    let engine = engine(config, store.clone()).await?;
-    let targets: Vec<String> = match target {
-        Some(t) => vec![t],
-        None => engine.bindings().targets().into_iter().collect(),
-    };
-    if targets.is_empty() {
-        bail!("no binding feeds any target; add one with 'idsync binding add --source SOURCE --target TARGET'");
-    }
-    let mut reports = Vec::new();
-    let mut failed = false;
-    for t in targets {
-        let report = engine.full_sync(&t, dry_run).await.with_context(|| format!("sync of {t} failed"))?;
-        failed |= report.failed > 0;
-        if !json {
-            if dry_run {
-                print_dry_run(&report);
-            } else {
-                println!(
-                    "sync of {t} (run {}): {} applied, {} failed, {} skipped, {} to retry, {} held",
-                    report.run_id, report.applied, report.failed, report.skipped, report.retrying, report.held
-                );
-                if let Some(r) = &report.hold_reason {
-                    println!("  held for approval: {r}; see 'idsync runs show {}'", report.run_id);
-                }
-                if report.failed > 0 {
-                    println!("  see the failures with 'idsync log --run {} --result failed'", report.run_id);
-                }
-            }
-        }
-        reports.push(report);
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-    }
-    store.close().await;
-    if failed {
-        bail!("some operations failed");
-    }
-    Ok(())
 }
 
 /// What the targets did after a pull run, until the source's next run: the provisioning log's
 /// results for that source in that window, per target. (Targets follow a pull asynchronously, so
 /// this is read from the log rather than counted by the run.)
-async fn after_pull(store: &store::sqlite::SqliteStore, run: &store::RunRecord) -> anyhow::Result<Vec<String>> {
-    let later = store.runs(Some(&run.target), None, 1000).await?;
+async fn after_pull(api: &client::Client, run: &Run) -> anyhow::Result<Vec<String>> {
+    let (later, _) = crate::pages::all::<Run>(api, &format!("/runs?target={}", client::segment(&run.target))).await?;
     let next = later.iter().filter(|r| r.kind == RunKind::Pull && r.id > run.id).map(|r| r.started.clone()).min();
-    let query = EventQuery {
+    let query = api_types::LogQuery {
         source: Some(run.target.clone()),
-        since: Some(parse_since(&run.started)?),
-        until: next.as_deref().map(parse_since).transpose()?,
-        limit: 1_000_000,
-        ..EventQuery::default()
+        since: Some(run.started.clone()),
+        until: next,
+        ..Default::default()
     };
     let mut by_target: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> = Default::default();
-    for e in store.events(&query).await?.into_iter().filter(|e| e.result != "planned") {
+    for e in logged(api, query, usize::MAX).await?.into_iter().filter(|e| e.result != "planned") {
         *by_target.entry(e.target).or_default().entry(e.result).or_default() += 1;
     }
     if by_target.is_empty() {
@@ -228,7 +124,7 @@ async fn after_pull(store: &store::sqlite::SqliteStore, run: &store::RunRecord) 
 }
 
 /// How long a run took, or `-` while it goes on.
-fn duration(r: &store::RunRecord) -> String {
+fn duration(r: &Run) -> String {
     let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
     match (parse(&r.started), r.finished.as_deref().and_then(parse)) {
         (Some(start), Some(end)) => format!("{:.1}s", (end - start).total(jiff::Unit::Second).unwrap_or(0.0)),
@@ -236,15 +132,27 @@ fn duration(r: &store::RunRecord) -> String {
     }
 }
 
+fn kind_word(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Full => "full",
+        RunKind::DryRun => "dry-run",
+        RunKind::Realtime => "realtime",
+        RunKind::Pull => "pull",
+    }
+}
+
+fn state_word(state: RunState) -> String {
+    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
 /// A run's summary in words: what a pull read and changed in idsync's copy of the source, what a
 /// reconcile did to its target.
-pub fn describe(r: &store::RunRecord) -> String {
-    let s = &r.summary;
+pub fn describe(kind: RunKind, s: &serde_json::Value) -> String {
     let n = |k: &str| s[k].as_u64().unwrap_or(0);
     if let Some(error) = s["error"].as_str() {
         return format!("error: {error}");
     }
-    match r.kind {
+    match kind {
         RunKind::Pull => format!(
             "{} read: {} users, {} groups, {} requests; users +{} ~{} -{}, groups +{} ~{} -{}; {} unchanged, {} refused, {} problems",
             if s["incremental"] == true { "incremental" } else { "full" },
@@ -285,109 +193,83 @@ pub fn describe(r: &store::RunRecord) -> String {
     }
 }
 
-pub async fn runs(cmd: RunsCommand, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
-    // With an admin token at hand, decisions are made by the server (audited, next to its worker).
-    match &cmd {
-        RunsCommand::Approve { id } if crate::remote::configured(remote) => {
-            let approved = crate::remote::client(remote, config).await?.approve(*id).await?;
+pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> {
+    match cmd {
+        RunsCommand::Approve { id } => {
+            let approved = api.approve(id).await?;
             println!("run {id}: {} applied, {} failed; now {}", approved.applied, approved.failed, approved.state);
             if let Some(r) = approved.hold_reason {
                 println!("{r}");
             }
-            return Ok(());
         }
-        RunsCommand::Reject { id } if crate::remote::configured(remote) => {
-            crate::remote::client(remote, config).await?.reject(*id).await?;
+        RunsCommand::Reject { id } => {
+            api.reject(id).await?;
             println!("run {id} rejected: nothing was deactivated or deleted");
-            return Ok(());
         }
-        _ => {}
-    }
-    let store = Arc::new(open_store(config).await?);
-    match cmd {
         RunsCommand::List { target, limit, json } => {
-            let runs = store.runs(target.as_deref(), None, limit).await?;
+            let mut path = format!("/runs?limit={}", limit.clamp(1, api_types::PageQuery::MAX_LIMIT));
+            if let Some(t) = &target {
+                path.push_str(&format!("&target={}", client::segment(t)));
+            }
+            let (page, text): (api_types::Page<Run>, String) = api.exchange(Method::GET, &path, None::<&()>).await?;
             if json {
-                let v: Vec<_> = runs
-                    .iter()
-                    .map(|r| {
-                        json!({"id": r.id, "kind": r.kind.as_str(), "target": r.target, "state": r.state.as_str(), "started": r.started,
-                               "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason})
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{text}");
             } else {
                 println!(
                     "{:>5}  {:<8} {:<16} {:<9} {:<25} {:>8}  outcome",
                     "id", "kind", "target/source", "state", "started", "took"
                 );
-                for r in runs {
+                for r in &page.items {
                     println!(
                         "{:>5}  {:<8} {:<16} {:<9} {:<25} {:>8}  {}",
                         r.id,
-                        r.kind,
+                        kind_word(r.kind),
                         r.target,
-                        r.state,
+                        state_word(r.state),
                         r.started,
-                        duration(&r),
-                        describe(&r)
+                        duration(r),
+                        describe(r.kind, &r.summary)
                     );
                 }
             }
         }
         RunsCommand::Show { id, json } => {
-            let r = store.run(id).await?.with_context(|| format!("there is no run {id}"))?;
+            let (r, text): (Run, String) = api.exchange(Method::GET, &format!("/runs/{id}"), None::<&()>).await?;
             if json {
-                let v = json!({"id": r.id, "kind": r.kind.as_str(), "target": r.target, "state": r.state.as_str(), "started": r.started,
-                               "finished": r.finished, "summary": r.summary, "hold_reason": r.hold_reason, "held": r.held});
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!("run {} ({} of {}): {}", r.id, r.kind, r.target, r.state);
-                println!(
-                    "started {}{}",
-                    r.started,
-                    r.finished.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
-                );
-                println!("took    {}", duration(&r));
-                println!("outcome {}", describe(&r));
-                for problem in r.summary["problems"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
-                    println!("  problem: {problem}");
-                }
-                if r.kind == RunKind::Pull {
-                    for line in after_pull(&store, &r).await? {
-                        println!("{line}");
-                    }
-                    println!("each change, with its reason: idsync log --source {} --since {}", r.target, r.started);
-                }
-                if let Some(reason) = &r.hold_reason {
-                    println!("held because {reason}");
-                }
-                let held: Vec<engine::PlannedOp> =
-                    r.held.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
-                if !held.is_empty() && r.state == RunState::Held {
-                    println!("waiting for approval:");
-                    for p in &held {
-                        println!("  {:<16} {:<24} {}", p.op.action(), p.op.user().unwrap_or_default(), p.reason);
-                    }
-                    println!("decide with 'idsync runs approve {id}' or 'idsync runs reject {id}'");
-                }
+                println!("{text}");
+                return Ok(());
             }
-        }
-        RunsCommand::Approve { id } => {
-            let engine = engine(config, store.clone()).await?;
-            let report = engine.approve(id).await?;
-            println!("run {id}: {} applied, {} failed; now {}", report.applied, report.failed, report.state);
-            if let Some(r) = report.hold_reason {
-                println!("{r}");
+            println!("run {} ({} of {}): {}", r.id, kind_word(r.kind), r.target, state_word(r.state));
+            println!(
+                "started {}{}",
+                r.started,
+                r.finished.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
+            );
+            println!("took    {}", duration(&r));
+            println!("outcome {}", describe(r.kind, &r.summary));
+            for problem in r.summary["problems"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
+                println!("  problem: {problem}");
             }
-        }
-        RunsCommand::Reject { id } => {
-            let engine = engine(config, store.clone()).await?;
-            engine.reject(id).await?;
-            println!("run {id} rejected: nothing was deactivated or deleted");
+            if r.kind == RunKind::Pull {
+                for line in after_pull(api, &r).await? {
+                    println!("{line}");
+                }
+                println!("each change, with its reason: idsync log --source {} --since {}", r.target, r.started);
+            }
+            if let Some(reason) = &r.hold_reason {
+                println!("held because {reason}");
+            }
+            let held: Vec<engine::PlannedOp> =
+                r.held.clone().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+            if !held.is_empty() && r.state == RunState::Held {
+                println!("waiting for approval:");
+                for p in &held {
+                    println!("  {:<16} {:<24} {}", p.op.action(), p.op.user().unwrap_or_default(), p.reason);
+                }
+                println!("decide with 'idsync runs approve {id}' or 'idsync runs reject {id}'");
+            }
         }
     }
-    store.close().await;
     Ok(())
 }
 
@@ -448,30 +330,11 @@ pub struct LogArgs {
     json: bool,
 }
 
-/// The newest `args.limit` entries the server's log holds for `args`, page by page.
-async fn logged_remotely(
-    args: &LogArgs,
-    since: Option<String>,
-    until: Option<String>,
-    remote: &crate::remote::Remote,
-    config: &Config,
-) -> anyhow::Result<Vec<api_types::LogEntry>> {
-    let api = crate::remote::client(remote, config).await?;
-    let mut query = api_types::LogQuery {
-        user: args.user.clone(),
-        group: args.group.clone(),
-        target: args.target.clone(),
-        source: args.source.clone(),
-        result: args.result.clone(),
-        run: args.run,
-        since,
-        until,
-        after: None,
-        limit: None,
-    };
+/// The newest `limit` entries the log holds for `query`, newest first, page by page.
+async fn logged(api: &client::Client, mut query: api_types::LogQuery, limit: usize) -> anyhow::Result<Vec<LogEntry>> {
     let mut entries = Vec::new();
-    while entries.len() < args.limit as usize {
-        let left = (args.limit as usize - entries.len()).min(api_types::PageQuery::MAX_LIMIT as usize);
+    while entries.len() < limit {
+        let left = (limit - entries.len()).min(api_types::PageQuery::MAX_LIMIT as usize);
         query.limit = Some(left as u32);
         let page = api.log(&query).await?;
         entries.extend(page.items);
@@ -483,29 +346,19 @@ async fn logged_remotely(
     Ok(entries)
 }
 
-pub async fn log(args: LogArgs, config: &Config, remote: &crate::remote::Remote) -> anyhow::Result<()> {
-    let since = args.since.as_deref().map(parse_since).transpose()?;
-    let until = args.until.as_deref().map(parse_since).transpose()?;
-    let mut events = if crate::remote::configured(remote) {
-        logged_remotely(&args, since, until, remote, config).await?
-    } else {
-        let store = open_store(config).await?;
-        let query = EventQuery {
-            user: args.user,
-            group: args.group,
-            target: args.target,
-            source: args.source,
-            result: args.result,
-            run_id: args.run,
-            since,
-            until,
-            before: None,
-            limit: args.limit,
-        };
-        let read = app::log::entries(&store, &query).await;
-        store.close().await;
-        read?
+pub async fn log(args: LogArgs, api: &client::Client) -> anyhow::Result<()> {
+    let query = api_types::LogQuery {
+        user: args.user,
+        group: args.group,
+        target: args.target,
+        source: args.source,
+        result: args.result,
+        run: args.run,
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        until: args.until.as_deref().map(parse_since).transpose()?,
+        ..Default::default()
     };
+    let mut events = logged(api, query, args.limit as usize).await?;
     events.reverse();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&events)?);
@@ -513,19 +366,13 @@ pub async fn log(args: LogArgs, config: &Config, remote: &crate::remote::Remote)
         println!("no matching events");
     } else {
         for e in &events {
-            let object = match (&e.user, &e.group) {
-                (Some(u), Some(g)) => format!("{u} in {g}"),
-                (Some(u), None) => u.clone(),
-                (None, Some(g)) => g.clone(),
-                (None, None) => String::new(),
-            };
             println!(
                 "{} {:<9} {:<10} {:<16} {:<24} {}",
                 &e.at[..19.min(e.at.len())],
                 e.result,
                 e.target,
                 e.action,
-                object,
+                object(e.user.as_deref(), e.group.as_deref()),
                 e.reason
             );
             if let Some(d) = &e.detail {

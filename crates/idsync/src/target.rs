@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use api_types::{Check, CheckStatus, Checked, Credentials, Removed, Secret, Target, TargetDetail, Tested};
+use app::targets::SealedConnector;
 use clap::{Args, Subcommand};
-use targets::{CheckStatus, Credentials};
+use reqwest::Method;
+use serde_json::json;
 
 use crate::config::Config;
-use crate::serve::open_store;
-use app::targets::SealedConnector;
 
 #[derive(Subcommand)]
 pub enum TargetCommand {
@@ -119,13 +120,13 @@ fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyh
 
 impl CredentialArgs {
     pub fn read(&self) -> anyhow::Result<Option<Credentials>> {
-        let token = read_secret(&self.token_file, &self.token_env, "token")?;
-        let password = read_secret(&self.password_file, &self.password_env, "password")?;
+        let token = read_secret(&self.token_file, &self.token_env, "token")?.map(Secret::new);
+        let password = read_secret(&self.password_file, &self.password_env, "password")?.map(Secret::new);
         if let Some(key) = read_secret(&self.key_file, &None, "key")? {
             if token.is_some() || password.is_some() {
                 bail!("give either a key file (with --username for an OAuth client's id) or a token or a password");
             }
-            return Ok(Some(Credentials::Key { key, client_id: self.username.clone() }));
+            return Ok(Some(Credentials::Key { key: Secret::new(key), client_id: self.username.clone() }));
         }
         Ok(match (token, &self.username, password) {
             (Some(token), None, None) => Some(Credentials::Bearer { token }),
@@ -144,7 +145,7 @@ pub fn connector(config: &Config) -> anyhow::Result<SealedConnector> {
 }
 
 /// Prints check lines (of `target test` or `source test`); true when none failed.
-pub fn print_checks(checks: &[targets::Check]) -> bool {
+pub fn print_checks(checks: &[Check]) -> bool {
     for c in checks {
         let mark = match c.status {
             CheckStatus::Ok => "ok  ",
@@ -156,74 +157,85 @@ pub fn print_checks(checks: &[targets::Check]) -> bool {
     checks.iter().all(|c| c.status != CheckStatus::Failed)
 }
 
-pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
-    let connector = connector(config)?;
+/// The answer to a change that the server checks first: when a check failed, its findings are
+/// printed and the command fails with `refused`.
+pub fn checked<T>(answer: Result<T, client::Error>, refused: &str) -> anyhow::Result<T> {
+    match answer {
+        Ok(answer) => Ok(answer),
+        Err(client::Error::Problem(p)) if !p.checks.is_empty() => {
+            print_checks(&p.checks);
+            bail!("{refused}")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn at(name: &str) -> String {
+    format!("/targets/{}", client::segment(name))
+}
+
+pub async fn run(cmd: TargetCommand, api: &client::Client) -> anyhow::Result<()> {
     match cmd {
         TargetCommand::Add { name, kind, url, credentials, no_check } => {
-            let kind = app::targets::kind(&kind)?;
+            let label = app::targets::kind(&kind)?.label();
             let credentials = credentials.read()?.context(
                 "credentials are needed: --token-file/--token-env for a token, or --username with --password-file/--password-env",
             )?;
-            let new = app::targets::NewTarget { name: name.clone(), kind, url: url.clone(), credentials };
-            let added = app::targets::add(&store, &connector, new, !no_check).await?;
+            let body = json!({"name": name, "kind": kind, "url": url, "credentials": client::exposed(&credentials), "check": !no_check});
+            let (added, _): (Checked, String) = checked(
+                api.exchange(Method::POST, "/targets", Some(&body)).await,
+                &format!("target {name} was not saved; fix the problem above, or save it anyway with --no-check"),
+            )?;
             print_checks(&added.checks);
-            if !added.saved {
-                bail!("target {name} was not saved; fix the problem above, or save it anyway with --no-check");
-            }
             if !no_check {
                 println!("target {name} is ready");
             }
-            println!("added target {name} ({}) at {url}", kind.label());
+            println!("added target {name} ({label}) at {url}");
             println!("next: bind a source to it with 'idsync binding add --source SOURCE --target {name}'");
         }
         TargetCommand::List { json } => {
-            let rows: Vec<serde_json::Value> =
-                app::targets::overview(&store).await?.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+            let (rows, text) = crate::pages::all::<Target>(api, "/targets").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                println!("{text}");
             } else if rows.is_empty() {
                 println!(
                     "no targets yet; add one with 'idsync target add --kind jira --name jira --url https://jira.example.com --token-file token.txt'"
                 );
             } else {
-                let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
-                let width = |k: &str, title: &str| {
-                    rows.iter().map(|r| text(r, k).chars().count()).max().unwrap_or(0).max(title.len())
+                let width = |f: fn(&Target) -> &str, title: &str| {
+                    rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(title.len())
                 };
-                let (n, k, h) = (width("name", "name"), width("kind", "kind"), width("health", "health"));
+                let (n, k, h) =
+                    (width(|r| &r.name, "name"), width(|r| &r.kind, "kind"), width(|r| &r.health, "health"));
                 println!("{:<n$}  {:<k$}  {:<h$}  {:>8}  {:>8}  url", "name", "kind", "health", "managed", "pending");
                 for r in &rows {
                     println!(
                         "{:<n$}  {:<k$}  {:<h$}  {:>8}  {:>8}  {}",
-                        text(r, "name"),
-                        text(r, "kind"),
-                        text(r, "health"),
-                        r["managed_users"].to_string(),
-                        r["pending"].to_string(),
-                        text(r, "url")
+                        r.name, r.kind, r.health, r.managed_users, r.pending, r.url
                     );
                 }
             }
         }
         TargetCommand::Show { name, json } => {
-            let v = serde_json::to_value(app::targets::detail(&store, &connector, &name).await?)?;
+            let (_, text): (TargetDetail, String) = api.exchange(Method::GET, &at(&name), None::<&()>).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{text}");
             } else {
+                let v: serde_json::Value = serde_json::from_str(&text)?;
                 for (k, val) in v.as_object().into_iter().flatten() {
                     println!("{k:<15} {}", val.as_str().map(String::from).unwrap_or_else(|| val.to_string()));
                 }
             }
         }
         TargetCommand::Test { name, json } => {
-            let checks = app::targets::test(&store, &connector, &name).await?;
+            let (tested, text): (Tested, String) =
+                api.exchange(Method::POST, &format!("{}/test", at(&name)), None::<&()>).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&checks)?);
-                if checks.iter().any(|c| c.status == CheckStatus::Failed) {
+                println!("{text}");
+                if !tested.passed {
                     std::process::exit(1);
                 }
-            } else if !print_checks(&checks) {
+            } else if !print_checks(&tested.checks) {
                 bail!("target {name} is not ready");
             } else {
                 println!("target {name} is ready");
@@ -234,21 +246,24 @@ pub async fn run(cmd: TargetCommand, config: &Config) -> anyhow::Result<()> {
             if url.is_none() && credentials.is_none() {
                 bail!("nothing to change: give --url and/or new credentials");
             }
-            let changed = app::targets::change(&store, &connector, &name, url, credentials, !no_check).await?;
-            print_checks(&changed.checks);
-            if !changed.saved {
-                bail!("target {name} was not changed; fix the problem above, or change it anyway with --no-check");
+            let mut body = json!({"url": url, "check": !no_check});
+            if let Some(c) = &credentials {
+                body["credentials"] = client::exposed(c);
             }
+            let (changed, _): (Checked, String) = checked(
+                api.exchange(Method::PATCH, &at(&name), Some(&body)).await,
+                &format!("target {name} was not changed; fix the problem above, or change it anyway with --no-check"),
+            )?;
+            print_checks(&changed.checks);
             println!("updated target {name}; running servers use the change within a few seconds");
         }
         TargetCommand::Remove { name } => {
-            let bindings = app::targets::remove(&store, &name).await?;
+            let removed: Removed = api.exchange(Method::DELETE, &at(&name), None::<&()>).await?.0;
             println!("removed target {name}; its users, groups and memberships are unchanged in the application");
-            if !bindings.is_empty() {
-                println!("removed its bindings with it: {}", bindings.join(", "));
+            if !removed.bindings.is_empty() {
+                println!("removed its bindings with it: {}", removed.bindings.join(", "));
             }
         }
     }
-    store.close().await;
     Ok(())
 }

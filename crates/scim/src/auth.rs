@@ -1,7 +1,6 @@
 //! Bearer-token authentication per source, and the per-source request rate limit.
 
 use std::collections::HashMap;
-use std::path::{self, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,67 +96,39 @@ pub(crate) struct Authenticated(pub(crate) String);
 
 /// Sources and their valid token hashes, remembered so that a request costs no token query.
 ///
-/// Tokens change in another process (`idsync source rotate-token`), which after committing replaces
-/// the epoch file in the data directory. Every lookup first checks that file's identity (one
-/// `stat`); a changed file empties the cache, so a rotation takes effect for every request that
-/// starts after the command returns. Entries also expire after `max_age`, in case a command died
-/// between its commit and the epoch file.
+/// Tokens change only through the admin API of the server that serves them, which empties the
+/// cache when it commits a change ([`AuthCache::clear`]), so a rotation takes effect for every
+/// request that starts after the API answered. Entries also expire after `max_age`.
 pub struct AuthCache {
-    epoch_file: Option<PathBuf>,
     max_age: Duration,
-    state: Mutex<CacheState>,
-}
-
-#[derive(Default)]
-struct CacheState {
-    epoch: Option<(u64, i64, i64)>,
-    entries: HashMap<String, (Arc<SourceAuth>, Instant)>,
-}
-
-fn epoch_of(path: &path::Path) -> Option<(u64, i64, i64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+    state: Mutex<HashMap<String, (Arc<SourceAuth>, Instant)>>,
 }
 
 impl AuthCache {
-    /// `epoch_file: None` turns caching off.
-    pub fn new(epoch_file: Option<PathBuf>, max_age: Duration) -> Self {
-        AuthCache { epoch_file, max_age, state: Mutex::new(CacheState::default()) }
+    /// `max_age` zero turns caching off.
+    pub fn new(max_age: Duration) -> Self {
+        AuthCache { max_age, state: Mutex::new(HashMap::new()) }
     }
 
     fn get(&self, source: &str) -> Option<Arc<SourceAuth>> {
-        let path = self.epoch_file.as_ref()?;
-        let epoch = epoch_of(path);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.epoch != epoch {
-            state.entries.clear();
-            state.epoch = epoch;
-            return None;
-        }
-        let (auth, at) = state.entries.get(source)?;
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (auth, at) = state.get(source)?;
         (at.elapsed() < self.max_age).then(|| auth.clone())
     }
 
     /// Forgets every source's tokens, after this process changed some.
     pub fn clear(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).entries.clear();
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn put(&self, source: &str, auth: SourceAuth) -> Arc<SourceAuth> {
         let auth = Arc::new(auth);
-        if self.epoch_file.is_some() {
+        if !self.max_age.is_zero() {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.entries.insert(source.to_string(), (auth.clone(), Instant::now()));
+            state.insert(source.to_string(), (auth.clone(), Instant::now()));
         }
         auth
     }
-}
-
-/// Tells running servers that tokens changed: replaces the epoch file (a new inode every time).
-pub fn bump_auth_epoch(path: &path::Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{:?}\n", std::time::SystemTime::now()))?;
-    std::fs::rename(&tmp, path)
 }
 
 struct Bucket {
@@ -205,29 +176,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cache_forgets_everything_when_the_epoch_file_changes() {
-        let dir = std::env::temp_dir().join(format!("idsync-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let epoch = dir.join("auth.epoch");
-        let cache = AuthCache::new(Some(epoch.clone()), Duration::from_secs(60));
+    fn the_cache_forgets_when_cleared_and_when_entries_age() {
+        let cache = AuthCache::new(Duration::from_secs(60));
         let auth = || SourceAuth { id: SourceId(1), token_hashes: vec![[1; 32]] };
         assert!(cache.get("a").is_none());
         cache.put("a", auth());
         assert!(cache.get("a").is_some());
-        bump_auth_epoch(&epoch).unwrap();
-        assert!(cache.get("a").is_none(), "a new epoch empties the cache");
-        cache.put("a", auth());
-        assert!(cache.get("a").is_some());
-        bump_auth_epoch(&epoch).unwrap();
-        assert!(cache.get("a").is_none(), "every bump is seen, not only the first");
-        let uncached = AuthCache::new(None, Duration::from_secs(60));
-        uncached.put("a", auth());
-        assert!(uncached.get("a").is_none());
-        let expiring = AuthCache::new(Some(epoch), Duration::ZERO);
-        expiring.get("a");
+        cache.clear();
+        assert!(cache.get("a").is_none(), "a change of tokens empties the cache");
+        let expiring = AuthCache::new(Duration::ZERO);
         expiring.put("a", auth());
         assert!(expiring.get("a").is_none(), "entries expire");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

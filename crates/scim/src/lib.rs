@@ -22,7 +22,7 @@ use axum::routing::{any, get, post};
 use model::FilterLimits;
 use store::Store;
 
-pub use auth::{AuthCache, RateLimiter, bump_auth_epoch, hash_token};
+pub use auth::{AuthCache, RateLimiter, hash_token};
 pub use paths::canonical_path;
 pub use request::{Oversized, RequestLimits, oversized, refuse_oversized};
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::harness::{Server, add_source, cli, http_client};
 
 pub(crate) fn admin_token(data_dir: &Path, name: &str, scope: &str, extra: &[&str]) -> String {
-    let mut args = vec!["admin-token", "create", "--local", "--name", name, "--scope", scope, "--json"];
+    let mut args = vec!["admin-token", "create", "--name", name, "--scope", scope, "--json"];
     args.extend_from_slice(extra);
     let out = cli(data_dir, &args);
     assert!(out.status.success(), "admin-token create failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -115,9 +115,10 @@ async fn tokens_open_what_their_scope_covers_and_nothing_else_does() {
     assert_eq!(api.get("/targets", &ci).await.status, 200);
     let listed = api.get("/admin-tokens", &admin).await.body;
     let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["brief", "ci", "root", "viewer"]);
+    // `local-cli` is the token the server issues to commands on its own host.
+    assert_eq!(names, ["brief", "ci", "local-cli", "root", "viewer"]);
     assert!(!listed.to_string().contains("secret"), "{listed}");
-    assert!(listed["items"][3]["last_used"].is_string(), "use is recorded: {listed}");
+    assert!(listed["items"][4]["last_used"].is_string(), "use is recorded: {listed}");
     api.call(Method::POST, "/admin-tokens", Some(&admin), Some(json!({"name": "ci", "scope": "read"})))
         .await
         .problem(409, "conflict");
@@ -178,7 +179,8 @@ async fn lists_page_by_cursor_and_refusals_say_what_is_wrong() {
         assert_eq!(r.headers()["content-type"], "application/problem+json");
     }
     let listed = api.get("/admin-tokens", &token).await.body;
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "no refused request made a token: {listed}");
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["local-cli", "root"], "no refused request made a token: {listed}");
 }
 
 #[tokio::test]
@@ -438,8 +440,9 @@ async fn debug_logging_turns_on_for_a_while_and_goes_back_by_itself() {
     assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
     let text = download.text().await.unwrap();
     assert!(text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "one JSON object per line");
-    let no_token = crate::harness::cli(dir.path(), &["status"]);
-    assert!(String::from_utf8_lossy(&no_token.stderr).contains("needs an admin token"));
+    // On the server's host, without a token of one's own, the server's host token serves.
+    let on_the_host = crate::harness::cli(dir.path(), &["status"]);
+    assert!(String::from_utf8_lossy(&on_the_host.stdout).contains(&format!("at {}", server.root)));
 }
 
 /// Every file of a zip, as one text, read by Python's zipfile (a reader that is not ours).
@@ -760,7 +763,11 @@ async fn login_saves_the_server_and_token_for_later_commands() {
     assert!(crate::harness::cli_env(dir.path(), &["logout"], &[("XDG_CONFIG_HOME", xdg)]).status.success());
     assert!(!saved.exists());
     let after = crate::harness::cli_env(elsewhere.path(), &["status"], &[("XDG_CONFIG_HOME", xdg)]);
-    assert!(String::from_utf8_lossy(&after.stderr).contains("needs an admin token"));
+    assert!(
+        String::from_utf8_lossy(&after.stdout).contains("no server runs on this data directory"),
+        "without the login, the command works on its own data directory: {}",
+        String::from_utf8_lossy(&after.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -872,4 +879,47 @@ async fn source_sync_runs_in_the_server_and_a_signal_cancels_it_there() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(running().await.as_deref(), Some("interrupted"));
+}
+
+/// Every command goes through an admin API: the running server's, found through the host token it
+/// leaves in the data directory, or one the command serves itself while no server runs. Either
+/// way its changes are audited, and `--local` is refused while a server holds the directory.
+#[tokio::test]
+async fn commands_go_through_the_server_that_holds_the_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    add_source(dir.path(), "before");
+    let server = Server::start(dir.path());
+    add_source(dir.path(), "during");
+    let host_access = dir.path().join("local-api.toml");
+    assert_eq!(std::fs::metadata(&host_access).unwrap().permissions().mode() & 0o777, 0o600);
+    let local = cli(dir.path(), &["admin-token", "create", "--local", "--name", "x", "--scope", "read"]);
+    assert!(!local.status.success());
+    assert!(String::from_utf8_lossy(&local.stderr).contains("leave out --local"), "{local:?}");
+    let admin = admin_token(dir.path(), "root", "admin", &[]);
+    let api = Api::new(&server);
+    let audit = api.get("/audit?limit=100", &admin).await.body;
+    let made: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "source.add")
+        .map(|e| (e["object"].as_str().unwrap().to_string(), e["actor"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(made.contains(&("source/during".into(), "token local-cli".into())), "{audit}");
+    assert!(made.contains(&("source/before".into(), "token local-cli".into())), "offline changes are audited: {audit}");
+    drop(server);
+    add_source(dir.path(), "after");
+    let listed = cli(dir.path(), &["source", "list", "--json"]);
+    let names: Vec<String> = serde_json::from_slice::<Value>(&listed.stdout).unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["after", "before", "during"],
+        "a killed server's host token is no way in; the command works alone"
+    );
 }

@@ -234,7 +234,7 @@ async fn the_database_is_copied_online_and_restored_only_offline() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     let refused = crate::harness::cli(dir.path(), &["db", "restore", copy.to_str().unwrap()]);
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("a server is running"),
+        String::from_utf8_lossy(&refused.stderr).contains("a server is running there"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
@@ -242,7 +242,11 @@ async fn the_database_is_copied_online_and_restored_only_offline() {
         .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&second.stderr).contains("a server is running"), "one server per data directory");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("a server is running there"),
+        "one server per data directory: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     drop(server);
 
     add_source(dir.path(), "later");
@@ -255,6 +259,6 @@ async fn the_database_is_copied_online_and_restored_only_offline() {
     ok(crate::harness::cli(dir.path(), &["db", "restore", copy.to_str().unwrap()]));
     let listed: Value =
         serde_json::from_str(&ok(crate::harness::cli(dir.path(), &["source", "list", "--json"]))).unwrap();
-    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["hr"], "the copy as it was taken");
 }

@@ -27,7 +27,7 @@ fn ok(out: &Output) -> String {
 
 fn runs(data_dir: &Path) -> Vec<Value> {
     let out = elsewhere(data_dir, &["runs", "list", "--json"]);
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().cloned().unwrap_or_default()
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["items"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

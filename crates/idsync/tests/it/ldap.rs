@@ -62,7 +62,7 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     // A dry run reads everything and says what would happen, through the planner; nothing changes.
     let preview = s.cli_json(&["source", "sync", "corp", "--dry-run", "--json"]);
     assert_eq!(preview["source"]["users_created"], 7, "{preview}");
-    let planned = preview["targets"][0]["plan"]["ops"].as_array().map(Vec::len).unwrap_or(0);
+    let planned = preview["targets"][0]["ops"].as_array().map(Vec::len).unwrap_or(0);
     assert!(planned >= 6 + 4, "creates and memberships planned: {preview}");
     let text_preview = s.cli(&["source", "sync", "corp", "--dry-run"]);
     assert!(text(&text_preview).contains("alee"), "{}", text(&text_preview));
@@ -109,11 +109,11 @@ async fn an_ldap_directory_reaches_jira_and_follows_its_changes() {
     // Run history: each pull with how it read, what it changed and how long it took.
     let runs = text(&s.cli(&["runs", "list"]));
     assert!(runs.contains("incremental read: ") && runs.contains("full read: 7 users, 4 groups"), "{runs}");
-    let last = s.cli_json(&["runs", "list", "--json"])[0]["id"].as_i64().unwrap();
+    let last = s.cli_json(&["runs", "list", "--json"])["items"].clone()[0]["id"].as_i64().unwrap();
     let shown = text(&s.cli(&["runs", "show", &last.to_string()]));
     assert!(shown.contains("took") && shown.contains("idsync log --source corp"), "{shown}");
     // What the target did after the first full read, until the next run, from the log.
-    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
     let first_pull =
         runs.as_array().unwrap().iter().rev().find(|r| r["kind"] == "pull" && r["summary"]["users_created"] == 7);
     let shown = text(&s.cli(&["runs", "show", &first_pull.unwrap()["id"].to_string()]));

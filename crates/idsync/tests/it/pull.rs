@@ -134,7 +134,7 @@ async fn scheduled_pull_runs_keep_the_target_in_step() {
     // Runs come every second: the latest may be going on right now.
     assert!(["done", "running"].contains(&shown["pull"]["last_run"]["state"].as_str().unwrap_or_default()), "{shown}");
     assert!(shown["pull"]["next_run"].is_string(), "{shown}");
-    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
     let pulls: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull").collect();
     assert!(pulls.len() >= 2, "{runs}");
     assert!(pulls.iter().all(|r| r["state"] != "failed"), "{runs}");
@@ -362,28 +362,29 @@ async fn every_pull_kind_is_added_and_synced_from_the_command_line() {
     }
 }
 
-/// A run stopped by SIGTERM releases its lock at once; a run whose process was killed is taken
-/// over by the next one and marked interrupted.
+/// A run stopped by SIGTERM of the command that follows it releases its lock at once; a run
+/// outlives a command killed outright, and a run whose server was killed is taken over by the
+/// next one and marked interrupted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
-    let s = setup("").await;
+    let mut s = setup("").await;
     let (silent, url) = silent_provider();
     add_unchecked_pull_source(&s, "slow", &url, "t");
-    let config = s.config.to_str().unwrap();
+    let (dir, config) = (s.dir.path().to_str().unwrap().to_string(), s.config.to_str().unwrap().to_string());
     let start_sync = || {
         std::process::Command::new(crate::harness::BIN)
-            .args(["--data-dir", s.dir.path().to_str().unwrap(), "--config", config, "source", "sync", "slow"])
+            .args(["--data-dir", &dir, "--config", &config, "source", "sync", "slow"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let running = || {
-        let runs = s.cli_json(&["runs", "list", "--json"]);
+    let running = |s: &crate::sync::Setup| {
+        let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
         runs.as_array().unwrap().iter().filter(|r| r["kind"] == "pull" && r["state"] == "running").count()
     };
     let first = start_sync();
-    wait(10, "the first run under way", || running() == 1).await;
+    wait(10, "the first run under way", || running(&s) == 1).await;
     let kill = |signal: &str, pid: u32| {
         assert!(std::process::Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success())
     };
@@ -391,25 +392,33 @@ async fn a_stopped_or_killed_run_does_not_keep_its_source_locked() {
     let out = first.wait_with_output().unwrap();
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("interrupted by a signal"),
+        String::from_utf8_lossy(&out.stderr).contains("interrupted by a cancel request"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(running(), 0, "a stopped run releases its lock");
-    let runs = s.cli_json(&["runs", "list", "--json"]);
+    assert_eq!(running(&s), 0, "a stopped run releases its lock");
+    let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
     assert_eq!(runs[0]["state"], "interrupted", "{runs}");
 
     let mut second = start_sync();
-    wait(10, "a new run starts at once", || running() == 1).await;
+    wait(10, "a new run starts at once", || running(&s) == 1).await;
     kill("-KILL", second.id());
     second.wait().unwrap();
+    assert_eq!(running(&s), 1, "the run goes on in the server without the command that started it");
+    let busy = start_sync().wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("is still going"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    s.restart();
     let mut third = start_sync();
     wait(10, "the killed run's lock is taken over", || {
-        let runs = s.cli_json(&["runs", "list", "--json"]);
+        let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
         runs.as_array().unwrap().len() == 3 && runs[1]["state"] == "interrupted" && runs[0]["state"] == "running"
     })
     .await;
-    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
     assert!(runs[1]["summary"]["error"].as_str().unwrap().contains("process had ended"), "{runs}");
     let _ = third.kill();
     let _ = third.wait();
@@ -424,7 +433,8 @@ async fn a_scheduled_run_at_shutdown_ends_interrupted_not_running() {
     add_unchecked_pull_source(&s, "slow", &url, "t");
     assert!(s.cli(&["source", "schedule", "slow", "every 1s"]).status.success());
     let running = |s: &Setup| {
-        s.cli_json(&["runs", "list", "--json"])
+        s.cli_json(&["runs", "list", "--json"])["items"]
+            .clone()
             .as_array()
             .unwrap()
             .iter()
@@ -436,7 +446,7 @@ async fn a_scheduled_run_at_shutdown_ends_interrupted_not_running() {
     let started = Instant::now();
     let _ = s.server.child.wait();
     assert!(started.elapsed() < Duration::from_secs(15), "the server ends within its grace");
-    let runs = s.cli_json(&["runs", "list", "--json"]);
+    let runs = s.cli_json(&["runs", "list", "--json"])["items"].clone();
     let last = runs.as_array().unwrap().iter().find(|r| r["kind"] == "pull").unwrap();
     assert_eq!(last["state"], "interrupted", "{runs}");
     assert!(last["summary"]["error"].as_str().unwrap().contains("the server shutting down"), "{runs}");

@@ -1,6 +1,7 @@
 use api_types::{
-    Checked, IssuedSourceToken, LoginToken, Lookup, NewPullSource, NewPushSource, Page, PageQuery, PullChange,
-    Released, Removed, ScheduleChange, Source, SourceDetail, SourceRemoval, Tested, TokenRotation,
+    Checked, Deprovisioning, IssuedSourceToken, LoginToken, Lookup, NewPullSource, NewPushSource, Page, PageQuery,
+    PullChange, PullPreview, Released, Removed, ScheduleChange, Source, SourceDetail, SourceRemoval, Tested,
+    TokenRotation,
 };
 use app::admin_tokens::Caller;
 use app::sources::{Removal, Removed as Outcome};
@@ -110,6 +111,35 @@ pub async fn remove(
             ),
         )),
     }
+}
+
+/// Empty a source so that every bound target deprovisions what it managed, as each binding's
+/// `on_removed` rule says and through the safeguard; remove the source afterwards with `release`.
+#[utoipa::path(post, path = "/sources/{name}/deprovision", operation_id = "deprovision_source", tag = "sources",
+    params(("name" = String, Path, description = "The source's name")),
+    responses((status = 200, description = "Emptied; the targets now deprovision", body = Deprovisioning)))]
+pub async fn deprovision(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Deprovisioning>, ApiError> {
+    let before = app::sources::detail(&*s.db, &s.root, &name).await?;
+    let started = app::sources::deprovision(&*s.db, &name).await?;
+    s.engine.journal_written();
+    let managed: Vec<Released> =
+        started.managed.into_iter().map(|(target, users)| Released { target, users }).collect();
+    let after = json!({"emptied": started.emptied, "deprovisioning": managed});
+    audit(&s, &caller, "source.deprovision", &format!("source/{name}"), Some(audited_view(&before)), Some(after)).await;
+    Ok(Json(Deprovisioning { emptied: started.emptied, managed }))
+}
+
+/// Read a pull source in full now and see what its next run would change in idsync's copy and
+/// in every bound target, before anything changes (each target's plan is kept as a dry run).
+#[utoipa::path(post, path = "/sources/{name}/preview", operation_id = "preview_pull", tag = "sources",
+    params(("name" = String, Path, description = "The pull source's name")),
+    responses((status = 200, description = "What a run would change", body = PullPreview)))]
+pub async fn preview(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<PullPreview>, ApiError> {
+    Ok(Json(app::pull::preview(&*s.db, &s.engine, &s.pull_env, &name).await?))
 }
 
 /// Stop a pull source's scheduled runs until resumed (runs asked for still run).
