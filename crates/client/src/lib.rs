@@ -4,7 +4,7 @@
 
 use api_types::{
     Approved, Credentials, LogEntry, LogLevel, LogQuery, NewLogLevel, Page, Problem, Restore, RestoreReport, Run,
-    RunStarted, SealedBackup, Secret, StartPull, StartReconcile, Status,
+    RunProgress, RunStarted, SealedBackup, Secret, StartPull, StartReconcile, Status,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -96,14 +96,55 @@ impl Client {
         if status.is_success() {
             return Ok(Answer { status, body });
         }
-        match serde_json::from_slice::<Problem>(&body) {
-            Ok(p) if problem => Err(Error::Problem(Box::new(p))),
-            _ => Err(Error::Unexpected {
-                url: url.clone(),
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
-            }),
+        Err(refusal(url, status.as_u16(), problem, &body))
+    }
+
+    /// Follows a run the server carries on through its event stream, handing each progress
+    /// report to `seen`, until the report that says how the run ended (returned).
+    pub async fn follow(&self, run: i64, mut seen: impl FnMut(&RunProgress)) -> Result<RunProgress, Error> {
+        let url = format!("{}/api/v1/runs/{run}/events", self.base);
+        let unreachable = |e: reqwest::Error| Error::Unreachable { url: self.base.clone(), reason: e.to_string() };
+        let mut response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let problem = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            let body = response.bytes().await.map_err(unreachable)?;
+            return Err(refusal(url, status.as_u16(), problem, &body));
         }
+        let mut pending = String::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = pending.find("\n\n") {
+                let frame: String = pending.drain(..end + 2).collect();
+                let data: String = frame.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                if data.is_empty() {
+                    continue;
+                }
+                let progress: RunProgress = serde_json::from_str(&data).map_err(|e| Error::Unexpected {
+                    url: url.clone(),
+                    status: status.as_u16(),
+                    body: format!("an event that is not a run's progress ({e})"),
+                })?;
+                seen(&progress);
+                if progress.state.is_some() {
+                    return Ok(progress);
+                }
+            }
+        }
+        Err(Error::Unreachable {
+            url: self.base.clone(),
+            reason: format!("the events of run {run} stopped before it ended"),
+        })
     }
 
     async fn json<T: DeserializeOwned>(
@@ -214,6 +255,14 @@ impl Client {
     /// The support bundle, a zip.
     pub async fn support_bundle(&self) -> Result<Vec<u8>, Error> {
         Ok(self.send(Method::GET, "/diagnostics/bundle", None::<&()>).await?.body)
+    }
+}
+
+/// A refusal's body as an error: the server's problem document, or what came instead.
+fn refusal(url: String, status: u16, problem: bool, body: &[u8]) -> Error {
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(p) if problem => Error::Problem(Box::new(p)),
+        _ => Error::Unexpected { url, status, body: String::from_utf8_lossy(body).chars().take(300).collect() },
     }
 }
 

@@ -274,27 +274,36 @@ pub async fn restore(args: RestoreArgs, api: &client::Client) -> anyhow::Result<
     Ok(())
 }
 
-/// Waits for a run the server carries on, showing its phase on a terminal.
+/// Follows a run the server carries on over its event stream until it ends, drawing its
+/// progress on a terminal (a bar once the server can estimate the rest, a spinner until then),
+/// then returns the run as recorded.
 async fn finished(api: &client::Client, id: i64, what: &str) -> anyhow::Result<api_types::Run> {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    let bar = indicatif::ProgressBar::new(1000);
+    let spinner = indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}: {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let gauge = indicatif::ProgressStyle::with_template("{elapsed:>4} {prefix} [{bar:30}] {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(spinner.clone());
     bar.set_prefix(what.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let run = loop {
-        let run = api.run(id).await?;
-        if run.state != api_types::RunState::Running {
-            break run;
-        }
-        if let Some(p) = &run.progress {
-            bar.set_message(p.message.clone());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let followed = api
+        .follow(id, |p| {
+            match p.eta_seconds {
+                Some(eta) if p.elapsed_seconds + eta > 0.0 => {
+                    bar.set_style(gauge.clone());
+                    bar.set_position((1000.0 * p.elapsed_seconds / (p.elapsed_seconds + eta)) as u64);
+                    bar.set_message(format!("{}, about {:.0} s to go", p.message, eta.ceil()));
+                }
+                _ => {
+                    bar.set_style(spinner.clone());
+                    bar.set_message(p.message.clone());
+                }
+            }
+        })
+        .await;
     bar.finish_and_clear();
-    Ok(run)
+    followed?;
+    Ok(api.run(id).await?)
 }
 
 /// `idsync sync` through the server: each target's reconcile runs there, one at a time per
