@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use store::{AdminTokenRecord, AdminTokenStore};
 use subtle::ConstantTimeEq;
 
+use crate::Error;
 use crate::tokens::hex;
-use crate::{Error, rfc3339};
 
 const PREFIX: &str = "idsync_admin_";
 /// `last_used` is written at most this often per token, so reading the API costs no write per request.
@@ -48,9 +48,9 @@ fn view(record: AdminTokenRecord) -> Result<AdminToken, Error> {
     Ok(AdminToken {
         name: record.name,
         scope,
-        created: record.created,
-        expires: record.expires,
-        last_used: record.last_used,
+        created: record.created.to_string(),
+        expires: record.expires.map(|t| t.to_string()),
+        last_used: record.last_used.map(|t| t.to_string()),
     })
 }
 
@@ -97,7 +97,7 @@ pub async fn create(
             let at = now
                 .checked_add(span)
                 .map_err(|_| Error::Invalid(format!("'{text}' reaches past the end of time; pick a shorter expiry")))?;
-            Some(rfc3339(at))
+            Some(store::Time::from(at))
         }
         None => None,
     };
@@ -108,7 +108,7 @@ pub async fn create(
         name: request.name.clone(),
         scope: request.scope.as_str().to_string(),
         hash: hash(&secret),
-        created: rfc3339(now),
+        created: now.into(),
         expires,
         last_used: None,
     };
@@ -143,14 +143,14 @@ pub async fn authenticate(db: &dyn AdminTokenStore, presented: &str, now: Timest
     if !bool::from(record.hash.ct_eq(&hash(presented))) {
         return Err(refused());
     }
-    let past = |at: &Option<String>| at.as_deref().and_then(|t| t.parse::<Timestamp>().ok());
-    if past(&record.expires).is_some_and(|expires| expires <= now) {
+    if record.expires.is_some_and(|expires| expires.timestamp() <= now) {
         return Err(refused());
     }
-    let stale =
-        past(&record.last_used).is_none_or(|used| now.as_second() - used.as_second() >= LAST_USED_RESOLUTION_SECONDS);
+    let stale = record
+        .last_used
+        .is_none_or(|used| now.as_second() - used.timestamp().as_second() >= LAST_USED_RESOLUTION_SECONDS);
     if stale {
-        db.admin_token_used(&record.id, &rfc3339(now)).await?;
+        db.admin_token_used(&record.id, now.into()).await?;
     }
     let token = view(record)?;
     Ok(Caller { token: token.name, scope: token.scope })

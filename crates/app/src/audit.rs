@@ -42,7 +42,7 @@ pub async fn record(
 ) -> Result<(), Error> {
     let entry = AuditRecord {
         id: 0,
-        at: crate::rfc3339(jiff::Timestamp::now()),
+        at: store::Time::now(),
         actor: actor.0.clone(),
         action: action.into(),
         object: object.into(),
@@ -66,7 +66,7 @@ pub async fn list(
         .into_iter()
         .map(|r| AuditEntry {
             id: r.id,
-            at: r.at,
+            at: r.at.to_string(),
             actor: r.actor,
             action: r.action,
             object: r.object,

@@ -180,7 +180,11 @@ async fn snapshot(db: &dyn store::Database, connector: &SealedConnector, now: &s
             .token_hashes(&source.name)
             .await?
             .into_iter()
-            .map(|t| TokenEntry { sha256: hex(&t.hash), created: t.created, expires: t.expires })
+            .map(|t| TokenEntry {
+                sha256: hex(&t.hash),
+                created: t.created.to_string(),
+                expires: t.expires.map(|e| e.to_string()),
+            })
             .collect();
         let pull = match db.pull(&source.name).await? {
             Some(settings) => {
@@ -412,8 +416,12 @@ pub async fn restore(
         for (i, t) in entry.scim_tokens.iter().enumerate() {
             tokens.push(TokenHash {
                 hash: hash32(&t.sha256, &format!("sources/{name}/scim_tokens/{i}"))?,
-                created: t.created.clone(),
-                expires: t.expires.clone(),
+                created: stored_time(&t.created, &format!("sources/{name}/scim_tokens/{i}/created"))?,
+                expires: t
+                    .expires
+                    .as_deref()
+                    .map(|e| stored_time(e, &format!("sources/{name}/scim_tokens/{i}/expires")))
+                    .transpose()?,
             });
         }
         let login = entry
@@ -455,7 +463,7 @@ pub async fn restore(
         let rotated = options.rotate_scim_tokens && entry.pull.is_none();
         if rotated {
             let token = crate::tokens::new_token();
-            tokens = vec![TokenHash { hash: scim::hash_token(&token), created: doc.created.clone(), expires: None }];
+            tokens = vec![TokenHash { hash: scim::hash_token(&token), created: store::Time::now(), expires: None }];
             scim_tokens.insert(name.clone(), token);
         }
         if change != Change::Unchanged || rotated {
@@ -566,4 +574,10 @@ pub async fn restore(
         db.restore(&plan).await?;
     }
     Ok(RestoreReport { applied, changes, scim_tokens, notes })
+}
+
+/// A time of the backup document, read for the store.
+fn stored_time(text: &str, path: &str) -> Result<store::Time, Error> {
+    text.parse()
+        .map_err(|_| Error::Invalid(format!("{path} is '{text}', which is not an RFC 3339 time; nothing was changed")))
 }

@@ -157,8 +157,8 @@ fn view(record: &BindingRecord, bindings: &Bindings) -> api_types::Binding {
         target: record.target.clone(),
         rules: record.rules.clone(),
         revision: record.revision,
-        created: record.created.clone(),
-        updated: record.updated.clone(),
+        created: record.created.to_string(),
+        updated: record.updated.to_string(),
     }
 }
 
@@ -221,8 +221,8 @@ pub async fn preview(
         rules,
         revision: 1,
         reconciled: 0,
-        created: String::new(),
-        updated: String::new(),
+        created: store::Time::now(),
+        updated: store::Time::now(),
     });
     Ok(engine.with_bindings(Bindings::from_records(&records)).full_sync(target, true).await?)
 }

@@ -9,7 +9,7 @@ use crate::Error;
 pub fn entry(e: &Event) -> LogEntry {
     LogEntry {
         id: e.id,
-        at: e.at.clone(),
+        at: e.at.to_string(),
         run: e.run_id,
         source: e.source.clone(),
         target: e.target.clone(),

@@ -480,7 +480,7 @@ async fn read_and_apply(
     let name = &source.name;
     let settings = store.pull(name).await?.ok_or_else(|| Error::not_pull(name))?;
     let (pull, connector) = connector_of(&settings, name, env)?;
-    let full_due = settings.last_full.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok()).is_none_or(|last| {
+    let full_due = settings.last_full.map(store::Time::timestamp).is_none_or(|last| {
         pull.full_every().is_ok_and(|every| jiff::Timestamp::now() >= last.saturating_add(every).unwrap_or(last))
     });
     let mut notes = Vec::new();

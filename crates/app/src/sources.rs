@@ -126,7 +126,7 @@ fn view(source: store::Source, root: &str, pull: Option<&PullConfig>) -> api_typ
         reads: pull.map(|p| p.connector.location().to_string()),
         name: source.name,
         kind: source.kind,
-        created: source.created,
+        created: source.created.to_string(),
         users: source.users,
         groups: source.groups,
     }
@@ -164,7 +164,7 @@ pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Resu
         .tokens(name)
         .await?
         .into_iter()
-        .map(|t| api_types::SourceToken { created: t.created, expires: t.expires })
+        .map(|t| api_types::SourceToken { created: t.created.to_string(), expires: t.expires.map(|e| e.to_string()) })
         .collect();
     let (config, pull) = match store.pull(name).await? {
         Some(settings) => {

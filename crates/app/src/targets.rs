@@ -135,7 +135,7 @@ pub async fn add(
             kind: new.kind.as_str().into(),
             url: new.url.clone(),
             secret: sealed.clone(),
-            created: String::new(),
+            created: store::Time::now(),
             healthy: true,
             health_detail: String::new(),
             health_changed: None,
@@ -254,10 +254,10 @@ pub async fn detail(
         kind: t.kind,
         url: t.url,
         auth,
-        created: t.created,
+        created: t.created.to_string(),
         healthy: t.healthy,
         health_detail: t.health_detail,
-        health_changed: t.health_changed,
+        health_changed: t.health_changed.map(|t| t.to_string()),
         fed_by,
     })
 }

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod sqlite;
+mod time;
 mod types;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use model::{AttrPath, ResourceKind, ScimError};
 use serde_json::{Map, Value};
 
 pub use error::StoreError;
+pub use time::{NotATime, Time};
 pub use types::*;
 
 /// What a PUT or PATCH does to a stored resource: given its current data, change it in place and
@@ -105,11 +107,11 @@ pub trait SyncStore: Send + Sync {
     /// Puts users into the outbox and moves the journal cursor, in one transaction.
     async fn enqueue(&self, keys: &[OutboxKey], cursor: i64) -> Result<(), StoreError>;
     /// Outbox rows of a target that are due at `now`, oldest first.
-    async fn due(&self, target: &str, now: &str, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
+    async fn due(&self, target: &str, now: Time, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
     async fn pending(&self, target: &str) -> Result<u64, StoreError>;
     /// Removes finished rows unless they were enqueued again meanwhile.
     async fn complete(&self, items: &[OutboxItem]) -> Result<(), StoreError>;
-    async fn reschedule(&self, item: &OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError>;
+    async fn reschedule(&self, item: &OutboxItem, next_at: Time, error: &str) -> Result<(), StoreError>;
     /// The outbox row of one target user, if there is one.
     async fn queued(&self, key: &OutboxKey) -> Result<Option<OutboxItem>, StoreError>;
     /// Makes every outbox row of a target due now (the target is back after an outage).
@@ -143,9 +145,9 @@ pub trait SyncStore: Send + Sync {
     /// Newest first.
     async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
     /// Deletes log entries, and finished runs, older than `before`; returns how many entries went.
-    async fn prune_log(&self, before: &str) -> Result<u64, StoreError>;
+    async fn prune_log(&self, before: Time) -> Result<u64, StoreError>;
     /// How many users were deactivated or deleted in a target since `since`.
-    async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError>;
+    async fn deprovisioned_since(&self, target: &str, since: Time) -> Result<u64, StoreError>;
 }
 
 /// Bindings (which source feeds which target, with the rules), the configuration version that
@@ -215,7 +217,7 @@ pub trait AdminTokenStore: Send + Sync {
     async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError>;
     /// Deletes the token of that name; false when there was none.
     async fn revoke_admin_token(&self, name: &str) -> Result<bool, StoreError>;
-    async fn admin_token_used(&self, id: &str, at: &str) -> Result<(), StoreError>;
+    async fn admin_token_used(&self, id: &str, at: Time) -> Result<(), StoreError>;
 }
 
 /// The audit log: changes of configuration and approvals, newest first.

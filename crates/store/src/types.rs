@@ -10,7 +10,7 @@ pub struct Source {
     pub id: SourceId,
     pub name: String,
     pub kind: String,
-    pub created: String,
+    pub created: crate::Time,
     pub users: u64,
     pub groups: u64,
 }
@@ -26,8 +26,8 @@ pub struct PullSettings {
     pub state: Option<String>,
     /// Where the next incremental read continues.
     pub cursor: Option<String>,
-    /// When the last full read finished (RFC 3339).
-    pub last_full: Option<String>,
+    /// When the last full read finished.
+    pub last_full: Option<crate::Time>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,8 +38,8 @@ pub struct SourceAuth {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
-    pub created: String,
-    pub expires: Option<String>,
+    pub created: crate::Time,
+    pub expires: Option<crate::Time>,
 }
 
 /// Which derived attributes to load with a resource: they cost extra queries.
@@ -101,7 +101,7 @@ pub struct Change {
     pub resource_id: String,
     /// `created`, `updated` or `deleted`; for members `joined` or `left`.
     pub change: String,
-    pub at: String,
+    pub at: crate::Time,
 }
 
 /// An application idsync provisions. `secret` is the encrypted credential blob.
@@ -111,10 +111,10 @@ pub struct TargetRecord {
     pub kind: String,
     pub url: String,
     pub secret: Vec<u8>,
-    pub created: String,
+    pub created: crate::Time,
     pub healthy: bool,
     pub health_detail: String,
-    pub health_changed: Option<String>,
+    pub health_changed: Option<crate::Time>,
 }
 
 /// What is known of a target's health, as an administrator reads it.
@@ -207,8 +207,8 @@ pub struct BindingRecord {
     pub revision: i64,
     /// The revision the target was last reconciled for; below `revision` means a reconcile is due.
     pub reconciled: i64,
-    pub created: String,
-    pub updated: String,
+    pub created: crate::Time,
+    pub updated: crate::Time,
 }
 
 impl BindingRecord {
@@ -304,18 +304,18 @@ pub struct RunRecord {
     pub kind: RunKind,
     pub target: String,
     pub state: RunState,
-    pub started: String,
-    pub finished: Option<String>,
+    pub started: crate::Time,
+    pub finished: Option<crate::Time>,
     pub summary: serde_json::Value,
     pub hold_reason: Option<String>,
     pub held: Option<serde_json::Value>,
 }
 
-/// One entry of the provisioning log.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One entry of the provisioning log. A default one is stamped now.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub id: i64,
-    pub at: String,
+    pub at: crate::Time,
     pub run_id: Option<i64>,
     pub source: String,
     pub target: String,
@@ -329,6 +329,24 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
+impl Default for Event {
+    fn default() -> Event {
+        Event {
+            id: 0,
+            at: crate::Time::now(),
+            run_id: None,
+            source: String::new(),
+            target: String::new(),
+            user: None,
+            group: None,
+            action: String::new(),
+            reason: String::new(),
+            result: String::new(),
+            detail: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
     pub user: Option<String>,
@@ -337,24 +355,23 @@ pub struct EventQuery {
     pub source: Option<String>,
     pub result: Option<String>,
     pub run_id: Option<i64>,
-    /// RFC 3339 bounds.
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub since: Option<crate::Time>,
+    pub until: Option<crate::Time>,
     /// Only entries older than the entry of this id (the cursor of a page).
     pub before: Option<i64>,
     pub limit: u32,
 }
 
-/// An admin token as stored: its scope by name (`read`, `operate`, `admin`), times in RFC 3339.
+/// An admin token as stored: its scope by name (`read`, `operate`, `admin`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminTokenRecord {
     pub id: String,
     pub name: String,
     pub scope: String,
     pub hash: [u8; 32],
-    pub created: String,
-    pub expires: Option<String>,
-    pub last_used: Option<String>,
+    pub created: crate::Time,
+    pub expires: Option<crate::Time>,
+    pub last_used: Option<crate::Time>,
 }
 
 /// An entry of the audit log; `id` is the store's (0 for one not yet recorded), `before` and
@@ -362,7 +379,7 @@ pub struct AdminTokenRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub id: i64,
-    pub at: String,
+    pub at: crate::Time,
     pub actor: String,
     pub action: String,
     pub object: String,
@@ -374,8 +391,8 @@ pub struct AuditRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenHash {
     pub hash: [u8; 32],
-    pub created: String,
-    pub expires: Option<String>,
+    pub created: crate::Time,
+    pub expires: Option<crate::Time>,
 }
 
 /// A source as a restore writes it: created, or its settings replaced.

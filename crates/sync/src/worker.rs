@@ -39,15 +39,13 @@ pub struct RunReport {
     pub hold_reason: Option<String>,
 }
 
-/// RFC 3339 time `offset` from now, in the store's format.
-fn time_in(offset: Duration) -> String {
-    let t = jiff::Timestamp::now() + jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO);
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+/// The time `offset` from now.
+fn time_in(offset: Duration) -> store::Time {
+    (jiff::Timestamp::now() + jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO)).into()
 }
 
-fn time_ago(offset: Duration) -> String {
-    let t = jiff::Timestamp::now() - jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO);
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+fn time_ago(offset: Duration) -> store::Time {
+    (jiff::Timestamp::now() - jiff::SignedDuration::try_from(offset).unwrap_or(jiff::SignedDuration::ZERO)).into()
 }
 
 impl Engine {
@@ -67,7 +65,7 @@ impl Engine {
             if self.settings.log_retention_days > 0 && pruned.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 pruned = Some(Instant::now());
                 let before = time_ago(Duration::from_secs(self.settings.log_retention_days * 86_400));
-                match self.db.prune_log(&before).await {
+                match self.db.prune_log(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(entries = n, before = %before, "pruned the provisioning log"),
                     Err(e) => tracing::warn!(error = %e, "pruning the provisioning log failed; will retry"),
@@ -321,7 +319,7 @@ impl Engine {
 
     /// Reconciles the due outbox rows of one target. None when nothing was due.
     pub async fn reconcile_due(&self, target: &str) -> Result<Option<Outcome>, SyncError> {
-        let items = self.db.due(target, &time_in(Duration::ZERO), self.settings.batch_size).await?;
+        let items = self.db.due(target, time_in(Duration::ZERO), self.settings.batch_size).await?;
         if items.is_empty() {
             return Ok(None);
         }
@@ -348,7 +346,7 @@ impl Engine {
                 Err(SyncError::Target { error, .. }) if error.is_retryable() => {
                     for item in &items {
                         let next = time_in(self.retry_delay(item.attempts, error.retry_after()));
-                        self.db.reschedule(item, &next, &error.to_string()).await?;
+                        self.db.reschedule(item, next, &error.to_string()).await?;
                     }
                     let mut outcome = Outcome::default();
                     outcome.observe(&error);
@@ -364,7 +362,7 @@ impl Engine {
             match outcome.retry.get(&(item.key.source.clone(), item.key.source_id.clone())) {
                 Some(error) => {
                     let next = time_in(self.retry_delay(item.attempts, error.retry_after()));
-                    self.db.reschedule(&item, &next, &error.to_string()).await?;
+                    self.db.reschedule(&item, next, &error.to_string()).await?;
                 }
                 None => done.push(item),
             }
@@ -394,7 +392,7 @@ impl Engine {
             )),
             None => {
                 let window = Duration::from_secs(self.settings.safeguard_window_minutes * 60);
-                let recent = self.db.deprovisioned_since(target, &time_ago(window)).await?;
+                let recent = self.db.deprovisioned_since(target, time_ago(window)).await?;
                 let managed = self.db.managed_users(target).await?;
                 hold_reason(&self.settings.safeguard, count + recent, managed).map(|r| {
                     if recent > 0 {

@@ -5,10 +5,10 @@ use axum::extract::State;
 use super::problem::{ApiError, ApiQuery};
 use super::{ApiState, page};
 
-fn time(field: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
+fn time(field: &str, text: &Option<String>) -> Result<Option<store::Time>, ApiError> {
     match text {
         None => Ok(None),
-        Some(t) => t.parse::<jiff::Timestamp>().map(|at| Some(app::rfc3339(at))).map_err(|_| {
+        Some(t) => t.parse::<store::Time>().map(Some).map_err(|_| {
             ApiError::invalid_field(field, format!("{field} must be an RFC 3339 time such as 2026-12-01T09:00:00Z"))
         }),
     }

@@ -30,9 +30,9 @@ impl crate::AdminTokenStore for SqliteStore {
         .bind(&token.name)
         .bind(&token.scope)
         .bind(&token.hash[..])
-        .bind(&token.created)
-        .bind(&token.expires)
-        .bind(&token.last_used)
+        .bind(token.created)
+        .bind(token.expires)
+        .bind(token.last_used)
         .execute(&self.write)
         .await;
         match inserted {
@@ -64,7 +64,7 @@ impl crate::AdminTokenStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn admin_token_used(&self, id: &str, at: &str) -> Result<(), StoreError> {
+    async fn admin_token_used(&self, id: &str, at: crate::Time) -> Result<(), StoreError> {
         sqlx::query("UPDATE admin_tokens SET last_used = ? WHERE id = ?")
             .bind(at)
             .bind(id)

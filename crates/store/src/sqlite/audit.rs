@@ -15,7 +15,7 @@ impl crate::AuditStore for SqliteStore {
     async fn record_audit(&self, entry: &AuditRecord) -> Result<i64, StoreError> {
         let done =
             sqlx::query("INSERT INTO audit_log (at, actor, action, object, before, after) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(&entry.at)
+                .bind(entry.at)
                 .bind(&entry.actor)
                 .bind(&entry.action)
                 .bind(&entry.object)

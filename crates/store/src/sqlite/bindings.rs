@@ -76,8 +76,8 @@ impl crate::BindingStore for SqliteStore {
                 .bind(source)
                 .bind(target)
                 .bind(rules.to_string())
-                .bind(&at)
-                .bind(&at)
+                .bind(at)
+                .bind(at)
                 .execute(&mut *tx)
                 .await;
         match inserted {

@@ -265,10 +265,9 @@ async fn refold_names(tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error
     Ok(())
 }
 
-/// Timestamps are stored fixed-width in UTC so that text order is time order.
-pub(crate) fn now() -> String {
-    let t = jiff::Timestamp::now();
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+/// Timestamps are stored fixed-width in UTC so that text order is time order (see [`crate::Time`]).
+pub(crate) fn now() -> crate::Time {
+    crate::Time::now()
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -432,7 +431,7 @@ impl crate::SyncStore for SqliteStore {
     async fn enqueue(&self, keys: &[crate::OutboxKey], cursor: i64) -> Result<(), StoreError> {
         self.enqueue_impl(keys, cursor).await
     }
-    async fn due(&self, target: &str, now: &str, limit: u32) -> Result<Vec<crate::OutboxItem>, StoreError> {
+    async fn due(&self, target: &str, now: crate::Time, limit: u32) -> Result<Vec<crate::OutboxItem>, StoreError> {
         self.due_impl(target, now, limit).await
     }
     async fn pending(&self, target: &str) -> Result<u64, StoreError> {
@@ -441,7 +440,7 @@ impl crate::SyncStore for SqliteStore {
     async fn complete(&self, items: &[crate::OutboxItem]) -> Result<(), StoreError> {
         self.complete_impl(items).await
     }
-    async fn reschedule(&self, item: &crate::OutboxItem, next_at: &str, error: &str) -> Result<(), StoreError> {
+    async fn reschedule(&self, item: &crate::OutboxItem, next_at: crate::Time, error: &str) -> Result<(), StoreError> {
         self.reschedule_impl(item, next_at, error).await
     }
     async fn queued(&self, key: &crate::OutboxKey) -> Result<Option<crate::OutboxItem>, StoreError> {
@@ -519,10 +518,10 @@ impl crate::SyncStore for SqliteStore {
     async fn events(&self, query: &crate::EventQuery) -> Result<Vec<crate::Event>, StoreError> {
         self.events_impl(query).await
     }
-    async fn prune_log(&self, before: &str) -> Result<u64, StoreError> {
+    async fn prune_log(&self, before: crate::Time) -> Result<u64, StoreError> {
         self.prune_log_impl(before).await
     }
-    async fn deprovisioned_since(&self, target: &str, since: &str) -> Result<u64, StoreError> {
+    async fn deprovisioned_since(&self, target: &str, since: crate::Time) -> Result<u64, StoreError> {
         self.deprovisioned_since_impl(target, since).await
     }
 }

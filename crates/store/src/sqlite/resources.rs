@@ -385,7 +385,7 @@ impl SqliteStore {
         let json = serde_json::to_string(&data).map_err(|e| StoreError::Database(e.to_string()))?;
         // Time-ordered ids keep the id index appending at its end instead of touching a random page.
         let id = uuid::Uuid::now_v7().to_string();
-        let at = now();
+        let at = now().to_string();
         // A lone INSERT commits on its own (its triggers write the journal in the same commit);
         // members need a transaction around it.
         let mut stored = StoredResource {
@@ -483,7 +483,7 @@ impl SqliteStore {
                 let [(_, r)] = items;
                 return Ok(r);
             }
-            let at = now();
+            let at = now().to_string();
             let mut write = self.write.acquire().await?;
             if write_data(&mut write, pk, current.version, kind, &data, &at).await? {
                 drop(write);
@@ -494,7 +494,7 @@ impl SqliteStore {
                 return Ok(r);
             }
         }
-        let at = now();
+        let at = now().to_string();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let (pk, current) = fetch(&mut tx, source, kind, id, false).await?.ok_or_else(|| missing(kind, id))?;
         check_version(&current, if_match)?;

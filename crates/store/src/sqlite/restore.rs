@@ -48,7 +48,7 @@ impl crate::ConfigRestore for SqliteStore {
             sqlx::query("INSERT INTO sources (name, kind, created) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind")
                 .bind(&s.name)
                 .bind(&s.kind)
-                .bind(&at)
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
             let id: i64 = sqlx::query("SELECT id FROM sources WHERE name = ?")
@@ -61,8 +61,8 @@ impl crate::ConfigRestore for SqliteStore {
                 sqlx::query("INSERT INTO source_tokens (source_id, token_hash, created, expires) VALUES (?, ?, ?, ?)")
                     .bind(id)
                     .bind(&t.hash[..])
-                    .bind(&t.created)
-                    .bind(&t.expires)
+                    .bind(t.created)
+                    .bind(t.expires)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -107,7 +107,7 @@ impl crate::ConfigRestore for SqliteStore {
             .bind(&t.kind)
             .bind(&t.url)
             .bind(&secret)
-            .bind(&at)
+            .bind(at)
             .bind(if t.secret.is_some() { crate::NOT_CHECKED } else { "its credentials were not in the backup; set them" })
             .bind(t.secret.is_some())
             .execute(&mut *tx)
@@ -122,8 +122,8 @@ impl crate::ConfigRestore for SqliteStore {
             .bind(source)
             .bind(target)
             .bind(rules.to_string())
-            .bind(&at)
-            .bind(&at)
+            .bind(at)
+            .bind(at)
             .execute(&mut *tx)
             .await?;
         }

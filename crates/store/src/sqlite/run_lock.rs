@@ -9,9 +9,8 @@ use super::sync::run_from;
 use super::{SqliteStore, now};
 use crate::{RunStart, StoreError};
 
-fn lease_end(lease: Duration) -> String {
-    let t = jiff::Timestamp::now() + jiff::SignedDuration::try_from(lease).unwrap_or(jiff::SignedDuration::ZERO);
-    model::time::format_rfc3339_millis((t.as_second(), t.subsec_nanosecond().max(0) as u32))
+fn lease_end(lease: Duration) -> crate::Time {
+    (jiff::Timestamp::now() + jiff::SignedDuration::try_from(lease).unwrap_or(jiff::SignedDuration::ZERO)).into()
 }
 
 #[async_trait::async_trait]
@@ -38,15 +37,15 @@ impl crate::RunLock for SqliteStore {
         for row in &running {
             let run = run_from(row)?;
             let holder_of: Option<String> = row.try_get(9)?;
-            let lease_until: Option<String> = row.try_get(10)?;
-            let lapsed = lease_until.as_deref().is_none_or(|until| until < at.as_str());
+            let lease_until: Option<crate::Time> = row.try_get(10)?;
+            let lapsed = lease_until.is_none_or(|until| until < at);
             let gone = holder_of.as_deref().is_none_or(is_gone);
             if !lapsed && !gone {
                 return Ok(RunStart::Busy(Box::new(run)));
             }
             let why = if gone { "its process had ended" } else { "its lease lapsed" };
             sqlx::query("UPDATE runs SET state = 'interrupted', finished = ?, summary = ? WHERE id = ?")
-                .bind(&at)
+                .bind(at)
                 .bind(serde_json::json!({"error": format!("interrupted: {why} before the run finished")}).to_string())
                 .bind(run.id)
                 .execute(&mut *tx)
@@ -58,7 +57,7 @@ impl crate::RunLock for SqliteStore {
         )
         .bind(kind.as_str())
         .bind(target)
-        .bind(&at)
+        .bind(at)
         .bind(holder)
         .bind(lease_end(lease))
         .fetch_one(&mut *tx)

@@ -36,7 +36,7 @@ impl SqliteStore {
         let inserted = sqlx::query("INSERT INTO sources (name, kind, created) VALUES (?, ?, ?) RETURNING id")
             .bind(name)
             .bind(kind)
-            .bind(&created)
+            .bind(created)
             .fetch_one(&mut *tx)
             .await;
         let id: i64 = match inserted {
@@ -49,7 +49,7 @@ impl SqliteStore {
         sqlx::query("INSERT INTO source_tokens (source_id, token_hash, created) VALUES (?, ?, ?)")
             .bind(id)
             .bind(&token_hash[..])
-            .bind(&created)
+            .bind(created)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -112,12 +112,11 @@ impl SqliteStore {
         let expires = now_ts
             .checked_add(jiff::SignedDuration::from_secs(grace_seconds.min(i64::MAX as u64) as i64))
             .map_err(|e| StoreError::Database(format!("grace period out of range: {e}")))?;
-        let expires =
-            model::time::format_rfc3339_millis((expires.as_second(), expires.subsec_nanosecond().max(0) as u32));
+        let expires = crate::Time::from(expires);
         sqlx::query("UPDATE source_tokens SET expires = ? WHERE source_id = ? AND (expires IS NULL OR expires > ?)")
-            .bind(&expires)
+            .bind(expires)
             .bind(id)
-            .bind(&expires)
+            .bind(expires)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO source_tokens (source_id, token_hash, created) VALUES (?, ?, ?)")

@@ -106,7 +106,7 @@ impl SqliteStore {
             .bind(kind)
             .bind(url)
             .bind(secret)
-            .bind(&created)
+            .bind(created)
             .execute(&self.write)
             .await;
         match result {
@@ -242,7 +242,7 @@ impl SqliteStore {
             .bind(&k.target)
             .bind(&k.source)
             .bind(&k.source_id)
-            .bind(&at)
+            .bind(at)
             .execute(&mut *tx)
             .await?;
         }
@@ -251,7 +251,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn due_impl(&self, target: &str, at: &str, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+    pub(super) async fn due_impl(
+        &self,
+        target: &str,
+        at: crate::Time,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT source, source_id, generation, attempts, last_error FROM outbox \
              WHERE target = ? AND next_at <= ? ORDER BY next_at, source, source_id LIMIT ?",
@@ -300,7 +305,7 @@ impl SqliteStore {
     pub(super) async fn reschedule_impl(
         &self,
         item: &OutboxItem,
-        next_at: &str,
+        next_at: crate::Time,
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -554,14 +559,13 @@ impl SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let at = now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in events.chunks(500) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO events (at, run_id, source, target, user_name, group_name, action, reason, result, detail) ",
             );
             q.push_values(chunk, |mut b, e| {
-                b.push_bind(if e.at.is_empty() { at.clone() } else { e.at.clone() })
+                b.push_bind(e.at)
                     .push_bind(e.run_id)
                     .push_bind(&e.source)
                     .push_bind(&e.target)
@@ -612,7 +616,7 @@ impl SqliteStore {
         rows.iter().map(event_from).collect()
     }
 
-    pub(super) async fn prune_log_impl(&self, before: &str) -> Result<u64, StoreError> {
+    pub(super) async fn prune_log_impl(&self, before: crate::Time) -> Result<u64, StoreError> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let events = sqlx::query("DELETE FROM events WHERE at < ?").bind(before).execute(&mut *tx).await?;
         // Held runs wait for a decision however old they are.
@@ -624,7 +628,7 @@ impl SqliteStore {
         Ok(events.rows_affected())
     }
 
-    pub(super) async fn deprovisioned_since_impl(&self, target: &str, since: &str) -> Result<u64, StoreError> {
+    pub(super) async fn deprovisioned_since_impl(&self, target: &str, since: crate::Time) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query(
             "SELECT COUNT(DISTINCT lower(user_name)) FROM events WHERE target = ? AND at >= ? AND result = 'applied' \
              AND action IN ('deactivate_user', 'delete_user')",
