@@ -172,6 +172,7 @@ async fn snapshot(db: &dyn store::Database, connector: &SealedConnector, now: &s
     let mut secrets = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut in_use = BTreeSet::new();
+    let mut pulls = db.pulls().await?;
     for source in db.list_sources().await? {
         if source.users + source.groups > 0 || !db.managed_by_source(&source.name).await?.is_empty() {
             in_use.insert(source.name.clone());
@@ -186,7 +187,7 @@ async fn snapshot(db: &dyn store::Database, connector: &SealedConnector, now: &s
                 expires: t.expires.map(|e| e.to_string()),
             })
             .collect();
-        let pull = match db.pull(&source.name).await? {
+        let pull = match pulls.remove(&source.name) {
             Some(settings) => {
                 let config: Value = serde_json::from_str(&settings.config).map_err(|e| {
                     Error::Invalid(format!("the stored settings of source '{}' are unreadable: {e}", source.name))

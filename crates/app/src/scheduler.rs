@@ -79,8 +79,9 @@ async fn tick(
     running: &Running,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
+    let mut pulls = store.pulls().await?;
     for source in store.list_sources().await? {
-        let Some(settings) = store.pull(&source.name).await? else { continue };
+        let Some(settings) = pulls.remove(&source.name) else { continue };
         let schedule = match serde_json::from_str::<PullConfig>(&settings.config).map(|p| p.schedule()) {
             Ok(Ok(Some(schedule))) => schedule,
             Ok(Ok(None)) => continue,

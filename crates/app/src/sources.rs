@@ -142,10 +142,11 @@ fn pull_config(name: &str, settings: &store::PullSettings) -> Result<PullConfig,
 
 /// Every source, by name; `root` is the server's address, for their SCIM URLs.
 pub async fn list(store: &dyn store::Database, root: &str) -> Result<Vec<api_types::Source>, Error> {
+    let pulls = store.pulls().await?;
     let mut views = Vec::new();
     for source in store.list_sources().await? {
-        let pull = match store.pull(&source.name).await? {
-            Some(settings) => Some(pull_config(&source.name, &settings)?),
+        let pull = match pulls.get(&source.name) {
+            Some(settings) => Some(pull_config(&source.name, settings)?),
             None => None,
         };
         views.push(view(source, root, pull.as_ref()));

@@ -42,6 +42,8 @@ pub trait Store: Send + Sync {
     async fn set_pull(&self, name: &str, config: &str, secret: &[u8]) -> Result<(), StoreError>;
     /// A pull source's settings; None for push sources.
     async fn pull(&self, name: &str) -> Result<Option<PullSettings>, StoreError>;
+    /// Every pull source's settings, by source name, in one read.
+    async fn pulls(&self) -> Result<std::collections::BTreeMap<String, PullSettings>, StoreError>;
     async fn set_pull_state(&self, name: &str, state: &str) -> Result<(), StoreError>;
     /// After a pull run: where the next incremental read continues (None: the next run reads
     /// everything), and whether this run was a full read.

@@ -307,6 +307,9 @@ impl crate::Store for SqliteStore {
     async fn pull(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
         self.pull_impl(name).await
     }
+    async fn pulls(&self) -> Result<std::collections::BTreeMap<String, crate::PullSettings>, StoreError> {
+        self.pulls_impl().await
+    }
     async fn set_login_token(&self, name: &str, hash: &[u8; 32]) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE sources SET login_token_hash = ? WHERE name = ?")
             .bind(&hash[..])

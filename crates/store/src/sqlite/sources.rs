@@ -1,9 +1,23 @@
 //! Sources and their bearer tokens (hashes only: the token itself never reaches the database).
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use super::{SqliteStore, is_unique_violation, now};
 use crate::{Source, SourceAuth, SourceId, StoreError, TokenInfo};
+
+const PULL_COLUMNS: &str = "pull_config, pull_secret, pull_state, pull_cursor, pull_last_full";
+
+fn pull_from(r: &sqlx::sqlite::SqliteRow) -> Result<crate::PullSettings, StoreError> {
+    Ok(crate::PullSettings {
+        config: r.try_get(0)?,
+        secret: r.try_get(1)?,
+        state: r.try_get(2)?,
+        cursor: r.try_get(3)?,
+        last_full: r.try_get(4)?,
+    })
+}
 
 const SOURCE_COLUMNS: &str = "s.id, s.name, s.kind, s.created, \
     IFNULL((SELECT n FROM resource_counts c WHERE c.source_id = s.id AND c.kind = 'User'), 0), \
@@ -176,23 +190,22 @@ impl SqliteStore {
     }
 
     pub(super) async fn pull_impl(&self, name: &str) -> Result<Option<crate::PullSettings>, StoreError> {
-        let row = sqlx::query(
-            "SELECT pull_config, pull_secret, pull_state, pull_cursor, pull_last_full FROM sources \
-             WHERE name = ? AND pull_config IS NOT NULL",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PULL_COLUMNS} FROM sources WHERE name = ? AND pull_config IS NOT NULL"
+        )))
         .bind(name)
         .fetch_optional(&self.read)
         .await?;
-        row.map(|r| {
-            Ok(crate::PullSettings {
-                config: r.try_get(0)?,
-                secret: r.try_get(1)?,
-                state: r.try_get(2)?,
-                cursor: r.try_get(3)?,
-                last_full: r.try_get(4)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(pull_from).transpose()
+    }
+
+    pub(super) async fn pulls_impl(&self) -> Result<BTreeMap<String, crate::PullSettings>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PULL_COLUMNS}, name FROM sources WHERE pull_config IS NOT NULL"
+        )))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(5)?, pull_from(r)?))).collect()
     }
 
     pub(super) async fn set_pull_cursor_impl(
