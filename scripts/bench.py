@@ -471,6 +471,8 @@ def api_benchmarks(put):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+    # With no server running, a command serves the API over the data directory for itself.
+    command(["source", "list"], on_host, "idsync source list of 1,000 sources with no server running, start to exit (p50)")
 
 
 def peak_rss_mb(pid):
