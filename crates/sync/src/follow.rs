@@ -1,6 +1,6 @@
-//! Following the configuration a running server did not make itself: the CLI (or another
-//! process) changes bindings in the store and moves its configuration version; the server
-//! reloads the bindings when the version moves, and reconciles every target whose bindings were
+//! Following the configuration: every change of sources, tokens, targets and bindings moves the
+//! store's configuration version (whichever process made it); when it moves, the engine reloads
+//! the bindings, looks at the targets again, and reconciles every target whose bindings were
 //! added or changed since it was last reconciled for them. That reconcile is what makes a rule
 //! that came later cover what was pushed before it, and it goes through the safeguard like any
 //! full run.
@@ -24,23 +24,27 @@ pub(super) struct Following {
 
 impl Engine {
     /// Reloads the bindings when the configuration version moved (and on the first call), then
-    /// starts the reconciles that changed bindings call for.
-    pub(super) async fn follow_config(self: &Arc<Self>, following: &mut Following, shutdown: &watch::Receiver<bool>) {
+    /// starts the reconciles that changed bindings call for. True when the configuration moved.
+    pub(super) async fn follow_config(
+        self: &Arc<Self>,
+        following: &mut Following,
+        shutdown: &watch::Receiver<bool>,
+    ) -> bool {
         let version = match self.db.config_version().await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the configuration version failed; will retry");
-                return;
+                return false;
             }
         };
         if following.version == Some(version) {
-            return;
+            return false;
         }
         let records = match self.db.bindings().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the bindings failed; keeping the ones in use");
-                return;
+                return false;
             }
         };
         let bindings = Bindings::from_records(&records);
@@ -54,6 +58,7 @@ impl Engine {
         self.set_bindings(bindings);
         following.version = Some(version);
         self.reconcile_changed(&records, following, shutdown);
+        true
     }
 
     /// Looks at the stored bindings again for reconciles still due (a change made while a

@@ -55,10 +55,11 @@ impl Engine {
         let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
         let mut following = Following::default();
         let mut refreshed: Option<Instant> = None;
+        let mut workers_checked: Option<Instant> = None;
         let mut pruned: Option<Instant> = None;
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         while !*shutdown.borrow() {
-            self.follow_config(&mut following, &shutdown).await;
+            let configuration_moved = self.follow_config(&mut following, &shutdown).await;
             if let Err(e) = self.ingest().await {
                 tracing::warn!(error = %e, "reading the change journal failed; will retry");
             }
@@ -74,6 +75,11 @@ impl Engine {
             if refreshed.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
                 refreshed = Some(Instant::now());
                 self.reconcile_pending(&mut following, &shutdown).await;
+            }
+            // Targets come and go with the configuration version; the periodic look restarts a
+            // worker that ended.
+            if configuration_moved || workers_checked.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+                workers_checked = Some(Instant::now());
                 match self.db.targets().await {
                     Ok(targets) => {
                         let existing: BTreeSet<String> = targets.into_iter().map(|t| t.name).collect();
