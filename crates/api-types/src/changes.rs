@@ -316,3 +316,25 @@ pub struct BindingImport {
 pub struct Imported {
     pub bindings: Vec<String>,
 }
+
+/// Who is signing in, as an SSO plugin asks for them to be brought up to date.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginSyncRequest {
+    /// The user's name at the identity provider.
+    #[schema(min_length = 1)]
+    pub username: String,
+}
+
+/// What a sync at login did: the user, and the result in each bound target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoginSynced {
+    pub username: String,
+    pub targets: Vec<LoginSyncResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoginSyncResult {
+    pub target: String,
+    /// `applied`, or what kept the target from getting the user.
+    pub result: String,
+}

@@ -21,8 +21,9 @@ pub use audit::{AuditEntry, AuditQuery};
 pub use backup::{Change, ObjectChange, Restore, RestoreMode, RestoreReport, SealedBackup, SecretChange};
 pub use changes::{
     BindingImport, Check, CheckStatus, Checked, Credentials, Deprovisioning, DraftRules, Imported, IssuedSourceToken,
-    LoginToken, Lookup, NewBinding, NewPullSource, NewPushSource, NewTarget, Plan, PullChange, PullPreview, Released,
-    Removed, RuleValue, ScheduleChange, SourceRemoval, TargetChange, TargetKind, Tested, TokenRotation,
+    LoginSyncRequest, LoginSyncResult, LoginSynced, LoginToken, Lookup, NewBinding, NewPullSource, NewPushSource,
+    NewTarget, Plan, PullChange, PullPreview, Released, Removed, RuleValue, ScheduleChange, SourceRemoval,
+    TargetChange, TargetKind, Tested, TokenRotation,
 };
 pub use diagnostics::{
     DatabaseStatus, JournalStatus, LogLevel, LogLines, NewLogLevel, SourceStatus, Status, TargetStatus,

@@ -10,7 +10,6 @@ mod files;
 mod listener;
 mod local;
 mod logging;
-mod login_sync;
 mod pages;
 mod pull;
 mod remote;

@@ -226,6 +226,7 @@ pub async fn admin_api(
         pull_env: crate::pull::env(config),
         shutdown,
         logging,
+        login_timeout: Duration::from_secs(config.sync.login_timeout_seconds.max(1)),
         started: jiff::Timestamp::now(),
         db: store,
         connector: Arc::new(crate::target::connector(config)?),
@@ -258,8 +259,7 @@ pub async fn serve(
         admin_api(&config, store.clone(), root, logging, stop_engine.subscribe()).await?;
     crate::connection::publish(&config, &store, &format!("http://{addr}")).await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
-    let api = admin_api.merge(crate::login_sync::router(store.clone(), engine.clone(), config.clone()));
-    let app = app(store.clone(), store.clone(), &config, metrics, auth_cache, api)
+    let app = app(store.clone(), store.clone(), &config, metrics, auth_cache, admin_api)
         .layer(axum::middleware::from_fn_with_state(engine.clone(), wake_engine));
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =

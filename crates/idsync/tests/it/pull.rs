@@ -157,7 +157,9 @@ async fn login_sync_provisions_one_user_before_answering() {
     let http = crate::harness::http_client();
     let call = |token: &str, body: Value| http.post(&endpoint).bearer_auth(token).json(&body).send();
     // Wrong token, bad body, unknown user: clear answers, nothing stored.
-    assert_eq!(call("wrong", json!({"username": "ann"})).await.unwrap().status(), 401);
+    let wrong = call("wrong", json!({"username": "ann"})).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(wrong.headers()["content-type"], "application/problem+json", "refusals are problem documents");
     let bad = call(&token, json!({"user": "ann"})).await.unwrap();
     assert_eq!(bad.status(), 400);
     let nobody = call(&token, json!({"username": "nobody"})).await.unwrap();

@@ -20,6 +20,7 @@ mod backup;
 mod bindings;
 mod diagnostics;
 mod log;
+mod login_sync;
 mod page;
 mod problem;
 mod reference;
@@ -45,6 +46,8 @@ pub struct ApiState {
     /// Turns true when the server shuts down; runs in the background stop then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub logging: Arc<app::diagnostics::Logging>,
+    /// How long a sync at login may take in all.
+    pub login_timeout: std::time::Duration,
     /// When the server started, for its uptime.
     pub started: jiff::Timestamp,
 }
@@ -59,6 +62,7 @@ impl Modify for Conventions {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(TOKEN_SCHEME, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("login_sync_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         let refusal = ResponseBuilder::new()
             .description("A refusal, as an RFC 9457 problem document: 400 invalid input, 401 no valid admin token, 403 a scope that does not cover the operation, 404 no such object, 409 a conflict, 422 a failed check, 424 the identity provider or application failed or took too long, 5xx idsync failed")
             .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
@@ -157,7 +161,9 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(sources::resume));
     let v1 = auth::scoped(Scope::Read, read)
         .merge(auth::scoped(Scope::Operate, operate))
-        .merge(auth::scoped(Scope::Admin, admin));
+        .merge(auth::scoped(Scope::Admin, admin))
+        // Its own token, the source's login-sync token, which it checks itself.
+        .routes(routes!(login_sync::login_sync));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -42,11 +42,13 @@ pub struct ApiError {
     field: Option<String>,
     hint: Option<ProblemHint>,
     checks: Vec<api_types::Check>,
+    /// Instead of the code's status, for a caller that reads statuses its own way.
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { code, detail: detail.into(), field: None, hint: None, checks: Vec::new() }
+        ApiError { code, detail: detail.into(), field: None, hint: None, checks: Vec::new(), status: None }
     }
 
     pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -69,7 +71,15 @@ impl ApiError {
         self.field.as_deref()
     }
 
+    /// The same problem, answered with `status`.
+    pub fn answering(self, status: StatusCode) -> Self {
+        ApiError { status: Some(status), ..self }
+    }
+
     fn status(&self) -> StatusCode {
+        if let Some(status) = self.status {
+            return status;
+        }
         let status = CODES.iter().find(|(code, ..)| *code == self.code).map_or(500, |(_, status, _)| *status);
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
