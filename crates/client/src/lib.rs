@@ -4,7 +4,7 @@
 
 use api_types::{
     Approved, Credentials, LogEntry, LogLevel, LogQuery, NewLogLevel, Page, Problem, Restore, RestoreReport, Run,
-    RunProgress, RunStarted, SealedBackup, Secret, StartPull, StartReconcile, Status,
+    RunProgress, RunStarted, SealedBackup, Secret, StartPull, StartReconcile,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -190,10 +190,6 @@ impl Client {
         self.decode("/log", &answer)
     }
 
-    pub async fn status(&self) -> Result<Status, Error> {
-        self.get("/diagnostics/status").await
-    }
-
     pub async fn log_level(&self) -> Result<LogLevel, Error> {
         self.get("/diagnostics/log-level").await
     }
@@ -214,8 +210,9 @@ impl Client {
         Ok(String::from_utf8_lossy(&answer.body).into_owned())
     }
 
-    pub async fn restore(&self, request: &Restore) -> Result<RestoreReport, Error> {
-        self.json(Method::POST, "/restore", Some(&RestoreWire(request))).await
+    /// The restore's report, read and as it came.
+    pub async fn restore(&self, request: &Restore) -> Result<(RestoreReport, String), Error> {
+        self.exchange(Method::POST, "/restore", Some(&RestoreWire(request))).await
     }
 
     /// Starts a full reconcile (or a dry run) of `target` in the server; `key` makes a retry of

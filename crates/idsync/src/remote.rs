@@ -142,9 +142,10 @@ pub async fn debug(cmd: DebugCommand, connection: &Connection) -> anyhow::Result
 
 pub async fn status(json: bool, connection: &Connection) -> anyhow::Result<()> {
     let api = &connection.api;
-    let status = api.status().await?;
+    let (status, text): (api_types::Status, String) =
+        api.exchange(reqwest::Method::GET, "/diagnostics/status", None::<&()>).await?;
     if json {
-        println!("{}", serde_json::to_string(&status)?);
+        println!("{text}");
         return Ok(());
     }
     if connection.server_runs() {
@@ -248,9 +249,9 @@ pub async fn restore(args: RestoreArgs, api: &client::Client) -> anyhow::Result<
         passphrase: passphrase(&args.passphrase_file)?.map(api_types::Secret::new),
         rotate_scim_tokens: args.rotate_scim_tokens,
     };
-    let report = api.restore(&request).await?;
+    let (report, text) = api.restore(&request).await?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{text}");
         return Ok(());
     }
     for c in &report.changes {
