@@ -23,7 +23,7 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     pub scim: ScimSettings,
     /// Connection limits and timeouts of the HTTP listener.
-    pub http: crate::listener::HttpSettings,
+    pub http: server::listener::HttpSettings,
     /// How changes reach targets: concurrency, retries, the safeguard.
     pub sync: sync::SyncSettings,
     /// Bindings live in the database. `[[binding]]` tables an older config file still holds are
@@ -60,7 +60,7 @@ impl Default for Config {
             durability: "process".into(),
             shutdown_grace_seconds: 30,
             scim: ScimSettings::default(),
-            http: crate::listener::HttpSettings::default(),
+            http: server::listener::HttpSettings::default(),
             sync: sync::SyncSettings::default(),
             binding: Vec::new(),
             file: None,

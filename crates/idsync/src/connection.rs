@@ -134,7 +134,7 @@ async fn serve_here(config: &Config, lock: std::fs::File) -> anyhow::Result<Conn
     let token = issue_host_token(&*store, Some("1h")).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on a loopback port")?;
     let url = format!("http://{}", listener.local_addr()?);
-    let router = crate::serve::with_request_ids(api.router);
+    let router = server::http::with_request_ids(api.router);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             eprintln!("idsync: the command's API stopped: {e}");

@@ -7,7 +7,6 @@ mod config;
 mod connection;
 mod demo;
 mod files;
-mod listener;
 mod local;
 mod logging;
 mod pages;
