@@ -67,6 +67,9 @@ pub struct RunProgress {
     pub message: String,
     /// Users read and stored so far.
     pub users_read: u64,
+    /// Requests sent to the identity provider so far.
+    #[serde(default)]
+    pub requests: u64,
     pub elapsed_seconds: f64,
     /// Seconds still to go, estimated from the last full read of the same source; absent when
     /// nothing is known to estimate from.

@@ -67,7 +67,7 @@ pub async fn show(db: &dyn store::Database, tasks: &Tasks, id: i64) -> Result<Ru
         hint: Some(model::Hint::ListRuns),
     })?;
     let mut run = view(record, true);
-    run.progress = tasks.progress(id).map(|p| p.borrow().clone());
+    run.progress = tasks.snapshot(id);
     Ok(run)
 }
 
@@ -95,6 +95,8 @@ struct Live {
     progress: watch::Receiver<RunProgress>,
     /// None for a reconcile, which cannot stop half way.
     cancel: Option<watch::Sender<bool>>,
+    /// A pull run's requests so far, fresher than its last progress report.
+    requests: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The runs this server carries on in the background, by run id.
@@ -119,6 +121,8 @@ struct Watched {
     tx: watch::Sender<RunProgress>,
     started: Instant,
     expected_users: Option<u64>,
+    /// Requests sent to the provider so far.
+    requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Watched {
@@ -135,6 +139,7 @@ impl Watched {
             phase: phase.into(),
             message,
             users_read,
+            requests: self.requests.load(std::sync::atomic::Ordering::Relaxed),
             elapsed_seconds: elapsed,
             eta_seconds,
             state: None,
@@ -165,6 +170,7 @@ fn starting(run: i64, phase: &str) -> RunProgress {
         phase: phase.into(),
         message: phase.replace('_', " "),
         users_read: 0,
+        requests: 0,
         elapsed_seconds: 0.0,
         eta_seconds: None,
         state: None,
@@ -231,12 +237,13 @@ impl Tasks {
             tx: watch::Sender::new(starting(run, "starting")),
             started: Instant::now(),
             expected_users: if mode == ReadMode::Full { expected_users(&*db, name).await } else { None },
+            requests: Arc::default(),
         };
         let (cancel, mut cancelled) = watch::channel(false);
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run, Live { progress: watched.tx.subscribe(), cancel: Some(cancel) });
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            run,
+            Live { progress: watched.tx.subscribe(), cancel: Some(cancel), requests: Some(watched.requests.clone()) },
+        );
         let tasks = self.clone();
         let name = name.to_string();
         let mut shutdown = shutdown;
@@ -247,13 +254,20 @@ impl Tasks {
                     _ = shutdown.wait_for(|s| *s) => "the server shutting down",
                 }
             };
-            let result = crate::pull::carry_on(&*db, run, &name, &env, mode, &watched, stop).await;
+            let counted = watched.requests.clone();
+            let result =
+                rest::sent::counting(counted, crate::pull::carry_on(&*db, run, &name, &env, mode, &watched, stop))
+                    .await;
             if let Err(e) = &result {
                 tracing::warn!(source = %name, run, error = %e, "pull run failed");
             }
             let ended = db.run(run).await.ok().flatten().map_or(RunState::Failed, |r| r.state);
             let users = watched.tx.borrow().users_read;
             let mut last = watched.progress("finished", format!("finished: {ended}"), users);
+            // The connectors' own count is exact, also for requests sent outside the counted task.
+            if let Ok(summary) = &result {
+                last.requests = summary.requests;
+            }
             last.eta_seconds = None;
             last.state = Some(state(ended));
             watched.tx.send_replace(last);
@@ -302,7 +316,7 @@ impl Tasks {
         self.live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(run, Live { progress: progress.subscribe(), cancel: None });
+            .insert(run, Live { progress: progress.subscribe(), cancel: None, requests: None });
         let tasks = self.clone();
         let target = target.to_string();
         let began = Instant::now();
@@ -324,7 +338,18 @@ impl Tasks {
         Ok(Started { run, repeated: false })
     }
 
-    /// The progress of a run this server is carrying on, to read or to follow.
+    /// How a run this server is carrying on is getting on, now.
+    pub fn snapshot(&self, run: i64) -> Option<RunProgress> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let live = live.get(&run)?;
+        let mut now = live.progress.borrow().clone();
+        if let Some(requests) = &live.requests {
+            now.requests = now.requests.max(requests.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        Some(now)
+    }
+
+    /// The progress of a run this server is carrying on, to follow.
     pub fn progress(&self, run: i64) -> Option<watch::Receiver<RunProgress>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&run).map(|l| l.progress.clone())
     }

@@ -288,15 +288,19 @@ async fn finished(api: &client::Client, id: i64, what: &str) -> anyhow::Result<a
     bar.set_prefix(what.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let followed = api
-        .follow(id, |p| match p.eta_seconds {
-            Some(eta) if p.elapsed_seconds + eta > 0.0 => {
-                bar.set_style(gauge.clone());
-                bar.set_position((1000.0 * p.elapsed_seconds / (p.elapsed_seconds + eta)) as u64);
-                bar.set_message(format!("{}, about {:.0} s to go", p.message, eta.ceil()));
-            }
-            _ => {
-                bar.set_style(spinner.clone());
-                bar.set_message(p.message.clone());
+        .follow(id, |p| {
+            let said =
+                if p.requests > 0 { format!("{}, {} requests", p.message, p.requests) } else { p.message.clone() };
+            match p.eta_seconds {
+                Some(eta) if p.elapsed_seconds + eta > 0.0 => {
+                    bar.set_style(gauge.clone());
+                    bar.set_position((1000.0 * p.elapsed_seconds / (p.elapsed_seconds + eta)) as u64);
+                    bar.set_message(format!("{said}, about {:.0} s to go", eta.ceil()));
+                }
+                _ => {
+                    bar.set_style(spinner.clone());
+                    bar.set_message(said);
+                }
             }
         })
         .await;

@@ -158,6 +158,7 @@ impl Http {
     /// get one is an error. An empty body reads as null, one that is not JSON as its text.
     async fn transmit(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Answer, RestError> {
         self.wait_turn().await;
+        crate::sent::sent(1);
         let response = request.send().await.map_err(|e| {
             let detail = if e.is_timeout() { "no answer in time".to_string() } else { failed_send(&e) };
             RestError::Unreachable { detail: format!("{what}: {detail}") }

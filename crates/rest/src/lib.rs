@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 mod http;
 mod pace;
+pub mod sent;
 
 pub use http::{Answer, Http, message_of};
 pub use pace::Pace;

@@ -357,6 +357,8 @@ async fn pull_runs_start_once_per_key_report_progress_and_cancel() {
     assert_eq!((last["state"].as_str(), last["users_read"].as_u64()), (Some("done"), Some(250)), "{events:?}");
     let shown = api.get(&format!("/runs/{run}"), &token).await.body;
     assert_eq!((shown["state"].as_str(), shown["summary"]["users_created"].as_u64()), (Some("done"), Some(250)));
+    assert!(shown["summary"]["requests"].as_u64().unwrap() > 0);
+    assert_eq!(last["requests"], shown["summary"]["requests"], "the last event counts every request: {events:?}");
     let pulls = api.get("/runs?target=mirror", &token).await.body;
     assert_eq!(pulls["items"].as_array().unwrap().len(), 1, "one run for two requests: {pulls}");
     api.call(Method::POST, &format!("/runs/{run}/cancel"), Some(&token), None).await.problem(400, "invalid");
@@ -371,8 +373,16 @@ async fn pull_runs_start_once_per_key_report_progress_and_cancel() {
     let slow = started.body["run"].as_i64().unwrap();
     let busy = api.call(Method::POST, "/sources/slow/runs", Some(&token), Some(json!({}))).await;
     busy.problem(409, "busy");
-    let running = api.get(&format!("/runs/{slow}"), &token).await.body;
+    let mut running = api.get(&format!("/runs/{slow}"), &token).await.body;
+    for _ in 0..50 {
+        if running["progress"]["requests"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        running = api.get(&format!("/runs/{slow}"), &token).await.body;
+    }
     assert_eq!(running["state"], "running");
+    assert!(running["progress"]["requests"].as_u64().unwrap() >= 1, "the request it waits on counts: {running}");
     assert!(running["progress"]["phase"].is_string(), "{running}");
     assert_eq!(api.call(Method::POST, &format!("/runs/{slow}/cancel"), Some(&token), None).await.status, 202);
     let events = follow(&s.server, &token, slow).await;

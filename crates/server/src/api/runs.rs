@@ -57,6 +57,7 @@ pub async fn events(
             serde_json::to_value(run.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
         ),
         users_read: run.summary["users_read"].as_u64().unwrap_or(0),
+        requests: run.summary["requests"].as_u64().unwrap_or(0),
         elapsed_seconds: 0.0,
         eta_seconds: None,
         state: Some(run.state),

@@ -140,6 +140,7 @@ impl LdapSource {
                 }
                 last = next;
                 *requests += 1;
+                rest::sent::sent(1);
                 let attribute = format!("member;range={next}-*");
                 let (found, _) = ldap
                     .with_timeout(self.timeout)
@@ -432,7 +433,9 @@ impl Search<'_> {
     /// The search's outcome; counts its pages in `requests`.
     async fn finish(mut self, requests: &mut u64) -> Result<(), RestError> {
         result_error(self.stream.finish().await, &format!("search under {}", self.base))?;
-        *requests += 1 + self.read / self.page;
+        let pages = 1 + self.read / self.page;
+        *requests += pages;
+        rest::sent::sent(pages);
         Ok(())
     }
 }
