@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod administrators;
 mod audit;
 mod backup;
 mod changes;
@@ -17,6 +18,7 @@ mod secret;
 mod tokens;
 mod views;
 
+pub use administrators::{Administrator, NewAdministrator, PasswordChange};
 pub use audit::{AuditEntry, AuditQuery};
 pub use backup::{Change, ObjectChange, Restore, RestoreMode, RestoreReport, SealedBackup, SecretChange};
 pub use changes::{

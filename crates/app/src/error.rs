@@ -29,6 +29,9 @@ pub enum Error {
     /// The caller's credentials were missing or not accepted.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many failed attempts: wait before the next.
+    #[error("{0}")]
+    Throttled(String),
     /// The caller is known, and not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
@@ -57,6 +60,7 @@ impl Error {
             Error::Interrupted(_) => "interrupted",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
+            Error::Throttled(_) => "throttled",
             Error::TimedOut(_) => "timed_out",
             Error::Unavailable(_) => "unavailable",
             Error::Incomplete(_) => "incomplete",

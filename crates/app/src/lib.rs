@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin_tokens;
+pub mod administrators;
 pub mod audit;
 pub mod backup;
 pub mod bindings;

@@ -1,6 +1,7 @@
 //! `idsync`: the server and the command line that manages it.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod admin_token;
 mod binding;
 mod config;
@@ -70,6 +71,9 @@ enum Command {
     /// Manage tokens of the admin API.
     #[command(subcommand)]
     AdminToken(admin_token::AdminTokenCommand),
+    /// Manage the administrators who sign in to the web console.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Reconcile targets fully now (healing any drift), or preview it with --dry-run.
     Sync {
         /// One target; all bound targets when left out.
@@ -207,6 +211,8 @@ fn main() -> ExitCode {
             Command::Target(cmd) => with_api(&cli.remote, &config, async |c| target::run(cmd, &c.api).await).await,
             Command::Binding(cmd) => with_api(&cli.remote, &config, async |c| binding::run(cmd, &c.api).await).await,
             Command::AdminToken(cmd) if cmd.local() => admin_token::run_local(cmd, &config).await,
+            Command::Admin(cmd) if cmd.local() => admin::run_local(cmd, &config).await,
+            Command::Admin(cmd) => with_api(&cli.remote, &config, async |c| admin::run(cmd, &c.api).await).await,
             Command::AdminToken(cmd) => {
                 with_api(&cli.remote, &config, async |c| admin_token::run(cmd, &c.api).await).await
             }

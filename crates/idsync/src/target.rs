@@ -101,7 +101,7 @@ pub struct CredentialArgs {
     key_file: Option<PathBuf>,
 }
 
-fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyhow::Result<Option<String>> {
+pub(crate) fn read_secret(file: &Option<PathBuf>, env: &Option<String>, what: &str) -> anyhow::Result<Option<String>> {
     let value = match (file, env) {
         (Some(_), Some(_)) => bail!("give the {what} either as a file or as an environment variable, not both"),
         (Some(f), None) => {

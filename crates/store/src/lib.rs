@@ -222,6 +222,31 @@ pub trait AdminTokenStore: Send + Sync {
     async fn admin_token_used(&self, id: &str, at: Time) -> Result<(), StoreError>;
 }
 
+/// Administrators of the web console and their sessions.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync {
+    /// Refuses (Conflict) a name another administrator has, whatever its case.
+    async fn create_administrator(&self, administrator: &AdministratorRecord) -> Result<(), StoreError>;
+    async fn administrator(&self, name: &str) -> Result<Option<AdministratorRecord>, StoreError>;
+    /// Every administrator, by name.
+    async fn administrators(&self) -> Result<Vec<AdministratorRecord>, StoreError>;
+    /// A new password hash, which ends every session of the administrator; false when there is none.
+    async fn set_administrator_password(&self, name: &str, hash: &str, at: Time) -> Result<bool, StoreError>;
+    /// Removes the administrator and their sessions; false when there was none.
+    async fn remove_administrator(&self, name: &str) -> Result<bool, StoreError>;
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// The session, with its administrator's name.
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError>;
+    /// Records a request of the session at `at`, and with `reauthenticated` that the password was given again.
+    async fn touch_session(&self, id_hash: &[u8; 32], at: Time, reauthenticated: bool) -> Result<(), StoreError>;
+    /// Ends a session; false when there was none.
+    async fn end_session(&self, id_hash: &[u8; 32]) -> Result<bool, StoreError>;
+    /// Forgets sessions whose absolute expiry or idle limit has passed; how many went.
+    async fn prune_sessions(&self, expired_before: Time, idle_since: Time) -> Result<u64, StoreError>;
+    /// A successful login of the administrator.
+    async fn record_login(&self, name: &str, at: Time) -> Result<(), StoreError>;
+}
+
 /// The audit log: changes of configuration and approvals, newest first.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -260,7 +285,8 @@ pub trait StoreHealth: Send + Sync {
 
 /// Every capability of the database, as one object the server and the engine share.
 pub trait Database:
-    Store
+    ConsoleStore
+    + Store
     + SyncStore
     + BindingStore
     + RunLock
@@ -273,7 +299,8 @@ pub trait Database:
 }
 
 impl<
-    T: Store
+    T: ConsoleStore
+        + Store
         + SyncStore
         + BindingStore
         + RunLock

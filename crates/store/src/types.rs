@@ -432,3 +432,26 @@ pub struct RestorePlan {
     /// Only sources that hold no records.
     pub remove_sources: Vec<String>,
 }
+
+/// An administrator of the web console as stored: the password only as its argon2id hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdministratorRecord {
+    pub name: String,
+    pub password_hash: String,
+    pub created: crate::Time,
+    pub password_changed: crate::Time,
+    pub last_login: Option<crate::Time>,
+}
+
+/// A console session, named by the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id_hash: [u8; 32],
+    pub administrator: String,
+    pub created: crate::Time,
+    pub last_seen: crate::Time,
+    pub expires: crate::Time,
+    pub reauthenticated: crate::Time,
+    /// Where the login came from.
+    pub address: String,
+}

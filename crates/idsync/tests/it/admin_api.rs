@@ -274,10 +274,16 @@ async fn configuration_changes_through_the_api_are_checked_and_audited() {
             "binding.add",
             "target.change",
             "target.add",
-            "source.add"
+            "source.add",
+            // The test's own two tokens, made with the command line on the server's host.
+            "admin_token.add",
+            "admin_token.add"
         ]
     );
-    assert!(audit["items"].as_array().unwrap().iter().all(|e| e["actor"] == "token root"), "{audit}");
+    let by = |e: &Value| e["actor"].as_str().unwrap().to_string();
+    let items = audit["items"].as_array().unwrap();
+    assert!(items[..8].iter().all(|e| by(e) == "token root"), "{audit}");
+    assert!(items[8..].iter().all(|e| by(e) == "token local-cli"), "{audit}");
     let text = audit.to_string();
     for leaked in [secret, first.as_str(), second.as_str()] {
         assert!(!text.contains(leaked), "a secret is in the audit log: {text}");
@@ -932,4 +938,58 @@ async fn commands_go_through_the_server_that_holds_the_data_directory() {
         ["after", "before", "during"],
         "a killed server's host token is no way in; the command works alone"
     );
+}
+
+/// Administrators of the console: the first made on the data directory, the rest through the
+/// API (audited, admin scope only), passwords never shown, the last one kept.
+#[tokio::test]
+async fn administrators_are_made_locally_first_then_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "correct horse battery\n").unwrap();
+    let password = password.to_str().unwrap();
+    let first = cli(dir.path(), &["admin", "create", "--local", "--name", "ann", "--password-file", password]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let server = Server::start(dir.path());
+    let refused = cli(dir.path(), &["admin", "create", "--local", "--name", "bob", "--password-file", password]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("leave out --local"));
+    let short = crate::harness::cli_env(
+        dir.path(),
+        &["admin", "create", "--name", "bob", "--password-env", "PW"],
+        &[("PW", "short")],
+    );
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12 characters"), "{short:?}");
+    assert!(cli(dir.path(), &["admin", "create", "--name", "bob", "--password-file", password]).status.success());
+    let listed = cli(dir.path(), &["admin", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ann", "bob"]);
+    assert!(!listed.to_string().contains("argon2") && !listed.to_string().contains("horse"), "{listed}");
+
+    let api = Api::new(&server);
+    let read = admin_token(dir.path(), "viewer", "read", &[]);
+    let admin = admin_token(dir.path(), "root", "admin", &[]);
+    assert_eq!(api.get("/administrators", &read).await.status, 200);
+    let body = json!({"name": "eve", "password": "another long password"});
+    api.call(Method::POST, "/administrators", Some(&read), Some(body.clone())).await.problem(403, "forbidden");
+    let made = api.call(Method::POST, "/administrators", Some(&admin), Some(body)).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let changed = api
+        .call(
+            Method::PUT,
+            "/administrators/eve/password",
+            Some(&admin),
+            Some(json!({"password": "a third long password"})),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    for name in ["eve", "bob"] {
+        assert_eq!(api.call(Method::DELETE, &format!("/administrators/{name}"), Some(&admin), None).await.status, 204);
+    }
+    let last = api.call(Method::DELETE, "/administrators/ann", Some(&admin), None).await;
+    assert!(last.problem(400, "invalid")["detail"].as_str().unwrap().contains("only administrator"));
+    let audit = api.get("/audit?object=administrator/eve", &admin).await.body;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["administrator.remove", "administrator.password", "administrator.add"], "{audit}");
+    assert!(!audit.to_string().contains("long password"), "{audit}");
 }

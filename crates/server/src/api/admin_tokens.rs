@@ -1,11 +1,13 @@
 use api_types::{AdminToken, IssuedAdminToken, NewAdminToken, Page, PageQuery};
-use axum::Json;
+use app::admin_tokens::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::json;
 
-use super::ApiState;
 use super::page;
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::{ApiState, audit};
 
 /// List the admin tokens by name: scope, dates and last use, never a secret.
 #[utoipa::path(get, path = "/admin-tokens", operation_id = "list_admin_tokens", tag = "admin-tokens", params(PageQuery),
@@ -23,9 +25,12 @@ pub async fn list(
     responses((status = 201, description = "The token, with its secret shown this once", body = IssuedAdminToken)))]
 pub async fn create(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(request): ApiJson<NewAdminToken>,
 ) -> Result<(StatusCode, Json<IssuedAdminToken>), ApiError> {
     let issued = app::admin_tokens::create(&*s.db, &request, jiff::Timestamp::now()).await?;
+    let after = json!({"name": issued.token.name, "scope": issued.token.scope, "expires": issued.token.expires});
+    audit(&s, &caller, "admin_token.add", &format!("admin-token/{}", issued.token.name), None, Some(after)).await;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -33,7 +38,12 @@ pub async fn create(
 #[utoipa::path(delete, path = "/admin-tokens/{name}", operation_id = "revoke_admin_token", tag = "admin-tokens",
     params(("name" = String, Path, description = "The token's name")),
     responses((status = 204, description = "Revoked")))]
-pub async fn revoke(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
     app::admin_tokens::revoke(&*s.db, &name).await?;
+    audit(&s, &caller, "admin_token.revoke", &format!("admin-token/{name}"), Some(json!({"name": name})), None).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod admin_tokens;
+mod administrators;
 mod audit;
 mod auth;
 mod backup;
@@ -95,6 +96,7 @@ pub(crate) fn operations_of(
         (name = "targets", description = "Applications idsync provisions"),
         (name = "bindings", description = "Which source feeds which target, with the rules"),
         (name = "admin-tokens", description = "Tokens of this API"),
+        (name = "administrators", description = "Who may sign in to the web console"),
         (name = "runs", description = "Reads of pull sources and reconciles of targets: start, follow, cancel, approve, reject"),
         (name = "log", description = "The provisioning log: what idsync did in each target, and why"),
         (name = "audit", description = "Who changed what, and when"),
@@ -113,6 +115,7 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(bindings::list))
         .routes(routes!(bindings::show))
         .routes(routes!(admin_tokens::list))
+        .routes(routes!(administrators::list))
         .routes(routes!(audit::list))
         .routes(routes!(runs::list))
         .routes(routes!(runs::show))
@@ -151,6 +154,9 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(bindings::import))
         .routes(routes!(admin_tokens::create))
         .routes(routes!(admin_tokens::revoke))
+        .routes(routes!(administrators::create))
+        .routes(routes!(administrators::set_password))
+        .routes(routes!(administrators::remove))
         .routes(routes!(backup::export_sealed))
         .routes(routes!(backup::restore))
         .routes(routes!(sources::create_pull))

@@ -20,6 +20,7 @@ const CODES: &[(&str, u16, &str)] = &[
     ("busy", 409, "It is running already"),
     ("interrupted", 409, "The run was stopped"),
     ("check_failed", 422, "A check failed, so nothing was saved"),
+    ("throttled", 429, "Too many failed attempts"),
     ("too_large", 413, "The request body is too large"),
     ("uri_too_long", 414, "The request target is too long"),
     ("headers_too_large", 431, "The request headers are too large"),

@@ -5,6 +5,7 @@
 mod admin_tokens;
 mod audit;
 mod bindings;
+mod console;
 mod filter_sql;
 mod reader;
 mod resources;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "run_lease", include_str!("../../migrations/sqlite/0009_run_lease.sql")),
     (10, "admin_tokens", include_str!("../../migrations/sqlite/0010_admin_tokens.sql")),
     (11, "audit", include_str!("../../migrations/sqlite/0011_audit.sql")),
+    (12, "administrators", include_str!("../../migrations/sqlite/0012_administrators.sql")),
 ];
 
 pub struct SqliteStore {
