@@ -34,6 +34,16 @@ ensure_ldap() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils openssl >/dev/null
 }
 
+# Debian's Chromium, for the console's browser tests.
+ensure_chromium() {
+    if [[ -x /usr/bin/chromium ]]; then
+        return 0
+    fi
+    say "installing chromium (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 # start_server DATA_DIR [ENV=VALUE...]: runs `idsync serve` on a free loopback port; sets
 # server_pid and server_root (http://127.0.0.1:PORT).
 start_server() {

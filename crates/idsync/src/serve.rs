@@ -122,7 +122,17 @@ pub async fn serve(
     let (stop_engine, engine_stopped) = tokio::sync::watch::channel(false);
     let root = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let AdminApi { router: admin_api, engine, tasks, auth_cache } =
-        admin_api(&config, store.clone(), root, logging, stop_engine.subscribe()).await?;
+        admin_api(&config, store.clone(), root.clone(), logging.clone(), stop_engine.subscribe()).await?;
+    let console = console::router(
+        console::ConsoleState {
+            db: store.clone(),
+            throttle: Arc::default(),
+            root,
+            logging,
+            started: jiff::Timestamp::now(),
+        },
+        config.public_url.as_deref(),
+    );
     crate::connection::publish(&config, &store, &format!("http://{addr}")).await?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "idsync listening; SCIM sources at http://{addr}/scim/v2/<source>");
     let options = server::http::Options {
@@ -133,11 +143,13 @@ pub async fn serve(
         },
         metrics_need_token: config.http.metrics_need_token,
     };
-    let app = server::http::router(store.clone(), store.clone(), options, metrics, auth_cache, admin_api)
-        .layer(axum::middleware::from_fn_with_state(engine.clone(), server::http::wake_engine));
+    let app =
+        server::http::router(store.clone(), store.clone(), options, metrics, auth_cache, admin_api.merge(console))
+            .layer(axum::middleware::from_fn_with_state(engine.clone(), server::http::wake_engine));
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =
         tokio::spawn(app::scheduler::run(store.clone(), crate::pull::env(&config), stop_engine.subscribe()));
+    tokio::spawn(forget_ended_sessions(store.clone(), stop_engine.subscribe()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let signal = async move {
@@ -167,4 +179,23 @@ pub async fn serve(
     store.close().await;
     tracing::info!("database closed; bye");
     served
+}
+
+/// Console sessions end by time as they are used; this forgets the ones nobody came back to.
+async fn forget_ended_sessions(store: Arc<SqliteStore>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = hourly.tick() => {
+                if let Err(e) = app::administrators::prune(&*store, jiff::Timestamp::now()).await {
+                    tracing::warn!(error = %e, "forgetting ended console sessions failed; will retry");
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
 }

@@ -86,7 +86,7 @@ where
     let started = Instant::now();
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -107,7 +107,10 @@ where
         let router = app.clone();
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let mut router = router.clone();
-            async move { router.call(req.map(axum::body::Body::new)).await }
+            let mut req = req.map(axum::body::Body::new);
+            // Who is asking, for what limits failed sign-ins per address.
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            async move { router.call(req).await }
         });
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {

@@ -1,0 +1,307 @@
+//! The web console: server-rendered pages (askama) over the same `app` services as the admin API,
+//! for administrators signed in with a password. Sessions live in the database behind a
+//! `__Host-` cookie; every state-changing request must come from the console's own pages (the
+//! `Origin` / `Sec-Fetch-Site` check); pages carry a strict Content-Security-Policy and load
+//! nothing from elsewhere.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::administrators::{Signed, Throttle};
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use jiff::Timestamp;
+use serde::Deserialize;
+
+mod assets;
+
+const COOKIE: &str = "__Host-idsync";
+
+/// What the pages work with.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub db: Arc<dyn store::Database>,
+    pub throttle: Arc<Throttle>,
+    /// Where the server is reached, for the URLs pages show.
+    pub root: String,
+    pub logging: Arc<app::diagnostics::Logging>,
+    pub started: Timestamp,
+}
+
+/// The console's routes: `/` leads to it, the pages are under `/ui/`. `trusted_origin` is the
+/// public URL, whose `Origin` is accepted for forms even behind a proxy that rewrites `Host`.
+pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
+    let mut csrf = tower_http::csrf::CsrfLayer::new();
+    if let Some(origin) = trusted_origin.map(|o| o.trim_end_matches('/')) {
+        match csrf.clone().add_trusted_origin(origin) {
+            Ok(with_origin) => csrf = with_origin,
+            Err(e) => tracing::warn!(origin, error = %e, "public_url is not an origin the console can trust"),
+        }
+    }
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(dashboard))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", axum::routing::post(logout))
+        .route(&assets::STYLESHEET_PATH, get(assets::stylesheet))
+        .layer(csrf)
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// The headers every console answer carries: what the page may load (only from here), that it
+/// may not be framed, sniffed, or leak where it was, and that it is not cached.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        headers,
+        header::HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), payment=()",
+    );
+    set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+fn session_secret(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The administrator a page is for; without a live session, the page leads to the sign-in.
+struct SignedIn(Signed);
+
+impl FromRequestParts<ConsoleState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Self::Rejection> {
+        let secret = session_secret(&parts.headers).ok_or_else(|| Redirect::to("/ui/login").into_response())?;
+        match app::administrators::session(&*state.db, &secret, Timestamp::now()).await {
+            Ok(signed) => Ok(SignedIn(signed)),
+            Err(app::Error::Unauthenticated(_)) => Err(Redirect::to("/ui/login").into_response()),
+            Err(e) => Err(failure(&e)),
+        }
+    }
+}
+
+/// A failure of idsync itself, in words that say what to do.
+fn failure(error: &app::Error) -> Response {
+    tracing::warn!(error = %error, "a console page failed");
+    let said = format!(
+        "idsync could not show this page: {error}. Reload it in a moment; if it keeps failing, see the server's log."
+    );
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], said).into_response()
+}
+
+fn page(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "idsync could not render this page; see the server's log")
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    name: String,
+    problem: Option<String>,
+}
+
+async fn login_page() -> Response {
+    page(&LoginPage { stylesheet: &assets::STYLESHEET_PATH, signed_in: None, name: String::new(), problem: None })
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    name: String,
+    password: String,
+}
+
+/// The address a request came from (as the listener saw it), for the limit on failed sign-ins.
+struct Peer(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string());
+        Ok(Peer(peer.unwrap_or_else(|| "unknown".into())))
+    }
+}
+
+async fn login(
+    State(s): State<ConsoleState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let now = Timestamp::now();
+    let refused = |status: StatusCode, problem: String, name: String| {
+        let mut response =
+            page(&LoginPage { stylesheet: &assets::STYLESHEET_PATH, signed_in: None, name, problem: Some(problem) });
+        *response.status_mut() = status;
+        response
+    };
+    match app::administrators::login(&*s.db, &s.throttle, &form.name, &form.password, &peer, now).await {
+        Ok(opened) => {
+            // A session the browser brought along ends: the new one is the only one this login made.
+            if let Some(old) = session_secret(&headers) {
+                let _ = app::administrators::logout(&*s.db, &old).await;
+            }
+            let max_age = opened.expires.duration_since(now).as_secs().max(0);
+            let cookie =
+                format!("{COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}", opened.secret);
+            let mut response = Redirect::to("/ui/").into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            *response.status_mut() = StatusCode::SEE_OTHER;
+            response
+        }
+        Err(app::Error::Throttled(message)) => refused(StatusCode::TOO_MANY_REQUESTS, message, form.name),
+        Err(app::Error::Unauthenticated(message)) => refused(StatusCode::UNAUTHORIZED, message, form.name),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn logout(State(s): State<ConsoleState>, headers: HeaderMap) -> Response {
+    if let Some(secret) = session_secret(&headers)
+        && let Err(e) = app::administrators::logout(&*s.db, &secret).await
+    {
+        return failure(&e);
+    }
+    let mut response = Redirect::to("/ui/login").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("__Host-idsync=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+struct SourceCard {
+    name: String,
+    kind: String,
+    reads: Option<String>,
+    users: u64,
+    groups: u64,
+    last_run: String,
+    next_run: String,
+}
+
+struct TargetCard {
+    name: String,
+    kind: String,
+    healthy: bool,
+    health: String,
+    detail: String,
+    managed_users: u64,
+    pending: u64,
+    oldest_pending: Option<String>,
+}
+
+struct HeldCard {
+    id: i64,
+    target: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    sources: Vec<SourceCard>,
+    targets: Vec<TargetCard>,
+    held: Vec<HeldCard>,
+}
+
+async fn dashboard(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
+    let server =
+        app::diagnostics::Server { version: env!("CARGO_PKG_VERSION"), started: s.started, logging: &s.logging };
+    let status = match app::diagnostics::status(&*s.db, &server, &s.root).await {
+        Ok(status) => status,
+        Err(e) => return failure(&e),
+    };
+    let sources = match app::sources::list(&*s.db, &s.root).await {
+        Ok(sources) => sources,
+        Err(e) => return failure(&e),
+    };
+    let sources = sources
+        .into_iter()
+        .map(|source| {
+            let known = status.sources.iter().find(|st| st.name == source.name);
+            let last_run = known
+                .and_then(|st| st.last_run.as_ref())
+                .map(|r| format!("{} {}", r["state"].as_str().unwrap_or(""), r["started"].as_str().unwrap_or("")))
+                .unwrap_or_else(|| if source.reads.is_some() { "never".into() } else { "pushes as it changes".into() });
+            let next_run = known
+                .and_then(|st| st.next_run.clone())
+                .unwrap_or_else(|| if source.reads.is_some() { "not scheduled".into() } else { "—".into() });
+            SourceCard {
+                name: source.name,
+                kind: source.kind,
+                reads: source.reads,
+                users: source.users,
+                groups: source.groups,
+                last_run,
+                next_run,
+            }
+        })
+        .collect();
+    let targets = status
+        .targets
+        .into_iter()
+        .map(|t| TargetCard {
+            name: t.name,
+            kind: t.kind,
+            healthy: t.healthy,
+            health: t.health,
+            detail: t.health_detail,
+            managed_users: t.managed_users,
+            pending: t.pending,
+            oldest_pending: t.oldest_pending,
+        })
+        .collect();
+    let held = status
+        .held_runs
+        .into_iter()
+        .map(|r| HeldCard { id: r.id, target: r.target, reason: r.hold_reason.unwrap_or_default() })
+        .collect();
+    page(&Dashboard {
+        stylesheet: &assets::STYLESHEET_PATH,
+        signed_in: Some(signed.administrator),
+        sources,
+        targets,
+        held,
+    })
+}

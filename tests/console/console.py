@@ -1,0 +1,127 @@
+"""The web console in real headless Chromium (Debian's), driven by Playwright, against the real
+binary: first sign-in, the dashboard with what the data directory holds, sign-out, a wrong
+password and then the limit on failed sign-ins, a cross-origin form refused, and the security
+headers. A screenshot of every page, and of any failed step, goes to $SCREENSHOTS."""
+
+import os
+import sys
+import traceback
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+ROOT = os.environ["IDSYNC_ROOT"]
+SHOTS = os.environ["SCREENSHOTS"]
+PASSWORD = os.environ["ADMIN_PASSWORD"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def shot(page, name):
+    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def expect(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def sign_in(page, name, password):
+    page.goto(f"{ROOT}/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def journey(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    steps = []
+
+    def step(name, run):
+        steps.append(name)
+        try:
+            run()
+        except Exception:
+            shot(page, f"failed-{len(steps):02d}-{name}")
+            raise
+
+    def first_visit():
+        response = page.goto(f"{ROOT}/")
+        expect(page.url.endswith("/ui/login"), f"/ leads to the sign-in: {page.url}")
+        headers = response.all_headers()
+        expect("frame-ancestors 'none'" in headers.get("content-security-policy", ""), f"CSP: {headers}")
+        expect(headers.get("x-content-type-options") == "nosniff", f"nosniff: {headers}")
+        shot(page, "01-sign-in")
+
+    def wrong_password():
+        sign_in(page, "ann", "not the password at all")
+        expect(page.url.endswith("/ui/login"), page.url)
+        expect(page.get_by_role("alert").inner_text() == "the name or the password is wrong", page.content())
+        shot(page, "02-wrong-password")
+
+    def dashboard():
+        sign_in(page, "ann", PASSWORD)
+        expect(page.url.endswith("/ui/"), f"signed in: {page.url}")
+        expect(page.get_by_role("heading", name="Dashboard").is_visible(), "the dashboard")
+        card = page.locator("#source-hr")
+        expect(card.is_visible() and "receives SCIM" in card.inner_text(), card.inner_text())
+        expect("ann" in page.locator(".who").inner_text(), "who is signed in is shown")
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        session = cookies.get("__Host-idsync")
+        expect(session and session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict", cookies)
+        shot(page, "03-dashboard")
+        page.set_viewport_size({"width": 390, "height": 844})
+        shot(page, "04-dashboard-narrow")
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+    def cross_origin_form():
+        before = page.context.cookies()
+        other = browser.new_page()
+        other.set_content(f"""<form id=f method=post action="{ROOT}/ui/logout"></form>""")
+        with other.expect_response(f"{ROOT}/ui/logout") as answered:
+            other.evaluate("document.getElementById('f').submit()")
+        expect(answered.value.status == 403, f"a form from another origin is refused: {answered.value.status}")
+        other.close()
+        page.goto(f"{ROOT}/ui/")
+        expect(page.url.endswith("/ui/") and page.context.cookies() == before, "and changes nothing")
+
+    def sign_out():
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state()
+        expect(page.url.endswith("/ui/login"), page.url)
+        page.goto(f"{ROOT}/ui/")
+        expect(page.url.endswith("/ui/login"), "the session has ended")
+
+    def throttled():
+        for _ in range(5):
+            sign_in(page, "ann", "still not the password")
+        sign_in(page, "ann", PASSWORD)
+        alert = page.get_by_role("alert").inner_text()
+        expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
+        shot(page, "05-throttled")
+
+    for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
+                      ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
+        step(name, run)
+        print(f"ok   {name}")
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    urllib.request.urlopen(f"{ROOT}/healthz", timeout=10).read()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            journey(browser)
+        except Exception:
+            traceback.print_exc()
+            return 1
+        finally:
+            browser.close()
+    print(f"console checks passed; screenshots in {SHOTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
