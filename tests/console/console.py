@@ -3,6 +3,7 @@ binary: first sign-in, the dashboard with what the data directory holds, sign-ou
 password and then the limit on failed sign-ins, a cross-origin form refused, and the security
 headers. A screenshot of every page, and of any failed step, goes to $SCREENSHOTS."""
 
+import json
 import os
 import sys
 import traceback
@@ -72,8 +73,37 @@ def journey(browser):
         expect(session and session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict", cookies)
         shot(page, "03-dashboard")
         page.set_viewport_size({"width": 390, "height": 844})
-        shot(page, "04-dashboard-narrow")
+        shot(page, "03-dashboard-narrow")
         page.set_viewport_size({"width": 1280, "height": 800})
+
+    def add_okta_source():
+        page.get_by_role("link", name="Sources").click()
+        page.wait_for_load_state()
+        expect(page.locator("#source-hr").is_visible(), "the source made on the command line is listed")
+        page.get_by_label("Identity provider").select_option("okta")
+        page.get_by_label("Name in idsync").fill("Not A Name")
+        page.get_by_role("button", name="Add source").click()
+        page.wait_for_load_state()
+        expect("not a valid source name" in page.get_by_role("alert").inner_text(), page.content())
+        page.get_by_label("Name in idsync").fill("okta-prod")
+        page.get_by_role("button", name="Add source").click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("heading", name="Source okta-prod added").is_visible(), page.content())
+        base_url = page.get_by_label("SCIM connector base URL").input_value()
+        token = page.get_by_label("API Token").input_value()
+        expect(base_url == f"{ROOT}/scim/v2/okta-prod", base_url)
+        expect(token.startswith("idsync_"), "the token is shown once")
+        shot(page, "04-source-added")
+        user = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann.lee",
+                           "displayName": "<script>alert(1)</script>"}).encode()
+        request = urllib.request.Request(f"{base_url}/Users", data=user, method="POST", headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+        expect(urllib.request.urlopen(request, timeout=10).status == 201, "the token works for the provider")
+        page.goto(f"{ROOT}/ui/sources")
+        row = page.locator("#source-okta-prod").inner_text()
+        expect("\t1\t" in row or " 1 " in f" {row} ", f"the pushed user is counted: {row!r}")
+        expect(token not in page.content(), "the token is not shown again")
+        shot(page, "05-sources")
 
     def cross_origin_form():
         before = page.context.cookies()
@@ -99,10 +129,10 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "05-throttled")
+        shot(page, "06-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
-                      ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
+                      ("add-okta-source", add_okta_source), ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
         step(name, run)
         print(f"ok   {name}")
 

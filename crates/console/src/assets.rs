@@ -8,20 +8,24 @@ use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = include_str!("../assets/idsync.css");
+const SCRIPT: &str = include_str!("../assets/console.js");
 
-/// `/ui/assets/idsync-<first 16 hex digits of the SHA-256>.css`.
-pub static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
-    let digest = Sha256::digest(STYLESHEET.as_bytes());
+/// `/ui/assets/<stem>-<first 16 hex digits of the content's SHA-256>.<extension>`.
+fn hashed(stem: &str, extension: &str, content: &str) -> String {
+    let digest = Sha256::digest(content.as_bytes());
     let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("/ui/assets/idsync-{short}.css")
-});
+    format!("/ui/assets/{stem}-{short}.{extension}")
+}
+
+pub static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| hashed("idsync", "css", STYLESHEET));
+pub static SCRIPT_PATH: LazyLock<String> = LazyLock::new(|| hashed("console", "js", SCRIPT));
+
+const FOREVER: &str = "public, max-age=31536000, immutable";
 
 pub async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        STYLESHEET,
-    )
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, FOREVER)], STYLESHEET)
+}
+
+pub async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, FOREVER)], SCRIPT)
 }

@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 mod assets;
+mod providers;
 
 const COOKIE: &str = "__Host-idsync";
 
@@ -48,7 +49,9 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/", get(dashboard))
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", axum::routing::post(logout))
+        .route("/ui/sources", get(sources_page).post(add_source))
         .route(&assets::STYLESHEET_PATH, get(assets::stylesheet))
+        .route(&assets::SCRIPT_PATH, get(assets::script))
         .layer(csrf)
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
@@ -304,4 +307,89 @@ async fn dashboard(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) ->
         targets,
         held,
     })
+}
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+struct SourcesPage {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    sources: Vec<api_types::Source>,
+    providers: &'static [providers::PushProvider],
+    chosen: String,
+    name: String,
+    problem: Option<String>,
+}
+
+async fn sources_view(s: &ConsoleState, signed: Signed, chosen: &str, name: &str, problem: Option<String>) -> Response {
+    match app::sources::list(&*s.db, &s.root).await {
+        Ok(sources) => page(&SourcesPage {
+            stylesheet: &assets::STYLESHEET_PATH,
+            signed_in: Some(signed.administrator),
+            sources,
+            providers: providers::PUSH,
+            chosen: chosen.to_string(),
+            name: name.to_string(),
+            problem,
+        }),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn sources_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
+    sources_view(&s, signed, "entra", "", None).await
+}
+
+#[derive(Deserialize)]
+struct NewSource {
+    provider: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "source_added.html")]
+struct SourceAdded {
+    stylesheet: &'static str,
+    script: &'static str,
+    signed_in: Option<String>,
+    provider: &'static providers::PushProvider,
+    name: String,
+    base_url: String,
+    token: String,
+}
+
+async fn add_source(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Form(form): Form<NewSource>,
+) -> Response {
+    let Some(provider) = providers::push(&form.provider) else {
+        let problem = format!("'{}' is not an identity provider the console knows", form.provider);
+        return sources_view(&s, signed, "scim", &form.name, Some(problem)).await;
+    };
+    match app::sources::create_push(&*s.db, &form.name, "scim").await {
+        Ok(token) => {
+            let after = serde_json::json!({"name": form.name, "kind": "scim", "token": app::audit::CHANGED});
+            let actor = app::audit::Actor::administrator(&signed.administrator);
+            if let Err(e) =
+                app::audit::record(&*s.db, &actor, "source.add", &format!("source/{}", form.name), None, Some(after))
+                    .await
+            {
+                tracing::error!(error = %e, "a source was added and the audit log could not record it");
+            }
+            page(&SourceAdded {
+                stylesheet: &assets::STYLESHEET_PATH,
+                script: &assets::SCRIPT_PATH,
+                signed_in: Some(signed.administrator),
+                provider,
+                base_url: app::sources::scim_url(&s.root, &form.name),
+                name: form.name,
+                token,
+            })
+        }
+        Err(e @ (app::Error::Invalid(_) | app::Error::Store(store::StoreError::Conflict(_)))) => {
+            sources_view(&s, signed, provider.key, &form.name, Some(e.to_string())).await
+        }
+        Err(e) => failure(&e),
+    }
 }
