@@ -6,7 +6,9 @@ headers. A screenshot of every page, and of any failed step, goes to $SCREENSHOT
 import json
 import os
 import sys
+import time
 import traceback
+import urllib.error
 import urllib.request
 
 from playwright.sync_api import sync_playwright
@@ -14,6 +16,8 @@ from playwright.sync_api import sync_playwright
 ROOT = os.environ["IDSYNC_ROOT"]
 SHOTS = os.environ["SCREENSHOTS"]
 PASSWORD = os.environ["ADMIN_PASSWORD"]
+HR_TOKEN = os.environ["HR_TOKEN"]
+JIRA = os.environ["JIRA_URL"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -25,6 +29,32 @@ def shot(page, name):
 def expect(condition, what):
     if not condition:
         raise AssertionError(what)
+
+
+def call(url, token, method="GET", body=None, content_type="application/scim+json"):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def jira_user(name):
+    status, user = call(f"{JIRA}/rest/api/2/user?username={name}", "sim-admin-token", content_type="application/json")
+    return user if status == 200 else None
+
+
+def wait(what, check, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def sign_in(page, name, password):
@@ -105,6 +135,48 @@ def journey(browser):
         expect(token not in page.content(), "the token is not shown again")
         shot(page, "05-sources")
 
+    def held_run():
+        names = [f"leaver{i}" for i in range(4)]
+        ids = []
+        for name in names:
+            status, user = call(f"{ROOT}/scim/v2/hr/Users", HR_TOKEN, "POST",
+                                {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                                 "displayName": name.title(), "emails": [{"value": f"{name}@example.com", "primary": True}],
+                                 "active": True})
+            expect(status == 201, f"pushed {name}: {status}")
+            ids.append(user["id"])
+        wait("Jira has the four users", lambda: all(jira_user(n) for n in names))
+        for i in ids:
+            status, _ = call(f"{ROOT}/scim/v2/hr/Users/{i}", HR_TOKEN, "PATCH", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": False}]})
+            expect(status == 200, f"deactivated in the source: {status}")
+
+        def held_listed():
+            page.goto(f"{ROOT}/ui/runs")
+            return page.locator("tr.held").count() > 0
+        wait("a held run in the list", held_listed)
+        shot(page, "06-runs")
+        page.locator("tr.held a").first.click()
+        page.wait_for_load_state()
+        # The safeguard lets through what stays within its limit (3) and holds the rest.
+        expect(page.get_by_role("heading", name="Waiting for approval").is_visible(), page.content())
+        waiting = [row.locator("td").nth(1).inner_text() for row in page.locator("#held-title ~ table tbody tr").all()]
+        expect(waiting and set(waiting) <= set(names), f"each held user is named: {waiting}")
+        expect(all(jira_user(n)["active"] for n in waiting), "a held deactivation waits")
+        shot(page, "07-held-run")
+        page.get_by_label("Your password, to confirm").fill("not my password at all")
+        page.get_by_role("button", name="Approve all").click()
+        page.wait_for_load_state()
+        expect("the password is wrong; nothing was approved" in page.get_by_role("alert").inner_text(), page.content())
+        expect(all(jira_user(n)["active"] for n in waiting), "nothing was deactivated")
+        page.get_by_label("Your password, to confirm").fill(PASSWORD)
+        page.get_by_role("button", name="Approve all").click()
+        page.wait_for_load_state()
+        expect(f"approved: {len(waiting)} applied" in page.get_by_role("status").inner_text(), page.content())
+        expect(not any(jira_user(n)["active"] for n in names), "the approved deactivations reached Jira")
+        shot(page, "08-approved")
+
     def cross_origin_form():
         before = page.context.cookies()
         other = browser.new_page()
@@ -129,10 +201,11 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "06-throttled")
+        shot(page, "09-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
-                      ("add-okta-source", add_okta_source), ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
+                      ("add-okta-source", add_okta_source), ("held-run", held_run),
+                      ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
         step(name, run)
         print(f"ok   {name}")
 

@@ -15,12 +15,37 @@ use subtle::ConstantTimeEq;
 use crate::Error;
 use crate::tokens::hex;
 
-/// A session ends after this long without a request …
-pub const IDLE: SignedDuration = SignedDuration::from_mins(30);
-/// … and this long after its login in any case.
-pub const ABSOLUTE: SignedDuration = SignedDuration::from_hours(12);
-/// Dangerous actions ask for the password again when it was given longer ago than this.
-pub const REAUTHENTICATE_AFTER: SignedDuration = SignedDuration::from_mins(5);
+/// How long sessions last: the `[console]` table of the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionPolicy {
+    /// A session ends after this many seconds without a request …
+    pub idle_seconds: u32,
+    /// … and this many after its sign-in in any case.
+    pub absolute_seconds: u32,
+    /// Dangerous actions ask for the password again when it was given longer ago than this.
+    pub reauthenticate_after_seconds: u32,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy { idle_seconds: 30 * 60, absolute_seconds: 12 * 3600, reauthenticate_after_seconds: 5 * 60 }
+    }
+}
+
+impl SessionPolicy {
+    fn idle(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::from(self.idle_seconds))
+    }
+
+    fn absolute(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::from(self.absolute_seconds))
+    }
+
+    fn reauthenticate_after(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::from(self.reauthenticate_after_seconds))
+    }
+}
 /// `last_seen` is written at most this often, so reading pages costs no write per request.
 const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(60);
 
@@ -270,6 +295,7 @@ async fn checked(
 /// [`Error::Throttled`].
 pub async fn login(
     db: &dyn ConsoleStore,
+    policy: &SessionPolicy,
     throttle: &Throttle,
     name: &str,
     password: &str,
@@ -278,7 +304,8 @@ pub async fn login(
 ) -> Result<Opened, Error> {
     let record = checked(db, throttle, name, password, address, now).await?;
     let secret = hex(&rand::random::<[u8; 32]>());
-    let expires = now.checked_add(ABSOLUTE).map_err(|e| Error::Invalid(format!("the session's expiry: {e}")))?;
+    let expires =
+        now.checked_add(policy.absolute()).map_err(|e| Error::Invalid(format!("the session's expiry: {e}")))?;
     db.create_session(&SessionRecord {
         id_hash: session_hash(&secret),
         administrator: record.name.clone(),
@@ -294,12 +321,17 @@ pub async fn login(
 }
 
 /// The session `secret` names, while it lasts.
-pub async fn session(db: &dyn ConsoleStore, secret: &str, now: Timestamp) -> Result<Signed, Error> {
+pub async fn session(
+    db: &dyn ConsoleStore,
+    policy: &SessionPolicy,
+    secret: &str,
+    now: Timestamp,
+) -> Result<Signed, Error> {
     let ended = || Error::Unauthenticated("the session has ended; sign in again".into());
     let id_hash = session_hash(secret);
     let session = db.session(&id_hash).await?.ok_or_else(ended)?;
     let idle = now.duration_since(session.last_seen.timestamp());
-    if now >= session.expires.timestamp() || idle >= IDLE {
+    if now >= session.expires.timestamp() || idle >= policy.idle() {
         db.end_session(&id_hash).await?;
         return Err(ended());
     }
@@ -309,7 +341,7 @@ pub async fn session(db: &dyn ConsoleStore, secret: &str, now: Timestamp) -> Res
     Ok(Signed {
         administrator: session.administrator,
         id_hash,
-        recently_authenticated: now.duration_since(session.reauthenticated.timestamp()) < REAUTHENTICATE_AFTER,
+        recently_authenticated: now.duration_since(session.reauthenticated.timestamp()) < policy.reauthenticate_after(),
     })
 }
 
@@ -342,8 +374,8 @@ pub async fn logout(db: &dyn ConsoleStore, secret: &str) -> Result<(), Error> {
 }
 
 /// Forgets sessions that have ended by time.
-pub async fn prune(db: &dyn ConsoleStore, now: Timestamp) -> Result<u64, Error> {
-    let idle_since = now.checked_sub(IDLE).unwrap_or(now);
+pub async fn prune(db: &dyn ConsoleStore, policy: &SessionPolicy, now: Timestamp) -> Result<u64, Error> {
+    let idle_since = now.checked_sub(policy.idle()).unwrap_or(now);
     Ok(db.prune_sessions(now.into(), idle_since.into()).await?)
 }
 
@@ -374,36 +406,53 @@ mod tests {
         assert!(stored.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!stored.password_hash.contains(PASSWORD));
 
-        let opened = login(&db, &throttle, "Ann", PASSWORD, "10.0.0.1", at(0)).await.unwrap();
+        let opened =
+            login(&db, &SessionPolicy::default(), &throttle, "Ann", PASSWORD, "10.0.0.1", at(0)).await.unwrap();
         assert_eq!(opened.administrator, "ann");
-        let signed = session(&db, &opened.secret, at(60)).await.unwrap();
+        let signed = session(&db, &SessionPolicy::default(), &opened.secret, at(60)).await.unwrap();
         assert!(signed.recently_authenticated);
-        assert!(!session(&db, &opened.secret, at(600)).await.unwrap().recently_authenticated, "after 5 minutes");
+        assert!(
+            !session(&db, &SessionPolicy::default(), &opened.secret, at(600)).await.unwrap().recently_authenticated,
+            "after 5 minutes"
+        );
         assert!(matches!(
-            require_recent(&session(&db, &opened.secret, at(601)).await.unwrap()),
+            require_recent(&session(&db, &SessionPolicy::default(), &opened.secret, at(601)).await.unwrap()),
             Err(Error::Forbidden(_))
         ));
         reauthenticate(&db, &throttle, &signed, PASSWORD, "10.0.0.1", at(602)).await.unwrap();
-        assert!(session(&db, &opened.secret, at(603)).await.unwrap().recently_authenticated);
+        assert!(session(&db, &SessionPolicy::default(), &opened.secret, at(603)).await.unwrap().recently_authenticated);
         // Requests keep it alive; 30 minutes without one end it.
-        session(&db, &opened.secret, at(1800)).await.unwrap();
-        assert!(session(&db, &opened.secret, at(1800 + 1800)).await.is_err(), "idle");
-        let again = login(&db, &throttle, "ann", PASSWORD, "10.0.0.1", at(4000)).await.unwrap();
+        session(&db, &SessionPolicy::default(), &opened.secret, at(1800)).await.unwrap();
+        assert!(session(&db, &SessionPolicy::default(), &opened.secret, at(1800 + 1800)).await.is_err(), "idle");
+        let again =
+            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(4000)).await.unwrap();
         assert_ne!(again.secret, opened.secret, "each login gets a session of its own");
         let mut t = 4000;
         while t < 4000 + 12 * 3600 - 1200 {
             t += 1200;
-            session(&db, &again.secret, at(t)).await.unwrap();
+            session(&db, &SessionPolicy::default(), &again.secret, at(t)).await.unwrap();
         }
-        assert!(session(&db, &again.secret, at(4000 + 12 * 3600)).await.is_err(), "12 hours at most");
-        let third = login(&db, &throttle, "ann", PASSWORD, "10.0.0.1", at(90_000)).await.unwrap();
+        assert!(
+            session(&db, &SessionPolicy::default(), &again.secret, at(4000 + 12 * 3600)).await.is_err(),
+            "12 hours at most"
+        );
+        let third =
+            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_000)).await.unwrap();
         logout(&db, &third.secret).await.unwrap();
-        assert!(session(&db, &third.secret, at(90_001)).await.is_err(), "logged out");
-        let fourth = login(&db, &throttle, "ann", PASSWORD, "10.0.0.1", at(90_002)).await.unwrap();
+        assert!(session(&db, &SessionPolicy::default(), &third.secret, at(90_001)).await.is_err(), "logged out");
+        let fourth =
+            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_002)).await.unwrap();
         set_password(&db, "ann", "another long password", at(90_003)).await.unwrap();
-        assert!(session(&db, &fourth.secret, at(90_004)).await.is_err(), "a new password ends the sessions");
-        assert!(login(&db, &throttle, "ann", PASSWORD, "10.0.0.1", at(90_005)).await.is_err());
-        login(&db, &throttle, "ann", "another long password", "10.0.0.1", at(90_006)).await.unwrap();
+        assert!(
+            session(&db, &SessionPolicy::default(), &fourth.secret, at(90_004)).await.is_err(),
+            "a new password ends the sessions"
+        );
+        assert!(
+            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_005)).await.is_err()
+        );
+        login(&db, &SessionPolicy::default(), &throttle, "ann", "another long password", "10.0.0.1", at(90_006))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -412,22 +461,34 @@ mod tests {
         let throttle = Throttle::default();
         create(&db, "ann", PASSWORD, at(0)).await.unwrap();
         create(&db, "bob", PASSWORD, at(0)).await.unwrap();
-        let unknown = login(&db, &throttle, "nobody", PASSWORD, "10.0.0.9", at(0)).await.err().unwrap();
-        let wrong = login(&db, &throttle, "bob", "not the password", "10.0.0.9", at(0)).await.err().unwrap();
+        let unknown = login(&db, &SessionPolicy::default(), &throttle, "nobody", PASSWORD, "10.0.0.9", at(0))
+            .await
+            .err()
+            .unwrap();
+        let wrong = login(&db, &SessionPolicy::default(), &throttle, "bob", "not the password", "10.0.0.9", at(0))
+            .await
+            .err()
+            .unwrap();
         assert_eq!(unknown.to_string(), wrong.to_string(), "no telling which names exist");
         for i in 0..Throttle::ALLOWED {
-            let e = login(&db, &throttle, "ann", "wrong guess!", &format!("10.0.1.{i}"), at(1)).await.err().unwrap();
+            let e =
+                login(&db, &SessionPolicy::default(), &throttle, "ann", "wrong guess!", &format!("10.0.1.{i}"), at(1))
+                    .await
+                    .err()
+                    .unwrap();
             assert!(matches!(e, Error::Unauthenticated(_)), "{e}");
         }
-        let locked = login(&db, &throttle, "ann", PASSWORD, "10.0.2.1", at(2)).await.err().unwrap();
+        let locked =
+            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.2.1", at(2)).await.err().unwrap();
         assert!(matches!(locked, Error::Throttled(_)), "the right password waits too: {locked}");
         assert!(locked.to_string().contains("for this account"), "{locked}");
-        login(&db, &throttle, "bob", PASSWORD, "10.0.2.1", at(2)).await.unwrap();
-        login(&db, &throttle, "ann", PASSWORD, "10.0.2.1", at(62)).await.unwrap();
+        login(&db, &SessionPolicy::default(), &throttle, "bob", PASSWORD, "10.0.2.1", at(2)).await.unwrap();
+        login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.2.1", at(62)).await.unwrap();
         for name in ["x1", "x2", "x3", "x4", "x5"] {
-            let _ = login(&db, &throttle, name, "wrong guess!", "10.0.3.3", at(100)).await;
+            let _ = login(&db, &SessionPolicy::default(), &throttle, name, "wrong guess!", "10.0.3.3", at(100)).await;
         }
-        let from_address = login(&db, &throttle, "bob", PASSWORD, "10.0.3.3", at(101)).await.err().unwrap();
+        let from_address =
+            login(&db, &SessionPolicy::default(), &throttle, "bob", PASSWORD, "10.0.3.3", at(101)).await.err().unwrap();
         assert!(from_address.to_string().contains("from this address"), "{from_address}");
     }
 

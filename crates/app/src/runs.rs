@@ -382,3 +382,72 @@ async fn futures_join(handles: Vec<JoinHandle<()>>) {
         let _ = handle.await;
     }
 }
+
+/// One operation a held run waits with, in words.
+pub struct HeldOperation {
+    /// `deactivate_user`, `delete_user`, …
+    pub action: String,
+    pub user: String,
+    pub reason: String,
+}
+
+/// What a held run would do once approved, operation by operation.
+pub fn held_operations(run: &api_types::Run) -> Vec<HeldOperation> {
+    let held: Vec<engine::PlannedOp> =
+        run.held.clone().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+    held.into_iter()
+        .map(|p| HeldOperation {
+            action: p.op.action().to_string(),
+            user: p.op.user().unwrap_or_default().to_string(),
+            reason: p.reason,
+        })
+        .collect()
+}
+
+/// A run's summary in words: what a pull read and changed in idsync's copy of the source, what a
+/// reconcile did to its target.
+pub fn describe(kind: api_types::RunKind, s: &serde_json::Value) -> String {
+    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+    if let Some(error) = s["error"].as_str() {
+        return format!("error: {error}");
+    }
+    match kind {
+        api_types::RunKind::Pull => format!(
+            "{} read: {} users, {} groups, {} requests; users +{} ~{} -{}, groups +{} ~{} -{}; {} unchanged, {} refused, {} problems",
+            if s["incremental"] == true { "incremental" } else { "full" },
+            n("users_read"),
+            n("groups_read"),
+            n("requests"),
+            n("users_created"),
+            n("users_updated"),
+            n("users_deleted"),
+            n("groups_created"),
+            n("groups_updated"),
+            n("groups_deleted"),
+            n("unchanged"),
+            n("refused"),
+            s["problems"].as_array().map_or(0, Vec::len)
+        ),
+        api_types::RunKind::DryRun => format!("{} planned, {} skipped", n("planned"), n("skipped")),
+        _ if s.get("applied").is_some() => format!(
+            "{}{} applied, {} failed, {} skipped, {} to retry, {} held",
+            s["cause"].as_str().map(|c| format!("after {c}: ")).unwrap_or_default(),
+            n("applied"),
+            n("failed"),
+            n("skipped"),
+            n("retrying"),
+            n("held") + n("left")
+        ),
+        _ if s.get("held_users").is_some() => format!(
+            "{} users' deactivations or deletions ({} operations) wait for approval",
+            n("held_users"),
+            n("held_operations")
+        ),
+        _ => match s.as_object() {
+            Some(fields) if !fields.is_empty() => {
+                fields.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), v)).collect::<Vec<_>>().join(", ")
+            }
+            _ => "-".into(),
+        },
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use app::administrators::{Signed, Throttle};
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -28,10 +28,14 @@ const COOKIE: &str = "__Host-idsync";
 pub struct ConsoleState {
     pub db: Arc<dyn store::Database>,
     pub throttle: Arc<Throttle>,
+    pub policy: app::administrators::SessionPolicy,
     /// Where the server is reached, for the URLs pages show.
     pub root: String,
     pub logging: Arc<app::diagnostics::Logging>,
     pub started: Timestamp,
+    pub engine: Arc<sync::Engine>,
+    /// Runs this server carries on, for their progress.
+    pub tasks: Arc<app::runs::Tasks>,
 }
 
 /// The console's routes: `/` leads to it, the pages are under `/ui/`. `trusted_origin` is the
@@ -50,6 +54,9 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", axum::routing::post(logout))
         .route("/ui/sources", get(sources_page).post(add_source))
+        .route("/ui/runs", get(runs_page))
+        .route("/ui/runs/{id}", get(run_page))
+        .route("/ui/runs/{id}/decision", axum::routing::post(decide))
         .route(&assets::STYLESHEET_PATH, get(assets::stylesheet))
         .route(&assets::SCRIPT_PATH, get(assets::script))
         .layer(csrf)
@@ -102,7 +109,7 @@ impl FromRequestParts<ConsoleState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Self::Rejection> {
         let secret = session_secret(&parts.headers).ok_or_else(|| Redirect::to("/ui/login").into_response())?;
-        match app::administrators::session(&*state.db, &secret, Timestamp::now()).await {
+        match app::administrators::session(&*state.db, &state.policy, &secret, Timestamp::now()).await {
             Ok(signed) => Ok(SignedIn(signed)),
             Err(app::Error::Unauthenticated(_)) => Err(Redirect::to("/ui/login").into_response()),
             Err(e) => Err(failure(&e)),
@@ -174,7 +181,7 @@ async fn login(
         *response.status_mut() = status;
         response
     };
-    match app::administrators::login(&*s.db, &s.throttle, &form.name, &form.password, &peer, now).await {
+    match app::administrators::login(&*s.db, &s.policy, &s.throttle, &form.name, &form.password, &peer, now).await {
         Ok(opened) => {
             // A session the browser brought along ends: the new one is the only one this login made.
             if let Some(old) = session_secret(&headers) {
@@ -391,5 +398,176 @@ async fn add_source(
             sources_view(&s, signed, provider.key, &form.name, Some(e.to_string())).await
         }
         Err(e) => failure(&e),
+    }
+}
+
+/// A run as the pages show it.
+struct RunRow {
+    id: i64,
+    kind: String,
+    target: String,
+    state: String,
+    started: String,
+    finished: String,
+    outcome: String,
+    held: bool,
+    reason: Option<String>,
+}
+
+fn word<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+fn run_row(r: &api_types::Run) -> RunRow {
+    RunRow {
+        id: r.id,
+        kind: word(r.kind),
+        target: r.target.clone(),
+        state: word(r.state),
+        started: r.started.clone(),
+        finished: r.finished.clone().unwrap_or_else(|| "—".into()),
+        outcome: app::runs::describe(r.kind, &r.summary),
+        held: r.state == api_types::RunState::Held,
+        reason: r.hold_reason.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    runs: Vec<RunRow>,
+    next: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Older {
+    after: Option<i64>,
+}
+
+const RUNS_PER_PAGE: u32 = 50;
+
+async fn runs_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn, Query(older): Query<Older>) -> Response {
+    let mut runs = match app::runs::list(&*s.db, None, older.after, RUNS_PER_PAGE + 1).await {
+        Ok(runs) => runs,
+        Err(e) => return failure(&e),
+    };
+    let next = (runs.len() > RUNS_PER_PAGE as usize).then(|| {
+        runs.truncate(RUNS_PER_PAGE as usize);
+        runs.last().map(|r| r.id)
+    });
+    page(&RunsPage {
+        stylesheet: &assets::STYLESHEET_PATH,
+        signed_in: Some(signed.administrator),
+        runs: runs.iter().map(run_row).collect(),
+        next: next.flatten(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    run: RunRow,
+    held: Vec<app::runs::HeldOperation>,
+    /// Whether the password was given recently enough to approve without giving it again.
+    recent: bool,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+async fn run_view(
+    s: &ConsoleState,
+    signed: Signed,
+    id: i64,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Response {
+    let run = match app::runs::show(&*s.db, &s.tasks, id).await {
+        Ok(run) => run,
+        Err(app::Error::Missing { message, .. }) => return (StatusCode::NOT_FOUND, message).into_response(),
+        Err(e) => return failure(&e),
+    };
+    let held = if run.state == api_types::RunState::Held { app::runs::held_operations(&run) } else { Vec::new() };
+    page(&RunPage {
+        stylesheet: &assets::STYLESHEET_PATH,
+        recent: signed.recently_authenticated,
+        signed_in: Some(signed.administrator),
+        run: run_row(&run),
+        held,
+        notice,
+        problem,
+    })
+}
+
+async fn run_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn, Path(id): Path<i64>) -> Response {
+    run_view(&s, signed, id, None, None).await
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    decision: String,
+    password: Option<String>,
+}
+
+/// Approve (the password again, unless given in the last few minutes) or reject a held run.
+async fn decide(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Peer(peer): Peer,
+    Path(id): Path<i64>,
+    Form(form): Form<Decision>,
+) -> Response {
+    let actor = app::audit::Actor::administrator(&signed.administrator);
+    let object = format!("run/{id}");
+    let audited = |action: &'static str, after: serde_json::Value| {
+        let (db, actor, object) = (s.db.clone(), actor.clone(), object.clone());
+        async move {
+            if let Err(e) = app::audit::record(&*db, &actor, action, &object, None, Some(after)).await {
+                tracing::error!(error = %e, "a run was decided and the audit log could not record it");
+            }
+        }
+    };
+    match form.decision.as_str() {
+        "approve" => {
+            if !signed.recently_authenticated {
+                let password = form.password.unwrap_or_default();
+                if let Err(e) = app::administrators::reauthenticate(
+                    &*s.db,
+                    &s.throttle,
+                    &signed,
+                    &password,
+                    &peer,
+                    Timestamp::now(),
+                )
+                .await
+                {
+                    let problem = match e {
+                        app::Error::Unauthenticated(_) => "the password is wrong; nothing was approved".to_string(),
+                        other => format!("{other}; nothing was approved"),
+                    };
+                    return run_view(&s, signed, id, None, Some(problem)).await;
+                }
+            }
+            match app::runs::approve(&s.engine, id).await {
+                Ok(approved) => {
+                    audited("run.approve", serde_json::json!({"applied": approved.applied, "failed": approved.failed}))
+                        .await;
+                    let notice = format!("approved: {} applied, {} failed", approved.applied, approved.failed);
+                    run_view(&s, signed, id, Some(notice), None).await
+                }
+                Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
+            }
+        }
+        "reject" => match app::runs::reject(&s.engine, id).await {
+            Ok(()) => {
+                audited("run.reject", serde_json::json!({})).await;
+                run_view(&s, signed, id, Some("rejected: nothing was deactivated or deleted".into()), None).await
+            }
+            Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
+        },
+        other => run_view(&s, signed, id, None, Some(format!("'{other}' is not a decision"))).await,
     }
 }

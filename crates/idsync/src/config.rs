@@ -26,6 +26,8 @@ pub struct Config {
     pub http: server::listener::HttpSettings,
     /// How changes reach targets: concurrency, retries, the safeguard.
     pub sync: sync::SyncSettings,
+    /// The web console's sessions.
+    pub console: app::administrators::SessionPolicy,
     /// Bindings live in the database. `[[binding]]` tables an older config file still holds are
     /// kept here only so the server can say they are not read (`idsync binding import` takes them).
     #[serde(skip_serializing)]
@@ -62,6 +64,7 @@ impl Default for Config {
             scim: ScimSettings::default(),
             http: server::listener::HttpSettings::default(),
             sync: sync::SyncSettings::default(),
+            console: app::administrators::SessionPolicy::default(),
             binding: Vec::new(),
             file: None,
         }

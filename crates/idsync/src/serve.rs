@@ -127,9 +127,12 @@ pub async fn serve(
         console::ConsoleState {
             db: store.clone(),
             throttle: Arc::default(),
+            policy: config.console,
             root,
             logging,
             started: jiff::Timestamp::now(),
+            engine: engine.clone(),
+            tasks: tasks.clone(),
         },
         config.public_url.as_deref(),
     );
@@ -149,7 +152,7 @@ pub async fn serve(
     let worker = tokio::spawn(engine.clone().run(engine_stopped));
     let scheduler =
         tokio::spawn(app::scheduler::run(store.clone(), crate::pull::env(&config), stop_engine.subscribe()));
-    tokio::spawn(forget_ended_sessions(store.clone(), stop_engine.subscribe()));
+    tokio::spawn(forget_ended_sessions(store.clone(), config.console, stop_engine.subscribe()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let signal = async move {
@@ -182,12 +185,16 @@ pub async fn serve(
 }
 
 /// Console sessions end by time as they are used; this forgets the ones nobody came back to.
-async fn forget_ended_sessions(store: Arc<SqliteStore>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+async fn forget_ended_sessions(
+    store: Arc<SqliteStore>,
+    policy: app::administrators::SessionPolicy,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = hourly.tick() => {
-                if let Err(e) = app::administrators::prune(&*store, jiff::Timestamp::now()).await {
+                if let Err(e) = app::administrators::prune(&*store, &policy, jiff::Timestamp::now()).await {
                     tracing::warn!(error = %e, "forgetting ended console sessions failed; will retry");
                 }
             }

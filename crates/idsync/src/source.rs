@@ -482,7 +482,7 @@ fn print_detail(detail: &SourceDetail) {
             r["id"],
             r["state"].as_str().unwrap_or_default(),
             r["started"].as_str().unwrap_or_default(),
-            crate::sync_cli::describe(api_types::RunKind::Pull, &r["summary"])
+            app::runs::describe(api_types::RunKind::Pull, &r["summary"])
         ),
         None => println!("Last run:  never"),
     }

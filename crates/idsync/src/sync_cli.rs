@@ -145,54 +145,6 @@ fn state_word(state: RunState) -> String {
     serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
-/// A run's summary in words: what a pull read and changed in idsync's copy of the source, what a
-/// reconcile did to its target.
-pub fn describe(kind: RunKind, s: &serde_json::Value) -> String {
-    let n = |k: &str| s[k].as_u64().unwrap_or(0);
-    if let Some(error) = s["error"].as_str() {
-        return format!("error: {error}");
-    }
-    match kind {
-        RunKind::Pull => format!(
-            "{} read: {} users, {} groups, {} requests; users +{} ~{} -{}, groups +{} ~{} -{}; {} unchanged, {} refused, {} problems",
-            if s["incremental"] == true { "incremental" } else { "full" },
-            n("users_read"),
-            n("groups_read"),
-            n("requests"),
-            n("users_created"),
-            n("users_updated"),
-            n("users_deleted"),
-            n("groups_created"),
-            n("groups_updated"),
-            n("groups_deleted"),
-            n("unchanged"),
-            n("refused"),
-            s["problems"].as_array().map_or(0, Vec::len)
-        ),
-        RunKind::DryRun => format!("{} planned, {} skipped", n("planned"), n("skipped")),
-        _ if s.get("applied").is_some() => format!(
-            "{}{} applied, {} failed, {} skipped, {} to retry, {} held",
-            s["cause"].as_str().map(|c| format!("after {c}: ")).unwrap_or_default(),
-            n("applied"),
-            n("failed"),
-            n("skipped"),
-            n("retrying"),
-            n("held") + n("left")
-        ),
-        _ if s.get("held_users").is_some() => format!(
-            "{} users' deactivations or deletions ({} operations) wait for approval",
-            n("held_users"),
-            n("held_operations")
-        ),
-        _ => match s.as_object() {
-            Some(fields) if !fields.is_empty() => {
-                fields.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), v)).collect::<Vec<_>>().join(", ")
-            }
-            _ => "-".into(),
-        },
-    }
-}
-
 pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> {
     match cmd {
         RunsCommand::Approve { id } => {
@@ -228,7 +180,7 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
                         state_word(r.state),
                         r.started,
                         duration(r),
-                        describe(r.kind, &r.summary)
+                        app::runs::describe(r.kind, &r.summary)
                     );
                 }
             }
@@ -246,7 +198,7 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
                 r.finished.as_ref().map(|f| format!(", finished {f}")).unwrap_or_default()
             );
             println!("took    {}", duration(&r));
-            println!("outcome {}", describe(r.kind, &r.summary));
+            println!("outcome {}", app::runs::describe(r.kind, &r.summary));
             for problem in r.summary["problems"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
                 println!("  problem: {problem}");
             }
@@ -259,12 +211,11 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
             if let Some(reason) = &r.hold_reason {
                 println!("held because {reason}");
             }
-            let held: Vec<engine::PlannedOp> =
-                r.held.clone().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
+            let held = app::runs::held_operations(&r);
             if !held.is_empty() && r.state == RunState::Held {
                 println!("waiting for approval:");
                 for p in &held {
-                    println!("  {:<16} {:<24} {}", p.op.action(), p.op.user().unwrap_or_default(), p.reason);
+                    println!("  {:<16} {:<24} {}", p.action, p.user, p.reason);
                 }
                 println!("decide with 'idsync runs approve {id}' or 'idsync runs reject {id}'");
             }
