@@ -177,6 +177,39 @@ def journey(browser):
         expect(not any(jira_user(n)["active"] for n in names), "the approved deactivations reached Jira")
         shot(page, "08-approved")
 
+    def provisioning_log():
+        page.get_by_role("link", name="Log").click()
+        page.wait_for_load_state()
+        page.get_by_label("User").fill("leaver0")
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_load_state()
+        rows = page.locator("#log tbody tr").all_inner_texts()
+        expect(any("deactivate_user" in r and "applied" in r for r in rows), f"leaver0's deactivation: {rows}")
+        expect(all("leaver0" in r for r in rows), f"only leaver0's entries: {rows}")
+        shot(page, "09-log")
+        csv = page.request.get(f"{ROOT}/ui/log.csv?user=leaver0")
+        expect(csv.ok and csv.headers["content-disposition"].startswith("attachment"), csv.headers)
+        lines = csv.text().splitlines()
+        expect(lines[0].startswith("at,result,source,target,action,user") and len(lines) == len(rows) + 1, lines)
+        page.get_by_label("Since").fill("yesterday")
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_load_state()
+        expect("not a time" in page.get_by_role("alert").inner_text(), "a bad time says how to write one")
+
+    def stored_script_is_text():
+        name = "mallory<script>window.pwned=1</script>"
+        status, _ = call(f"{ROOT}/scim/v2/hr/Users", HR_TOKEN, "POST", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+            "displayName": "<img src=x onerror=window.pwned=2>", "emails": [{"value": "m@example.com", "primary": True}]})
+        expect(status == 201, f"pushed: {status}")
+
+        def logged():
+            page.goto(f"{ROOT}/ui/log?source=hr")
+            return name in page.locator("#log").inner_text()
+        wait("the pushed user in the log", logged)
+        expect(page.evaluate("window.pwned") is None, "no stored script ran")
+        expect(page.locator("#log script, #log img").count() == 0, "it is text, not markup")
+
     def cross_origin_form():
         before = page.context.cookies()
         other = browser.new_page()
@@ -201,10 +234,11 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "09-throttled")
+        shot(page, "10-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
                       ("add-okta-source", add_okta_source), ("held-run", held_run),
+                      ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
                       ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
         step(name, run)
         print(f"ok   {name}")
