@@ -210,6 +210,41 @@ def journey(browser):
         expect(page.evaluate("window.pwned") is None, "no stored script ran")
         expect(page.locator("#log script, #log img").count() == 0, "it is text, not markup")
 
+    def administration():
+        page.get_by_role("link", name="Administration").click()
+        page.wait_for_load_state()
+        page.get_by_label("Name", exact=True).fill("bob")
+        page.get_by_label("Password (12 characters or more)").fill("a long and secret phrase")
+        page.get_by_role("button", name="Add administrator").click()
+        page.wait_for_load_state()
+        expect(page.locator("#administrator-bob").is_visible(), page.content())
+        page.get_by_label("Token name").fill("ci")
+        page.get_by_label("Scope").select_option("read")
+        page.get_by_label("Your password, to confirm").fill(PASSWORD)
+        page.get_by_role("button", name="Create token").click()
+        page.wait_for_load_state()
+        secret = page.locator("#secret").input_value()
+        expect(secret.startswith("idsync_admin_"), "the token is shown once")
+        shot(page, "11-administration")
+        status, _ = call(f"{ROOT}/api/v1/sources", secret, content_type="application/json")
+        expect(status == 200, f"the new read token opens the API: {status}")
+        status, _ = call(f"{ROOT}/api/v1/admin-tokens", secret, "POST", {"name": "x", "scope": "admin"},
+                         content_type="application/json")
+        expect(status == 403, f"and only as far as its scope: {status}")
+        page.goto(f"{ROOT}/ui/admin")
+        expect(secret not in page.content(), "the token is not shown again")
+        page.locator("#token-ci").get_by_role("button", name="Revoke").click()
+        page.wait_for_load_state()
+        status, _ = call(f"{ROOT}/api/v1/sources", secret, content_type="application/json")
+        expect(status == 401, f"a revoked token opens nothing: {status}")
+        page.locator("#administrator-bob").get_by_role("button", name="Remove").click()
+        page.wait_for_load_state()
+        expect(page.locator("#administrator-bob").count() == 0, "bob is gone")
+        audit = page.locator("#audit").inner_text()
+        for action in ["administrator.add", "admin_token.add", "admin_token.revoke", "administrator.remove", "run.approve"]:
+            expect(action in audit, f"{action} is audited: {audit}")
+        expect("administrator ann" in audit, audit)
+
     def cross_origin_form():
         before = page.context.cookies()
         other = browser.new_page()
@@ -234,11 +269,12 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "10-throttled")
+        shot(page, "12-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
                       ("add-okta-source", add_okta_source), ("held-run", held_run),
                       ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
+                      ("administration", administration),
                       ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
         step(name, run)
         print(f"ok   {name}")

@@ -9,7 +9,7 @@ pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339.
     pub at: String,
-    /// `token <name>` for an admin token, `local` for a command on the data directory.
+    /// `token <name>` for an admin token, `administrator <name>` for someone signed in to the console.
     pub actor: String,
     /// What was done, such as `target.add`, `binding.rule.set`, `admin_token.revoke`.
     pub action: String,

@@ -11,16 +11,11 @@ use crate::admin_tokens::Caller;
 /// What an audit entry shows where a secret was set or changed.
 pub const CHANGED: &str = "changed";
 
-/// Who made a change: an admin token by name, an administrator of the console, or someone working
-/// on the data directory.
+/// Who made a change: an admin token by name, or an administrator of the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(String);
 
 impl Actor {
-    pub fn local() -> Actor {
-        Actor("local".into())
-    }
-
     pub fn administrator(name: &str) -> Actor {
         Actor(format!("administrator {name}"))
     }
