@@ -66,7 +66,11 @@ def sign_in(page, name, password):
 
 
 def journey(browser):
+    errors = []
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    # A script error on any page fails the run.
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text))
     steps = []
 
     def step(name, run):
@@ -112,6 +116,9 @@ def journey(browser):
         expect(page.locator("#source-hr").is_visible(), "the source made on the command line is listed")
         page.get_by_label("Identity provider").select_option("okta")
         page.get_by_label("Name in idsync").fill("Not A Name")
+        expect(page.evaluate("!document.getElementById('name').checkValidity()"), "the browser knows the rule")
+        # The server checks too, whatever the browser did.
+        page.evaluate("document.querySelector('form[action=\"/ui/sources\"]').noValidate = true")
         page.get_by_role("button", name="Add source").click()
         page.wait_for_load_state()
         expect("not a valid source name" in page.get_by_role("alert").inner_text(), page.content())
@@ -245,6 +252,32 @@ def journey(browser):
             expect(action in audit, f"{action} is audited: {audit}")
         expect("administrator ann" in audit, audit)
 
+    def troubleshooting():
+        page.get_by_role("link", name="Troubleshooting").click()
+        page.wait_for_load_state()
+        default = page.locator("#level").inner_text()
+        page.get_by_role("button", name="Debug for 30 minutes").click()
+        page.wait_for_load_state()
+        expect(page.locator("#level").inner_text() == "debug", page.content())
+        marker = f"console-tail-{int(time.time())}"
+        page.get_by_label("Only lines containing").fill(marker)
+        page.get_by_role("button", name="Filter").click()
+        page.wait_for_load_state()
+        expect(marker not in page.locator("#tail").inner_text(), "nothing yet")
+        request = urllib.request.Request(f"{ROOT}/scim/v2/hr/Users?count=1", headers={
+            "Authorization": f"Bearer {HR_TOKEN}", "x-request-id": marker})
+        urllib.request.urlopen(request, timeout=10).read()
+        # No reload: the tail refreshes itself.
+        # (Polled from here: the page's CSP keeps Playwright's in-page predicates from running.)
+        wait("the request in the live tail", lambda: marker in page.locator("#tail").inner_text(), seconds=10)
+        shot(page, "12-troubleshooting")
+        page.get_by_role("button", name=f"Back to {default}").click()
+        page.wait_for_load_state()
+        expect(page.locator("#level").inner_text() == default, page.locator("#level").inner_text())
+        bundle = page.request.get(f"{ROOT}/ui/troubleshooting/bundle")
+        expect(bundle.ok and bundle.body()[:2] == b"PK", f"a zip: {bundle.status}")
+        expect(HR_TOKEN.encode() not in bundle.body(), "with no secret in it")
+
     def cross_origin_form():
         before = page.context.cookies()
         other = browser.new_page()
@@ -269,14 +302,15 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "12-throttled")
+        shot(page, "13-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
                       ("add-okta-source", add_okta_source), ("held-run", held_run),
                       ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
-                      ("administration", administration),
+                      ("administration", administration), ("troubleshooting", troubleshooting),
                       ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
         step(name, run)
+        expect(not errors, f"the pages reported errors: {errors}")
         print(f"ok   {name}")
 
 

@@ -23,7 +23,7 @@ pub trait LogControl: Send + Sync {
 
 /// Our own crates at `debug`, everything else at `info`: what "debug logging" means to an
 /// administrator, without every dependency's chatter.
-pub const DEBUG: &str = "info,idsync=debug,app=debug,server=debug,sync=debug,engine=debug,scim=debug,store=debug,sources=debug,targets=debug,rest=debug";
+pub const DEBUG: &str = "info,idsync=debug,app=debug,server=debug,console=debug,sync=debug,engine=debug,scim=debug,store=debug,sources=debug,targets=debug,rest=debug";
 
 /// The log level of a running server, with the timer that turns a debug window off again.
 pub struct Logging {
@@ -83,6 +83,15 @@ impl Logging {
         }
         tracing::info!(level = %directives, until = ?until.map(rfc3339), "log level changed");
         Ok(self.level())
+    }
+
+    /// Whether the level in force is [`DEBUG`] (the filter writes its directives in an order of
+    /// its own, so they are compared as a set).
+    pub fn debugging(&self) -> bool {
+        fn set(text: &str) -> std::collections::BTreeSet<&str> {
+            text.split(',').map(str::trim).collect()
+        }
+        set(&self.control.current()) == set(DEBUG)
     }
 
     /// The most recent log lines, oldest first, each a JSON object as the server wrote it.

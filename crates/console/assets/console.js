@@ -12,3 +12,18 @@ document.addEventListener("click", (event) => {
     done();
   }
 });
+
+// Live parts: an element with data-poll="URL" is refreshed from that URL every two seconds while
+// the page is visible; the server answers the element's content.
+for (const element of document.querySelectorAll("[data-poll]")) {
+  const refresh = async () => {
+    if (document.hidden) return;
+    try {
+      const answer = await fetch(element.dataset.poll, { credentials: "same-origin" });
+      if (answer.ok) element.innerHTML = await answer.text();
+    } catch (_) {
+      // The next tick tries again.
+    }
+  };
+  setInterval(refresh, 2000);
+}

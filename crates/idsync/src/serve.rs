@@ -132,6 +132,7 @@ pub async fn serve(
             logging,
             started: jiff::Timestamp::now(),
             engine: engine.clone(),
+            connector: Arc::new(crate::target::connector(&config)?),
             tasks: tasks.clone(),
         },
         config.public_url.as_deref(),
