@@ -263,14 +263,9 @@ fn refusal(url: String, status: u16, problem: bool, body: &[u8]) -> Error {
     }
 }
 
-/// A name as one segment of a path: every byte but letters, digits and `-._~` percent-encoded.
+/// A name as one segment of a path.
 pub fn segment(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    api_types::percent_encoded(name)
 }
 
 /// Credentials as sent in a request body: the secrets in the clear (a [`Secret`] writes itself as

@@ -390,13 +390,7 @@ async fn add_source(
     match app::sources::create_push(&*s.db, &form.name, "scim").await {
         Ok(token) => {
             let after = serde_json::json!({"name": form.name, "kind": "scim", "token": app::audit::CHANGED});
-            let actor = app::audit::Actor::administrator(&signed.administrator);
-            if let Err(e) =
-                app::audit::record(&*s.db, &actor, "source.add", &format!("source/{}", form.name), None, Some(after))
-                    .await
-            {
-                tracing::error!(error = %e, "a source was added and the audit log could not record it");
-            }
+            audited(&s, &signed, "source.add", &format!("source/{}", form.name), None, Some(after)).await;
             page(&SourceAdded {
                 stylesheet: &assets::STYLESHEET_PATH,
                 script: &assets::SCRIPT_PATH,
@@ -533,16 +527,7 @@ async fn decide(
     Path(id): Path<i64>,
     Form(form): Form<Decision>,
 ) -> Response {
-    let actor = app::audit::Actor::administrator(&signed.administrator);
     let object = format!("run/{id}");
-    let audited = |action: &'static str, after: serde_json::Value| {
-        let (db, actor, object) = (s.db.clone(), actor.clone(), object.clone());
-        async move {
-            if let Err(e) = app::audit::record(&*db, &actor, action, &object, None, Some(after)).await {
-                tracing::error!(error = %e, "a run was decided and the audit log could not record it");
-            }
-        }
-    };
     match form.decision.as_str() {
         "approve" => {
             if !signed.recently_authenticated {
@@ -566,8 +551,8 @@ async fn decide(
             }
             match app::runs::approve(&s.engine, id).await {
                 Ok(approved) => {
-                    audited("run.approve", serde_json::json!({"applied": approved.applied, "failed": approved.failed}))
-                        .await;
+                    let after = serde_json::json!({"applied": approved.applied, "failed": approved.failed});
+                    audited(&s, &signed, "run.approve", &object, None, Some(after)).await;
                     let notice = format!("approved: {} applied, {} failed", approved.applied, approved.failed);
                     run_view(&s, signed, id, Some(notice), None).await
                 }
@@ -576,7 +561,7 @@ async fn decide(
         }
         "reject" => match app::runs::reject(&s.engine, id).await {
             Ok(()) => {
-                audited("run.reject", serde_json::json!({})).await;
+                audited(&s, &signed, "run.reject", &object, None, Some(serde_json::json!({}))).await;
                 run_view(&s, signed, id, Some("rejected: nothing was deactivated or deleted".into()), None).await
             }
             Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
@@ -645,19 +630,10 @@ impl LogSearch {
         pairs
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", percent(v)))
+            .map(|(k, v)| format!("{k}={}", api_types::percent_encoded(v)))
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 struct LogRow {
@@ -866,12 +842,25 @@ async fn admin_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -
     admin_view(&s, signed, Said::default()).await
 }
 
-async fn audit_change(s: &ConsoleState, signed: &Signed, action: &str, object: &str, after: Option<serde_json::Value>) {
+/// Records a change made in the console, under the administrator's name. The change is made by
+/// then: a failure to record it is logged, not reported as the change failing.
+async fn audited(
+    s: &ConsoleState,
+    signed: &Signed,
+    action: &str,
+    object: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
     let actor = app::audit::Actor::administrator(&signed.administrator);
-    let before = if after.is_none() { Some(serde_json::json!({"name": object.rsplit('/').next()})) } else { None };
     if let Err(e) = app::audit::record(&*s.db, &actor, action, object, before, after).await {
         tracing::error!(action, object, error = %e, "a change was made and the audit log could not record it");
     }
+}
+
+/// What an audit entry keeps of an object removed by name.
+fn named(object: &str) -> Option<serde_json::Value> {
+    Some(serde_json::json!({"name": object.rsplit('/').next()}))
 }
 
 /// Whether the page says what was wrong (rather than idsync failing).
@@ -897,7 +886,7 @@ async fn add_administrator(
     let said = match app::administrators::create(&*s.db, &form.name, &form.password, Timestamp::now()).await {
         Ok(made) => {
             let after = serde_json::json!({"name": made.name, "password": app::audit::CHANGED});
-            audit_change(&s, &signed, "administrator.add", &format!("administrator/{}", made.name), Some(after)).await;
+            audited(&s, &signed, "administrator.add", &format!("administrator/{}", made.name), None, Some(after)).await;
             Said { notice: Some(format!("administrator {} added", made.name)), ..Said::default() }
         }
         Err(e) if is_refusal(&e) => problem(&e),
@@ -913,7 +902,8 @@ async fn remove_administrator(
 ) -> Response {
     let said = match app::administrators::remove(&*s.db, &name).await {
         Ok(()) => {
-            audit_change(&s, &signed, "administrator.remove", &format!("administrator/{name}"), None).await;
+            let object = format!("administrator/{name}");
+            audited(&s, &signed, "administrator.remove", &object, named(&object), None).await;
             Said { notice: Some(format!("administrator {name} removed; their sessions have ended")), ..Said::default() }
         }
         Err(e) if is_refusal(&e) => problem(&e),
@@ -958,7 +948,7 @@ async fn create_token(
     let said = match app::admin_tokens::create(&*s.db, &request, Timestamp::now()).await {
         Ok(issued) => {
             let after = serde_json::json!({"name": issued.token.name, "scope": issued.token.scope, "expires": issued.token.expires});
-            audit_change(&s, &signed, "admin_token.add", &format!("admin-token/{}", issued.token.name), Some(after))
+            audited(&s, &signed, "admin_token.add", &format!("admin-token/{}", issued.token.name), None, Some(after))
                 .await;
             Said {
                 notice: Some(format!("admin token {} created", issued.token.name)),
@@ -975,7 +965,8 @@ async fn create_token(
 async fn revoke_token(State(s): State<ConsoleState>, SignedIn(signed): SignedIn, Path(name): Path<String>) -> Response {
     let said = match app::admin_tokens::revoke(&*s.db, &name).await {
         Ok(()) => {
-            audit_change(&s, &signed, "admin_token.revoke", &format!("admin-token/{name}"), None).await;
+            let object = format!("admin-token/{name}");
+            audited(&s, &signed, "admin_token.revoke", &object, named(&object), None).await;
             Said { notice: Some(format!("admin token {name} revoked; it no longer opens the API")), ..Said::default() }
         }
         Err(e) if is_refusal(&e) => problem(&e),
@@ -1051,7 +1042,7 @@ async fn troubleshooting_view(s: &ConsoleState, signed: Signed, filter: &str, pr
         until: level.until,
         lines: tail_lines(s, filter),
         q: filter.to_string(),
-        q_encoded: percent(filter),
+        q_encoded: api_types::percent_encoded(filter),
         version: status.version,
         uptime: status.uptime_seconds,
         lag: status.journal.lag,
@@ -1083,13 +1074,8 @@ async fn set_level(State(s): State<ConsoleState>, SignedIn(signed): SignedIn, Fo
     let window = (form.level == "debug").then(|| std::time::Duration::from_secs(30 * 60));
     match s.logging.set(&form.level, window) {
         Ok(after) => {
-            let actor = app::audit::Actor::administrator(&signed.administrator);
             let (before, after) = (serde_json::to_value(before).ok(), serde_json::to_value(after).ok());
-            if let Err(e) =
-                app::audit::record(&*s.db, &actor, "log_level.set", "diagnostics/log-level", before, after).await
-            {
-                tracing::error!(error = %e, "the log level changed and the audit log could not record it");
-            }
+            audited(&s, &signed, "log_level.set", "diagnostics/log-level", before, after).await;
             let mut response = Redirect::to("/ui/troubleshooting").into_response();
             *response.status_mut() = StatusCode::SEE_OTHER;
             response

@@ -233,12 +233,7 @@ pub fn started() -> (tempfile::TempDir, Server, Scim) {
 }
 
 pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    api_types::percent_encoded(s)
 }
 
 /// An HTTP client for tests. The workspace builds reqwest without a built-in TLS provider, so
