@@ -142,6 +142,28 @@ def journey(browser):
         expect(token not in page.content(), "the token is not shown again")
         shot(page, "05-sources")
 
+    def targets():
+        page.get_by_role("link", name="Targets").click()
+        page.wait_for_load_state()
+        expect("ok" in page.locator("#target-jira").inner_text(), page.locator("#target-jira").inner_text())
+        page.locator("#target-jira").get_by_role("button", name="Test connection").click()
+        page.wait_for_load_state()
+        checks = page.locator(".checks li").all_inner_texts()
+        expect(checks and not any(c.startswith("failed") for c in checks), f"jira passes its checks: {checks}")
+        shot(page, "06-targets")
+        page.get_by_label("Application").select_option("jira")
+        page.get_by_label("Name in idsync").fill("jira-two")
+        page.get_by_label("Base URL").fill(JIRA)
+        page.get_by_label("Personal access token (or bearer token)").fill("not-the-token")
+        page.get_by_role("button", name="Check and add").click()
+        page.wait_for_load_state()
+        expect("was not saved" in page.get_by_role("alert").inner_text(), page.content())
+        checks = page.locator(".checks li").all_inner_texts()
+        expect(any(c.startswith("failed") for c in checks), f"the failed check is named: {checks}")
+        expect(page.locator("#target-jira-two").count() == 0, "nothing was saved")
+        expect(page.get_by_label("Name in idsync").input_value() == "jira-two", "the draft stays in the form")
+        shot(page, "07-target-refused")
+
     def held_run():
         names = [f"leaver{i}" for i in range(4)]
         ids = []
@@ -163,7 +185,7 @@ def journey(browser):
             page.goto(f"{ROOT}/ui/runs")
             return page.locator("tr.held").count() > 0
         wait("a held run in the list", held_listed)
-        shot(page, "06-runs")
+        shot(page, "08-runs")
         page.locator("tr.held a").first.click()
         page.wait_for_load_state()
         # The safeguard lets through what stays within its limit (3) and holds the rest.
@@ -171,7 +193,7 @@ def journey(browser):
         waiting = [row.locator("td").nth(1).inner_text() for row in page.locator("#held-title ~ table tbody tr").all()]
         expect(waiting and set(waiting) <= set(names), f"each held user is named: {waiting}")
         expect(all(jira_user(n)["active"] for n in waiting), "a held deactivation waits")
-        shot(page, "07-held-run")
+        shot(page, "09-held-run")
         page.get_by_label("Your password, to confirm").fill("not my password at all")
         page.get_by_role("button", name="Approve all").click()
         page.wait_for_load_state()
@@ -182,7 +204,7 @@ def journey(browser):
         page.wait_for_load_state()
         expect(f"approved: {len(waiting)} applied" in page.get_by_role("status").inner_text(), page.content())
         expect(not any(jira_user(n)["active"] for n in names), "the approved deactivations reached Jira")
-        shot(page, "08-approved")
+        shot(page, "10-approved")
 
     def provisioning_log():
         page.get_by_role("link", name="Log").click()
@@ -193,7 +215,7 @@ def journey(browser):
         rows = page.locator("#log tbody tr").all_inner_texts()
         expect(any("deactivate_user" in r and "applied" in r for r in rows), f"leaver0's deactivation: {rows}")
         expect(all("leaver0" in r for r in rows), f"only leaver0's entries: {rows}")
-        shot(page, "09-log")
+        shot(page, "11-log")
         csv = page.request.get(f"{ROOT}/ui/log.csv?user=leaver0")
         expect(csv.ok and csv.headers["content-disposition"].startswith("attachment"), csv.headers)
         lines = csv.text().splitlines()
@@ -232,7 +254,7 @@ def journey(browser):
         page.wait_for_load_state()
         secret = page.locator("#secret").input_value()
         expect(secret.startswith("idsync_admin_"), "the token is shown once")
-        shot(page, "11-administration")
+        shot(page, "12-administration")
         status, _ = call(f"{ROOT}/api/v1/sources", secret, content_type="application/json")
         expect(status == 200, f"the new read token opens the API: {status}")
         status, _ = call(f"{ROOT}/api/v1/admin-tokens", secret, "POST", {"name": "x", "scope": "admin"},
@@ -270,7 +292,7 @@ def journey(browser):
         # No reload: the tail refreshes itself.
         # (Polled from here: the page's CSP keeps Playwright's in-page predicates from running.)
         wait("the request in the live tail", lambda: marker in page.locator("#tail").inner_text(), seconds=10)
-        shot(page, "12-troubleshooting")
+        shot(page, "13-troubleshooting")
         page.get_by_role("button", name=f"Back to {default}").click()
         page.wait_for_load_state()
         expect(page.locator("#level").inner_text() == default, page.locator("#level").inner_text())
@@ -302,10 +324,11 @@ def journey(browser):
         sign_in(page, "ann", PASSWORD)
         alert = page.get_by_role("alert").inner_text()
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
-        shot(page, "13-throttled")
+        shot(page, "14-throttled")
 
     for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
-                      ("add-okta-source", add_okta_source), ("held-run", held_run),
+                      ("add-okta-source", add_okta_source), ("targets", targets),
+                      ("held-run", held_run),
                       ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
                       ("administration", administration), ("troubleshooting", troubleshooting),
                       ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
