@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = include_str!("../assets/idsync.css");
 const SCRIPT: &str = include_str!("../assets/console.js");
+const ICON: &str = include_str!("../assets/icon.svg");
 
 /// `/ui/assets/<stem>-<first 16 hex digits of the content's SHA-256>.<extension>`.
 fn hashed(stem: &str, extension: &str, content: &str) -> String {
@@ -28,4 +29,10 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 pub async fn script() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, FOREVER)], SCRIPT)
+}
+
+/// At `/favicon.ico`, where browsers look for it whatever a page names; its name does not change
+/// with it, so it is kept a day only.
+pub async fn icon() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], ICON)
 }

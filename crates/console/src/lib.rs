@@ -74,6 +74,7 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/runs/{id}/decision", axum::routing::post(decide))
         .route(&assets::STYLESHEET_PATH, get(assets::stylesheet))
         .route(&assets::SCRIPT_PATH, get(assets::script))
+        .route("/favicon.ico", get(assets::icon))
         .layer(csrf)
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
