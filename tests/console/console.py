@@ -16,8 +16,8 @@ from playwright.sync_api import sync_playwright
 ROOT = os.environ["IDSYNC_ROOT"]
 SHOTS = os.environ["SCREENSHOTS"]
 PASSWORD = os.environ["ADMIN_PASSWORD"]
-HR_TOKEN = os.environ["HR_TOKEN"]
-JIRA = os.environ["JIRA_URL"]
+HR_TOKEN = os.environ.get("HR_TOKEN", "")
+JIRA = os.environ.get("JIRA_URL", "")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
