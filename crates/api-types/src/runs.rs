@@ -32,6 +32,33 @@ pub enum RunState {
     Interrupted,
 }
 
+impl RunKind {
+    /// The word the API writes for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::DryRun => "dry-run",
+            RunKind::Realtime => "realtime",
+            RunKind::Pull => "pull",
+        }
+    }
+}
+
+impl RunState {
+    /// The word the API writes for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Done => "done",
+            RunState::Failed => "failed",
+            RunState::Held => "held",
+            RunState::Approved => "approved",
+            RunState::Rejected => "rejected",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// A run: a read of a pull source, or a reconcile of a target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Run {
@@ -140,4 +167,29 @@ pub struct RunQuery {
     /// At most this many runs (1 to 1000; 100 when absent).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_words_are_those_the_api_writes() {
+        let kinds = [RunKind::Full, RunKind::DryRun, RunKind::Realtime, RunKind::Pull];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        let states = [
+            RunState::Running,
+            RunState::Done,
+            RunState::Failed,
+            RunState::Held,
+            RunState::Approved,
+            RunState::Rejected,
+            RunState::Interrupted,
+        ];
+        for s in states {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 }

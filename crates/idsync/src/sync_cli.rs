@@ -132,19 +132,6 @@ fn duration(r: &Run) -> String {
     }
 }
 
-fn kind_word(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Full => "full",
-        RunKind::DryRun => "dry-run",
-        RunKind::Realtime => "realtime",
-        RunKind::Pull => "pull",
-    }
-}
-
-fn state_word(state: RunState) -> String {
-    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-}
-
 pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> {
     match cmd {
         RunsCommand::Approve { id } => {
@@ -175,9 +162,9 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
                     println!(
                         "{:>5}  {:<8} {:<16} {:<9} {:<25} {:>8}  {}",
                         r.id,
-                        kind_word(r.kind),
+                        r.kind.as_str(),
                         r.target,
-                        state_word(r.state),
+                        r.state.as_str(),
                         r.started,
                         duration(r),
                         app::runs::describe(r.kind, &r.summary)
@@ -191,7 +178,7 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
                 println!("{text}");
                 return Ok(());
             }
-            println!("run {} ({} of {}): {}", r.id, kind_word(r.kind), r.target, state_word(r.state));
+            println!("run {} ({} of {}): {}", r.id, r.kind.as_str(), r.target, r.state.as_str());
             println!(
                 "started {}{}",
                 r.started,

@@ -5,6 +5,7 @@ mod admin_api;
 mod backup;
 mod bindings;
 mod cli;
+mod cli_api;
 mod connections;
 mod crash;
 mod dialects;

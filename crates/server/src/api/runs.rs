@@ -52,10 +52,7 @@ pub async fn events(
     let ended = RunProgress {
         run: id,
         phase: "finished".into(),
-        message: format!(
-            "finished: {}",
-            serde_json::to_value(run.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-        ),
+        message: format!("finished: {}", run.state.as_str()),
         users_read: run.summary["users_read"].as_u64().unwrap_or(0),
         requests: run.summary["requests"].as_u64().unwrap_or(0),
         elapsed_seconds: 0.0,

@@ -1,0 +1,145 @@
+//! Targets: health, connection tests, and adding one checked first.
+
+use super::*;
+
+struct CheckRow {
+    status: &'static str,
+    what: String,
+}
+
+fn check_rows(checks: Vec<api_types::Check>) -> Vec<CheckRow> {
+    checks
+        .into_iter()
+        .map(|c| CheckRow {
+            status: match c.status {
+                api_types::CheckStatus::Ok => "ok",
+                api_types::CheckStatus::Warning => "warning",
+                api_types::CheckStatus::Failed => "failed",
+            },
+            what: c.what,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "targets.html")]
+struct TargetsPage {
+    stylesheet: &'static str,
+    signed_in: Option<String>,
+    targets: Vec<api_types::Target>,
+    /// What the checks below were of.
+    checked: String,
+    checks: Vec<CheckRow>,
+    name: String,
+    url: String,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+/// What the targets page shows besides the list: a check's findings, a draft, what happened.
+#[derive(Default)]
+struct TargetsSaid {
+    checked: String,
+    checks: Vec<api_types::Check>,
+    name: String,
+    url: String,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Response {
+    let targets = match app::targets::overview(&*s.db).await {
+        Ok(targets) => targets,
+        Err(e) => return failure(&e),
+    };
+    page(&TargetsPage {
+        stylesheet: &assets::STYLESHEET_PATH,
+        signed_in: Some(signed.administrator),
+        targets,
+        checked: said.checked,
+        checks: check_rows(said.checks),
+        name: said.name,
+        url: said.url,
+        notice: said.notice,
+        problem: said.problem,
+    })
+}
+
+pub(super) async fn targets_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
+    targets_view(&s, signed, TargetsSaid::default()).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewTargetForm {
+    kind: String,
+    name: String,
+    url: String,
+    token: String,
+}
+
+/// Checks a target and saves it only when every check passes.
+pub(super) async fn add_target(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Form(form): Form<NewTargetForm>,
+) -> Response {
+    let draft = |problem: String| TargetsSaid {
+        name: form.name.clone(),
+        url: form.url.clone(),
+        problem: Some(problem),
+        ..TargetsSaid::default()
+    };
+    let kind = match app::targets::kind(&form.kind) {
+        Ok(kind) => kind,
+        Err(e) => return targets_view(&s, signed, draft(e.to_string())).await,
+    };
+    let credentials = match app::targets::credentials(api_types::Credentials::Bearer {
+        token: api_types::Secret::new(form.token.trim()),
+    }) {
+        Ok(credentials) => credentials,
+        Err(e) => return targets_view(&s, signed, draft(e.to_string())).await,
+    };
+    let new = app::targets::NewTarget { name: form.name.clone(), kind, url: form.url.clone(), credentials };
+    match app::targets::add(&*s.db, &s.connector, new, true).await {
+        Ok(checked) => {
+            let saved = checked.saved;
+            let checks = app::checks(checked.checks);
+            let said = if saved {
+                let after = serde_json::json!({"name": form.name, "kind": form.kind, "url": form.url, "credentials": app::audit::CHANGED});
+                audited(&s, &signed, "target.add", &format!("target/{}", form.name), None, Some(after)).await;
+                TargetsSaid {
+                    checked: format!("Checks of {}", form.name),
+                    checks,
+                    notice: Some(format!("target {} added; bind a source to it to provision it", form.name)),
+                    ..TargetsSaid::default()
+                }
+            } else {
+                TargetsSaid {
+                    checked: format!("Checks of {}", form.name),
+                    checks,
+                    ..draft(format!(
+                        "target {} was not saved: a check failed; fix what it says and try again",
+                        form.name
+                    ))
+                }
+            };
+            targets_view(&s, signed, said).await
+        }
+        Err(e) if is_refusal(&e) => targets_view(&s, signed, draft(e.to_string())).await,
+        Err(e) => targets_view(&s, signed, draft(format!("{e}; nothing was saved"))).await,
+    }
+}
+
+pub(super) async fn test_target(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Path(name): Path<String>,
+) -> Response {
+    let said = match app::targets::test(&*s.db, &s.connector, &name).await {
+        Ok(checks) => {
+            TargetsSaid { checked: format!("Checks of {name}"), checks: app::checks(checks), ..TargetsSaid::default() }
+        }
+        Err(e) => TargetsSaid { problem: Some(e.to_string()), ..TargetsSaid::default() },
+    };
+    targets_view(&s, signed, said).await
+}
