@@ -35,7 +35,8 @@ pub struct SourceDetail {
     /// The bearer tokens that open its SCIM endpoint now (two during a rotation's grace).
     pub tokens: Vec<SourceToken>,
     /// How it is read, for a pull source: connector settings (no secrets), schedule, time zone,
-    /// how often it is read in full, the request rate, and its last and next runs.
+    /// how often it is read in full, the request rate, its last and next runs, and the next five
+    /// scheduled times (`next_runs`, in the schedule's time zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub pull: Option<Value>,

@@ -71,6 +71,52 @@ pub async fn show(db: &dyn store::Database, tasks: &Tasks, id: i64) -> Result<Ru
     Ok(run)
 }
 
+/// How a finished run ended, as the last progress event says it.
+pub fn ended(run: &Run) -> RunProgress {
+    RunProgress {
+        run: run.id,
+        phase: "finished".into(),
+        message: format!("finished: {}", run.state.as_str()),
+        users_read: run.summary["users_read"].as_u64().unwrap_or(0),
+        requests: run.summary["requests"].as_u64().unwrap_or(0),
+        elapsed_seconds: 0.0,
+        eta_seconds: None,
+        state: Some(run.state),
+    }
+}
+
+/// Follows a run: its state at once, then every change, ending with one whose `state` says how
+/// the run ended. A run not going on in this server yields that last one only.
+pub async fn follow(
+    db: &dyn store::Database,
+    tasks: &Tasks,
+    id: i64,
+) -> Result<impl futures_util::Stream<Item = RunProgress> + Send + use<>, Error> {
+    let run = show(db, tasks, id).await?;
+    let ended = ended(&run);
+    let receiver = tasks.progress(id);
+    // (receiver, whether the snapshot went out, whether the last one went out)
+    Ok(futures_util::stream::unfold((receiver, false, false), move |(receiver, sent, done)| {
+        let ended = ended.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let Some(mut receiver) = receiver else {
+                return Some((ended, (None, true, true)));
+            };
+            if sent && receiver.changed().await.is_err() {
+                let last = receiver.borrow().clone();
+                let last = if last.state.is_some() { last } else { ended };
+                return Some((last, (None, true, true)));
+            }
+            let now = receiver.borrow_and_update().clone();
+            let finished = now.state.is_some();
+            Some((now, (Some(receiver), true, finished)))
+        }
+    }))
+}
+
 /// Applies what a held run holds.
 pub async fn approve(engine: &sync::Engine, id: i64) -> Result<Approved, Error> {
     let report = engine.approve(id).await?;

@@ -83,6 +83,26 @@ impl Schedule {
     }
 }
 
+/// The next `n` times a schedule as written runs, in its time zone, so an administrator sees what
+/// it means before saving it; `first` is the next run already worked out, if any.
+pub fn upcoming(
+    text: &str,
+    timezone: Option<&str>,
+    first: Option<Timestamp>,
+    now: Timestamp,
+    n: usize,
+) -> Result<Vec<String>, Error> {
+    let schedule = Schedule::parse(text, timezone)?;
+    let zone = timezone.and_then(|name| TimeZone::get(name).ok()).unwrap_or(TimeZone::UTC);
+    let mut at = first.filter(|f| *f > now).unwrap_or_else(|| schedule.next_after(now));
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        times.push(Zoned::new(at, zone.clone()).strftime("%a %Y-%m-%d %H:%M %Z").to_string());
+        at = schedule.next_after(at);
+    }
+    Ok(times)
+}
+
 fn bad(text: &str) -> Error {
     Error::Invalid(format!(
         "'{text}' is not a schedule; use 'every 15m', 'every 2h', 'hourly', 'twice daily', 'daily 02:30', 'weekly mon 03:00' or 'cron 0 */2 * * *'"
@@ -171,6 +191,16 @@ mod tests {
         let fall = daily.next_after(at("2027-10-30T12:00:00Z"));
         assert_eq!(fall, at("2027-10-31T00:30:00Z"));
         assert_eq!(daily.next_after(fall), at("2027-11-01T01:30:00Z"));
+    }
+
+    #[test]
+    fn the_next_runs_are_shown_in_the_schedules_time_zone() {
+        let now = at("2027-01-01T10:00:00Z");
+        let daily = upcoming("daily 02:30", Some("Europe/Berlin"), None, now, 3).unwrap();
+        assert_eq!(daily, ["Sat 2027-01-02 02:30 CET", "Sun 2027-01-03 02:30 CET", "Mon 2027-01-04 02:30 CET"]);
+        let every = upcoming("every 2h", None, Some(at("2027-01-01T10:30:00Z")), now, 2).unwrap();
+        assert_eq!(every, ["Fri 2027-01-01 10:30 UTC", "Fri 2027-01-01 12:30 UTC"], "from the run already due");
+        assert!(upcoming("now and then", None, None, now, 5).is_err());
     }
 
     #[test]

@@ -178,6 +178,7 @@ pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Resu
                 "full_every": config.full_every.as_deref().unwrap_or(crate::pull::DEFAULT_FULL_EVERY),
                 "max_rate": config.max_rate, "incremental": settings.cursor.is_some(), "last_full_read": settings.last_full,
                 "next_run": state.next_run, "paused": state.paused,
+                "next_runs": next_runs(&config, &state),
                 "last_run": last.map(|r| serde_json::json!({"id": r.id, "state": r.state.as_str(), "started": r.started, "summary": r.summary})),
             });
             (Some(config), Some(pull))
@@ -185,6 +186,17 @@ pub async fn detail(store: &dyn store::Database, root: &str, name: &str) -> Resu
         None => (None, None),
     };
     Ok(api_types::SourceDetail { source: view(source, root, config.as_ref()), tokens, pull })
+}
+
+/// The next five scheduled runs of a pull source; none when paused or run only when asked.
+fn next_runs(config: &PullConfig, state: &crate::schedule::ScheduleState) -> Vec<String> {
+    match config.schedule.as_deref() {
+        Some(text) if !state.paused => {
+            crate::schedule::upcoming(text, config.timezone.as_deref(), state.next_run, jiff::Timestamp::now(), 5)
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -48,38 +48,7 @@ pub async fn events(
     State(s): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let run = app::runs::show(&*s.db, &s.tasks, id).await?;
-    let ended = RunProgress {
-        run: id,
-        phase: "finished".into(),
-        message: format!("finished: {}", run.state.as_str()),
-        users_read: run.summary["users_read"].as_u64().unwrap_or(0),
-        requests: run.summary["requests"].as_u64().unwrap_or(0),
-        elapsed_seconds: 0.0,
-        eta_seconds: None,
-        state: Some(run.state),
-    };
-    let receiver = s.tasks.progress(id);
-    // (receiver, whether the snapshot went out, whether the last event went out)
-    let stream = futures_util::stream::unfold((receiver, false, false), move |(receiver, sent, done)| {
-        let ended = ended.clone();
-        async move {
-            if done {
-                return None;
-            }
-            let Some(mut receiver) = receiver else {
-                return Some((event(&ended), (None, true, true)));
-            };
-            if sent && receiver.changed().await.is_err() {
-                let last = receiver.borrow().clone();
-                let last = if last.state.is_some() { last } else { ended };
-                return Some((event(&last), (None, true, true)));
-            }
-            let now = receiver.borrow_and_update().clone();
-            let finished = now.state.is_some();
-            Some((event(&now), (Some(receiver), true, finished)))
-        }
-    });
+    let stream = app::runs::follow(&*s.db, &s.tasks, id).await?.map(|progress| event(&progress));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
