@@ -7,40 +7,12 @@ import json
 import os
 import sys
 import time
-import traceback
-import urllib.error
 import urllib.request
 
-from playwright.sync_api import sync_playwright
+from browser import PASSWORD, ROOT, Journey, call, expect, shot, sign_in, wait, with_browser
 
-ROOT = os.environ["IDSYNC_ROOT"]
-SHOTS = os.environ["SCREENSHOTS"]
-PASSWORD = os.environ["ADMIN_PASSWORD"]
 HR_TOKEN = os.environ.get("HR_TOKEN", "")
 JIRA = os.environ.get("JIRA_URL", "")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def shot(page, name):
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
-
-
-def expect(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-def call(url, token, method="GET", body=None, content_type="application/scim+json"):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            text = answer.read()
-            return answer.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, None
 
 
 def jira_user(name):
@@ -48,42 +20,9 @@ def jira_user(name):
     return user if status == 200 else None
 
 
-def wait(what, check, seconds=15):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {what}")
-
-
-def sign_in(page, name, password):
-    page.goto(f"{ROOT}/")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def journey(browser):
-    errors = []
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    # A script error on any page fails the run.
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    # A refused sign-in answers 401 or 429 with its page, which the browser reports; a missing
-    # asset (404) or anything else counts.
-    expected = ("status of 401", "status of 429")
-    page.on("console", lambda m: m.type == "error" and not any(e in m.text for e in expected)
-            and errors.append(m.text))
-    steps = []
-
-    def step(name, run):
-        steps.append(name)
-        try:
-            run()
-        except Exception:
-            shot(page, f"failed-{len(steps):02d}-{name}")
-            raise
+    walk = Journey(browser)
+    page = walk.page
 
     def first_visit():
         response = page.goto(f"{ROOT}/")
@@ -330,30 +269,18 @@ def journey(browser):
         expect("too many failed sign-ins" in alert, f"the right password waits too: {alert}")
         shot(page, "14-throttled")
 
-    for name, run in [("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
-                      ("add-okta-source", add_okta_source), ("targets", targets),
-                      ("held-run", held_run),
-                      ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
-                      ("administration", administration), ("troubleshooting", troubleshooting),
-                      ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)]:
-        step(name, run)
-        expect(not errors, f"the pages reported errors: {errors}")
-        print(f"ok   {name}")
+    walk.run([("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
+                 ("add-okta-source", add_okta_source), ("targets", targets),
+                 ("held-run", held_run),
+                 ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
+                 ("administration", administration), ("troubleshooting", troubleshooting),
+                 ("cross-origin-form", cross_origin_form), ("sign-out", sign_out), ("throttled", throttled)])
 
 
 def main():
-    os.makedirs(SHOTS, exist_ok=True)
-    urllib.request.urlopen(f"{ROOT}/healthz", timeout=10).read()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            journey(browser)
-        except Exception:
-            traceback.print_exc()
-            return 1
-        finally:
-            browser.close()
-    print(f"console checks passed; screenshots in {SHOTS}")
+    if with_browser(journey):
+        return 1
+    print("console checks passed")
     return 0
 
 

@@ -18,8 +18,6 @@ struct TokenRow {
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage {
-    stylesheet: &'static str,
-    script: &'static str,
     signed_in: Option<String>,
     recent: bool,
     administrators: Vec<AdministratorRow>,
@@ -53,8 +51,6 @@ async fn admin_view(s: &ConsoleState, signed: Signed, said: Said) -> Response {
         Err(e) => return failure(&e),
     };
     page(&AdminPage {
-        stylesheet: &assets::STYLESHEET_PATH,
-        script: &assets::SCRIPT_PATH,
         recent: signed.recently_authenticated,
         signed_in: Some(signed.administrator),
         administrators: administrators
@@ -155,17 +151,8 @@ pub(super) async fn create_token(
     Peer(peer): Peer,
     Form(form): Form<NewTokenForm>,
 ) -> Response {
-    if !signed.recently_authenticated {
-        let password = form.password.clone().unwrap_or_default();
-        if let Err(e) =
-            app::administrators::reauthenticate(&*s.db, &s.throttle, &signed, &password, &peer, Timestamp::now()).await
-        {
-            let problem = match e {
-                app::Error::Unauthenticated(_) => "the password is wrong; no token was created".to_string(),
-                other => format!("{other}; no token was created"),
-            };
-            return admin_view(&s, signed, Said { problem: Some(problem), ..Said::default() }).await;
-        }
+    if let Err(problem) = confirm(&s, &signed, &peer, form.password.as_deref(), "no token was created").await {
+        return admin_view(&s, signed, Said { problem: Some(problem), ..Said::default() }).await;
     }
     let expires_in = Some(form.expires_in.trim().to_string()).filter(|e| !e.is_empty());
     let request = api_types::NewAdminToken { name: form.name, scope: form.scope, expires_in };

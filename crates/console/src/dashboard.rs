@@ -32,7 +32,6 @@ struct HeldCard {
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     sources: Vec<SourceCard>,
     targets: Vec<TargetCard>,
@@ -91,11 +90,5 @@ pub(super) async fn dashboard(State(s): State<ConsoleState>, SignedIn(signed): S
         .into_iter()
         .map(|r| HeldCard { id: r.id, target: r.target, reason: r.hold_reason.unwrap_or_default() })
         .collect();
-    page(&Dashboard {
-        stylesheet: &assets::STYLESHEET_PATH,
-        signed_in: Some(signed.administrator),
-        sources,
-        targets,
-        held,
-    })
+    page(&Dashboard { signed_in: Some(signed.administrator), sources, targets, held })
 }

@@ -23,8 +23,10 @@ mod assets;
 mod dashboard;
 mod log;
 mod providers;
+mod pull_providers;
 mod runs;
 mod session;
+mod source;
 mod sources;
 mod targets;
 mod troubleshooting;
@@ -34,6 +36,7 @@ use dashboard::*;
 use log::*;
 use runs::*;
 use session::*;
+use source::*;
 use sources::*;
 use targets::*;
 use troubleshooting::*;
@@ -52,6 +55,10 @@ pub struct ConsoleState {
     pub connector: Arc<app::targets::SealedConnector>,
     /// Runs this server carries on, for their progress.
     pub tasks: Arc<app::runs::Tasks>,
+    /// How pull sources are read.
+    pub pull_env: app::pull::PullEnv,
+    /// Turns true when the server stops, which interrupts the reads started here.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The console's routes: `/` leads to it, the pages are under `/ui/`. `trusted_origin` is the
@@ -70,6 +77,16 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", axum::routing::post(logout))
         .route("/ui/sources", get(sources_page).post(add_source))
+        .route("/ui/sources/new/{kind}", get(new_pull_page).post(add_pull))
+        .route("/ui/sources/{name}", get(source_page))
+        .route("/ui/sources/{name}/sync", axum::routing::post(synchronize))
+        .route("/ui/sources/{name}/test", axum::routing::post(test_source))
+        .route("/ui/sources/{name}/lookup", get(lookup))
+        .route("/ui/sources/{name}/schedule", axum::routing::post(set_schedule))
+        .route("/ui/sources/{name}/schedule/next", get(schedule_preview))
+        .route("/ui/sources/{name}/pause", axum::routing::post(pause))
+        .route("/ui/sources/{name}/rotate", axum::routing::post(rotate))
+        .route("/ui/sources/{name}/delete", axum::routing::post(delete))
         .route("/ui/admin", get(admin_page))
         .route("/ui/admin/administrators", axum::routing::post(add_administrator))
         .route("/ui/admin/administrators/{name}/remove", axum::routing::post(remove_administrator))
@@ -87,8 +104,9 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/runs", get(runs_page))
         .route("/ui/runs/{id}", get(run_page))
         .route("/ui/runs/{id}/decision", axum::routing::post(decide))
-        .route(&assets::STYLESHEET_PATH, get(assets::stylesheet))
-        .route(&assets::SCRIPT_PATH, get(assets::script))
+        .route("/ui/runs/{id}/events", get(progress_events))
+        .route("/ui/runs/{id}/progress", get(progress_fragment))
+        .route("/ui/assets/{file}", get(assets::file))
         .route("/favicon.ico", get(assets::icon))
         .layer(csrf)
         .layer(axum::middleware::from_fn(security_headers))
@@ -160,4 +178,24 @@ async fn audited(
 /// Whether the page says what was wrong (rather than idsync failing).
 fn is_refusal(e: &app::Error) -> bool {
     matches!(e, app::Error::Invalid(_) | app::Error::Missing { .. } | app::Error::Store(store::StoreError::Conflict(_)))
+}
+
+/// One check of a connection test, as the pages list it.
+struct CheckRow {
+    status: &'static str,
+    what: String,
+}
+
+fn check_rows(checks: Vec<api_types::Check>) -> Vec<CheckRow> {
+    checks
+        .into_iter()
+        .map(|c| CheckRow {
+            status: match c.status {
+                api_types::CheckStatus::Ok => "ok",
+                api_types::CheckStatus::Warning => "warning",
+                api_types::CheckStatus::Failed => "failed",
+            },
+            what: c.what,
+        })
+        .collect()
 }

@@ -99,7 +99,6 @@ fn log_row(e: api_types::LogEntry) -> LogRow {
 #[derive(Template)]
 #[template(path = "log.html")]
 struct LogPage {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     q: LogSearch,
     query: String,
@@ -128,7 +127,6 @@ pub(super) async fn log_page(
         Err(problem) => (Vec::new(), None, Some(problem)),
     };
     page(&LogPage {
-        stylesheet: &assets::STYLESHEET_PATH,
         signed_in: Some(signed.administrator),
         query: search.encoded(),
         q: search,

@@ -11,6 +11,8 @@ struct RunRow {
     started: String,
     finished: String,
     outcome: String,
+    /// What went wrong, record by record (each refused record named).
+    problems: Vec<String>,
     held: bool,
     reason: Option<String>,
 }
@@ -24,6 +26,10 @@ fn run_row(r: &api_types::Run) -> RunRow {
         started: r.started.clone(),
         finished: r.finished.clone().unwrap_or_else(|| "—".into()),
         outcome: app::runs::describe(r.kind, &r.summary),
+        problems: r.summary["problems"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
         held: r.state == api_types::RunState::Held,
         reason: r.hold_reason.clone(),
     }
@@ -32,7 +38,6 @@ fn run_row(r: &api_types::Run) -> RunRow {
 #[derive(Template)]
 #[template(path = "runs.html")]
 struct RunsPage {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     runs: Vec<RunRow>,
     next: Option<i64>,
@@ -59,7 +64,6 @@ pub(super) async fn runs_page(
         runs.last().map(|r| r.id)
     });
     page(&RunsPage {
-        stylesheet: &assets::STYLESHEET_PATH,
         signed_in: Some(signed.administrator),
         runs: runs.iter().map(run_row).collect(),
         next: next.flatten(),
@@ -69,9 +73,10 @@ pub(super) async fn runs_page(
 #[derive(Template)]
 #[template(path = "run.html")]
 struct RunPage {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     run: RunRow,
+    /// How the run is getting on, while this server carries it on.
+    live: Option<Progress>,
     held: Vec<app::runs::HeldOperation>,
     /// Whether the password was given recently enough to approve without giving it again.
     recent: bool,
@@ -93,7 +98,7 @@ async fn run_view(
     };
     let held = if run.state == api_types::RunState::Held { app::runs::held_operations(&run) } else { Vec::new() };
     page(&RunPage {
-        stylesheet: &assets::STYLESHEET_PATH,
+        live: run.progress.as_ref().map(|p| Progress::going(p, None)),
         recent: signed.recently_authenticated,
         signed_in: Some(signed.administrator),
         run: run_row(&run),
@@ -128,24 +133,8 @@ pub(super) async fn decide(
     let object = format!("run/{id}");
     match form.decision.as_str() {
         "approve" => {
-            if !signed.recently_authenticated {
-                let password = form.password.unwrap_or_default();
-                if let Err(e) = app::administrators::reauthenticate(
-                    &*s.db,
-                    &s.throttle,
-                    &signed,
-                    &password,
-                    &peer,
-                    Timestamp::now(),
-                )
-                .await
-                {
-                    let problem = match e {
-                        app::Error::Unauthenticated(_) => "the password is wrong; nothing was approved".to_string(),
-                        other => format!("{other}; nothing was approved"),
-                    };
-                    return run_view(&s, signed, id, None, Some(problem)).await;
-                }
+            if let Err(problem) = confirm(&s, &signed, &peer, form.password.as_deref(), "nothing was approved").await {
+                return run_view(&s, signed, id, None, Some(problem)).await;
             }
             match app::runs::approve(&s.engine, id).await {
                 Ok(approved) => {
@@ -166,4 +155,111 @@ pub(super) async fn decide(
         },
         other => run_view(&s, signed, id, None, Some(format!("'{other}' is not a decision"))).await,
     }
+}
+
+/// A run's progress as the live part of its page shows it: going on, or how it ended.
+#[derive(Template)]
+#[template(path = "progress.html")]
+struct Progress {
+    id: i64,
+    message: String,
+    users_read: u64,
+    requests: u64,
+    elapsed: String,
+    /// Done so far, from 0 to 1, when there is an estimate.
+    fraction: Option<f64>,
+    eta: Option<String>,
+    /// Set once the run ended.
+    ended: Option<RunRow>,
+}
+
+impl Progress {
+    fn going(p: &api_types::RunProgress, ended: Option<RunRow>) -> Self {
+        Progress {
+            id: p.run,
+            message: p.message.clone(),
+            users_read: p.users_read,
+            requests: p.requests,
+            elapsed: format!("{:.0} s", p.elapsed_seconds),
+            fraction: p
+                .eta_seconds
+                .map(|eta| p.elapsed_seconds / (p.elapsed_seconds + eta).max(f64::EPSILON))
+                .map(|f| (f * 100.0).round() / 100.0),
+            eta: p.eta_seconds.map(|eta| format!("about {eta:.0} s to go")),
+            ended,
+        }
+    }
+}
+
+/// The live part of a run's page, for the page to show instead of what it had.
+async fn progress_now(s: &ConsoleState, p: &api_types::RunProgress) -> Result<Progress, app::Error> {
+    if p.state.is_none() {
+        return Ok(Progress::going(p, None));
+    }
+    let run = app::runs::show(&*s.db, &s.tasks, p.run).await?;
+    Ok(Progress::going(p, Some(run_row(&run))))
+}
+
+fn fragment(template: &Progress) -> String {
+    template.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the progress of a run failed to render");
+        "<p class=\"problem\">The progress cannot be shown; reload the page.</p>".to_string()
+    })
+}
+
+/// The run's progress as server-sent events of HTML: the state at once, then every change; the
+/// last `progress` event says how it ended, and a `finished` event (with data, or browsers drop
+/// it) closes the stream.
+pub(super) async fn progress_events(
+    State(s): State<ConsoleState>,
+    SignedIn(_): SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let follow = match app::runs::follow(&*s.db, &s.tasks, id).await {
+        Ok(follow) => follow,
+        Err(app::Error::Missing { message, .. }) => return (StatusCode::NOT_FOUND, message).into_response(),
+        Err(e) => return failure(&e),
+    };
+    let events = follow.then(move |p| {
+        let s = s.clone();
+        async move {
+            let html = match progress_now(&s, &p).await {
+                Ok(progress) => fragment(&progress),
+                Err(e) => {
+                    tracing::warn!(run = p.run, error = %e, "a run's progress could not be read");
+                    "<p class=\"problem\">idsync could not read how the run ended; reload the page.</p>".to_string()
+                }
+            };
+            let mut events = vec![Ok::<_, std::convert::Infallible>(Event::default().event("progress").data(html))];
+            if p.state.is_some() {
+                events.push(Ok(Event::default().event("finished").data("done")));
+            }
+            futures_util::stream::iter(events)
+        }
+    });
+    Sse::new(events.flatten()).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// The same as one event, for a page whose browser cannot follow events (it asks every few
+/// seconds instead).
+pub(super) async fn progress_fragment(
+    State(s): State<ConsoleState>,
+    SignedIn(_): SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let run = match app::runs::show(&*s.db, &s.tasks, id).await {
+        Ok(run) => run,
+        Err(app::Error::Missing { message, .. }) => return (StatusCode::NOT_FOUND, message).into_response(),
+        Err(e) => return failure(&e),
+    };
+    let progress = match &run.progress {
+        Some(p) => Progress::going(p, None),
+        None => {
+            let last = app::runs::ended(&run);
+            Progress::going(&last, Some(run_row(&run)))
+        }
+    };
+    Html(fragment(&progress)).into_response()
 }

@@ -34,14 +34,13 @@ impl FromRequestParts<ConsoleState> for SignedIn {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     name: String,
     problem: Option<String>,
 }
 
 pub(super) async fn login_page() -> Response {
-    page(&LoginPage { stylesheet: &assets::STYLESHEET_PATH, signed_in: None, name: String::new(), problem: None })
+    page(&LoginPage { signed_in: None, name: String::new(), problem: None })
 }
 
 #[derive(Deserialize)]
@@ -70,8 +69,7 @@ pub(super) async fn login(
 ) -> Response {
     let now = Timestamp::now();
     let refused = |status: StatusCode, problem: String, name: String| {
-        let mut response =
-            page(&LoginPage { stylesheet: &assets::STYLESHEET_PATH, signed_in: None, name, problem: Some(problem) });
+        let mut response = page(&LoginPage { signed_in: None, name, problem: Some(problem) });
         *response.status_mut() = status;
         response
     };
@@ -110,6 +108,27 @@ pub(super) async fn logout(State(s): State<ConsoleState>, headers: HeaderMap) ->
         HeaderValue::from_static("__Host-idsync=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
     response
+}
+
+/// A dangerous action asks for the password again, unless it was given in the last few minutes.
+/// The refusal names what did not happen (`undone`: "nothing was approved").
+pub(super) async fn confirm(
+    s: &ConsoleState,
+    signed: &Signed,
+    peer: &str,
+    password: Option<&str>,
+    undone: &str,
+) -> Result<(), String> {
+    if signed.recently_authenticated {
+        return Ok(());
+    }
+    let password = password.unwrap_or_default();
+    app::administrators::reauthenticate(&*s.db, &s.throttle, signed, password, peer, Timestamp::now()).await.map_err(
+        |e| match e {
+            app::Error::Unauthenticated(_) => format!("the password is wrong; {undone}"),
+            other => format!("{other}; {undone}"),
+        },
+    )
 }
 
 #[cfg(test)]

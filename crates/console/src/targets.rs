@@ -2,29 +2,9 @@
 
 use super::*;
 
-struct CheckRow {
-    status: &'static str,
-    what: String,
-}
-
-fn check_rows(checks: Vec<api_types::Check>) -> Vec<CheckRow> {
-    checks
-        .into_iter()
-        .map(|c| CheckRow {
-            status: match c.status {
-                api_types::CheckStatus::Ok => "ok",
-                api_types::CheckStatus::Warning => "warning",
-                api_types::CheckStatus::Failed => "failed",
-            },
-            what: c.what,
-        })
-        .collect()
-}
-
 #[derive(Template)]
 #[template(path = "targets.html")]
 struct TargetsPage {
-    stylesheet: &'static str,
     signed_in: Option<String>,
     targets: Vec<api_types::Target>,
     /// What the checks below were of.
@@ -53,7 +33,6 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
         Err(e) => return failure(&e),
     };
     page(&TargetsPage {
-        stylesheet: &assets::STYLESHEET_PATH,
         signed_in: Some(signed.administrator),
         targets,
         checked: said.checked,

@@ -31,8 +31,6 @@ pub(super) struct TailFilter {
 #[derive(Template)]
 #[template(path = "troubleshooting.html")]
 struct TroubleshootingPage {
-    stylesheet: &'static str,
-    script: &'static str,
     signed_in: Option<String>,
     level: String,
     /// The filter in force, as `tracing` directives.
@@ -60,8 +58,6 @@ async fn troubleshooting_view(s: &ConsoleState, signed: Signed, filter: &str, pr
     // The debug level is a list of directives, one per part of idsync; it reads as one word.
     let shown = if s.logging.debugging() { "debug".to_string() } else { level.level.clone() };
     page(&TroubleshootingPage {
-        stylesheet: &assets::STYLESHEET_PATH,
-        script: &assets::SCRIPT_PATH,
         signed_in: Some(signed.administrator),
         directives: level.level,
         level: shown,

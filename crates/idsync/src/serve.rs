@@ -134,6 +134,8 @@ pub async fn serve(
             engine: engine.clone(),
             connector: Arc::new(crate::target::connector(&config)?),
             tasks: tasks.clone(),
+            pull_env: crate::pull::env(&config),
+            shutdown: stop_engine.subscribe(),
         },
         config.public_url.as_deref(),
     );
