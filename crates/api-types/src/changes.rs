@@ -268,6 +268,38 @@ pub struct DraftRules {
     pub rules: serde_json::Value,
 }
 
+/// Rules to try on one stored user of the source: the binding's saved rules, or a draft.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesTrial {
+    /// The source user's `userName`.
+    #[schema(min_length = 1)]
+    pub user: String,
+    /// Draft rules as a binding's `rules` holds them; the saved ones when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rules: Option<serde_json::Value>,
+}
+
+/// What rules make of one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Trial {
+    /// The username in the target; absent when the rules leave the user out (its filter, or an
+    /// empty name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Each of the user's own source groups with the target groups it maps to, and how.
+    pub groups: Vec<TrialGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrialGroup {
+    pub source: String,
+    pub targets: Vec<String>,
+    /// `mapped by hand`, `on the fly`, or why the group is not mapped.
+    pub how: String,
+}
+
 /// What a full reconcile would do, operation by operation, with the reasons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Plan {

@@ -24,8 +24,8 @@ pub use backup::{Change, ObjectChange, Restore, RestoreMode, RestoreReport, Seal
 pub use changes::{
     BindingImport, Check, CheckStatus, Checked, Credentials, Deprovisioning, DraftRules, Imported, IssuedSourceToken,
     LoginSyncRequest, LoginSyncResult, LoginSynced, LoginToken, Lookup, NewBinding, NewPullSource, NewPushSource,
-    NewTarget, Plan, PullChange, PullPreview, Released, Removed, RuleValue, ScheduleChange, SourceRemoval,
-    TargetChange, TargetKind, Tested, TokenRotation,
+    NewTarget, Plan, PullChange, PullPreview, Released, Removed, RuleValue, RulesTrial, ScheduleChange, SourceRemoval,
+    TargetChange, TargetKind, Tested, TokenRotation, Trial, TrialGroup,
 };
 pub use diagnostics::{
     DatabaseStatus, JournalStatus, LogLevel, LogLines, NewLogLevel, SourceStatus, Status, TargetStatus,

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backup;
 pub mod bindings;
 pub mod diagnostics;
+pub mod drafts;
 pub mod duration;
 mod error;
 pub mod log;

@@ -20,10 +20,12 @@ use serde::Deserialize;
 
 mod admin;
 mod assets;
+mod binding;
 mod dashboard;
 mod log;
 mod providers;
 mod pull_providers;
+mod rules_form;
 mod runs;
 mod session;
 mod source;
@@ -32,6 +34,7 @@ mod targets;
 mod troubleshooting;
 
 use admin::*;
+use binding::*;
 use dashboard::*;
 use log::*;
 use runs::*;
@@ -87,6 +90,10 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/sources/{name}/pause", axum::routing::post(pause))
         .route("/ui/sources/{name}/rotate", axum::routing::post(rotate))
         .route("/ui/sources/{name}/delete", axum::routing::post(delete))
+        .route("/ui/bindings", axum::routing::post(add_binding))
+        .route("/ui/bindings/{source}/{target}", get(binding_page).post(save_rules))
+        .route("/ui/bindings/{source}/{target}/check", axum::routing::post(check_rules))
+        .route("/ui/bindings/{source}/{target}/preview", axum::routing::post(preview_rules))
         .route("/ui/admin", get(admin_page))
         .route("/ui/admin/administrators", axum::routing::post(add_administrator))
         .route("/ui/admin/administrators/{name}/remove", axum::routing::post(remove_administrator))

@@ -81,6 +81,9 @@ struct SourcePage {
     tokens: Vec<api_types::SourceToken>,
     reading: Option<Reading>,
     managed: Vec<(String, u64)>,
+    /// The targets it feeds, and those it could.
+    bound: Vec<String>,
+    unbound: Vec<String>,
     recent: bool,
     notice: Option<String>,
     problem: Option<String>,
@@ -99,6 +102,12 @@ async fn source_view(s: &ConsoleState, signed: Signed, name: &str, outcome: Outc
         Ok(managed) => managed,
         Err(e) => return failure(&e.into()),
     };
+    let (bindings, targets) = match (app::bindings::list(&*s.db).await, app::targets::overview(&*s.db).await) {
+        (Ok(bindings), Ok(targets)) => (bindings, targets),
+        (Err(e), _) | (_, Err(e)) => return failure(&e),
+    };
+    let bound: Vec<String> = bindings.into_iter().filter(|b| b.source == name).map(|b| b.target).collect();
+    let unbound = targets.into_iter().map(|t| t.name).filter(|t| !bound.contains(t)).collect();
     page(&SourcePage {
         signed_in: Some(signed.administrator.clone()),
         recent: signed.recently_authenticated,
@@ -106,12 +115,19 @@ async fn source_view(s: &ConsoleState, signed: Signed, name: &str, outcome: Outc
         tokens: detail.tokens,
         reading: detail.pull.as_ref().map(reading),
         managed,
+        bound,
+        unbound,
         notice: outcome.notice,
         problem: outcome.problem,
         checks: outcome.checks,
         found: outcome.found,
         token: outcome.token,
     })
+}
+
+/// The source's page with what an action elsewhere refused.
+pub(super) async fn source_said(s: &ConsoleState, signed: Signed, name: &str, problem: String) -> Response {
+    source_view(s, signed, name, Outcome::problem(problem)).await
 }
 
 pub(super) async fn source_page(

@@ -14,6 +14,7 @@ pub mod state;
 pub use model::target::{Capabilities, Grant, GrantOrigin, Ownership, UserLink};
 pub use planner::{Binding, Effect, LinkChange, Plan, PlannedOp, Skipped, Target, desired_name, plan};
 pub use rules::{
-    BindingSpec, CompiledRules, Deprovision, GroupRules, RuleError, Rules, Safeguard, Transform, UserField, UserRules,
+    BindingSpec, CompiledRules, Deprovision, GroupRules, MappedBy, RuleError, Rules, Safeguard, Transform, UserField,
+    UserRules,
 };
 pub use state::{Scope, SourceGroup, SourceSnapshot, SourceUser, TargetState};

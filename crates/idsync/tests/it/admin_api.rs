@@ -761,6 +761,23 @@ async fn draft_rules_are_previewed_and_old_binding_tables_imported() {
     let broken = json!({"rules": {"users": {"username_transform": {"pattern": "(", "replacement": ""}}}});
     api.call(Method::POST, "/bindings/entra/jira/preview", Some(&operate), Some(broken)).await.problem(400, "invalid");
 
+    // Rules tried on one stored user: a read token may, nothing is saved.
+    let read = admin_token(s.dir.path(), "viewer", "read", &[]);
+    let renamed = json!({"users": {"username_transform": {"pattern": "(.*)", "replacement": "$1.lee"}}});
+    let tried = api
+        .call(Method::POST, "/bindings/entra/jira/try", Some(&read), Some(json!({"user": "ann", "rules": renamed})))
+        .await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    assert_eq!(tried.body["username"], "ann.lee", "{}", tried.body);
+    let scoped = json!({"users": {"filter": "userType eq \"Contractor\""}});
+    let left_out = api
+        .call(Method::POST, "/bindings/entra/jira/try", Some(&read), Some(json!({"user": "ann", "rules": scoped})))
+        .await;
+    assert!(left_out.body.get("username").is_none(), "out of the filter's scope: {}", left_out.body);
+    api.call(Method::POST, "/bindings/entra/jira/try", Some(&read), Some(json!({"user": "nobody", "rules": {}})))
+        .await
+        .problem(404, "not_found");
+
     let toml =
         "[[binding]]\nsource = \"entra\"\ntarget = \"jira\"\n[binding.groups]\ndefault_for_all = [\"everyone\"]\n";
     api.call(Method::POST, "/bindings/import", Some(&admin), Some(json!({"toml": "[[binding]]\nsource = 1"})))

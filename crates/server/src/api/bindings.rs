@@ -1,4 +1,6 @@
-use api_types::{Binding, BindingImport, DraftRules, Imported, NewBinding, Page, PageQuery, Plan, RuleValue};
+use api_types::{
+    Binding, BindingImport, DraftRules, Imported, NewBinding, Page, PageQuery, Plan, RuleValue, RulesTrial, Trial,
+};
 use app::admin_tokens::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -114,8 +116,26 @@ pub async fn preview(
     ApiJson(draft): ApiJson<DraftRules>,
 ) -> Result<Json<Plan>, ApiError> {
     let report = app::bindings::preview(&s.engine, &*s.db, &source, &target, draft.rules).await?;
-    let ops = report.plan.ops.iter().map(|op| serde_json::to_value(op).unwrap_or_default()).collect();
-    Ok(Json(Plan { run: report.run_id, target: report.target, ops, hold_reason: report.hold_reason }))
+    Ok(Json(app::plan(&report)))
+}
+
+/// See what a binding's rules, saved or draft, make of one stored user of its source: the
+/// username in the target (or that the rules leave the user out) and where each of the user's
+/// groups goes. Nothing is saved.
+#[utoipa::path(post, path = "/bindings/{source}/{target}/try", operation_id = "try_binding_rules", tag = "bindings",
+    params(("source" = String, Path, description = "The source's name"), ("target" = String, Path, description = "The target's name")),
+    request_body = RulesTrial,
+    responses((status = 200, description = "What the rules make of the user", body = Trial)))]
+pub async fn try_rules(
+    State(s): State<ApiState>,
+    ApiPath((source, target)): ApiPath<(String, String)>,
+    ApiJson(trial): ApiJson<RulesTrial>,
+) -> Result<Json<Trial>, ApiError> {
+    let rules = match trial.rules {
+        Some(draft) => draft,
+        None => app::bindings::show(&*s.db, &source, &target).await?.rules,
+    };
+    Ok(Json(app::drafts::try_on(&*s.db, &source, &target, &rules, &trial.user).await?))
 }
 
 /// Copy the `[[binding]]` tables of an old configuration file into the database, all checked

@@ -126,7 +126,8 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(diagnostics::download_logs))
         .routes(routes!(backup::export))
         .routes(routes!(log::read))
-        .routes(routes!(sources::lookup));
+        .routes(routes!(sources::lookup))
+        .routes(routes!(bindings::try_rules));
     let operate = OpenApiRouter::new()
         .routes(routes!(targets::test))
         .routes(routes!(sources::test))
