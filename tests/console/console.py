@@ -108,7 +108,8 @@ def journey(browser):
         shot(page, "07-target-refused")
 
     def held_run():
-        names = [f"leaver{i}" for i in range(4)]
+        # Thirty leave at once: the safeguard (at most three) holds what is beyond its limit.
+        names = [f"leaver{i:02d}" for i in range(30)]
         ids = []
         for name in names:
             status, user = call(f"{ROOT}/scim/v2/hr/Users", HR_TOKEN, "POST",
@@ -117,7 +118,7 @@ def journey(browser):
                                  "active": True})
             expect(status == 201, f"pushed {name}: {status}")
             ids.append(user["id"])
-        wait("Jira has the four users", lambda: all(jira_user(n) for n in names))
+        wait("Jira has the thirty users", lambda: all(jira_user(n) for n in names), seconds=30)
         for i in ids:
             status, _ = call(f"{ROOT}/scim/v2/hr/Users/{i}", HR_TOKEN, "PATCH", {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -131,35 +132,59 @@ def journey(browser):
         shot(page, "08-runs")
         page.locator("tr.held a").first.click()
         page.wait_for_load_state()
-        # The safeguard lets through what stays within its limit (3) and holds the rest.
-        expect(page.get_by_role("heading", name="Waiting for approval").is_visible(), page.content())
-        waiting = [row.locator("td").nth(1).inner_text() for row in page.locator("#held-title ~ table tbody tr").all()]
-        expect(waiting and set(waiting) <= set(names), f"each held user is named: {waiting}")
-        expect(all(jira_user(n)["active"] for n in waiting), "a held deactivation waits")
+        held_page = page.url
+
+        def waiting_users():
+            page.goto(held_page)
+            rows = page.locator("#held-title ~ form tbody tr").all()
+            return [row.locator("td").nth(2).inner_text() for row in rows]
+
+        def inactive():
+            return [n for n in names if not jira_user(n)["active"]]
+        # Every leaver is either through (within the limit) or waiting here.
+        wait("every leaver deactivated or held", lambda: len(set(waiting_users()) | set(inactive())) == 30, seconds=30)
+        waiting = waiting_users()
+        expect(len(set(waiting)) >= 20 and set(waiting) <= set(names), f"each held user is named: {waiting}")
+        expect(not set(waiting) & set(inactive()), "a held deactivation waits")
         shot(page, "09-held-run")
         page.get_by_label("Your password, to confirm").fill("not my password at all")
         page.get_by_role("button", name="Approve all").click()
         page.wait_for_load_state()
         expect("the password is wrong; nothing was approved" in page.get_by_role("alert").inner_text(), page.content())
-        expect(all(jira_user(n)["active"] for n in waiting), "nothing was deactivated")
+        expect(not set(waiting) & set(inactive()), "nothing was deactivated")
+        # Part of it: the first two ticked.
+        chosen = waiting[:2]
+        for name in chosen:
+            page.get_by_role("checkbox", name=f"Approve deactivate_user of {name}").check()
+        page.get_by_label("Your password, to confirm").fill(PASSWORD)
+        page.get_by_role("button", name="Approve selected").click()
+        page.wait_for_load_state()
+        notice = page.get_by_role("status").inner_text()
+        expect("approved:" in notice and "wait for a decision" in notice, notice)
+        now_inactive = set(inactive())
+        expect(set(chosen) <= now_inactive and not (set(waiting) - set(chosen)) & now_inactive,
+               f"exactly the two chosen reached Jira: {sorted(now_inactive & set(waiting))}")
+        rest = waiting_users()
+        expect(set(rest) == set(waiting) - set(chosen), f"the others still wait: {rest}")
+        shot(page, "10-approved-selected")
         page.get_by_label("Your password, to confirm").fill(PASSWORD)
         page.get_by_role("button", name="Approve all").click()
         page.wait_for_load_state()
-        expect(f"approved: {len(waiting)} applied" in page.get_by_role("status").inner_text(), page.content())
-        expect(not any(jira_user(n)["active"] for n in names), "the approved deactivations reached Jira")
+        expect("approved:" in page.get_by_role("status").inner_text(), page.content())
+        expect(set(inactive()) == set(names), "the approved deactivations reached Jira")
         shot(page, "10-approved")
 
     def provisioning_log():
         page.get_by_role("link", name="Log").click()
         page.wait_for_load_state()
-        page.get_by_label("User").fill("leaver0")
+        page.get_by_label("User").fill("leaver00")
         page.get_by_role("button", name="Search").click()
         page.wait_for_load_state()
         rows = page.locator("#log tbody tr").all_inner_texts()
-        expect(any("deactivate_user" in r and "applied" in r for r in rows), f"leaver0's deactivation: {rows}")
-        expect(all("leaver0" in r for r in rows), f"only leaver0's entries: {rows}")
+        expect(any("deactivate_user" in r and "applied" in r for r in rows), f"leaver00's deactivation: {rows}")
+        expect(all("leaver00" in r for r in rows), f"only leaver00's entries: {rows}")
         shot(page, "11-log")
-        csv = page.request.get(f"{ROOT}/ui/log.csv?user=leaver0")
+        csv = page.request.get(f"{ROOT}/ui/log.csv?user=leaver00")
         expect(csv.ok and csv.headers["content-disposition"].startswith("attachment"), csv.headers)
         lines = csv.text().splitlines()
         expect(lines[0].startswith("at,result,source,target,action,user") and len(lines) == len(rows) + 1, lines)

@@ -33,7 +33,8 @@ pub use diagnostics::{
 pub use log::{LogEntry, LogQuery};
 pub use problem::{Problem, ProblemHint};
 pub use runs::{
-    Approved, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull, StartReconcile,
+    Approval, Approved, HeldUser, ProgressEvent, Run, RunKind, RunProgress, RunQuery, RunStarted, RunState, StartPull,
+    StartReconcile,
 };
 pub use secret::Secret;
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};

@@ -155,6 +155,23 @@ pub struct Approved {
     pub hold_reason: Option<String>,
 }
 
+/// Which of a held run's users to approve: each named by its source and its id there, as the
+/// run's `held` operations name them (`source`, `source_id`). Without `users`, all of them; the
+/// users not chosen stay held for a later decision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<HeldUser>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldUser {
+    pub source: String,
+    pub id: String,
+}
+
 /// Which runs to list, newest first.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -117,9 +117,15 @@ pub async fn follow(
     }))
 }
 
-/// Applies what a held run holds.
-pub async fn approve(engine: &sync::Engine, id: i64) -> Result<Approved, Error> {
-    let report = engine.approve(id).await?;
+/// Applies what a held run holds for the users chosen (all when `users` is None); the others
+/// stay held.
+pub async fn approve(engine: &sync::Engine, id: i64, users: Option<&[api_types::HeldUser]>) -> Result<Approved, Error> {
+    let only: Option<std::collections::BTreeSet<(String, String)>> =
+        users.map(|users| users.iter().map(|u| (u.source.clone(), u.id.clone())).collect());
+    if only.as_ref().is_some_and(|o| o.is_empty()) {
+        return Err(Error::Invalid(format!("no user of run {id} was chosen: choose at least one, or reject the run")));
+    }
+    let report = engine.approve(id, only.as_ref()).await?;
     Ok(Approved {
         run: id,
         applied: report.applied,
@@ -435,6 +441,9 @@ pub struct HeldOperation {
     pub action: String,
     pub user: String,
     pub reason: String,
+    /// Whose operation it is: the source and the user's id there, which approving selects by.
+    pub source: String,
+    pub source_id: String,
 }
 
 /// What a held run would do once approved, operation by operation.
@@ -446,6 +455,8 @@ pub fn held_operations(run: &api_types::Run) -> Vec<HeldOperation> {
             action: p.op.action().to_string(),
             user: p.op.user().unwrap_or_default().to_string(),
             reason: p.reason,
+            source: p.source,
+            source_id: p.source_id.unwrap_or_default(),
         })
         .collect()
 }

@@ -239,9 +239,13 @@ impl Client {
         self.get(&format!("/runs/{id}")).await
     }
 
-    /// Applies what a held run holds.
-    pub async fn approve(&self, run: i64) -> Result<Approved, Error> {
-        self.json(Method::POST, &format!("/runs/{run}/approve"), None::<&()>).await
+    /// Applies what a held run holds, for the users given only when some are (the rest stay held).
+    pub async fn approve(&self, run: i64, users: Option<Vec<api_types::HeldUser>>) -> Result<Approved, Error> {
+        let path = format!("/runs/{run}/approve");
+        match users {
+            None => self.json(Method::POST, &path, None::<&()>).await,
+            Some(users) => self.json(Method::POST, &path, Some(&api_types::Approval { users: Some(users) })).await,
+        }
     }
 
     /// Drops what a held run holds.

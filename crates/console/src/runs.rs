@@ -116,44 +116,55 @@ pub(super) async fn run_page(
     run_view(&s, signed, id, None, None).await
 }
 
-#[derive(Deserialize)]
-pub(super) struct Decision {
-    decision: String,
-    password: Option<String>,
-}
-
-/// Approve (the password again, unless given in the last few minutes) or reject a held run.
+/// Approve all (the password again, unless given in the last few minutes), approve the users
+/// ticked (the rest stay held), or reject a held run. The form comes as pairs, since every ticked
+/// user is one `user` field (`<source>/<id in the source>`).
 pub(super) async fn decide(
     State(s): State<ConsoleState>,
     SignedIn(signed): SignedIn,
     Peer(peer): Peer,
     Path(id): Path<i64>,
-    Form(form): Form<Decision>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let object = format!("run/{id}");
-    match form.decision.as_str() {
-        "approve" => {
-            if let Err(problem) = confirm(&s, &signed, &peer, form.password.as_deref(), "nothing was approved").await {
-                return run_view(&s, signed, id, None, Some(problem)).await;
-            }
-            match app::runs::approve(&s.engine, id).await {
-                Ok(approved) => {
-                    let after = serde_json::json!({"applied": approved.applied, "failed": approved.failed});
-                    audited(&s, &signed, "run.approve", &object, None, Some(after)).await;
-                    let notice = format!("approved: {} applied, {} failed", approved.applied, approved.failed);
-                    run_view(&s, signed, id, Some(notice), None).await
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let chosen: Vec<api_types::HeldUser> = form
+        .iter()
+        .filter(|(k, _)| k == "user")
+        .filter_map(|(_, v)| v.split_once('/'))
+        .map(|(source, id)| api_types::HeldUser { source: source.to_string(), id: id.to_string() })
+        .collect();
+    let users = match field("decision") {
+        Some("approve") => None,
+        Some("approve-selected") => Some(chosen.as_slice()),
+        Some("reject") => {
+            return match app::runs::reject(&s.engine, id).await {
+                Ok(()) => {
+                    audited(&s, &signed, "run.reject", &object, None, Some(serde_json::json!({}))).await;
+                    run_view(&s, signed, id, Some("rejected: nothing was deactivated or deleted".into()), None).await
                 }
                 Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
-            }
+            };
         }
-        "reject" => match app::runs::reject(&s.engine, id).await {
-            Ok(()) => {
-                audited(&s, &signed, "run.reject", &object, None, Some(serde_json::json!({}))).await;
-                run_view(&s, signed, id, Some("rejected: nothing was deactivated or deleted".into()), None).await
+        other => {
+            let problem = format!("'{}' is not a decision", other.unwrap_or_default());
+            return run_view(&s, signed, id, None, Some(problem)).await;
+        }
+    };
+    if let Err(problem) = confirm(&s, &signed, &peer, field("password"), "nothing was approved").await {
+        return run_view(&s, signed, id, None, Some(problem)).await;
+    }
+    match app::runs::approve(&s.engine, id, users).await {
+        Ok(approved) => {
+            let after = serde_json::json!({"applied": approved.applied, "failed": approved.failed, "users": users});
+            audited(&s, &signed, "run.approve", &object, None, Some(after)).await;
+            let mut notice = format!("approved: {} applied, {} failed", approved.applied, approved.failed);
+            if let Some(reason) = approved.hold_reason {
+                notice.push_str(&format!("; {reason}"));
             }
-            Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
-        },
-        other => run_view(&s, signed, id, None, Some(format!("'{other}' is not a decision"))).await,
+            run_view(&s, signed, id, Some(notice), None).await
+        }
+        Err(e) => run_view(&s, signed, id, None, Some(e.to_string())).await,
     }
 }
 

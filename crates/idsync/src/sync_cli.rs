@@ -51,6 +51,9 @@ pub enum RunsCommand {
     Approve {
         /// The held run's number, as 'runs list' shows it.
         id: i64,
+        /// Only this user's: SOURCE/ID, as 'runs show' lists them (repeatable); the others stay held.
+        #[arg(long = "user", value_name = "SOURCE/ID")]
+        users: Vec<String>,
     },
     /// Discard them.
     Reject {
@@ -134,8 +137,18 @@ fn duration(r: &Run) -> String {
 
 pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> {
     match cmd {
-        RunsCommand::Approve { id } => {
-            let approved = api.approve(id).await?;
+        RunsCommand::Approve { id, users } => {
+            let chosen = users
+                .iter()
+                .map(|u| {
+                    u.split_once('/')
+                        .map(|(source, id)| api_types::HeldUser { source: source.into(), id: id.into() })
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--user {u}: write it as SOURCE/ID, as 'idsync runs show {id}' lists it")
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let approved = api.approve(id, (!chosen.is_empty()).then_some(chosen)).await?;
             println!("run {id}: {} applied, {} failed; now {}", approved.applied, approved.failed, approved.state);
             if let Some(r) = approved.hold_reason {
                 println!("{r}");
@@ -202,9 +215,17 @@ pub async fn runs(cmd: RunsCommand, api: &client::Client) -> anyhow::Result<()> 
             if !held.is_empty() && r.state == RunState::Held {
                 println!("waiting for approval:");
                 for p in &held {
-                    println!("  {:<16} {:<24} {}", p.action, p.user, p.reason);
+                    println!(
+                        "  {:<16} {:<24} {:<40} {}",
+                        p.action,
+                        p.user,
+                        format!("{}/{}", p.source, p.source_id),
+                        p.reason
+                    );
                 }
-                println!("decide with 'idsync runs approve {id}' or 'idsync runs reject {id}'");
+                println!(
+                    "decide with 'idsync runs approve {id}' (all), 'idsync runs approve {id} --user SOURCE/ID' (some) or 'idsync runs reject {id}'"
+                );
             }
         }
     }

@@ -631,15 +631,29 @@ impl Engine {
 
     /// Deprovisions the users a held run is waiting with. Their plan is made again from what the
     /// sources and the target say now, so a user reactivated since the hold stays active.
-    pub async fn approve(&self, run_id: i64) -> Result<RunReport, SyncError> {
+    pub async fn approve(
+        &self,
+        run_id: i64,
+        only: Option<&BTreeSet<(String, String)>>,
+    ) -> Result<RunReport, SyncError> {
         let run = self.held_run(run_id).await?;
         let held: Vec<PlannedOp> = run
             .held
             .clone()
             .and_then(|h| serde_json::from_value(h).ok())
             .ok_or_else(|| SyncError::Invalid(format!("run {run_id} holds no readable operations")))?;
+        let user_of = |p: &PlannedOp| (p.source.clone(), p.source_id.clone().unwrap_or_default());
+        let chosen = |p: &PlannedOp| only.is_none_or(|only| only.contains(&user_of(p)));
+        if let Some(only) = only {
+            let held_users: BTreeSet<(String, String)> = held.iter().map(user_of).collect();
+            if let Some((source, id)) = only.iter().find(|u| !held_users.contains(*u)) {
+                return Err(SyncError::Invalid(format!(
+                    "run {run_id} holds nothing for user {id} of {source}; choose among the users it lists"
+                )));
+            }
+        }
         let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for p in &held {
+        for p in held.iter().filter(|p| chosen(p)) {
             if let Some(id) = &p.source_id {
                 ids.entry(p.source.clone()).or_default().insert(id.clone());
             }
@@ -661,10 +675,10 @@ impl Engine {
         record_decisions(&*self.db, &run.target, &plan, Some(run_id)).await?;
         let outcome =
             apply_ops(&*self.db, &run.target, &*client, &plan.ops, Some(run_id), self.settings.concurrency).await?;
-        let left: Vec<PlannedOp> = held
-            .into_iter()
-            .filter(|p| outcome.retry.contains_key(&(p.source.clone(), p.source_id.clone().unwrap_or_default())))
-            .collect();
+        // What stays held: the users not chosen, and those the target could not take now.
+        let undecided = held.iter().filter(|p| !chosen(p)).count();
+        let left: Vec<PlannedOp> =
+            held.into_iter().filter(|p| !chosen(p) || outcome.retry.contains_key(&user_of(p))).collect();
         let summary = json!({"applied": outcome.applied, "failed": outcome.failed, "left": left.len()});
         let state = if left.is_empty() { RunState::Approved } else { RunState::Held };
         let held_json = serde_json::to_value(&left).unwrap_or_default();
@@ -677,10 +691,13 @@ impl Engine {
             applied: outcome.applied,
             failed: outcome.failed,
             skipped: outcome.skipped,
-            retrying: left.len() as u64,
+            retrying: (left.len() - undecided) as u64,
             held: left.len() as u64,
-            hold_reason: (!left.is_empty())
-                .then(|| "the target could not take every operation now; approve again later".into()),
+            hold_reason: match (undecided, left.len()) {
+                (_, 0) => None,
+                (0, _) => Some("the target could not take every operation now; approve again later".into()),
+                (n, _) => Some(format!("{n} operations of the users not chosen wait for a decision")),
+            },
             plan,
         })
     }

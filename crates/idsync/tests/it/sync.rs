@@ -341,12 +341,45 @@ async fn mass_deprovisioning_is_held_for_approval() {
     // One of them is back before anyone approves: approving re-plans, so user0 stays active.
     s.scim.patch(&format!("/Users/{}", ids[0]), json!([{"op": "replace", "path": "active", "value": true}])).await;
     wait(10, "user0 active", || s.data().user("user0").unwrap().active).await;
-    // Approved through the server, with an operate token: the decision is audited under its name.
+    // Two of the held users approved through the API: theirs are applied, the rest wait.
     let token = crate::admin_api::admin_token(s.dir.path(), "approver", "operate", &[]);
+    let api = crate::admin_api::Api::new(&s.server);
+    let before = inactive(&s.data());
+    let shown = api.get(&format!("/runs/{id}"), &token).await.body;
+    let mut waiting: Vec<String> = shown["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|op| op["source_id"].as_str().map(str::to_string))
+        .filter(|user| *user != ids[0])
+        .collect();
+    waiting.dedup();
+    assert!(waiting.len() >= 3, "several users wait: {shown}");
+    let chosen = &waiting[..2];
+    let path = format!("/runs/{id}/approve");
+    let approve = |body: Value| api.call(reqwest::Method::POST, &path, Some(&token), Some(body));
+    approve(json!({"users": [{"source": "entra", "id": "not-held"}]})).await.problem(400, "invalid");
+    approve(json!({"users": []})).await.problem(400, "invalid");
+    let users: Vec<Value> = chosen.iter().map(|u| json!({"source": "entra", "id": u})).collect();
+    let some = approve(json!({"users": users})).await;
+    assert_eq!(some.status, 200, "{}", some.body);
+    assert_eq!(some.body["state"], "held", "the others still wait: {}", some.body);
+    assert!(some.body["hold_reason"].as_str().unwrap().contains("wait for a decision"), "{}", some.body);
+    assert_eq!(inactive(&s.data()), before + 2, "exactly the two chosen are deactivated");
+    let left = api.get(&format!("/runs/{id}"), &token).await.body;
+    assert!(
+        left["held"].as_array().unwrap().iter().all(|op| !chosen.iter().any(|c| op["source_id"] == c.as_str())),
+        "what was approved is no longer held: {left}"
+    );
+    // One more from the command line, then the rest: the decisions are audited under the token's name.
+    let one = format!("entra/{}", waiting[2]);
+    let out = cli_env(s.dir.path(), &["runs", "approve", &id, "--user", &one], &[("IDSYNC_TOKEN", &token)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(inactive(&s.data()), before + 3);
     let out = cli_env(s.dir.path(), &["runs", "approve", &id], &[("IDSYNC_TOKEN", &token)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(inactive(&s.data()), 9);
-    let audit = crate::admin_api::Api::new(&s.server).get(&format!("/audit?object=run/{id}"), &token).await.body;
+    let audit = api.get(&format!("/audit?object=run/{id}"), &token).await.body;
     assert_eq!(
         (audit["items"][0]["action"].as_str(), audit["items"][0]["actor"].as_str()),
         (Some("run.approve"), Some("token approver")),

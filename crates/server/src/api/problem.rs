@@ -179,29 +179,54 @@ fn rendered(mut response: Response, request_id: String) -> Response {
 /// object: an array that serde would read field by field is refused.
 pub struct ApiJson<T>(pub T);
 
+/// The body as JSON, or the problem with it.
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<serde_json::Value, ApiError> {
+    match axum::Json::<serde_json::Value>::from_request(req, state).await {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(JsonRejection::MissingJsonContentType(_)) => {
+            Err(ApiError::new("unsupported_media_type", "send the body as JSON, with 'Content-Type: application/json'"))
+        }
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::new("too_large", "the body is larger than the admin API accepts; send less"))
+        }
+        Err(e) => Err(ApiError::new("invalid", format!("the body is not JSON: {}", e.body_text()))),
+    }
+}
+
+fn object_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::new("invalid", "the body must be a JSON object"));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new("invalid", format!("the body is not what this operation takes: {e}")))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
-            Ok(axum::Json(value)) => value,
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                return Err(ApiError::new(
-                    "unsupported_media_type",
-                    "send the body as JSON, with 'Content-Type: application/json'",
-                ));
-            }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new("too_large", "the body is larger than the admin API accepts; send less"));
-            }
-            Err(e) => return Err(ApiError::new("invalid", format!("the body is not JSON: {}", e.body_text()))),
-        };
-        if !value.is_object() {
-            return Err(ApiError::new("invalid", "the body must be a JSON object"));
+        object_body(json_body(req, state).await?).map(ApiJson)
+    }
+}
+
+/// A body that may be left out or `null` (its default then), else as [`ApiJson`] reads it.
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let no_body = headers.get(axum::http::header::CONTENT_LENGTH).is_some_and(|l| l == "0")
+            || !(headers.contains_key(axum::http::header::CONTENT_LENGTH)
+                || headers.contains_key(axum::http::header::TRANSFER_ENCODING));
+        if no_body {
+            return Ok(OptionalJson(T::default()));
         }
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| ApiError::new("invalid", format!("the body is not what this operation takes: {e}")))
+        match json_body(req, state).await? {
+            serde_json::Value::Null => Ok(OptionalJson(T::default())),
+            value => object_body(value).map(OptionalJson),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 use std::convert::Infallible;
 
-use api_types::{Approved, Page, ProgressEvent, Run, RunProgress, RunQuery, RunStarted, StartPull, StartReconcile};
+use api_types::{
+    Approval, Approved, Page, ProgressEvent, Run, RunProgress, RunQuery, RunStarted, StartPull, StartReconcile,
+};
 use app::admin_tokens::Caller;
 use app::pull::ReadMode;
 use axum::extract::State;
@@ -11,7 +13,7 @@ use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
-use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::{ApiState, audit, page};
 
 /// List runs, newest first: pull runs of sources and reconciles of targets.
@@ -129,17 +131,20 @@ pub async fn cancel(State(s): State<ApiState>, ApiPath(id): ApiPath<i64>) -> Res
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Apply what a held run holds (deprovisioning the safeguard stopped).
+/// Apply what a held run holds (deprovisioning the safeguard stopped): for every user it holds,
+/// or with a body naming some, for those only — the others stay held for a later decision.
 #[utoipa::path(post, path = "/runs/{id}/approve", operation_id = "approve_run", tag = "runs",
     params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = Option<Approval>, description = "Which users to approve; no body approves all"),
     responses((status = 200, description = "What was applied", body = Approved)))]
 pub async fn approve(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<i64>,
+    OptionalJson(approval): OptionalJson<Approval>,
 ) -> Result<Json<Approved>, ApiError> {
-    let approved = app::runs::approve(&s.engine, id).await?;
-    let after = json!({"applied": approved.applied, "failed": approved.failed, "state": approved.state});
+    let approved = app::runs::approve(&s.engine, id, approval.users.as_deref()).await?;
+    let after = json!({"applied": approved.applied, "failed": approved.failed, "state": approved.state, "users": approval.users});
     audit(&s, &caller, "run.approve", &format!("run/{id}"), None, Some(after)).await;
     Ok(Json(approved))
 }
