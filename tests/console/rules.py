@@ -115,10 +115,22 @@ def rules_journey(browser):
         audit = page.request.get(f"{ROOT}/ui/admin").text()
         expect("binding.rules" in audit, "the saved change is audited")
 
+    def rotate_without_grace():
+        # Without a grace period the token it replaces stops at once, also for the SCIM
+        # endpoint's memory of tokens it accepted.
+        expect(call(f"{ROOT}/scim/v2/crm/Users?count=1", token["crm"])[0] == 200, "the token works")
+        page.goto(f"{ROOT}/ui/sources/crm")
+        page.get_by_label("Old token keeps working for (minutes)").fill("0")
+        page.get_by_role("button", name="Issue a new token").click()
+        page.wait_for_load_state()
+        newest = page.locator("#new-token").input_value()
+        expect(call(f"{ROOT}/scim/v2/crm/Users?count=1", token["crm"])[0] == 401, "the replaced token is refused at once")
+        expect(call(f"{ROOT}/scim/v2/crm/Users?count=1", newest)[0] == 200, "the new one opens the source")
+
     walk.run([("push-source-with-people", push_source_with_people), ("feed-jira", feed_jira),
               ("bad-regex-shown-as-typed", bad_regex_shown_as_typed), ("try-it", try_it),
               ("preview-unsaved-rules", preview_unsaved), ("save-rules", save),
-              ("refused-save", refused_save_keeps_the_draft)])
+              ("refused-save", refused_save_keeps_the_draft), ("rotate-without-grace", rotate_without_grace)])
 
 
 def main():

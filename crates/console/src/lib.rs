@@ -62,6 +62,8 @@ pub struct ConsoleState {
     pub pull_env: app::pull::PullEnv,
     /// Turns true when the server stops, which interrupts the reads started here.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The SCIM endpoint's memory of tokens it accepted, forgotten when tokens change.
+    pub auth_cache: Arc<scim::AuthCache>,
 }
 
 /// The console's routes: `/` leads to it, the pages are under `/ui/`. `trusted_origin` is the

@@ -308,8 +308,9 @@ pub(super) async fn rotate(
 ) -> Response {
     let outcome = match app::sources::rotate_token(&*s.db, &name, form.grace_minutes.saturating_mul(60)).await {
         Ok(token) => {
-            let after = serde_json::json!({"token": app::audit::CHANGED, "grace_minutes": form.grace_minutes});
-            audited(&s, &signed, "source.rotate", &format!("source/{name}"), None, Some(after)).await;
+            s.auth_cache.clear();
+            let after = serde_json::json!({"token": app::audit::CHANGED, "grace_seconds": form.grace_minutes * 60});
+            audited(&s, &signed, "source.token.rotate", &format!("source/{name}"), None, Some(after)).await;
             let notice = match form.grace_minutes {
                 0 => "new token issued; the old one no longer opens the source".to_string(),
                 m => format!("new token issued; the old one keeps working for {m} minutes"),
@@ -343,6 +344,7 @@ pub(super) async fn delete(
     let purge = form.purge.is_some();
     match app::sources::remove(&*s.db, &name, app::sources::Removal::Release, purge).await {
         Ok(app::sources::Removed::Done { released, bindings }) => {
+            s.auth_cache.clear();
             let after = serde_json::json!({"purge": purge, "released": released, "bindings": bindings});
             audited(
                 &s,

@@ -136,6 +136,7 @@ pub async fn serve(
             tasks: tasks.clone(),
             pull_env: crate::pull::env(&config),
             shutdown: stop_engine.subscribe(),
+            auth_cache: auth_cache.clone(),
         },
         config.public_url.as_deref(),
     );
