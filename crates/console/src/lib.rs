@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 mod admin;
 mod assets;
+mod backup;
 mod binding;
 mod dashboard;
 mod log;
@@ -34,6 +35,7 @@ mod targets;
 mod troubleshooting;
 
 use admin::*;
+use backup::*;
 use binding::*;
 use dashboard::*;
 use log::*;
@@ -96,6 +98,11 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/bindings/{source}/{target}", get(binding_page).post(save_rules))
         .route("/ui/bindings/{source}/{target}/check", axum::routing::post(check_rules))
         .route("/ui/bindings/{source}/{target}/preview", axum::routing::post(preview_rules))
+        .route("/ui/backup", get(backup_page))
+        .route("/ui/backup/download", get(download))
+        .route("/ui/backup/sealed", axum::routing::post(download_sealed))
+        .route("/ui/backup/restore", axum::routing::post(upload))
+        .route("/ui/backup/apply", axum::routing::post(apply))
         .route("/ui/admin", get(admin_page))
         .route("/ui/admin/administrators", axum::routing::post(add_administrator))
         .route("/ui/admin/administrators/{name}/remove", axum::routing::post(remove_administrator))
