@@ -33,7 +33,7 @@ def download_journey(browser):
         document = json.loads(open(got.value.path()).read())
         expect(document["format"] == "idsync-backup" and document["secrets"]["mode"] == "omitted", document["secrets"])
         expect({"hr", "crm"} <= set(document["sources"]) and "jira" in document["targets"], list(document["sources"]))
-        shot(page, "23-backup")
+        shot(page, "24-backup")
 
     def sealed():
         page.get_by_label("Passphrase (12 characters or more)").fill(PASSPHRASE)
@@ -70,7 +70,7 @@ def restore_journey(browser):
                 for r in page.locator("#changes tbody tr").all()}
         for obj in ["source/hr", "source/crm", "target/jira", "binding/hr/jira"]:
             expect(rows.get(obj) == "created", f"{obj} would be created: {rows}")
-        shot(page, "24-restore-diff")
+        shot(page, "25-restore-diff")
         expect('id="source-hr"' not in page.request.get(f"{ROOT}/ui/sources").text(), "nothing is restored yet")
 
     def apply():
@@ -79,7 +79,7 @@ def restore_journey(browser):
         page.get_by_role("button", name="Restore").click()
         page.wait_for_load_state()
         expect(page.get_by_role("heading", name="Restored").is_visible(), page.content())
-        shot(page, "25-restored")
+        shot(page, "26-restored")
         page.goto(f"{ROOT}/ui/sources")
         expect(page.locator("#source-hr").is_visible() and page.locator("#source-crm").is_visible(), page.content())
         page.goto(f"{ROOT}/ui/targets")

@@ -115,6 +115,28 @@ def rules_journey(browser):
         audit = page.request.get(f"{ROOT}/ui/admin").text()
         expect("binding.rules" in audit, "the saved change is audited")
 
+    def explain_from_the_log():
+        page.get_by_role("link", name="Log").click()
+        page.wait_for_load_state()
+        page.get_by_label("User").fill("ann.lee")
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_load_state()
+        page.locator("#log tbody a", has_text="ann.lee").first.click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("heading", name="ann.lee@example.com in source crm").is_visible(), page.content())
+        target = page.locator("#explained-crm-jira").inner_text()
+        for said in ["In jira: ann.lee", "idsync manages the target user ann.lee",
+                     "users.username_transform ((.*)@example\\.com → $1)", "jira-sales, jira-eu",
+                     "groups.mapping.Sales EU", "groups.on_the_fly through groups.name_transform"]:
+            expect(said in target, f"{said!r} in {target}")
+        log = page.locator("#explain-log").inner_text()
+        expect("add_member jira-sales\tapplied" in log, log)
+        shot(page, "23-explain")
+        page.get_by_label("User name, email address or external id").fill("nobody.at.all")
+        page.get_by_role("button", name="Explain").click()
+        page.wait_for_load_state()
+        expect(page.locator("#no-records").is_visible(), page.content())
+
     def rotate_without_grace():
         # Without a grace period the token it replaces stops at once, also for the SCIM
         # endpoint's memory of tokens it accepted.
@@ -130,7 +152,8 @@ def rules_journey(browser):
     walk.run([("push-source-with-people", push_source_with_people), ("feed-jira", feed_jira),
               ("bad-regex-shown-as-typed", bad_regex_shown_as_typed), ("try-it", try_it),
               ("preview-unsaved-rules", preview_unsaved), ("save-rules", save),
-              ("refused-save", refused_save_keeps_the_draft), ("rotate-without-grace", rotate_without_grace)])
+              ("refused-save", refused_save_keeps_the_draft), ("explain-from-the-log", explain_from_the_log),
+              ("rotate-without-grace", rotate_without_grace)])
 
 
 def main():

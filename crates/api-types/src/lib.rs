@@ -38,7 +38,10 @@ pub use runs::{
 };
 pub use secret::Secret;
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
-pub use views::{Binding, Source, SourceDetail, SourceToken, Target, TargetDetail};
+pub use views::{
+    Binding, ExplainedRecord, ExplainedTarget, ExplainedValue, Explanation, Source, SourceDetail, SourceToken, Target,
+    TargetDetail,
+};
 
 /// One page of a list. `next` is an opaque cursor: pass it as `after` to read the following page;
 /// it is absent on the last page.

@@ -93,3 +93,59 @@ pub struct Binding {
     pub created: String,
     pub updated: String,
 }
+
+/// One person across every source and target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Explanation {
+    /// What was asked: a userName, an email address or an external id.
+    pub query: String,
+    /// Every source record that names them.
+    pub records: Vec<ExplainedRecord>,
+    /// The latest log entries about them, under any of their names, newest first.
+    pub log: Vec<crate::LogEntry>,
+}
+
+/// One source record, and what each binding of its source makes of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExplainedRecord {
+    pub source: String,
+    /// The record's id in idsync's copy of the source.
+    pub id: String,
+    pub user_name: String,
+    /// The record as stored, which the rules see.
+    #[schema(value_type = Object)]
+    pub record: Value,
+    /// Its groups in the source (direct memberships).
+    pub groups: Vec<String>,
+    pub targets: Vec<ExplainedTarget>,
+}
+
+/// What one binding's rules make of a record in its target, and what idsync manages there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExplainedTarget {
+    pub target: String,
+    /// The username the rules give; absent when they leave the record out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Why the rules leave the record out, when they do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<String>,
+    /// Active, or what becomes of an inactive user.
+    pub state: String,
+    /// Each attribute with its value and the rule that produced it.
+    pub attributes: Vec<ExplainedValue>,
+    /// Each source group (or default) with the target groups it gives and the rule.
+    pub memberships: Vec<ExplainedValue>,
+    /// The target user idsync manages for this record, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_as: Option<String>,
+    /// The memberships idsync granted there, with how long they are kept.
+    pub granted: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExplainedValue {
+    pub name: String,
+    pub value: String,
+    pub rule: String,
+}

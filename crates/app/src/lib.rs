@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod drafts;
 pub mod duration;
 mod error;
+pub mod explain;
 pub mod log;
 pub mod login;
 pub mod pull;

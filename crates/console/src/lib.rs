@@ -23,6 +23,7 @@ mod assets;
 mod backup;
 mod binding;
 mod dashboard;
+mod explain;
 mod log;
 mod providers;
 mod pull_providers;
@@ -38,6 +39,7 @@ use admin::*;
 use backup::*;
 use binding::*;
 use dashboard::*;
+use explain::*;
 use log::*;
 use runs::*;
 use session::*;
@@ -113,6 +115,7 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/troubleshooting/tail", get(tail))
         .route("/ui/troubleshooting/bundle", get(bundle))
         .route("/ui/log", get(log_page))
+        .route("/ui/explain", get(explain_page))
         .route("/ui/log.csv", get(log_csv))
         .route("/ui/log.json", get(log_json))
         .route("/ui/targets", get(targets_page).post(add_target))

@@ -74,6 +74,8 @@ struct LogRow {
     target: String,
     action: String,
     object: String,
+    /// The explain page of the user it concerns, when it concerns one.
+    explain: Option<String>,
     reason: String,
     detail: Option<String>,
 }
@@ -91,6 +93,7 @@ fn log_row(e: api_types::LogEntry) -> LogRow {
         target: e.target,
         action: e.action,
         object,
+        explain: e.user.as_deref().map(|u| format!("/ui/explain?user={}", api_types::percent_encoded(u))),
         reason: e.reason,
         detail: e.detail,
     }

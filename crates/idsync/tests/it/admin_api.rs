@@ -790,4 +790,23 @@ async fn draft_rules_are_previewed_and_old_binding_tables_imported() {
         crate::sync::groups(&s.data(), "ann") == ["everyone"]
     })
     .await;
+
+    // Explained: her record, what the rules make of it in Jira and why, what idsync manages.
+    let explained = api.get("/users/ann/explanation", &read).await;
+    assert_eq!(explained.status, 200, "{}", explained.body);
+    let jira = &explained.body["records"][0]["targets"][0];
+    assert_eq!(
+        (explained.body["records"][0]["source"].as_str(), jira["target"].as_str()),
+        (Some("entra"), Some("jira"))
+    );
+    assert_eq!((jira["username"].as_str(), jira["managed_as"].as_str()), (Some("ann"), Some("ann")), "{jira}");
+    let everyone = jira["memberships"].as_array().unwrap().iter().find(|m| m["value"] == "everyone").unwrap();
+    assert_eq!(everyone["rule"], "groups.default_for_all", "{jira}");
+    assert!(
+        explained.body["log"].as_array().unwrap().iter().any(|e| e["action"] == "create_user"),
+        "{}",
+        explained.body
+    );
+    let nobody = api.get("/users/nobody/explanation", &read).await;
+    assert_eq!(nobody.body["records"], json!([]), "{}", nobody.body);
 }

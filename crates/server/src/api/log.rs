@@ -1,8 +1,8 @@
-use api_types::{LogEntry, LogQuery, Page};
+use api_types::{Explanation, LogEntry, LogQuery, Page};
 use axum::Json;
 use axum::extract::State;
 
-use super::problem::{ApiError, ApiQuery};
+use super::problem::{ApiError, ApiPath, ApiQuery};
 use super::{ApiState, page};
 
 fn time(field: &str, text: &Option<String>) -> Result<Option<store::Time>, ApiError> {
@@ -37,4 +37,14 @@ pub async fn read(
     };
     let items = app::log::entries(&*s.db, &query).await?;
     Ok(Json(page::newest_first(items, limit, |e| e.id)))
+}
+
+/// Explain one person: every source record that names them (by userName, email address or
+/// external id), what each binding's rules make of it in its target with the rule behind each
+/// attribute and membership, what idsync manages for them there, and the latest log entries.
+#[utoipa::path(get, path = "/users/{name}/explanation", operation_id = "explain_user", tag = "log",
+    params(("name" = String, Path, description = "A userName, email address or external id in a source")),
+    responses((status = 200, description = "What idsync knows and does about them", body = Explanation)))]
+pub async fn explain(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<Explanation>, ApiError> {
+    Ok(Json(app::explain::user(&*s.db, &s.engine.bindings(), &name).await?))
 }

@@ -126,6 +126,7 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(diagnostics::download_logs))
         .routes(routes!(backup::export))
         .routes(routes!(log::read))
+        .routes(routes!(log::explain))
         .routes(routes!(sources::lookup))
         .routes(routes!(bindings::try_rules));
     let operate = OpenApiRouter::new()
