@@ -93,8 +93,18 @@ def journey(browser):
         page.wait_for_load_state()
         checks = page.locator(".checks li").all_inner_texts()
         expect(checks and not any(c.startswith("failed") for c in checks), f"jira passes its checks: {checks}")
-        shot(page, "06-targets")
-        page.get_by_label("Application").select_option("jira")
+        shot(page, "06-target")
+        page.get_by_role("button", name="Ask jira").click()
+        wait("what idsync leaves alone", lambda: page.locator("#unmanaged-found").count() > 0)
+        left_alone = page.locator("#unmanaged-found").inner_text()
+        expect("jira-administrators" in left_alone, f"the groups idsync grants nothing in: {left_alone}")
+        page.get_by_label("New token").fill("not-the-token")
+        page.get_by_role("button", name="Check and change").click()
+        page.wait_for_load_state()
+        expect("nothing was changed" in page.get_by_role("alert").inner_text(), page.content())
+        expect(page.locator("#health").inner_text().startswith("ok"), "the target keeps its token")
+        page.goto(f"{ROOT}/ui/targets")
+        page.get_by_label("Application").select_option("confluence")
         page.get_by_label("Name in idsync").fill("jira-two")
         page.get_by_label("Base URL").fill(JIRA)
         page.get_by_label("Personal access token (or bearer token)").fill("not-the-token")
@@ -105,7 +115,31 @@ def journey(browser):
         expect(any(c.startswith("failed") for c in checks), f"the failed check is named: {checks}")
         expect(page.locator("#target-jira-two").count() == 0, "nothing was saved")
         expect(page.get_by_label("Name in idsync").input_value() == "jira-two", "the draft stays in the form")
+        expect(page.get_by_label("Application").input_value() == "confluence", "with the application chosen")
         shot(page, "07-target-refused")
+        page.get_by_label("Application").select_option("jira")
+        page.get_by_label("Personal access token (or bearer token)").fill("sim-admin-token")
+        page.get_by_role("button", name="Check and add").click()
+        page.wait_for_load_state()
+        page.goto(f"{ROOT}/ui/targets/jira-two")
+        page.get_by_label("Your password, to confirm").fill(PASSWORD)
+        page.get_by_role("button", name="Delete target jira-two").click()
+        page.wait_for_load_state()
+        expect("target jira-two deleted" in page.get_by_role("status").inner_text(), page.content())
+        expect(page.locator("#target-jira-two").count() == 0, "it is no longer listed")
+
+    def target_preview_and_sync():
+        page.goto(f"{ROOT}/ui/targets/jira")
+        page.get_by_role("button", name="Preview a full sync").click()
+        wait("the plan", lambda: page.locator("#plan").count() > 0, seconds=30)
+        shot(page, "07-target-preview")
+        page.get_by_role("button", name="Synchronize now").click()
+        page.wait_for_load_state()
+        expect("/ui/runs/" in page.url, page.url)
+        wait("the sync finished on the page", lambda: page.locator("#live [data-finished]").count() > 0
+             or page.locator("#outcome").count() > 0, seconds=30)
+        outcome = page.locator("#outcome").inner_text()
+        expect("applied" in outcome and "failed" in outcome, outcome)
 
     def held_run():
         # Thirty leave at once: the safeguard (at most three) holds what is beyond its limit.
@@ -296,6 +330,7 @@ def journey(browser):
 
     walk.run([("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
                  ("add-okta-source", add_okta_source), ("targets", targets),
+                 ("target-preview-and-sync", target_preview_and_sync),
                  ("held-run", held_run),
                  ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),
                  ("administration", administration), ("troubleshooting", troubleshooting),

@@ -40,7 +40,7 @@ pub use secret::Secret;
 pub use tokens::{AdminToken, IssuedAdminToken, NewAdminToken, Scope};
 pub use views::{
     Binding, ExplainedRecord, ExplainedTarget, ExplainedValue, Explanation, Source, SourceDetail, SourceToken, Target,
-    TargetDetail,
+    TargetDetail, Unmanaged,
 };
 
 /// One page of a list. `next` is an opaque cursor: pass it as `after` to read the following page;

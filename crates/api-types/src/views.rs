@@ -149,3 +149,17 @@ pub struct ExplainedValue {
     pub value: String,
     pub rule: String,
 }
+
+/// What idsync sees in a target and never touches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Unmanaged {
+    /// Target users idsync manages (for comparison).
+    pub managed_users: u64,
+    /// Target groups idsync grants memberships in.
+    pub managed_groups: Vec<String>,
+    /// Target groups idsync grants nothing in: it never changes them.
+    pub groups: Vec<String>,
+    /// Target users whose name a source claims but that idsync found there and does not manage
+    /// (reported as conflicts and left alone; `adopt_existing` decides).
+    pub conflicts: Vec<String>,
+}

@@ -262,6 +262,39 @@ pub async fn detail(
     })
 }
 
+/// What idsync sees in a target and never touches: its groups that no rule of idsync's grants
+/// memberships in (with the groups it does), and the users it found there under a name a source
+/// claims but does not manage (its conflicts), from the log.
+pub async fn unmanaged(
+    store: &dyn store::Database,
+    connector: &SealedConnector,
+    name: &str,
+) -> Result<api_types::Unmanaged, Error> {
+    let record = target(store, name).await?;
+    let owned = store.all_ownership(name).await?;
+    let mut managed_groups: Vec<String> = owned.grants.iter().map(|g| g.group.clone()).collect();
+    managed_groups.sort_by_key(|g| model::target::fold(g));
+    managed_groups.dedup_by(|a, b| model::target::fold(a) == model::target::fold(b));
+    let mut groups: Vec<String> = connector
+        .client(&record)?
+        .groups()
+        .await?
+        .into_iter()
+        .filter(|g| !managed_groups.iter().any(|m| model::target::fold(m) == model::target::fold(g)))
+        .collect();
+    groups.sort_by_key(|g| model::target::fold(g));
+    let query = store::EventQuery {
+        target: Some(name.to_string()),
+        result: Some("conflict".into()),
+        limit: 1000,
+        ..store::EventQuery::default()
+    };
+    let mut conflicts: Vec<String> = store.events(&query).await?.into_iter().filter_map(|e| e.user).collect();
+    conflicts.sort_by_key(|u| model::target::fold(u));
+    conflicts.dedup_by(|a, b| model::target::fold(a) == model::target::fold(b));
+    Ok(api_types::Unmanaged { managed_users: owned.users.len() as u64, managed_groups, groups, conflicts })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -32,6 +32,7 @@ mod runs;
 mod session;
 mod source;
 mod sources;
+mod target;
 mod targets;
 mod troubleshooting;
 
@@ -45,6 +46,7 @@ use runs::*;
 use session::*;
 use source::*;
 use sources::*;
+use target::*;
 use targets::*;
 use troubleshooting::*;
 
@@ -119,7 +121,13 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/log.csv", get(log_csv))
         .route("/ui/log.json", get(log_json))
         .route("/ui/targets", get(targets_page).post(add_target))
+        .route("/ui/targets/{name}", get(target_page))
         .route("/ui/targets/{name}/test", axum::routing::post(test_target))
+        .route("/ui/targets/{name}/preview", axum::routing::post(preview_target))
+        .route("/ui/targets/{name}/sync", axum::routing::post(synchronize_target))
+        .route("/ui/targets/{name}/unmanaged", get(unmanaged))
+        .route("/ui/targets/{name}/edit", axum::routing::post(edit_target))
+        .route("/ui/targets/{name}/delete", axum::routing::post(delete_target))
         .route("/ui/runs", get(runs_page))
         .route("/ui/runs/{id}", get(run_page))
         .route("/ui/runs/{id}/decision", axum::routing::post(decide))

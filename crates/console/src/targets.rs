@@ -1,4 +1,4 @@
-//! Targets: health, connection tests, and adding one checked first.
+//! Targets: the list with their health, and adding one checked first.
 
 use super::*;
 
@@ -10,6 +10,7 @@ struct TargetsPage {
     /// What the checks below were of.
     checked: String,
     checks: Vec<CheckRow>,
+    kind: String,
     name: String,
     url: String,
     notice: Option<String>,
@@ -21,6 +22,7 @@ struct TargetsPage {
 struct TargetsSaid {
     checked: String,
     checks: Vec<api_types::Check>,
+    kind: String,
     name: String,
     url: String,
     notice: Option<String>,
@@ -37,6 +39,7 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
         targets,
         checked: said.checked,
         checks: check_rows(said.checks),
+        kind: said.kind,
         name: said.name,
         url: said.url,
         notice: said.notice,
@@ -46,6 +49,11 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
 
 pub(super) async fn targets_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
     targets_view(&s, signed, TargetsSaid::default()).await
+}
+
+/// The list of targets with what an action elsewhere came to.
+pub(super) async fn targets_said(s: &ConsoleState, signed: Signed, notice: String) -> Response {
+    targets_view(s, signed, TargetsSaid { notice: Some(notice), ..TargetsSaid::default() }).await
 }
 
 #[derive(Deserialize)]
@@ -63,6 +71,7 @@ pub(super) async fn add_target(
     Form(form): Form<NewTargetForm>,
 ) -> Response {
     let draft = |problem: String| TargetsSaid {
+        kind: form.kind.clone(),
         name: form.name.clone(),
         url: form.url.clone(),
         problem: Some(problem),
@@ -107,18 +116,4 @@ pub(super) async fn add_target(
         Err(e) if is_refusal(&e) => targets_view(&s, signed, draft(e.to_string())).await,
         Err(e) => targets_view(&s, signed, draft(format!("{e}; nothing was saved"))).await,
     }
-}
-
-pub(super) async fn test_target(
-    State(s): State<ConsoleState>,
-    SignedIn(signed): SignedIn,
-    Path(name): Path<String>,
-) -> Response {
-    let said = match app::targets::test(&*s.db, &s.connector, &name).await {
-        Ok(checks) => {
-            TargetsSaid { checked: format!("Checks of {name}"), checks: app::checks(checks), ..TargetsSaid::default() }
-        }
-        Err(e) => TargetsSaid { problem: Some(e.to_string()), ..TargetsSaid::default() },
-    };
-    targets_view(&s, signed, said).await
 }

@@ -112,6 +112,7 @@ fn operations() -> OpenApiRouter<ApiState> {
         .routes(routes!(sources::show))
         .routes(routes!(targets::list))
         .routes(routes!(targets::show))
+        .routes(routes!(targets::unmanaged))
         .routes(routes!(bindings::list))
         .routes(routes!(bindings::show))
         .routes(routes!(admin_tokens::list))

@@ -1,4 +1,4 @@
-use api_types::{Checked, NewTarget, Page, PageQuery, Removed, Target, TargetChange, TargetDetail, Tested};
+use api_types::{Checked, NewTarget, Page, PageQuery, Removed, Target, TargetChange, TargetDetail, Tested, Unmanaged};
 use app::admin_tokens::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +26,15 @@ pub async fn list(
     responses((status = 200, description = "The target", body = TargetDetail)))]
 pub async fn show(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<TargetDetail>, ApiError> {
     Ok(Json(app::targets::detail(&*s.db, &s.connector, &name).await?))
+}
+
+/// What idsync sees in a target and never touches: the groups it grants nothing in, and the
+/// users it found under a name a source claims but does not manage. Asks the target.
+#[utoipa::path(get, path = "/targets/{name}/unmanaged", operation_id = "show_unmanaged", tag = "targets",
+    params(("name" = String, Path, description = "The target's name")),
+    responses((status = 200, description = "What idsync leaves alone there", body = Unmanaged)))]
+pub async fn unmanaged(State(s): State<ApiState>, ApiPath(name): ApiPath<String>) -> Result<Json<Unmanaged>, ApiError> {
+    Ok(Json(app::targets::unmanaged(&*s.db, &s.connector, &name).await?))
 }
 
 fn audited(target: &TargetDetail) -> serde_json::Value {
