@@ -44,6 +44,22 @@ ensure_chromium() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
+# axe-core, the accessibility checker the console's browser tests run on every page, from the
+# npm registry at a pinned version; sets axe_js to its script.
+axe_version="4.14.1"
+ensure_axe() {
+    local dir="$HOME/.cache/idsync/axe-core-$axe_version"
+    axe_js="$dir/node_modules/axe-core/axe.min.js"
+    [[ -f "$axe_js" ]] && return 0
+    if ! command -v npm >/dev/null; then
+        say "installing npm (apt)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    say "installing axe-core $axe_version (npm)"
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$axe_version" >/dev/null
+}
+
 # start_server DATA_DIR [ENV=VALUE...]: runs `idsync serve` on a free loopback port; sets
 # server_pid and server_root (http://127.0.0.1:PORT).
 start_server() {
