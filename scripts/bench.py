@@ -28,6 +28,7 @@ USERS = int(os.environ.get("BENCH_USERS", "10000"))
 GROUPS = 100
 WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
+CONSOLE_SAMPLES = int(os.environ.get("BENCH_CONSOLE_SAMPLES", "50"))
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -498,6 +499,9 @@ def main():
         pull_benchmark(putter("pull"))
     if only in (None, "api"):
         api_benchmarks(putter("api"))
+    if only in (None, "console"):
+        from bench_console import console_benchmarks
+        console_benchmarks(putter("console"), IDSYNC, free_port, percentiles, log, CONSOLE_SAMPLES)
     rows = [{"part": p, "name": n, "unit": u, "idsync": v.get("idsync"), "scimmy": v.get("scimmy"), "scim2_server": v.get("scim2_server")}
             for (p, n, u), v in results.items()]
     out = ROOT / "bench" / "results.json"
@@ -505,7 +509,7 @@ def main():
         # Keep the figures of the parts this run left out, from the last run that measured them.
         measured = {p for (p, _, _) in results}
         kept = [r for r in json.loads(out.read_text()) if r.get("part", "scim") not in measured]
-        order = {"scim": 0, "sync": 1, "pull": 2, "api": 3}
+        order = {"scim": 0, "sync": 1, "pull": 2, "api": 3, "console": 4}
         rows = sorted(kept + rows, key=lambda r: order.get(r.get("part", "scim"), 3))
     out.write_text(json.dumps(rows, indent=2) + "\n")
     log(f"wrote {out}")

@@ -85,6 +85,21 @@ def journey(browser):
         expect(token not in page.content(), "the token is not shown again")
         shot(page, "05-sources")
 
+    def add_entra_source():
+        page.get_by_label("Identity provider").select_option("entra")
+        page.get_by_label("Name in idsync").fill("entra-prod")
+        page.get_by_role("button", name="Add source").click()
+        page.wait_for_load_state()
+        steps = page.locator("ol").inner_text()
+        expect("Provisioning Mode" in steps and "Test Connection" in steps, f"Entra's own setup steps: {steps}")
+        tenant_url = page.get_by_label("Tenant URL").input_value()
+        secret = page.get_by_label("Secret Token").input_value()
+        expect(tenant_url == f"{ROOT}/scim/v2/entra-prod", tenant_url)
+        status, _ = call(f"{tenant_url}/Users?count=1", secret)
+        expect(status == 200, f"Entra's Secret Token opens its source: {status}")
+        status, _ = call(f"{ROOT}/scim/v2/okta-prod/Users?count=1", secret)
+        expect(status == 401, f"and no other source: {status}")
+
     def targets():
         page.get_by_role("link", name="Targets").click()
         page.wait_for_load_state()
@@ -329,7 +344,7 @@ def journey(browser):
         shot(page, "14-throttled")
 
     walk.run([("first-visit", first_visit), ("wrong-password", wrong_password), ("dashboard", dashboard),
-                 ("add-okta-source", add_okta_source), ("targets", targets),
+                 ("add-okta-source", add_okta_source), ("add-entra-source", add_entra_source), ("targets", targets),
                  ("target-preview-and-sync", target_preview_and_sync),
                  ("held-run", held_run),
                  ("provisioning-log", provisioning_log), ("stored-script-is-text", stored_script_is_text),

@@ -127,27 +127,28 @@ pub async fn user(db: &dyn store::Database, bindings: &sync::Bindings, name: &st
         return Err(Error::Invalid("give a user name, an email address or an external id to explain".into()));
     }
     let q = quoted(name);
-    let filter = model::Filter::parse(
-        &format!("userName eq \"{q}\" or emails.value eq \"{q}\" or externalId eq \"{q}\""),
-        &model::schema::USER_TYPE,
-        model::FilterLimits::default(),
-    )
-    .map_err(|e| Error::Invalid(format!("'{name}' cannot be looked up: {}", e.detail)))?;
-    let query = ListQuery {
-        filter: Some(&filter),
-        sort_by: None,
-        descending: false,
-        start_index: 1,
-        count: 10,
-        load: Load { members: false, groups: true, member_limit: None },
-    };
+    // One attribute at a time, the indexed ones first: an `or` of them would read every record.
+    let mut filters = Vec::new();
+    for attribute in ["userName", "externalId", "emails.value"] {
+        let text = format!("{attribute} eq \"{q}\"");
+        filters.push(
+            model::Filter::parse(&text, &model::schema::USER_TYPE, model::FilterLimits::default())
+                .map_err(|e| Error::Invalid(format!("'{name}' cannot be looked up: {}", e.detail)))?,
+        );
+    }
     let load = Load { members: false, groups: true, member_limit: None };
     let sources = db.list_sources().await?;
     // The records named in a source, and those behind a target username idsync manages.
     let mut found: Vec<(store::Source, store::StoredResource)> = Vec::new();
     for source in &sources {
-        for user in Store::list(db, source.id, ResourceKind::User, &query).await?.items {
-            found.push((source.clone(), user));
+        for filter in &filters {
+            let query =
+                ListQuery { filter: Some(filter), sort_by: None, descending: false, start_index: 1, count: 10, load };
+            let users = Store::list(db, source.id, ResourceKind::User, &query).await?.items;
+            if !users.is_empty() {
+                found.extend(users.into_iter().map(|user| (source.clone(), user)));
+                break;
+            }
         }
     }
     for target in db.targets().await? {
