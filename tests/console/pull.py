@@ -107,6 +107,14 @@ def pull_journey(browser):
         del walk.expected[-2:]
         keycloak_faults({})
 
+    def preview_a_read():
+        page.goto(f"{ROOT}/ui/sources/kc")
+        page.get_by_role("button", name="Preview a read").click()
+        wait("the preview of a read", lambda: page.locator("#read-preview").count() > 0, seconds=30)
+        preview = page.locator("#read-preview").inner_text()
+        expect(f"full read: {USERS} users" in preview and f"{USERS} unchanged" in preview, preview)
+        expect("feeds no target" in preview, preview)
+
     def search_user():
         page.goto(f"{ROOT}/ui/sources/kc")
         page.get_by_label("User name or id at the provider").fill("user0001")
@@ -140,6 +148,25 @@ def pull_journey(browser):
         page.wait_for_load_state()
         expect("every 2h" in page.locator("#paused").inner_text(), page.locator("#paused").inner_text())
 
+    def change_settings():
+        page.get_by_role("link", name="change").click()
+        page.wait_for_load_state()
+        expect(page.get_by_label("Realm").input_value() == REALM, "the form holds the stored settings")
+        expect(page.get_by_label("Client secret (empty: keep the stored one)").input_value() == "", "never the secret")
+        page.get_by_label("Realm").fill("no-such-realm")
+        page.get_by_role("button", name="Check and save").click()
+        page.wait_for_load_state()
+        expect("nothing was saved" in page.get_by_role("alert").inner_text(), page.content())
+        checks = page.locator(".checks li").all_inner_texts()
+        expect(any(c.startswith("failed") for c in checks), f"the failed check is named: {checks}")
+        page.get_by_label("Realm").fill(REALM)
+        page.get_by_role("button", name="Check and save").click()
+        page.wait_for_load_state()
+        expect("settings saved" in page.get_by_role("status").inner_text(), page.content())
+        page.goto(f"{ROOT}/ui/sources/kc")
+        expect(f"realm: {REALM}" in page.locator("dl").first.inner_text(), "the stored credentials still work")
+        expect("every 2h" in page.locator("#paused").inner_text(), "and the schedule is kept")
+
     def rotate_with_grace():
         page.goto(f"{ROOT}/ui/sources/hr")
         page.get_by_label("Old token keeps working for (minutes)").fill("60")
@@ -171,8 +198,10 @@ def pull_journey(browser):
         expect(page.locator("#source-kc").count() == 0, "it is no longer listed")
 
     walk.run([("add-keycloak-source", add_keycloak), ("synchronize-with-progress", synchronize_with_progress),
-              ("progress-by-polling", polling_fallback), ("search-user", search_user), ("schedule", schedule),
-              ("pause-and-resume", pause_and_resume), ("rotate-with-grace", rotate_with_grace),
+              ("progress-by-polling", polling_fallback), ("preview-a-read", preview_a_read),
+              ("search-user", search_user), ("schedule", schedule),
+              ("pause-and-resume", pause_and_resume), ("change-settings", change_settings),
+              ("rotate-with-grace", rotate_with_grace),
               ("delete-source", delete_source)])
 
 

@@ -142,11 +142,29 @@ impl PlanView {
 
     /// The plan grouped by action, keeping only operations whose subject or reason holds `only`.
     pub(super) fn of(report: &sync::RunReport, only: &str) -> Self {
+        let skipped: Vec<(String, String)> =
+            report.plan.skipped.iter().map(|s| (s.user.clone(), s.reason.clone())).collect();
+        Self::of_ops(&report.plan.ops, &skipped, report.hold_reason.clone(), only)
+    }
+
+    /// The same for a plan as the API sends it.
+    pub(super) fn of_plan(plan: &api_types::Plan, only: &str) -> Self {
+        let ops: Vec<engine::PlannedOp> =
+            plan.ops.iter().filter_map(|op| serde_json::from_value(op.clone()).ok()).collect();
+        Self::of_ops(&ops, &[], plan.hold_reason.clone(), only)
+    }
+
+    fn of_ops(
+        ops: &[engine::PlannedOp],
+        skipped: &[(String, String)],
+        hold_reason: Option<String>,
+        only: &str,
+    ) -> Self {
         let wanted = only.trim().to_lowercase();
         let keep = |text: &str| wanted.is_empty() || text.to_lowercase().contains(&wanted);
         let mut groups: Vec<PlanGroup> = Vec::new();
         let mut total = 0;
-        for planned in &report.plan.ops {
+        for planned in ops {
             let subject = match (planned.op.user(), planned.op.group()) {
                 (Some(user), Some(group)) => format!("{user} in {group}"),
                 (Some(user), None) => user.to_string(),
@@ -172,21 +190,8 @@ impl PlanView {
                 group.more += 1;
             }
         }
-        let skipped = report
-            .plan
-            .skipped
-            .iter()
-            .filter(|s| keep(&s.user) || keep(&s.reason))
-            .map(|s| (s.user.clone(), s.reason.clone()))
-            .collect();
-        PlanView {
-            problem: None,
-            groups,
-            skipped,
-            total,
-            hold_reason: report.hold_reason.clone(),
-            only: only.to_string(),
-        }
+        let skipped = skipped.iter().filter(|(user, reason)| keep(user) || keep(reason)).cloned().collect();
+        PlanView { problem: None, groups, skipped, total, hold_reason, only: only.to_string() }
     }
 }
 

@@ -92,6 +92,8 @@ pub fn router(state: ConsoleState, trusted_origin: Option<&str>) -> Router {
         .route("/ui/sources/{name}", get(source_page))
         .route("/ui/sources/{name}/sync", axum::routing::post(synchronize))
         .route("/ui/sources/{name}/test", axum::routing::post(test_source))
+        .route("/ui/sources/{name}/preview", axum::routing::post(preview_read))
+        .route("/ui/sources/{name}/settings", get(settings_page).post(save_settings))
         .route("/ui/sources/{name}/lookup", get(lookup))
         .route("/ui/sources/{name}/schedule", axum::routing::post(set_schedule))
         .route("/ui/sources/{name}/schedule/next", get(schedule_preview))

@@ -377,3 +377,38 @@ pub(super) async fn delete(
         Err(e) => failure(&e),
     }
 }
+
+#[derive(Template)]
+#[template(path = "pull_preview.html")]
+struct PullPreviewView {
+    problem: Option<String>,
+    /// What the read would change in idsync's copy of the source, in words.
+    source: String,
+    /// Each bound target with its plan, rendered.
+    targets: Vec<(String, String)>,
+}
+
+/// Reads the source in full now and shows what its next run would change, here and in every
+/// bound target, saving nothing.
+pub(super) async fn preview_read(
+    State(s): State<ConsoleState>,
+    SignedIn(_): SignedIn,
+    Path(name): Path<String>,
+) -> Response {
+    let view = match app::pull::preview(&*s.db, &s.engine, &s.pull_env, &name).await {
+        Ok(preview) => PullPreviewView {
+            problem: None,
+            source: app::runs::describe(api_types::RunKind::Pull, &preview.source),
+            targets: preview
+                .targets
+                .iter()
+                .map(|plan| {
+                    let html = PlanView::of_plan(plan, "").render().unwrap_or_default();
+                    (plan.target.clone(), html)
+                })
+                .collect(),
+        },
+        Err(e) => PullPreviewView { problem: Some(e.to_string()), source: String::new(), targets: Vec::new() },
+    };
+    page(&view)
+}

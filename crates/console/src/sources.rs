@@ -187,11 +187,8 @@ pub(super) async fn new_pull_page(SignedIn(signed): SignedIn, Path(kind): Path<S
     }
 }
 
-/// The settings and credentials a provider's form gives, or what is missing.
-fn pull_request(
-    provider: &pull_providers::PullProvider,
-    given: &Given,
-) -> Result<(serde_json::Value, api_types::Credentials), String> {
+/// The connector settings a provider's form gives, or what is missing.
+fn connector_from(provider: &pull_providers::PullProvider, given: &Given) -> Result<serde_json::Value, String> {
     let mut connector = serde_json::Map::new();
     connector.insert("kind".into(), provider.key.into());
     for field in provider.fields {
@@ -218,16 +215,20 @@ fn pull_request(
         }
         connector.insert(field.key.into(), value);
     }
-    let mut settings = serde_json::json!({"connector": connector});
-    for key in ["schedule", "timezone"] {
-        if let Some(v) = given.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            settings[key] = v.into();
-        }
-    }
-    let secret = given.get("secret").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (id_label, secret_label, key_file) = secret_labels(&provider.secret);
-    let secret = api_types::Secret::new(secret.ok_or_else(|| format!("{secret_label} is needed"))?);
-    let credentials = match id_label {
+    Ok(serde_json::Value::Object(connector))
+}
+
+/// The credentials a provider's form gives; None when its secret was left empty.
+fn credentials_from(
+    provider: &pull_providers::PullProvider,
+    given: &Given,
+) -> Result<Option<api_types::Credentials>, String> {
+    let Some(secret) = given.get("secret").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let secret = api_types::Secret::new(secret);
+    let (id_label, _, key_file) = secret_labels(&provider.secret);
+    Ok(Some(match id_label {
         Some(id_label) => {
             let id = given.get("client_id").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
             api_types::Credentials::Basic {
@@ -237,7 +238,22 @@ fn pull_request(
         }
         None if key_file => api_types::Credentials::Key { key: secret, client_id: None },
         None => api_types::Credentials::Bearer { token: secret },
-    };
+    }))
+}
+
+/// The settings and credentials a new pull source's form gives, or what is missing.
+fn pull_request(
+    provider: &pull_providers::PullProvider,
+    given: &Given,
+) -> Result<(serde_json::Value, api_types::Credentials), String> {
+    let mut settings = serde_json::json!({"connector": connector_from(provider, given)?});
+    for key in ["schedule", "timezone"] {
+        if let Some(v) = given.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            settings[key] = v.into();
+        }
+    }
+    let (_, secret_label, _) = secret_labels(&provider.secret);
+    let credentials = credentials_from(provider, given)?.ok_or_else(|| format!("{secret_label} is needed"))?;
     Ok((settings, credentials))
 }
 
@@ -273,6 +289,138 @@ pub(super) async fn add_pull(
         }
         Err(e) if is_refusal(&e) || matches!(e, app::Error::Unavailable(_)) => {
             new_pull_view(signed, provider, Some(&given), Some(format!("{e}; nothing was saved")), Vec::new())
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "source_settings.html")]
+struct SettingsPage {
+    signed_in: Option<String>,
+    name: String,
+    provider: &'static pull_providers::PullProvider,
+    fields: Vec<FieldView>,
+    id_label: Option<&'static str>,
+    secret_label: &'static str,
+    key_file: bool,
+    notice: Option<String>,
+    problem: Option<String>,
+    checks: Vec<CheckRow>,
+}
+
+/// The form as the stored connector settings fill it.
+fn given_from(connector: &serde_json::Value) -> Given {
+    connector
+        .as_object()
+        .map(|c| {
+            c.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::Bool(true) => "yes".to_string(),
+                        serde_json::Value::Bool(false) => String::new(),
+                        serde_json::Value::Array(items) => {
+                            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n")
+                        }
+                        other => other.as_str().map_or_else(|| other.to_string(), str::to_string),
+                    };
+                    (format!("f.{k}"), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn settings_view(
+    s: &ConsoleState,
+    signed: Signed,
+    name: &str,
+    given: Option<&Given>,
+    said: (Option<String>, Option<String>, Vec<CheckRow>),
+) -> Response {
+    let stored = match app::pull::settings(&*s.db, name).await {
+        Ok(stored) => stored,
+        Err(e @ app::Error::Missing { .. }) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(e) => return failure(&e),
+    };
+    let connector = serde_json::to_value(&stored.connector).unwrap_or_default();
+    let Some(provider) = connector["kind"].as_str().and_then(pull_providers::pull) else {
+        return failure(&app::Error::Invalid(format!(
+            "source {name} is read by a connector the console has no form for"
+        )));
+    };
+    let from_store = given_from(&connector);
+    let (id_label, secret_label, key_file) = secret_labels(&provider.secret);
+    let (notice, problem, checks) = said;
+    page(&SettingsPage {
+        signed_in: Some(signed.administrator),
+        name: name.to_string(),
+        provider,
+        fields: field_views(provider, Some(given.unwrap_or(&from_store))),
+        id_label,
+        secret_label,
+        key_file,
+        notice,
+        problem,
+        checks,
+    })
+}
+
+pub(super) async fn settings_page(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Path(name): Path<String>,
+) -> Response {
+    settings_view(&s, signed, &name, None, (None, None, Vec::new())).await
+}
+
+/// New settings (and, when given, credentials) for a pull source, checked before they are saved;
+/// its schedule stays as it is.
+pub(super) async fn save_settings(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Path(name): Path<String>,
+    Form(given): Form<Given>,
+) -> Response {
+    let changed = async {
+        let mut pull = app::pull::settings(&*s.db, &name).await?;
+        let kind =
+            serde_json::to_value(&pull.connector).unwrap_or_default()["kind"].as_str().unwrap_or_default().to_string();
+        let provider = pull_providers::pull(&kind)
+            .ok_or_else(|| app::Error::Invalid(format!("source {name} has no form in the console")))?;
+        let connector = connector_from(provider, &given).map_err(app::Error::Invalid)?;
+        pull.connector = serde_json::from_value(connector.clone())
+            .map_err(|e| app::Error::Invalid(format!("these settings are not {}'s: {e}", provider.label)))?;
+        let credentials = credentials_from(provider, &given)
+            .map_err(app::Error::Invalid)?
+            .map(app::targets::credentials)
+            .transpose()?;
+        let replaced = credentials.is_some();
+        let checked = app::pull::edit(&*s.db, &s.pull_env, &name, &pull, credentials, true).await?;
+        Ok::<_, app::Error>((checked, connector, replaced))
+    };
+    match changed.await {
+        Ok((checked, connector, replaced)) if checked.saved => {
+            let after =
+                serde_json::json!({"connector": connector, "credentials": replaced.then_some(app::audit::CHANGED)});
+            audited(&s, &signed, "source.change", &format!("source/{name}"), None, Some(after)).await;
+            let notice = "settings saved; the next run reads everything".to_string();
+            settings_view(&s, signed, &name, None, (Some(notice), None, check_rows(app::checks(checked.checks)))).await
+        }
+        Ok((checked, _, _)) => {
+            let problem = "a check failed, so nothing was saved; fix what it says and try again".to_string();
+            settings_view(
+                &s,
+                signed,
+                &name,
+                Some(&given),
+                (None, Some(problem), check_rows(app::checks(checked.checks))),
+            )
+            .await
+        }
+        Err(e) if is_refusal(&e) => {
+            settings_view(&s, signed, &name, Some(&given), (None, Some(format!("{e}; nothing was saved")), Vec::new()))
+                .await
         }
         Err(e) => failure(&e),
     }
