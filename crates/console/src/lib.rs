@@ -228,3 +228,38 @@ fn check_rows(checks: Vec<api_types::Check>) -> Vec<CheckRow> {
         })
         .collect()
 }
+
+/// How many rows a list page shows.
+const PER_PAGE: usize = 50;
+
+/// Where a list sorted by name goes on from: `?after=<the last name shown>`.
+#[derive(Deserialize, Default)]
+struct After {
+    after: Option<String>,
+}
+
+/// One page of a list sorted by name: the items after `after`, and the name to go on from when
+/// there are more.
+fn page_of<T>(items: Vec<T>, after: Option<&str>, name: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+    let mut rest: Vec<T> = items.into_iter().filter(|item| after.is_none_or(|a| name(item) > a)).collect();
+    let more = rest.len() > PER_PAGE;
+    rest.truncate(PER_PAGE);
+    let next = more.then(|| rest.last().map(|item| name(item).to_string())).flatten();
+    (rest, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_goes_on_from_the_last_name_shown() {
+        let names: Vec<String> = (0..120).map(|i| format!("s{i:03}")).collect();
+        let (first, next) = page_of(names.clone(), None, |n| n.as_str());
+        assert_eq!((first.len(), next.as_deref()), (PER_PAGE, Some("s049")));
+        let (second, next) = page_of(names.clone(), next.as_deref(), |n| n.as_str());
+        assert_eq!((second[0].as_str(), next.as_deref()), ("s050", Some("s099")));
+        let (last, next) = page_of(names, next.as_deref(), |n| n.as_str());
+        assert_eq!((last.len(), next), (20, None));
+    }
+}

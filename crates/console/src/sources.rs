@@ -13,11 +13,13 @@ struct SourcesPage {
     name: String,
     notice: Option<String>,
     problem: Option<String>,
+    /// Where the list goes on, when it does.
+    next: Option<String>,
 }
 
 /// The list of sources with what an action elsewhere came to.
 pub(super) async fn sources_said(s: &ConsoleState, signed: Signed, notice: Option<String>) -> Response {
-    sources_view(s, signed, "entra", "", notice, None).await
+    sources_view(s, signed, "entra", "", notice, None, None).await
 }
 
 async fn sources_view(
@@ -27,24 +29,33 @@ async fn sources_view(
     name: &str,
     notice: Option<String>,
     problem: Option<String>,
+    after: Option<&str>,
 ) -> Response {
     match app::sources::list(&*s.db, &s.root).await {
-        Ok(sources) => page(&SourcesPage {
-            signed_in: Some(signed.administrator),
-            sources,
-            providers: providers::PUSH,
-            readable: pull_providers::PULL,
-            chosen: chosen.to_string(),
-            name: name.to_string(),
-            notice,
-            problem,
-        }),
+        Ok(sources) => {
+            let (sources, next) = page_of(sources, after, |s| s.name.as_str());
+            page(&SourcesPage {
+                signed_in: Some(signed.administrator),
+                sources,
+                next,
+                providers: providers::PUSH,
+                readable: pull_providers::PULL,
+                chosen: chosen.to_string(),
+                name: name.to_string(),
+                notice,
+                problem,
+            })
+        }
         Err(e) => failure(&e),
     }
 }
 
-pub(super) async fn sources_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
-    sources_said(&s, signed, None).await
+pub(super) async fn sources_page(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Query(after): Query<After>,
+) -> Response {
+    sources_view(&s, signed, "entra", "", None, None, after.after.as_deref()).await
 }
 
 #[derive(Deserialize)]
@@ -70,7 +81,7 @@ pub(super) async fn add_source(
 ) -> Response {
     let Some(provider) = providers::push(&form.provider) else {
         let problem = format!("'{}' is not an identity provider the console knows", form.provider);
-        return sources_view(&s, signed, "scim", &form.name, None, Some(problem)).await;
+        return sources_view(&s, signed, "scim", &form.name, None, Some(problem), None).await;
     };
     match app::sources::create_push(&*s.db, &form.name, "scim").await {
         Ok(token) => {
@@ -85,7 +96,7 @@ pub(super) async fn add_source(
             })
         }
         Err(e @ (app::Error::Invalid(_) | app::Error::Store(store::StoreError::Conflict(_)))) => {
-            sources_view(&s, signed, provider.key, &form.name, None, Some(e.to_string())).await
+            sources_view(&s, signed, provider.key, &form.name, None, Some(e.to_string()), None).await
         }
         Err(e) => failure(&e),
     }

@@ -15,6 +15,7 @@ struct TargetsPage {
     url: String,
     notice: Option<String>,
     problem: Option<String>,
+    next: Option<String>,
 }
 
 /// What the targets page shows besides the list: a check's findings, a draft, what happened.
@@ -27,6 +28,7 @@ struct TargetsSaid {
     url: String,
     notice: Option<String>,
     problem: Option<String>,
+    after: Option<String>,
 }
 
 async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Response {
@@ -34,6 +36,7 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
         Ok(targets) => targets,
         Err(e) => return failure(&e),
     };
+    let (targets, next) = page_of(targets, said.after.as_deref(), |t| t.name.as_str());
     page(&TargetsPage {
         signed_in: Some(signed.administrator),
         targets,
@@ -44,11 +47,16 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
         url: said.url,
         notice: said.notice,
         problem: said.problem,
+        next,
     })
 }
 
-pub(super) async fn targets_page(State(s): State<ConsoleState>, SignedIn(signed): SignedIn) -> Response {
-    targets_view(&s, signed, TargetsSaid::default()).await
+pub(super) async fn targets_page(
+    State(s): State<ConsoleState>,
+    SignedIn(signed): SignedIn,
+    Query(after): Query<After>,
+) -> Response {
+    targets_view(&s, signed, TargetsSaid { after: after.after, ..TargetsSaid::default() }).await
 }
 
 /// The list of targets with what an action elsewhere came to.
