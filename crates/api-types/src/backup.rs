@@ -44,6 +44,10 @@ pub struct Restore {
     /// ones in the backup.
     #[serde(default)]
     pub rotate_scim_tokens: bool,
+    /// Restore only these objects (`source/<name>`, `target/<name>`, `binding/<source>/<target>`,
+    /// as the answer names them), leaving every other as it is; all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -58,6 +62,8 @@ pub enum Change {
     OnlyHere,
     /// Only here: removed (replace).
     Removed,
+    /// Left as it is here: the restore was told to leave it out.
+    NotChosen,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

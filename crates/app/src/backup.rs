@@ -287,6 +287,44 @@ pub struct Options<'a> {
     pub dry_run: bool,
     pub passphrase: Option<&'a str>,
     pub rotate_scim_tokens: bool,
+    /// Restore only these objects (`source/<name>`, `target/<name>`, `binding/<source>/<target>`),
+    /// leaving every other as it is here; all when None.
+    pub only: Option<&'a BTreeSet<String>>,
+}
+
+/// Keeps in `plan` only the objects chosen; the others are reported as not chosen. A chosen
+/// binding whose source or target the restore would create needs that one chosen too.
+fn keep_chosen(
+    plan: &mut RestorePlan,
+    changes: &mut [ObjectChange],
+    scim_tokens: &mut BTreeMap<String, String>,
+    only: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let chosen = |object: String| only.contains(&object);
+    for (source, target, _) in plan.bindings.iter().filter(|(s, t, _)| chosen(format!("binding/{s}/{t}"))) {
+        for needed in [format!("source/{source}"), format!("target/{target}")] {
+            let created = changes.iter().any(|c| c.object == needed && c.change == Change::Created);
+            if created && !chosen(needed.clone()) {
+                return Err(Error::Invalid(format!(
+                    "binding {source}/{target} needs {needed}, which the restore would create: choose it too; nothing was changed"
+                )));
+            }
+        }
+    }
+    plan.sources.retain(|s| chosen(format!("source/{}", s.name)));
+    plan.targets.retain(|t| chosen(format!("target/{}", t.name)));
+    plan.bindings.retain(|(s, t, _)| chosen(format!("binding/{s}/{t}")));
+    plan.remove_bindings.retain(|(s, t)| chosen(format!("binding/{s}/{t}")));
+    plan.remove_targets.retain(|t| chosen(format!("target/{t}")));
+    plan.remove_sources.retain(|s| chosen(format!("source/{s}")));
+    scim_tokens.retain(|source, _| chosen(format!("source/{source}")));
+    for change in changes.iter_mut() {
+        let acts = !matches!(change.change, Change::Unchanged | Change::OnlyHere);
+        if acts && !change.object.starts_with("admin_token/") && !only.contains(&change.object) {
+            change.change = Change::NotChosen;
+        }
+    }
+    Ok(())
 }
 
 fn read(document: Value) -> Result<Document, Error> {
@@ -569,6 +607,9 @@ pub async fn restore(
             }
         };
         changes.push(ObjectChange { object: format!("admin_token/{name}"), change, fields: Vec::new(), secrets: None });
+    }
+    if let Some(only) = options.only {
+        keep_chosen(&mut plan, &mut changes, &mut scim_tokens, only)?;
     }
     let applied = !options.dry_run;
     if applied && plan != RestorePlan::default() {

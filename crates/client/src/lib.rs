@@ -313,6 +313,9 @@ impl Serialize for RestoreWire<'_> {
         if let Some(p) = &r.passphrase {
             body["passphrase"] = serde_json::Value::String(p.expose().to_string());
         }
+        if let Some(only) = &r.only {
+            body["only"] = serde_json::json!(only);
+        }
         body.serialize(serializer)
     }
 }

@@ -72,6 +72,8 @@ struct ChangeRow {
     change: &'static str,
     fields: String,
     secrets: &'static str,
+    /// Whether restoring it does something here, so it can be left out.
+    choosable: bool,
 }
 
 fn rows(report: &api_types::RestoreReport) -> Vec<ChangeRow> {
@@ -86,7 +88,13 @@ fn rows(report: &api_types::RestoreReport) -> Vec<ChangeRow> {
                 api_types::Change::Unchanged => "unchanged",
                 api_types::Change::OnlyHere => "only here: kept",
                 api_types::Change::Removed => "only here: removed",
+                api_types::Change::NotChosen => "left as it is: not chosen",
             },
+            choosable: !c.object.starts_with("admin_token/")
+                && matches!(
+                    c.change,
+                    api_types::Change::Created | api_types::Change::Changed | api_types::Change::Removed
+                ),
             fields: c.fields.join(", "),
             secrets: match c.secrets {
                 Some(api_types::SecretChange::Changed) => "changed",
@@ -161,9 +169,11 @@ pub(super) async fn upload(State(s): State<ConsoleState>, SignedIn(signed): Sign
         Ok(mode) => mode,
         Err(problem) => return backup_view(signed, None, Some(problem)),
     };
-    restore_view(&s, signed, document, passphrase, mode, false, false).await
+    restore_view(&s, signed, document, passphrase, mode, false, None).await
 }
 
+/// Shows what restoring `document` would change or, with the objects chosen to `apply`, restores
+/// those.
 async fn restore_view(
     s: &ConsoleState,
     signed: Signed,
@@ -171,8 +181,10 @@ async fn restore_view(
     passphrase: String,
     mode: api_types::RestoreMode,
     rotate: bool,
-    apply: bool,
+    apply: Option<&std::collections::BTreeSet<String>>,
 ) -> Response {
+    let only = apply;
+    let apply = apply.is_some();
     let parsed: serde_json::Value = match serde_json::from_str(&document) {
         Ok(parsed) => parsed,
         Err(e) if document.trim().is_empty() => {
@@ -182,7 +194,7 @@ async fn restore_view(
     };
     let sealed = parsed["secrets"]["mode"] == "sealed";
     let given = Some(passphrase.as_str()).filter(|p| !p.is_empty());
-    let options = app::backup::Options { mode, dry_run: !apply, passphrase: given, rotate_scim_tokens: rotate };
+    let options = app::backup::Options { mode, dry_run: !apply, passphrase: given, rotate_scim_tokens: rotate, only };
     let (report, problem) = match app::backup::restore(&*s.db, &s.connector, parsed, &options).await {
         Ok(report) => (Some(report), None),
         Err(e) if is_refusal(&e) => (None, Some(format!("{e}; nothing was restored"))),
@@ -212,32 +224,33 @@ async fn restore_view(
     })
 }
 
-#[derive(Deserialize)]
-pub(super) struct ApplyForm {
-    document: String,
-    #[serde(default)]
-    passphrase: String,
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    rotate: Option<String>,
-    password: Option<String>,
-}
-
-/// Applies the backup shown (the password again), as chosen: merge or replace, new SCIM tokens
-/// or the ones in the backup.
+/// Applies the backup shown (the password again) to the objects ticked, as chosen: merge or
+/// replace, new SCIM tokens or the ones in the backup. The form comes as pairs, since every
+/// ticked object is one `object` field.
 pub(super) async fn apply(
     State(s): State<ConsoleState>,
     SignedIn(signed): SignedIn,
     Peer(peer): Peer,
-    Form(form): Form<ApplyForm>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let mode = match mode_of(&form.mode) {
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let chosen: std::collections::BTreeSet<String> =
+        form.iter().filter(|(k, _)| k == "object").map(|(_, v)| v.clone()).collect();
+    let mode = match mode_of(&field("mode")) {
         Ok(mode) => mode,
         Err(problem) => return backup_view(signed, None, Some(problem)),
     };
-    if let Err(problem) = confirm(&s, &signed, &peer, form.password.as_deref(), "nothing was restored").await {
+    if chosen.is_empty() {
+        return backup_view(
+            signed,
+            None,
+            Some("no object was ticked, so nothing was restored; upload the backup again".into()),
+        );
+    }
+    let password = Some(field("password")).filter(|p| !p.is_empty());
+    if let Err(problem) = confirm(&s, &signed, &peer, password.as_deref(), "nothing was restored").await {
         return backup_view(signed, None, Some(format!("{problem}; upload the backup again")));
     }
-    restore_view(&s, signed, form.document, form.passphrase, mode, form.rotate.is_some(), true).await
+    let rotate = !field("rotate").is_empty();
+    restore_view(&s, signed, field("document"), field("passphrase"), mode, rotate, Some(&chosen)).await
 }

@@ -232,6 +232,10 @@ pub struct RestoreArgs {
     /// Give restored push sources new bearer tokens (printed once) instead of the backup's.
     #[arg(long)]
     pub rotate_scim_tokens: bool,
+    /// Restore only this object, as the report names it (`source/hr`, `target/jira`,
+    /// `binding/hr/jira`; repeatable); every other stays as it is.
+    #[arg(long = "only", value_name = "OBJECT")]
+    pub only: Vec<String>,
     /// Print the API's JSON.
     #[arg(long)]
     pub json: bool,
@@ -248,6 +252,7 @@ pub async fn restore(args: RestoreArgs, api: &client::Client) -> anyhow::Result<
         dry_run: args.dry_run,
         passphrase: passphrase(&args.passphrase_file)?.map(api_types::Secret::new),
         rotate_scim_tokens: args.rotate_scim_tokens,
+        only: (!args.only.is_empty()).then_some(args.only),
     };
     let (report, text) = api.restore(&request).await?;
     if args.json {

@@ -146,6 +146,16 @@ async fn a_backup_restored_into_a_fresh_installation_reproduces_it() {
     );
     assert_eq!(timeless(backup(&b, &b_admin, None).await), timeless(empty.clone()), "a dry run changes nothing");
 
+    // Part of it: only what was chosen, and never a binding without what it binds.
+    let part = ok(restore(&["--only", "target/wiki"]));
+    assert!(part.contains("not chosen") && part.contains("restored."), "{part}");
+    assert_eq!(b_api.get("/targets/wiki", &b_admin).await.status, 200, "the chosen target is restored");
+    assert_eq!(b_api.get("/targets/jira", &b_admin).await.status, 404, "the others are not");
+    let orphan = restore(&["--only", "binding/hr/jira"]);
+    let said = String::from_utf8_lossy(&orphan.stderr);
+    assert!(!orphan.status.success() && said.contains("needs source/hr") && said.contains("choose it too"), "{said}");
+    assert_eq!(b_api.get("/sources/hr", &b_admin).await.status, 404, "and nothing changed");
+
     let done = ok(restore(&[]));
     assert!(done.contains("restored.") && done.contains("pull source 'okta' is paused"), "{done}");
     assert_eq!(timeless(backup(&b, &b_admin, None).await), timeless(plain.clone()), "the same configuration");

@@ -46,11 +46,13 @@ pub async fn restore(
     Extension(caller): Extension<Caller>,
     ApiJson(request): ApiJson<Restore>,
 ) -> Result<Json<RestoreReport>, ApiError> {
+    let only: Option<std::collections::BTreeSet<String>> = request.only.clone().map(|o| o.into_iter().collect());
     let options = app::backup::Options {
         mode: request.mode,
         dry_run: request.dry_run,
         passphrase: request.passphrase.as_ref().map(|p| p.expose()),
         rotate_scim_tokens: request.rotate_scim_tokens,
+        only: only.as_ref(),
     };
     let report = app::backup::restore(&*s.db, &s.connector, request.document, &options).await?;
     if report.applied {
