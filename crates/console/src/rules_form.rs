@@ -21,6 +21,8 @@ pub enum Kind {
     Map,
     /// `key = one, another` per line.
     MapList,
+    /// Any of these words, each its own box.
+    Flags(&'static [&'static str]),
 }
 
 pub struct RuleField {
@@ -46,7 +48,14 @@ const fn field(
 
 pub const FIELDS: &[RuleField] = &[
     field("users", "import", "Create users who are not in the target yet", "", Kind::Toggle),
-    field("users", "update", "Keep their name, email and display name up to date", "", Kind::Toggle),
+    field("users", "update", "Keep their attributes up to date", "", Kind::Toggle),
+    field(
+        "users",
+        "update_fields",
+        "Which attributes",
+        "What idsync keeps up to date after it created a user.",
+        Kind::Flags(&["email", "display_name", "username", "custom_attributes"]),
+    ),
     field(
         "users",
         "adopt_existing",
@@ -175,6 +184,8 @@ pub struct FieldView {
     /// A transform's replacement.
     pub second: String,
     pub on: bool,
+    /// For boxes of words: each word and whether it is ticked.
+    pub flags: Vec<(&'static str, bool)>,
 }
 
 fn lines_of(value: &Value) -> String {
@@ -207,6 +218,7 @@ pub fn views(rules: &Value, table: &str) -> Vec<FieldView> {
                 Kind::Text => ("text", &[][..]),
                 Kind::Transform => ("transform", &[][..]),
                 Kind::Lines | Kind::Map | Kind::MapList => ("lines", &[][..]),
+                Kind::Flags(options) => ("flags", options),
             };
             let (text, second) = match f.kind {
                 Kind::Transform => (
@@ -214,7 +226,15 @@ pub fn views(rules: &Value, table: &str) -> Vec<FieldView> {
                     value["replacement"].as_str().unwrap_or_default().to_string(),
                 ),
                 Kind::Lines | Kind::Map | Kind::MapList => (lines_of(value), String::new()),
+                Kind::Flags(_) => (String::new(), String::new()),
                 _ => (value.as_str().unwrap_or_default().to_string(), String::new()),
+            };
+            let flags = match f.kind {
+                Kind::Flags(options) => options
+                    .iter()
+                    .map(|o| (*o, value.as_array().is_some_and(|set| set.iter().any(|v| v == *o))))
+                    .collect(),
+                _ => Vec::new(),
             };
             FieldView {
                 name: format!("{}.{}", f.table, f.key),
@@ -225,6 +245,7 @@ pub fn views(rules: &Value, table: &str) -> Vec<FieldView> {
                 value: text,
                 second,
                 on: value == &Value::Bool(true),
+                flags,
             }
         })
         .collect()
@@ -267,6 +288,9 @@ pub fn parse(base: &Value, form: &HashMap<String, String>) -> Result<Value, Stri
                 Value::Array(given("").lines().map(str::trim).filter(|l| !l.is_empty()).map(Value::from).collect())
             }
             Kind::Map => Value::Object(entries(given(""), f.label)?.into_iter().map(|(k, v)| (k, v.into())).collect()),
+            Kind::Flags(options) => Value::Array(
+                options.iter().filter(|o| form.contains_key(&format!("{name}.{o}"))).map(|o| Value::from(*o)).collect(),
+            ),
             Kind::MapList => Value::Object(
                 entries(given(""), f.label)?
                     .into_iter()
@@ -303,6 +327,13 @@ mod tests {
             for v in views(&rules, table) {
                 match v.input {
                     "toggle" if !v.on => {}
+                    "flags" => {
+                        for (flag, on) in &v.flags {
+                            if *on {
+                                form.insert(format!("{}.{flag}", v.name), "yes".into());
+                            }
+                        }
+                    }
                     "transform" => {
                         form.insert(format!("{}.pattern", v.name), v.value);
                         form.insert(format!("{}.replacement", v.name), v.second);
@@ -320,7 +351,7 @@ mod tests {
         assert_eq!(parsed["users"]["custom_attributes"], rules["users"]["custom_attributes"]);
         assert_eq!(parsed["groups"]["mapping"], rules["groups"]["mapping"]);
         assert_eq!(parsed["groups"]["include"], rules["groups"]["include"]);
-        assert_eq!(parsed["users"]["update_fields"], serde_json::json!(["email"]), "not in the form, kept");
+        assert_eq!(parsed["users"]["update_fields"], serde_json::json!(["email"]), "each ticked word");
         assert_eq!(parsed["groups"]["import"], false, "an unticked box is off");
 
         form.insert("groups.mapping".into(), "no equals sign here".into());

@@ -10,11 +10,26 @@ struct RunRow {
     state: String,
     started: String,
     finished: String,
+    /// How long it took, or has been going.
+    took: String,
     outcome: String,
     /// What went wrong, record by record (each refused record named).
     problems: Vec<String>,
     held: bool,
     reason: Option<String>,
+}
+
+/// A run's duration in words: seconds to the tenth under a minute, else minutes and seconds.
+fn took(started: &str, finished: Option<&str>) -> String {
+    let Ok(start) = started.parse::<Timestamp>() else { return String::new() };
+    let end = finished.and_then(|f| f.parse::<Timestamp>().ok()).unwrap_or_else(Timestamp::now);
+    let seconds = end.duration_since(start).as_secs_f64().max(0.0);
+    let going = if finished.is_none() { " so far" } else { "" };
+    if seconds < 60.0 {
+        format!("{seconds:.1} s{going}")
+    } else {
+        format!("{} min {:02.0} s{going}", (seconds / 60.0).floor(), seconds % 60.0)
+    }
 }
 
 fn run_row(r: &api_types::Run) -> RunRow {
@@ -25,6 +40,7 @@ fn run_row(r: &api_types::Run) -> RunRow {
         state: r.state.as_str().to_string(),
         started: r.started.clone(),
         finished: r.finished.clone().unwrap_or_else(|| "—".into()),
+        took: took(&r.started, r.finished.as_deref()),
         outcome: app::runs::describe(r.kind, &r.summary),
         problems: r.summary["problems"]
             .as_array()
@@ -273,4 +289,17 @@ pub(super) async fn progress_fragment(
         }
     };
     Html(fragment(&progress)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_reads_in_seconds_then_minutes() {
+        assert_eq!(took("2026-12-01T10:00:00.000Z", Some("2026-12-01T10:00:02.340Z")), "2.3 s");
+        assert_eq!(took("2026-12-01T10:00:00.000Z", Some("2026-12-01T10:03:05.000Z")), "3 min 05 s");
+        assert!(took("2026-12-01T10:00:00.000Z", None).ends_with("so far"));
+        assert_eq!(took("not a time", None), "");
+    }
 }
