@@ -7,8 +7,6 @@ use super::*;
 struct TargetsPage {
     signed_in: Option<String>,
     targets: Vec<api_types::Target>,
-    /// What the checks below were of.
-    checked: String,
     checks: Vec<CheckRow>,
     kind: String,
     name: String,
@@ -21,7 +19,6 @@ struct TargetsPage {
 /// What the targets page shows besides the list: a check's findings, a draft, what happened.
 #[derive(Default)]
 struct TargetsSaid {
-    checked: String,
     checks: Vec<api_types::Check>,
     kind: String,
     name: String,
@@ -40,7 +37,6 @@ async fn targets_view(s: &ConsoleState, signed: Signed, said: TargetsSaid) -> Re
     page(&TargetsPage {
         signed_in: Some(signed.administrator),
         targets,
-        checked: said.checked,
         checks: check_rows(said.checks),
         kind: said.kind,
         name: said.name,
@@ -104,14 +100,12 @@ pub(super) async fn add_target(
                 let after = serde_json::json!({"name": form.name, "kind": form.kind, "url": form.url, "credentials": app::audit::CHANGED});
                 audited(&s, &signed, "target.add", &format!("target/{}", form.name), None, Some(after)).await;
                 TargetsSaid {
-                    checked: format!("Checks of {}", form.name),
                     checks,
                     notice: Some(format!("target {} added; bind a source to it to provision it", form.name)),
                     ..TargetsSaid::default()
                 }
             } else {
                 TargetsSaid {
-                    checked: format!("Checks of {}", form.name),
                     checks,
                     ..draft(format!(
                         "target {} was not saved: a check failed; fix what it says and try again",
