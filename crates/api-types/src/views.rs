@@ -101,7 +101,8 @@ pub struct Explanation {
     pub query: String,
     /// Every source record that names them.
     pub records: Vec<ExplainedRecord>,
-    /// The latest log entries about them, under any of their names, newest first.
+    /// The latest log entries about them under any of their names, newest first: what was done,
+    /// held or refused (the `planned` entries of previews are left out).
     pub log: Vec<crate::LogEntry>,
 }
 

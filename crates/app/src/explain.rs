@@ -198,10 +198,11 @@ pub async fn user(db: &dyn store::Database, bindings: &sync::Bindings, name: &st
     }
     names.sort_by_key(|n| n.to_lowercase());
     names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    // What happened to them, not what previews planned: dry runs log `planned` entries too.
     let mut log: Vec<LogEntry> = Vec::new();
     for user in &names {
-        let query = EventQuery { user: Some(user.clone()), limit: LOG_ENTRIES, ..EventQuery::default() };
-        log.extend(crate::log::entries(db, &query).await?);
+        let query = EventQuery { user: Some(user.clone()), limit: LOG_ENTRIES * 10, ..EventQuery::default() };
+        log.extend(crate::log::entries(db, &query).await?.into_iter().filter(|e| e.result != "planned"));
     }
     log.sort_by_key(|e| std::cmp::Reverse(e.id));
     log.dedup_by_key(|e| e.id);

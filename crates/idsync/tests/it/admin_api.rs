@@ -802,11 +802,9 @@ async fn draft_rules_are_previewed_and_old_binding_tables_imported() {
     assert_eq!((jira["username"].as_str(), jira["managed_as"].as_str()), (Some("ann"), Some("ann")), "{jira}");
     let everyone = jira["memberships"].as_array().unwrap().iter().find(|m| m["value"] == "everyone").unwrap();
     assert_eq!(everyone["rule"], "groups.default_for_all", "{jira}");
-    assert!(
-        explained.body["log"].as_array().unwrap().iter().any(|e| e["action"] == "create_user"),
-        "{}",
-        explained.body
-    );
+    let log = explained.body["log"].as_array().unwrap();
+    assert!(log.iter().any(|e| e["action"] == "create_user" && e["result"] == "applied"), "{}", explained.body);
+    assert!(log.iter().all(|e| e["result"] != "planned"), "the preview above is not what happened to her: {log:?}");
     let nobody = api.get("/users/nobody/explanation", &read).await;
     assert_eq!(nobody.body["records"], json!([]), "{}", nobody.body);
 }
