@@ -229,6 +229,11 @@ fn check_rows(checks: Vec<api_types::Check>) -> Vec<CheckRow> {
         .collect()
 }
 
+/// A JSON value as a page shows it: text as it is, anything else as JSON.
+fn shown(value: &serde_json::Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
 /// How many rows a list page shows.
 const PER_PAGE: usize = 50;
 

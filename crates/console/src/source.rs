@@ -1,5 +1,6 @@
 //! One source: what it holds and how it is read, and what an administrator does with it —
-//! synchronize now, test, search a user, schedule, pause, rotate its token, delete it.
+//! synchronize now, preview a read, test, search a user, schedule, pause, rotate its token,
+//! delete it. (Changing a pull source's settings is with the per-provider forms, in `sources`.)
 
 use super::*;
 
@@ -21,7 +22,7 @@ fn reading(pull: &serde_json::Value) -> Reading {
         .map(|c| {
             c.iter()
                 .filter(|(k, _)| *k != "kind")
-                .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .map(|(k, v)| format!("{k}: {}", shown(v)))
                 .collect::<Vec<_>>()
                 .join(" · ")
         })
@@ -46,10 +47,7 @@ struct Found {
 }
 
 fn attributes(value: &serde_json::Value) -> Vec<(String, String)> {
-    value
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
-        .unwrap_or_default()
+    value.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), shown(v))).collect()).unwrap_or_default()
 }
 
 /// What one action on the page came to.

@@ -1,4 +1,5 @@
-//! Sources: the list, and adding one that pushes over SCIM in its provider's words.
+//! Sources: the list, adding one in its provider's words (pushing over SCIM, or read by idsync
+//! through a form per provider), and changing how idsync reads one.
 
 use super::*;
 
@@ -333,7 +334,7 @@ fn given_from(connector: &serde_json::Value) -> Given {
                         serde_json::Value::Array(items) => {
                             items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n")
                         }
-                        other => other.as_str().map_or_else(|| other.to_string(), str::to_string),
+                        other => shown(other),
                     };
                     (format!("f.{k}"), text)
                 })
