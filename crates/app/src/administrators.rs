@@ -3,9 +3,6 @@
 //! named there by the SHA-256 of their secret and ended when idle, at their absolute expiry, at
 //! logout, or when the password changes.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use api_types::Administrator;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
@@ -183,14 +180,11 @@ pub async fn remove(db: &dyn ConsoleStore, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Failed logins, per account and per address, held in memory: after [`Throttle::ALLOWED`]
-/// failures the next attempt waits a minute, doubling with each further failure up to 15
-/// minutes; failures older than 15 minutes are forgotten, and a login that succeeds forgets the
-/// account's.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Timestamp)>>,
-}
+/// Failed logins, per account and per address, counted in the database so that every replica
+/// sees the same: after [`Throttle::ALLOWED`] failures the next attempt waits a minute, doubling
+/// with each further failure up to 15 minutes; failures older than 15 minutes are forgotten, and a
+/// login that succeeds forgets the account's.
+pub struct Throttle;
 
 impl Throttle {
     pub const ALLOWED: u32 = 5;
@@ -201,12 +195,10 @@ impl Throttle {
     }
 
     /// Refuses while a key of this attempt is locked out, saying for how long.
-    fn check(&self, name: &str, address: &str, now: Timestamp) -> Result<(), Error> {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (_, last)| now.duration_since(*last) < Self::FORGET_AFTER);
-        for key in Self::keys(name, address) {
-            let Some(&(count, last)) = failures.get(&key) else { continue };
-            if count < Self::ALLOWED {
+    async fn check(db: &dyn ConsoleStore, name: &str, address: &str, now: Timestamp) -> Result<(), Error> {
+        for (key, count, last) in db.sign_in_failures(&Self::keys(name, address)).await? {
+            let last = last.timestamp();
+            if count < Self::ALLOWED || now.duration_since(last) >= Self::FORGET_AFTER {
                 continue;
             }
             let lockout =
@@ -223,17 +215,14 @@ impl Throttle {
         Ok(())
     }
 
-    fn failed(&self, name: &str, address: &str, now: Timestamp) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for key in Self::keys(name, address) {
-            let entry = failures.entry(key).or_insert((0, now));
-            *entry = (entry.0 + 1, now);
-        }
+    async fn failed(db: &dyn ConsoleStore, name: &str, address: &str, now: Timestamp) -> Result<(), Error> {
+        let fresh_after = now - Self::FORGET_AFTER;
+        Ok(db.record_sign_in_failure(&Self::keys(name, address), now.into(), fresh_after.into()).await?)
     }
 
-    fn succeeded(&self, name: &str) {
+    async fn succeeded(db: &dyn ConsoleStore, name: &str) -> Result<(), Error> {
         let [account, _] = Self::keys(name, "");
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&account);
+        Ok(db.clear_sign_in_failures(&account).await?)
     }
 }
 
@@ -263,13 +252,12 @@ const REFUSED: &str = "the name or the password is wrong";
 /// password, and the same work (a hash is computed either way).
 async fn checked(
     db: &dyn ConsoleStore,
-    throttle: &Throttle,
     name: &str,
     password: &str,
     address: &str,
     now: Timestamp,
 ) -> Result<AdministratorRecord, Error> {
-    throttle.check(name, address, now)?;
+    Throttle::check(db, name, address, now).await?;
     let record = db.administrator(name).await?;
     let matches = match &record {
         Some(r) => verify_password(&r.password_hash, password),
@@ -280,11 +268,11 @@ async fn checked(
     };
     match record {
         Some(r) if matches => {
-            throttle.succeeded(name);
+            Throttle::succeeded(db, name).await?;
             Ok(r)
         }
         _ => {
-            throttle.failed(name, address, now);
+            Throttle::failed(db, name, address, now).await?;
             Err(Error::Unauthenticated(REFUSED.into()))
         }
     }
@@ -296,13 +284,12 @@ async fn checked(
 pub async fn login(
     db: &dyn ConsoleStore,
     policy: &SessionPolicy,
-    throttle: &Throttle,
     name: &str,
     password: &str,
     address: &str,
     now: Timestamp,
 ) -> Result<Opened, Error> {
-    let record = checked(db, throttle, name, password, address, now).await?;
+    let record = checked(db, name, password, address, now).await?;
     let secret = hex(&rand::random::<[u8; 32]>());
     let expires =
         now.checked_add(policy.absolute()).map_err(|e| Error::Invalid(format!("the session's expiry: {e}")))?;
@@ -348,13 +335,12 @@ pub async fn session(
 /// The password given again, for a dangerous action.
 pub async fn reauthenticate(
     db: &dyn ConsoleStore,
-    throttle: &Throttle,
     signed: &Signed,
     password: &str,
     address: &str,
     now: Timestamp,
 ) -> Result<(), Error> {
-    checked(db, throttle, &signed.administrator, password, address, now).await?;
+    checked(db, &signed.administrator, password, address, now).await?;
     db.touch_session(&signed.id_hash, now.into(), true).await?;
     Ok(())
 }
@@ -400,14 +386,12 @@ mod tests {
     #[tokio::test]
     async fn a_password_opens_a_session_that_ends_idle_expired_or_logged_out() {
         let (_d, db) = open().await;
-        let throttle = Throttle::default();
         create(&db, "ann", PASSWORD, at(0)).await.unwrap();
         let stored = db.administrator("ANN").await.unwrap().unwrap();
         assert!(stored.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!stored.password_hash.contains(PASSWORD));
 
-        let opened =
-            login(&db, &SessionPolicy::default(), &throttle, "Ann", PASSWORD, "10.0.0.1", at(0)).await.unwrap();
+        let opened = login(&db, &SessionPolicy::default(), "Ann", PASSWORD, "10.0.0.1", at(0)).await.unwrap();
         assert_eq!(opened.administrator, "ann");
         let signed = session(&db, &SessionPolicy::default(), &opened.secret, at(60)).await.unwrap();
         assert!(signed.recently_authenticated);
@@ -419,13 +403,12 @@ mod tests {
             require_recent(&session(&db, &SessionPolicy::default(), &opened.secret, at(601)).await.unwrap()),
             Err(Error::Forbidden(_))
         ));
-        reauthenticate(&db, &throttle, &signed, PASSWORD, "10.0.0.1", at(602)).await.unwrap();
+        reauthenticate(&db, &signed, PASSWORD, "10.0.0.1", at(602)).await.unwrap();
         assert!(session(&db, &SessionPolicy::default(), &opened.secret, at(603)).await.unwrap().recently_authenticated);
         // Requests keep it alive; 30 minutes without one end it.
         session(&db, &SessionPolicy::default(), &opened.secret, at(1800)).await.unwrap();
         assert!(session(&db, &SessionPolicy::default(), &opened.secret, at(1800 + 1800)).await.is_err(), "idle");
-        let again =
-            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(4000)).await.unwrap();
+        let again = login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.0.1", at(4000)).await.unwrap();
         assert_ne!(again.secret, opened.secret, "each login gets a session of its own");
         let mut t = 4000;
         while t < 4000 + 12 * 3600 - 1200 {
@@ -436,60 +419,66 @@ mod tests {
             session(&db, &SessionPolicy::default(), &again.secret, at(4000 + 12 * 3600)).await.is_err(),
             "12 hours at most"
         );
-        let third =
-            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_000)).await.unwrap();
+        let third = login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.0.1", at(90_000)).await.unwrap();
         logout(&db, &third.secret).await.unwrap();
         assert!(session(&db, &SessionPolicy::default(), &third.secret, at(90_001)).await.is_err(), "logged out");
-        let fourth =
-            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_002)).await.unwrap();
+        let fourth = login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.0.1", at(90_002)).await.unwrap();
         set_password(&db, "ann", "another long password", at(90_003)).await.unwrap();
         assert!(
             session(&db, &SessionPolicy::default(), &fourth.secret, at(90_004)).await.is_err(),
             "a new password ends the sessions"
         );
-        assert!(
-            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.0.1", at(90_005)).await.is_err()
-        );
-        login(&db, &SessionPolicy::default(), &throttle, "ann", "another long password", "10.0.0.1", at(90_006))
-            .await
-            .unwrap();
+        assert!(login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.0.1", at(90_005)).await.is_err());
+        login(&db, &SessionPolicy::default(), "ann", "another long password", "10.0.0.1", at(90_006)).await.unwrap();
     }
 
     #[tokio::test]
     async fn failed_logins_are_throttled_per_account_and_per_address() {
         let (_d, db) = open().await;
-        let throttle = Throttle::default();
         create(&db, "ann", PASSWORD, at(0)).await.unwrap();
         create(&db, "bob", PASSWORD, at(0)).await.unwrap();
-        let unknown = login(&db, &SessionPolicy::default(), &throttle, "nobody", PASSWORD, "10.0.0.9", at(0))
-            .await
-            .err()
-            .unwrap();
-        let wrong = login(&db, &SessionPolicy::default(), &throttle, "bob", "not the password", "10.0.0.9", at(0))
-            .await
-            .err()
-            .unwrap();
+        let unknown = login(&db, &SessionPolicy::default(), "nobody", PASSWORD, "10.0.0.9", at(0)).await.err().unwrap();
+        let wrong =
+            login(&db, &SessionPolicy::default(), "bob", "not the password", "10.0.0.9", at(0)).await.err().unwrap();
         assert_eq!(unknown.to_string(), wrong.to_string(), "no telling which names exist");
         for i in 0..Throttle::ALLOWED {
-            let e =
-                login(&db, &SessionPolicy::default(), &throttle, "ann", "wrong guess!", &format!("10.0.1.{i}"), at(1))
-                    .await
-                    .err()
-                    .unwrap();
+            let e = login(&db, &SessionPolicy::default(), "ann", "wrong guess!", &format!("10.0.1.{i}"), at(1))
+                .await
+                .err()
+                .unwrap();
             assert!(matches!(e, Error::Unauthenticated(_)), "{e}");
         }
-        let locked =
-            login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.2.1", at(2)).await.err().unwrap();
+        let locked = login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.2.1", at(2)).await.err().unwrap();
         assert!(matches!(locked, Error::Throttled(_)), "the right password waits too: {locked}");
         assert!(locked.to_string().contains("for this account"), "{locked}");
-        login(&db, &SessionPolicy::default(), &throttle, "bob", PASSWORD, "10.0.2.1", at(2)).await.unwrap();
-        login(&db, &SessionPolicy::default(), &throttle, "ann", PASSWORD, "10.0.2.1", at(62)).await.unwrap();
+        login(&db, &SessionPolicy::default(), "bob", PASSWORD, "10.0.2.1", at(2)).await.unwrap();
+        login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.2.1", at(62)).await.unwrap();
         for name in ["x1", "x2", "x3", "x4", "x5"] {
-            let _ = login(&db, &SessionPolicy::default(), &throttle, name, "wrong guess!", "10.0.3.3", at(100)).await;
+            let _ = login(&db, &SessionPolicy::default(), name, "wrong guess!", "10.0.3.3", at(100)).await;
         }
         let from_address =
-            login(&db, &SessionPolicy::default(), &throttle, "bob", PASSWORD, "10.0.3.3", at(101)).await.err().unwrap();
+            login(&db, &SessionPolicy::default(), "bob", PASSWORD, "10.0.3.3", at(101)).await.err().unwrap();
         assert!(from_address.to_string().contains("from this address"), "{from_address}");
+    }
+
+    #[tokio::test]
+    async fn every_process_on_the_database_counts_the_same_failures() {
+        let (dir, db) = open().await;
+        create(&db, "ann", PASSWORD, at(0)).await.unwrap();
+        // A second server on the same database, as a replica is.
+        let other = store::sqlite::SqliteStore::open(&dir.path().join("idsync.db"), store::sqlite::Durability::Process)
+            .await
+            .unwrap();
+        for i in 0..Throttle::ALLOWED {
+            let _ = login(&db, &SessionPolicy::default(), "ann", "wrong guess!", &format!("10.0.1.{i}"), at(1)).await;
+        }
+        let elsewhere =
+            login(&other, &SessionPolicy::default(), "ann", PASSWORD, "10.0.9.9", at(2)).await.err().unwrap();
+        assert!(matches!(elsewhere, Error::Throttled(_)), "the other server refuses too: {elsewhere}");
+        // Fifteen quiet minutes forget them, on both.
+        login(&other, &SessionPolicy::default(), "ann", PASSWORD, "10.0.9.9", at(2 + 15 * 60)).await.unwrap();
+        let _ = login(&db, &SessionPolicy::default(), "ann", "wrong guess!", "10.0.1.1", at(2000)).await;
+        login(&db, &SessionPolicy::default(), "ann", PASSWORD, "10.0.1.1", at(2001)).await.unwrap();
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::administrators::{Signed, Throttle};
+use app::administrators::Signed;
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
@@ -54,7 +54,6 @@ use troubleshooting::*;
 #[derive(Clone)]
 pub struct ConsoleState {
     pub db: Arc<dyn store::Database>,
-    pub throttle: Arc<Throttle>,
     pub policy: app::administrators::SessionPolicy,
     /// Where the server is reached, for the URLs pages show.
     pub root: String,

@@ -73,7 +73,7 @@ pub(super) async fn login(
         *response.status_mut() = status;
         response
     };
-    match app::administrators::login(&*s.db, &s.policy, &s.throttle, &form.name, &form.password, &peer, now).await {
+    match app::administrators::login(&*s.db, &s.policy, &form.name, &form.password, &peer, now).await {
         Ok(opened) => {
             // A session the browser brought along ends: the new one is the only one this login made.
             if let Some(old) = session_secret(&headers) {
@@ -123,12 +123,10 @@ pub(super) async fn confirm(
         return Ok(());
     }
     let password = password.unwrap_or_default();
-    app::administrators::reauthenticate(&*s.db, &s.throttle, signed, password, peer, Timestamp::now()).await.map_err(
-        |e| match e {
-            app::Error::Unauthenticated(_) => format!("the password is wrong; {undone}"),
-            other => format!("{other}; {undone}"),
-        },
-    )
+    app::administrators::reauthenticate(&*s.db, signed, password, peer, Timestamp::now()).await.map_err(|e| match e {
+        app::Error::Unauthenticated(_) => format!("the password is wrong; {undone}"),
+        other => format!("{other}; {undone}"),
+    })
 }
 
 #[cfg(test)]

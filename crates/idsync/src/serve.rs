@@ -126,7 +126,6 @@ pub async fn serve(
     let console = console::router(
         console::ConsoleState {
             db: store.clone(),
-            throttle: Arc::default(),
             policy: config.console,
             root,
             logging,

@@ -245,6 +245,12 @@ pub trait ConsoleStore: Send + Sync {
     async fn prune_sessions(&self, expired_before: Time, idle_since: Time) -> Result<u64, StoreError>;
     /// A successful login of the administrator.
     async fn record_login(&self, name: &str, at: Time) -> Result<(), StoreError>;
+    /// Failed sign-ins counted under these keys: (key, how many, the latest).
+    async fn sign_in_failures(&self, keys: &[String]) -> Result<Vec<(String, u32, Time)>, StoreError>;
+    /// Counts one more failed sign-in under each key at `at`; a count whose latest failure is
+    /// before `fresh_after` starts again, and such counts of other keys are forgotten.
+    async fn record_sign_in_failure(&self, keys: &[String], at: Time, fresh_after: Time) -> Result<(), StoreError>;
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// The audit log: changes of configuration and approvals, newest first.

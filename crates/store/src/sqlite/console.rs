@@ -158,4 +158,40 @@ impl crate::ConsoleStore for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn sign_in_failures(&self, keys: &[String]) -> Result<Vec<(String, u32, Time)>, StoreError> {
+        let mut found = Vec::new();
+        for key in keys {
+            let row: Option<(i64, Time)> = sqlx::query_as("SELECT failures, last FROM sign_in_failures WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?;
+            if let Some((failures, last)) = row {
+                found.push((key.clone(), u32::try_from(failures).unwrap_or(u32::MAX), last));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn record_sign_in_failure(&self, keys: &[String], at: Time, fresh_after: Time) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE last < ?").bind(fresh_after).execute(&mut *tx).await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO sign_in_failures (key, failures, last) VALUES (?, 1, ?) \
+                 ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last = excluded.last",
+            )
+            .bind(key)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE key = ?").bind(key).execute(&self.write).await?;
+        Ok(())
+    }
 }

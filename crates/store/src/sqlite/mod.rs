@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "admin_tokens", include_str!("../../migrations/sqlite/0010_admin_tokens.sql")),
     (11, "audit", include_str!("../../migrations/sqlite/0011_audit.sql")),
     (12, "administrators", include_str!("../../migrations/sqlite/0012_administrators.sql")),
+    (13, "sign_in_failures", include_str!("../../migrations/sqlite/0013_sign_in_failures.sql")),
 ];
 
 pub struct SqliteStore {
