@@ -15,12 +15,17 @@ fn connect(server: &Server) -> TcpStream {
     stream
 }
 
-/// Reads until the server closes; what it said, and how long that took.
+/// Reads until the server closes; what it said (with how the read ended, when it failed), and how
+/// long that took.
 fn until_closed(stream: &mut TcpStream) -> (String, Duration) {
     let started = Instant::now();
     let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    (String::from_utf8_lossy(&out).into_owned(), started.elapsed())
+    let ended = stream.read_to_end(&mut out);
+    let mut said = String::from_utf8_lossy(&out).into_owned();
+    if let Err(e) = ended {
+        said.push_str(&format!(" [the read ended with: {e}]"));
+    }
+    (said, started.elapsed())
 }
 
 const FAST: [(&str, &str); 3] = [
