@@ -366,6 +366,7 @@ fn differing(a: &impl Serialize, b: &impl Serialize) -> Vec<String> {
 pub async fn restore(
     db: &dyn store::Database,
     connector: &SealedConnector,
+    cache: &scim::AuthCache,
     document: Value,
     options: &Options<'_>,
 ) -> Result<RestoreReport, Error> {
@@ -614,6 +615,7 @@ pub async fn restore(
     let applied = !options.dry_run;
     if applied && plan != RestorePlan::default() {
         db.restore(&plan).await?;
+        cache.clear();
     }
     Ok(RestoreReport { applied, changes, scim_tokens, notes })
 }

@@ -23,9 +23,17 @@ pub async fn create_push(store: &dyn store::Database, name: &str, kind: &str) ->
 }
 
 /// A new bearer token for a push source; the previous one keeps working for `grace_seconds`.
-pub async fn rotate_token(store: &dyn store::Database, name: &str, grace_seconds: u64) -> Result<String, Error> {
+/// The SCIM endpoint's memory of accepted tokens (`cache`) is forgotten, so a replaced token
+/// stops when the grace does.
+pub async fn rotate_token(
+    store: &dyn store::Database,
+    cache: &scim::AuthCache,
+    name: &str,
+    grace_seconds: u64,
+) -> Result<String, Error> {
     let token = new_token();
     store.rotate_token(name, &scim::hash_token(&token), grace_seconds).await?;
+    cache.clear();
     Ok(token)
 }
 
@@ -78,8 +86,15 @@ pub enum Removed {
     StillHolds(u64),
 }
 
-/// Removes a source; `purge` deletes the users and groups it holds with it.
-pub async fn remove(store: &dyn store::Database, name: &str, removal: Removal, purge: bool) -> Result<Removed, Error> {
+/// Removes a source; `purge` deletes the users and groups it holds with it. Its tokens stop at
+/// once: the SCIM endpoint's memory of accepted tokens (`cache`) is forgotten.
+pub async fn remove(
+    store: &dyn store::Database,
+    cache: &scim::AuthCache,
+    name: &str,
+    removal: Removal,
+    purge: bool,
+) -> Result<Removed, Error> {
     let mut released = Vec::new();
     match removal {
         Removal::Release => {
@@ -112,6 +127,7 @@ pub async fn remove(store: &dyn store::Database, name: &str, removal: Removal, p
     }
     let bindings = crate::bindings::named(store, |b| b.source == name).await?;
     store.remove_source(name, purge).await?;
+    cache.clear();
     Ok(Removed::Done { released, bindings })
 }
 
@@ -213,14 +229,15 @@ mod tests {
         let first = create_push(&store, "hr", "scim").await.unwrap();
         let hashes = |auth: Option<store::SourceAuth>| auth.unwrap().token_hashes;
         assert_eq!(hashes(store.source_auth("hr").await.unwrap()), [scim::hash_token(&first)]);
-        let second = rotate_token(&store, "hr", 0).await.unwrap();
+        let cache = scim::AuthCache::new(std::time::Duration::from_secs(60));
+        let second = rotate_token(&store, &cache, "hr", 0).await.unwrap();
         assert_eq!(hashes(store.source_auth("hr").await.unwrap()), [scim::hash_token(&second)], "the first is gone");
         let push = issue_login_token(&store, "hr").await.unwrap_err();
         assert_eq!(push.hint(), Some(model::Hint::ListSources), "login sync is for pull sources");
 
         store.create_target("jira", "jira", "http://jira", b"sealed").await.unwrap();
         store.add_binding("hr", "jira", &serde_json::json!({})).await.unwrap();
-        let removed = remove(&store, "hr", Removal::OnlyUnmanaged, false).await.unwrap();
+        let removed = remove(&store, &cache, "hr", Removal::OnlyUnmanaged, false).await.unwrap();
         assert_eq!(removed, Removed::Done { released: vec![], bindings: vec!["hr → jira".into()] });
         assert!(store.source("hr").await.unwrap().is_none());
     }

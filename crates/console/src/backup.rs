@@ -195,13 +195,12 @@ async fn restore_view(
     let sealed = parsed["secrets"]["mode"] == "sealed";
     let given = Some(passphrase.as_str()).filter(|p| !p.is_empty());
     let options = app::backup::Options { mode, dry_run: !apply, passphrase: given, rotate_scim_tokens: rotate, only };
-    let (report, problem) = match app::backup::restore(&*s.db, &s.connector, parsed, &options).await {
+    let (report, problem) = match app::backup::restore(&*s.db, &s.connector, &s.auth_cache, parsed, &options).await {
         Ok(report) => (Some(report), None),
         Err(e) if is_refusal(&e) => (None, Some(format!("{e}; nothing was restored"))),
         Err(e) => return failure(&e),
     };
     if let Some(report) = report.as_ref().filter(|r| r.applied) {
-        s.auth_cache.clear();
         let changed = report
             .changes
             .iter()
@@ -233,9 +232,8 @@ pub(super) async fn apply(
     Peer(peer): Peer,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-    let chosen: std::collections::BTreeSet<String> =
-        form.iter().filter(|(k, _)| k == "object").map(|(_, v)| v.clone()).collect();
+    let field = |name: &str| first(&form, name).unwrap_or_default().to_string();
+    let chosen: std::collections::BTreeSet<String> = every(&form, "object").map(str::to_string).collect();
     let mode = match mode_of(&field("mode")) {
         Ok(mode) => mode,
         Err(problem) => return backup_view(signed, None, Some(problem)),

@@ -233,6 +233,16 @@ fn shown(value: &serde_json::Value) -> String {
     value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
 
+/// The first value of a field of a form read as pairs (one whose boxes repeat a field name).
+fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Every value of a field of a form read as pairs: one per ticked box.
+fn every<'a>(form: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// How many rows a list page shows.
 const PER_PAGE: usize = 50;
 

@@ -143,11 +143,9 @@ pub(super) async fn decide(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let object = format!("run/{id}");
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let chosen: Vec<api_types::HeldUser> = form
-        .iter()
-        .filter(|(k, _)| k == "user")
-        .filter_map(|(_, v)| v.split_once('/'))
+    let field = |name: &str| first(&form, name);
+    let chosen: Vec<api_types::HeldUser> = every(&form, "user")
+        .filter_map(|v| v.split_once('/'))
         .map(|(source, id)| api_types::HeldUser { source: source.to_string(), id: id.to_string() })
         .collect();
     let users = match field("decision") {

@@ -304,19 +304,19 @@ pub(super) async fn rotate(
     Path(name): Path<String>,
     Form(form): Form<RotateForm>,
 ) -> Response {
-    let outcome = match app::sources::rotate_token(&*s.db, &name, form.grace_minutes.saturating_mul(60)).await {
-        Ok(token) => {
-            s.auth_cache.clear();
-            let after = serde_json::json!({"token": app::audit::CHANGED, "grace_seconds": form.grace_minutes * 60});
-            audited(&s, &signed, "source.token.rotate", &format!("source/{name}"), None, Some(after)).await;
-            let notice = match form.grace_minutes {
-                0 => "new token issued; the old one no longer opens the source".to_string(),
-                m => format!("new token issued; the old one keeps working for {m} minutes"),
-            };
-            Outcome { notice: Some(notice), token: Some(token), ..Outcome::default() }
-        }
-        Err(e) => Outcome::problem(e.to_string()),
-    };
+    let outcome =
+        match app::sources::rotate_token(&*s.db, &s.auth_cache, &name, form.grace_minutes.saturating_mul(60)).await {
+            Ok(token) => {
+                let after = serde_json::json!({"token": app::audit::CHANGED, "grace_seconds": form.grace_minutes * 60});
+                audited(&s, &signed, "source.token.rotate", &format!("source/{name}"), None, Some(after)).await;
+                let notice = match form.grace_minutes {
+                    0 => "new token issued; the old one no longer opens the source".to_string(),
+                    m => format!("new token issued; the old one keeps working for {m} minutes"),
+                };
+                Outcome { notice: Some(notice), token: Some(token), ..Outcome::default() }
+            }
+            Err(e) => Outcome::problem(e.to_string()),
+        };
     source_view(&s, signed, &name, outcome).await
 }
 
@@ -340,9 +340,8 @@ pub(super) async fn delete(
         return source_view(&s, signed, &name, Outcome::problem(problem)).await;
     }
     let purge = form.purge.is_some();
-    match app::sources::remove(&*s.db, &name, app::sources::Removal::Release, purge).await {
+    match app::sources::remove(&*s.db, &s.auth_cache, &name, app::sources::Removal::Release, purge).await {
         Ok(app::sources::Removed::Done { released, bindings }) => {
-            s.auth_cache.clear();
             let after = serde_json::json!({"purge": purge, "released": released, "bindings": bindings});
             audited(
                 &s,

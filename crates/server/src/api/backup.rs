@@ -54,9 +54,8 @@ pub async fn restore(
         rotate_scim_tokens: request.rotate_scim_tokens,
         only: only.as_ref(),
     };
-    let report = app::backup::restore(&*s.db, &s.connector, request.document, &options).await?;
+    let report = app::backup::restore(&*s.db, &s.connector, &s.auth_cache, request.document, &options).await?;
     if report.applied {
-        s.auth_cache.clear();
         let changed = report
             .changes
             .iter()

@@ -64,8 +64,7 @@ pub async fn rotate_token(
 ) -> Result<Json<IssuedSourceToken>, ApiError> {
     let grace = app::duration::parse_plain_seconds(request.grace.as_deref().unwrap_or("0"))
         .map_err(|e| ApiError::invalid_field("grace", e.to_string()))?;
-    let token = app::sources::rotate_token(&*s.db, &name, grace).await?;
-    s.auth_cache.clear();
+    let token = app::sources::rotate_token(&*s.db, &s.auth_cache, &name, grace).await?;
     let after = json!({"token": app::audit::CHANGED, "grace_seconds": grace});
     audit(&s, &caller, "source.token.rotate", &format!("source/{name}"), None, Some(after)).await;
     Ok(Json(IssuedSourceToken { base_url: app::sources::scim_url(&s.root, &name), name, token }))
@@ -84,13 +83,12 @@ pub async fn remove(
 ) -> Result<Json<Removed>, ApiError> {
     let before = app::sources::detail(&*s.db, &s.root, &name).await?;
     let removal = if how.release { Removal::Release } else { Removal::OnlyUnmanaged };
-    let outcome = app::sources::remove(&*s.db, &name, removal, how.purge).await?;
+    let outcome = app::sources::remove(&*s.db, &s.auth_cache, &name, removal, how.purge).await?;
     let released = |managed: Vec<(String, u64)>| {
         managed.into_iter().map(|(target, users)| Released { target, users }).collect::<Vec<_>>()
     };
     match outcome {
         Outcome::Done { released: managed, bindings } => {
-            s.auth_cache.clear();
             audit(&s, &caller, "source.remove", &format!("source/{name}"), Some(audited_view(&before)), None).await;
             Ok(Json(Removed { bindings, released: released(managed) }))
         }
